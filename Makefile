@@ -1,0 +1,31 @@
+GO ?= go
+
+.PHONY: all build test race vet fmt-check run bench demo clean
+
+all: build
+
+build:
+	$(GO) build ./...
+
+## test: vet, gofmt check, and the race-enabled test suite (fuzz seed corpora run as tests).
+test: fmt-check vet
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## run: a local 3-node tier on 127.0.0.1:7001-7003 in the foreground; Ctrl-C stops it.
+run:
+	./scripts/run-tier.sh 7001 7002 7003
+
+## bench: Go micro-benchmarks, then the side-by-side comparison with redis-server (when installed).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	./scripts/bench-vs-redis.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,3 @@
+module github.com/cachetier/cachetier
+
+go 1.26.0

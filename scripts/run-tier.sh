@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Starts one cachenode per port given (default 7001 7002 7003) on 127.0.0.1 in the foreground.
+# Ctrl-C (or SIGTERM) stops every node it started, by PID, and waits for them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ports=("$@")
+[ "${#ports[@]}" -gt 0 ] || ports=(7001 7002 7003)
+
+mkdir -p bin
+go build -o bin/cachenode ./cmd/cachenode
+
+pids=()
+stop() {
+	trap - INT TERM
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	exit 0
+}
+trap stop INT TERM
+
+for port in "${ports[@]}"; do
+	./bin/cachenode --port "$port" --bind 127.0.0.1 ${CACHENODE_FLAGS:-} &
+	pids+=("$!")
+done
+echo "tier up on ports ${ports[*]} (Ctrl-C stops it)"
+wait -n "${pids[@]}" || true
+stop
