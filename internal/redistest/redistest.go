@@ -1,0 +1,160 @@
+// Package redistest starts real redis-server processes on loopback for tests
+// that compare cachetier against Redis or run the client over stock Redis.
+//
+// Tests that need redis-server call Start, which skips the test with a clear
+// message when the binary is not installed (Debian: apt-get install redis-server).
+package redistest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Server is a redis-server process started by Start. It is stopped (by PID)
+// when the test that started it ends.
+type Server struct {
+	// Addr is the server's host:port on 127.0.0.1.
+	Addr string
+	// Port is the TCP port of Addr.
+	Port int
+
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Binary returns the path of redis-server, or "" when it is not installed.
+func Binary() string {
+	p, err := exec.LookPath("redis-server")
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("redistest: free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Start runs redis-server on a free loopback port with persistence off and the
+// extra arguments given (e.g. "--maxmemory", "10mb"). It skips the test when
+// redis-server is not installed and fails it when the server does not come up.
+func Start(t testing.TB, args ...string) *Server {
+	t.Helper()
+	bin := Binary()
+	if bin == "" {
+		t.Skip("redis-server not installed (apt-get install -y redis-server); skipping comparison with Redis")
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		port := FreePort(t)
+		full := append([]string{
+			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--daemonize", "no",
+			"--dir", t.TempDir(), "--logfile", "",
+		}, args...)
+		cmd := exec.Command(bin, full...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("redistest: start redis-server: %v", err)
+		}
+		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, cmd: cmd, done: make(chan struct{})}
+		go func() { _ = cmd.Wait(); close(s.done) }()
+		if lastErr = waitPing(s.Addr, s.done, 5*time.Second); lastErr == nil {
+			t.Cleanup(s.Stop)
+			return s
+		}
+		s.Stop()
+	}
+	t.Fatalf("redistest: redis-server did not come up: %v", lastErr)
+	return nil
+}
+
+// Stop terminates the server (SIGTERM, then SIGKILL after 3s) and waits for it.
+// It is safe to call more than once.
+func (s *Server) Stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(3 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Kill ends the server at once with SIGKILL, as a crash would, and waits for it.
+func (s *Server) Kill() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+}
+
+// PID returns the server's process id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// waitPing polls addr with an inline PING until it answers +PONG, the process
+// exits, or the timeout passes.
+func waitPing(addr string, exited <-chan struct{}, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return fmt.Errorf("process exited before answering PING")
+		default:
+		}
+		if err = ping(addr); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
+}
+
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(line) != "+PONG" {
+		return fmt.Errorf("unexpected reply %q", line)
+	}
+	return nil
+}
+
+// WaitPing polls addr with an inline PING until it answers +PONG or the
+// timeout passes. It works for any RESP server (cachenode included).
+func WaitPing(addr string, timeout time.Duration) error {
+	return waitPing(addr, nil, timeout)
+}

@@ -1,0 +1,18 @@
+package redistest
+
+import (
+	"testing"
+	"time"
+)
+
+func TestStartPingStop(t *testing.T) {
+	s := Start(t)
+	if err := WaitPing(s.Addr, 2*time.Second); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	s.Stop()
+	if err := ping(s.Addr); err == nil {
+		t.Fatalf("server still answers after Stop")
+	}
+	s.Stop() // idempotent
+}
