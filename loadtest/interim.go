@@ -45,7 +45,7 @@ func (c *originOnly) Get(ctx context.Context, key string, dst []byte) ([]byte, O
 	}
 	return append(dst, v.([]byte)...), Outcome{Source: SourceOrigin, Shared: shared}, nil
 }
-func (c *originOnly) IsShed(err error) bool       { return false }
+func (c *originOnly) IsShed(err error) bool         { return false }
 func (c *originOnly) SetAddrs(addrs []string) error { return nil }
 func (c *originOnly) NodesUp() int                  { return -1 }
 func (c *originOnly) Close() error                  { c.hc.CloseIdleConnections(); return nil }

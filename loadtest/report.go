@@ -2,4 +2,7 @@ package loadtest
 
 import "io"
 
-func writeReport(w io.Writer, s *Summary) error { _, err := io.WriteString(w, "<html></html>"); return err }
+func writeReport(w io.Writer, s *Summary) error {
+	_, err := io.WriteString(w, "<html></html>")
+	return err
+}
