@@ -298,7 +298,7 @@ func (r *run) scaleOut() error {
 func (r *run) play(ctx context.Context) (*Summary, error) {
 	r.t0 = time.Now().Add(300 * time.Millisecond)
 	r.broadcast(command{Op: "start", T0: r.t0.UnixNano()})
-	r.event("start")
+	r.events = append(r.events, Event{TMS: 0, What: "start"})
 	end := r.t0.Add(r.cfg.Duration)
 
 	allDone := make(chan struct{})
