@@ -752,7 +752,7 @@ func FuzzHistory(f *testing.F) {
 		if len(data) == 0 || len(data) > 64 {
 			return
 		}
-		r := New(addrs(int(data[0]%40))...)
+		r := New(addrs(int(data[0] % 40))...)
 		next := 0
 		for _, b := range data[1:] {
 			nodes := r.Nodes()
