@@ -272,3 +272,82 @@ func (r *Ring) Replace(old, new string) *Ring {
 	}
 	return build(slots, r.downWith("", old))
 }
+
+// WithNodes returns a ring whose node set is addrs, for discovery sources
+// that report a list of addresses rather than changes. Nodes in r but not
+// in addrs leave (as by Leave); addresses in addrs but not in r join with
+// weight 1 in the order given (as by Join: vacant slots first, lowest
+// first, then appended); nodes in both keep their slots and their down
+// state. Empty strings, "-" and repeats in addrs are ignored. So a key
+// moves only if its node left or it goes to a node that joined. It returns
+// r when the node set is unchanged.
+//
+// The table, and so placement, depends on the history of changes: a process
+// that started later and built its ring with New from the same addresses
+// may order them differently. Clients that must agree key by key should
+// share one table (a slot file written with String), not rebuild it.
+func (r *Ring) WithNodes(addrs ...string) *Ring {
+	want := make(map[string]struct{}, len(addrs))
+	var joining []string
+	for _, a := range addrs {
+		if a == "" || a == "-" {
+			continue
+		}
+		if _, dup := want[a]; dup {
+			continue
+		}
+		want[a] = struct{}{}
+		if !r.Has(a) {
+			joining = append(joining, a)
+		}
+	}
+	var slots []string
+	var leaving bool
+	if r != nil {
+		slots = slices.Clone(r.slots)
+		for _, a := range r.addrs {
+			if _, ok := want[a]; !ok {
+				leaving = true
+			}
+		}
+	}
+	if !leaving && len(joining) == 0 {
+		return r
+	}
+	var down map[string]struct{}
+	if r != nil {
+		down = r.downWith("", "")
+		gone := func(a string) bool { _, ok := want[a]; return a != "" && !ok }
+		// Drop trailing slots of live leavers, then tombstone the rest.
+		for len(slots) > 0 {
+			a := slots[len(slots)-1]
+			if _, isDown := down[a]; !gone(a) || isDown {
+				break
+			}
+			slots = slots[:len(slots)-1]
+		}
+		for i, a := range slots {
+			if gone(a) {
+				slots[i] = ""
+				delete(down, a)
+			}
+		}
+		for a := range down {
+			if gone(a) {
+				delete(down, a)
+			}
+		}
+	}
+	next := 0
+	for _, a := range joining {
+		for next < len(slots) && slots[next] != "" {
+			next++
+		}
+		if next < len(slots) {
+			slots[next] = a
+		} else if len(slots) < MaxSlots {
+			slots = append(slots, a)
+		}
+	}
+	return build(slots, down)
+}

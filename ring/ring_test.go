@@ -242,6 +242,15 @@ func TestChanges(t *testing.T) {
 		{"replace into existing", base.Replace("a", "c"), "c,b,-,c,d"},
 		{"replace unknown", base.Replace("x", "y"), "a,b,-,c,d"},
 		{"replace with -", base.Replace("a", "-"), "a,b,-,c,d"},
+		{"nodes same", base.WithNodes("d", "c", "b", "a"), "a,b,-,c,d"},
+		{"nodes add", base.WithNodes("a", "b", "c", "d", "e", "f"), "a,b,e,c,d,f"},
+		{"nodes drop tail", base.WithNodes("a", "b"), "a,b,-"},
+		{"nodes drop middle", base.WithNodes("a", "c", "d"), "a,-*2,c,d"},
+		{"nodes swap", base.WithDown("c").WithNodes("a", "b", "c", "x"), "a,b,x,c down=c"},
+		{"nodes drop down tail", base.WithDown("d").WithNodes("a", "b", "c"), "a,b,-,c,-"},
+		{"nodes drop all", base.WithNodes(), "-*3"},
+		{"nodes ignores junk", base.WithNodes("a", "", "-", "a", "b", "c", "d"), "a,b,-,c,d"},
+		{"nodes from nil", (*Ring)(nil).WithNodes("a", "b"), "a,b"},
 	}
 	for _, tt := range tests {
 		if got := tt.r.String(); got != tt.want {
@@ -249,7 +258,7 @@ func TestChanges(t *testing.T) {
 		}
 	}
 	if base.WithDown("x") != base || base.WithUp("a") != base || base.Join("a", 1) != base ||
-		base.Leave("x") != base || base.Replace("x", "y") != base {
+		base.Leave("x") != base || base.Replace("x", "y") != base || base.WithNodes("b", "a", "d", "c") != base {
 		t.Error("no-op changes should return the receiver")
 	}
 	if base.String() != "a,b,-,c,d" {
@@ -605,13 +614,16 @@ func checkOwners(t *testing.T, r *Ring, h uint64) {
 
 // op is one membership change in a random history.
 type op struct {
-	kind   byte // 'D'own, 'U'p, 'J'oin, 'L'eave, 'R'eplace
+	kind   byte // 'D'own, 'U'p, 'J'oin, 'L'eave, 'R'eplace, 'S'et (WithNodes)
 	addr   string
 	other  string // Replace target
 	weight int
+	set    []string // WithNodes argument
 }
 
-func (o op) String() string { return fmt.Sprintf("%c %s %s %d", o.kind, o.addr, o.other, o.weight) }
+func (o op) String() string {
+	return fmt.Sprintf("%c %s %s %d %q", o.kind, o.addr, o.other, o.weight, o.set)
+}
 
 func (o op) apply(r *Ring) *Ring {
 	switch o.kind {
@@ -623,6 +635,8 @@ func (o op) apply(r *Ring) *Ring {
 		return r.Join(o.addr, o.weight)
 	case 'L':
 		return r.Leave(o.addr)
+	case 'S':
+		return r.WithNodes(o.set...)
 	default:
 		return r.Replace(o.addr, o.other)
 	}
@@ -653,6 +667,10 @@ func checkStep(t *testing.T, before *Ring, o op, hs []uint64) *Ring {
 			}
 		case 'U', 'J':
 			if a != o.addr {
+				t.Fatalf("%v → %v by %v: key moved from %s to %s", before, after, o, b, a)
+			}
+		case 'S':
+			if slices.Contains(o.set, b) && before.Has(a) {
 				t.Fatalf("%v → %v by %v: key moved from %s to %s", before, after, o, b, a)
 			}
 		case 'R':
@@ -707,8 +725,21 @@ func randomOp(rng *rand.Rand, r *Ring, next *int, heavy bool) op {
 		return list[rng.IntN(len(list))]
 	}
 	fresh := func() string { *next++; return "n" + strconv.Itoa(*next) + ":7001" }
-	x := rng.IntN(10)
+	x := rng.IntN(11)
 	switch {
+	case x == 10:
+		// Keep a random subset, add up to two fresh nodes, shuffle.
+		var set []string
+		for _, a := range nodes {
+			if rng.IntN(4) > 0 {
+				set = append(set, a)
+			}
+		}
+		for range rng.IntN(3) {
+			set = append(set, fresh())
+		}
+		rng.Shuffle(len(set), func(i, j int) { set[i], set[j] = set[j], set[i] })
+		return op{kind: 'S', set: set}
 	case x < 3 || heavy && x < 7:
 		return op{kind: 'D', addr: pick(nodes)}
 	case x < 5:
