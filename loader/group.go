@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -27,7 +28,8 @@ import (
 // honour its context; if it does not, its goroutine lives on until fn returns,
 // but nobody waits for it). [Group.Wait] waits until all of them are gone.
 type Group struct {
-	sf singleflight.Group
+	sf      singleflight.Group
+	waiting atomic.Int64 // Do callers waiting for a flight
 
 	mu sync.Mutex // protects the fields below
 	// flying counts running flight functions per key (normally 0 or 1; a
@@ -81,6 +83,8 @@ func (g *Group) Do(ctx context.Context, key string, timeout time.Duration,
 		return Result{}, false, err
 	}
 	ch := g.sf.DoChan(key, g.flight(context.WithoutCancel(ctx), key, timeout, fn))
+	g.waiting.Add(1)
+	defer g.waiting.Add(-1)
 	select {
 	case r := <-ch:
 		res, _ := r.Val.(Result)
@@ -146,6 +150,12 @@ func (g *Group) InFlight() int {
 		n += c
 	}
 	return n
+}
+
+// Waiting reports the number of Do callers currently waiting for a flight
+// (the one that started it included).
+func (g *Group) Waiting() int {
+	return int(g.waiting.Load())
 }
 
 // Wait blocks until every goroutine started by the group has ended (flights,

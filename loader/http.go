@@ -27,7 +27,9 @@ const maxErrorBody = 512
 // (wrapping); body size capped (MaxBytes).
 //
 // The key is escaped as one path segment, so "a/b c" becomes "a%2Fb%20c" and
-// Base should end with "/" (for example "http://origin:8080/items/").
+// Base should end with "/" (for example "http://origin:8080/items/"). Keys
+// "." and ".." are sent as they are, and servers may treat them as dot
+// segments; avoid such keys with HTTP origins.
 //
 // TTL: s-maxage (the directive for shared caches) or else max-age of the
 // response's Cache-Control header, minus its Age header, becomes Result.TTL.
