@@ -50,6 +50,9 @@ func (c *originOnly) SetAddrs(addrs []string) error { return nil }
 func (c *originOnly) NodesUp() int                  { return -1 }
 func (c *originOnly) Close() error                  { c.hc.CloseIdleConnections(); return nil }
 
+// builtinNode says NodeMain runs a real cachenode.
+const builtinNode = false
+
 // NodeMain runs a cache node with redis-server-style flags until its stdin
 // closes or it gets SIGINT/SIGTERM.
 func NodeMain(args []string) error {

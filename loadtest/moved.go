@@ -1,21 +1,20 @@
 package loadtest
 
-import (
-	"github.com/cespare/xxhash/v2"
-	jump "github.com/dgryski/go-jump"
-)
+import "github.com/cachetier/cachetier/ring"
 
-// movedFraction returns the fraction of keys whose owner changes when
-// added joins the nodes in before.
-// TODO(loadtest): use package ring once it is on main (interim: jump hash).
+// movedFraction returns the fraction of keys whose owner changes when the
+// node added joins a ring of the nodes before, as cacheclient places keys.
 func movedFraction(keys, before []string, added string) float64 {
 	if len(keys) == 0 {
 		return 0
 	}
+	r0 := ring.New(before...)
+	r1 := r0.Join(added, 1)
 	moved := 0
 	for _, k := range keys {
-		h := xxhash.Sum64String(k)
-		if jump.Hash(h, len(before)) != jump.Hash(h, len(before)+1) {
+		a, _ := r0.Owner(k)
+		b, _ := r1.Owner(k)
+		if a != b {
 			moved++
 		}
 	}
