@@ -206,7 +206,9 @@ func (r *run) readReports(p *proc, stdout io.Reader) {
 }
 
 func (r *run) mergeTick(rep *report) {
-	if rep.I < 0 || rep.I > 1_000_000 || rep.C == nil {
+	// A child's line must not make the parent allocate without bound.
+	maxI := int((r.cfg.Duration+time.Minute)/max(r.cfg.Interval, time.Millisecond)) + 1
+	if rep.I < 0 || rep.I > maxI || rep.C == nil {
 		return
 	}
 	r.mu.Lock()
@@ -298,7 +300,9 @@ func (r *run) scaleOut() error {
 func (r *run) play(ctx context.Context) (*Summary, error) {
 	r.t0 = time.Now().Add(300 * time.Millisecond)
 	r.broadcast(command{Op: "start", T0: r.t0.UnixNano()})
+	r.mu.Lock()
 	r.events = append(r.events, Event{TMS: 0, What: "start"})
+	r.mu.Unlock()
 	end := r.t0.Add(r.cfg.Duration)
 
 	allDone := make(chan struct{})

@@ -80,7 +80,7 @@ func (t *tier) start(port int) (*node, error) {
 	if t.nodeBin != "" {
 		args := []string{"--port", p, "--bind", "127.0.0.1"}
 		if strings.Contains(filepath.Base(t.nodeBin), "redis-server") {
-			args = append(args, "--save", "", "--appendonly", "no")
+			args = append(args, "--save", "", "--appendonly", "no", "--loglevel", "warning")
 		}
 		if t.maxmemory != "" {
 			args = append(args, "--maxmemory", t.maxmemory)
