@@ -41,7 +41,9 @@ type Config struct {
 	ZipfS float64
 	// OriginRPS is each client process's origin rate limit, per second
 	// (0: the client's default, unlimited unless it has one; negative: 0).
-	// The limiter's burst is a tenth of it (at least 1).
+	// The limiter's burst is a twentieth of it (at least 1), so that the
+	// origin's busiest second stays within the limit plus one 100 ms
+	// counting bucket.
 	OriginRPS float64
 	// Origin configures the origin simulator.
 	Origin OriginConfig
@@ -159,7 +161,7 @@ func (c *Config) init() error {
 	if c.OriginRPS > 0 {
 		cc.OriginRPS = c.OriginRPS
 		if cc.OriginBurst == 0 {
-			cc.OriginBurst = max(1, int(c.OriginRPS/10))
+			cc.OriginBurst = max(1, int(c.OriginRPS/20))
 		}
 	}
 	c.Origin.init()

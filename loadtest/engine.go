@@ -218,7 +218,7 @@ func (r *run) mergeTick(rep *report) {
 	}
 	iv := &r.series[rep.I]
 	iv.c.add(rep.C)
-	iv.h.addSparse(rep.H, rep.MaxUS)
+	iv.h.addSparse(rep.H, rep.MaxNS)
 	if rep.NodesUp >= 0 && (iv.nodesUp < 0 || rep.NodesUp < iv.nodesUp) {
 		iv.nodesUp = rep.NodesUp
 	}

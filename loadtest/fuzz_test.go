@@ -9,7 +9,7 @@ import (
 // FuzzReportLines feeds arbitrary child output to the parent's reader: no
 // panic, and no allocation driven by the input beyond the run's bounds.
 func FuzzReportLines(f *testing.F) {
-	f.Add([]byte(`{"type":"ready","id":0}` + "\n" + `{"type":"tick","id":0,"i":3,"c":{"requests":5,"l1_hits":4},"h":[[10,4],[300,1]],"max_us":900}` + "\n" + `{"type":"done","id":0,"errs":["boom"]}` + "\n"))
+	f.Add([]byte(`{"type":"ready","id":0}` + "\n" + `{"type":"tick","id":0,"i":3,"c":{"requests":5,"l1_hits":4},"h":[[10,4],[300,1]],"max_ns":900}` + "\n" + `{"type":"done","id":0,"errs":["boom"]}` + "\n"))
 	f.Add([]byte(`{"type":"tick","i":999999999,"c":{"requests":1}}`))
 	f.Add([]byte(`{"type":"tick","i":-1,"c":{"requests":1},"h":[[18446744073709551615,1]]}`))
 	f.Add([]byte(`{"type":"fatal","msg":"x"}` + "\n{not json\n" + `{"type":"tick","i":1,"h":[[1,2]]}`))

@@ -6,34 +6,34 @@ import (
 	"time"
 )
 
-// hist is a log-linear latency histogram over microseconds with 16
+// hist is a log-linear latency histogram over nanoseconds with 16
 // sub-buckets per power of two (relative error under ~6%). It is not safe
 // for concurrent use; each recorder owns one and the owner merges them.
 type hist struct {
 	counts [histBuckets]uint64
 	n      uint64
-	maxUS  uint64
+	maxNS  uint64
 }
 
 const (
-	histLinear  = 32 // values below this many µs get one bucket each
-	histSub     = 16 // sub-buckets per power of two above that
-	histBuckets = histLinear + 40*histSub
+	histLinear  = 32                      // values below this many ns get one bucket each
+	histSub     = 16                      // sub-buckets per power of two above that
+	histBuckets = histLinear + 40*histSub // up to 2^44 ns ≈ 4.9 hours
 )
 
-func histIndex(us uint64) int {
-	if us < histLinear {
-		return int(us)
+func histIndex(ns uint64) int {
+	if ns < histLinear {
+		return int(ns)
 	}
-	e := bits.Len64(us) - 5 // us>>e is in [16, 31]
-	i := histLinear + (e-1)*histSub + int(us>>uint(e)) - histSub
+	e := bits.Len64(ns) - 5 // ns>>e is in [16, 31]
+	i := histLinear + (e-1)*histSub + int(ns>>uint(e)) - histSub
 	if i >= histBuckets {
 		i = histBuckets - 1
 	}
 	return i
 }
 
-// histValue returns the midpoint, in µs, of bucket i.
+// histValue returns the midpoint, in ns, of bucket i.
 func histValue(i int) float64 {
 	if i < histLinear {
 		return float64(i)
@@ -44,14 +44,14 @@ func histValue(i int) float64 {
 }
 
 func (h *hist) record(d time.Duration) {
-	us := uint64(0)
+	ns := uint64(0)
 	if d > 0 {
-		us = uint64(d / time.Microsecond)
+		ns = uint64(d)
 	}
-	h.counts[histIndex(us)]++
+	h.counts[histIndex(ns)]++
 	h.n++
-	if us > h.maxUS {
-		h.maxUS = us
+	if ns > h.maxNS {
+		h.maxNS = ns
 	}
 }
 
@@ -63,8 +63,8 @@ func (h *hist) merge(o *hist) {
 		h.counts[i] += c
 	}
 	h.n += o.n
-	if o.maxUS > h.maxUS {
-		h.maxUS = o.maxUS
+	if o.maxNS > h.maxNS {
+		h.maxNS = o.maxNS
 	}
 }
 
@@ -79,23 +79,23 @@ func (h *hist) quantileMS(q float64) float64 {
 		rank = 1
 	}
 	if rank >= h.n {
-		return float64(h.maxUS) / 1000
+		return float64(h.maxNS) / 1e6
 	}
 	var seen uint64
 	for i, c := range h.counts {
 		seen += c
 		if seen >= rank {
 			v := histValue(i)
-			if v > float64(h.maxUS) {
-				v = float64(h.maxUS)
+			if v > float64(h.maxNS) {
+				v = float64(h.maxNS)
 			}
-			return v / 1000
+			return v / 1e6
 		}
 	}
-	return float64(h.maxUS) / 1000
+	return float64(h.maxNS) / 1e6
 }
 
-func (h *hist) maxMS() float64 { return float64(h.maxUS) / 1000 }
+func (h *hist) maxMS() float64 { return float64(h.maxNS) / 1e6 }
 
 // sparse returns the non-empty buckets as [index, count] pairs (the wire form).
 func (h *hist) sparse() [][2]uint64 {
@@ -108,9 +108,9 @@ func (h *hist) sparse() [][2]uint64 {
 	return out
 }
 
-// addSparse adds buckets in wire form; maxUS is the sender's maximum.
+// addSparse adds buckets in wire form; maxNS is the sender's maximum.
 // Out-of-range indexes (a corrupt line) are ignored.
-func (h *hist) addSparse(b [][2]uint64, maxUS uint64) {
+func (h *hist) addSparse(b [][2]uint64, maxNS uint64) {
 	for _, p := range b {
 		if p[0] >= histBuckets {
 			continue
@@ -118,8 +118,8 @@ func (h *hist) addSparse(b [][2]uint64, maxUS uint64) {
 		h.counts[p[0]] += p[1]
 		h.n += p[1]
 	}
-	if maxUS > h.maxUS {
-		h.maxUS = maxUS
+	if maxNS > h.maxNS {
+		h.maxNS = maxNS
 	}
 }
 

@@ -36,11 +36,11 @@ func TestHistMergeAndWire(t *testing.T) {
 		a.record(time.Duration(i) * time.Microsecond)
 		b.record(time.Duration(i) * time.Millisecond)
 	}
-	c.addSparse(a.sparse(), a.maxUS)
-	c.addSparse(b.sparse(), b.maxUS)
+	c.addSparse(a.sparse(), a.maxNS)
+	c.addSparse(b.sparse(), b.maxNS)
 	a.merge(&b)
 	if a != c {
-		t.Fatalf("merge and wire round trip differ: n %d vs %d, max %d vs %d", a.n, c.n, a.maxUS, c.maxUS)
+		t.Fatalf("merge and wire round trip differ: n %d vs %d, max %d vs %d", a.n, c.n, a.maxNS, c.maxNS)
 	}
 	if a.n != 2000 || a.maxMS() != 999 {
 		t.Fatalf("n=%d max=%vms, want 2000 and 999", a.n, a.maxMS())
@@ -58,7 +58,7 @@ func TestHistMergeAndWire(t *testing.T) {
 
 func TestHistIndexMonotonic(t *testing.T) {
 	prev := -1
-	for us := uint64(0); us < 1<<30; us = us*11/10 + 1 {
+	for us := uint64(0); us < 1<<42; us = us*11/10 + 1 {
 		i := histIndex(us)
 		if i < prev || i >= histBuckets {
 			t.Fatalf("histIndex(%d) = %d after %d", us, i, prev)

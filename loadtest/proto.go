@@ -27,7 +27,7 @@ type report struct {
 	I       int         `json:"i,omitempty"` // interval index since t0
 	C       *counters   `json:"c,omitempty"`
 	H       [][2]uint64 `json:"h,omitempty"`
-	MaxUS   uint64      `json:"max_us,omitempty"`
+	MaxNS   uint64      `json:"max_ns,omitempty"`
 	NodesUp int         `json:"nodes_up,omitempty"`
 	Errs    []string    `json:"errs,omitempty"`
 	Msg     string      `json:"msg,omitempty"`

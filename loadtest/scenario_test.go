@@ -140,10 +140,12 @@ func TestScenarioTierdown(t *testing.T) {
 	if limit != procs*perProc {
 		t.Fatalf("origin_limit_rps = %v, want %v", limit, procs*perProc)
 	}
-	// Slack: the limiter's burst, a tenth of the rate — one 100 ms bucket
-	// of the origin's counting.
-	if peak := num(t, m, "origin_peak_rps"); peak > limit*1.1+1 {
-		t.Fatalf("origin peak %.1f/s above its limit %.0f/s (+10%% burst)", peak, limit)
+	// origin_peak_rps is the busiest 1 s window, slid in steps of the
+	// origin's 100 ms counting bucket; the slack is one such bucket at the
+	// limit (it covers the limiter's burst of limit/20 and HTTP jitter).
+	slack := limit * float64(100*time.Millisecond) / float64(time.Second)
+	if peak := num(t, m, "origin_peak_rps"); peak > limit+slack {
+		t.Fatalf("origin peak %.1f/s above its limit %.0f/s + %.0f slack", peak, limit, slack)
 	}
 	if e := num(t, m, "errors"); e != 0 {
 		t.Fatalf("callers saw %v errors; want only values or ErrShed (samples: %v)", e, m["error_sample"])

@@ -289,7 +289,7 @@ func (w *worker) flush(i int) {
 		s.h.reset()
 		s.mu.Unlock()
 	}
-	_ = w.lw.write(report{Type: "tick", ID: w.cfg.ID, I: i, C: &c, H: h.sparse(), MaxUS: h.maxUS, NodesUp: w.client.NodesUp()})
+	_ = w.lw.write(report{Type: "tick", ID: w.cfg.ID, I: i, C: &c, H: h.sparse(), MaxNS: h.maxNS, NodesUp: w.client.NodesUp()})
 }
 
 func (w *worker) noteErr(err error) {

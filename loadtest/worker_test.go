@@ -139,7 +139,7 @@ func (h *childHarness) collect() (counters, hist, report) {
 			switch r.Type {
 			case "tick":
 				c.add(r.C)
-				hh.addSparse(r.H, r.MaxUS)
+				hh.addSparse(r.H, r.MaxNS)
 			case "done":
 				return c, hh, r
 			}
