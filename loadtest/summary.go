@@ -77,6 +77,9 @@ type Summary struct {
 	DetectMS  float64 `json:"detect_ms,omitempty"`
 	RecoverMS float64 `json:"recover_ms,omitempty"`
 
+	// LatencyHist is the latency distribution of all requests: the
+	// non-empty histogram buckets, each with its upper bound.
+	LatencyHist []HistBin `json:"latency_hist"`
 	Events      []Event   `json:"events"`
 	Phases      []Phase   `json:"phases"`
 	Series      []Point   `json:"series"`
@@ -115,6 +118,13 @@ type Point struct {
 	P50MS       float64 `json:"p50_ms"`
 	P99MS       float64 `json:"p99_ms"`
 	NodesUp     int     `json:"nodes_up"` // -1: unknown
+}
+
+// HistBin is one latency histogram bucket: Count requests took at most
+// UpToMS (and more than the previous bucket's bound).
+type HistBin struct {
+	UpToMS float64 `json:"up_to_ms"`
+	Count  uint64  `json:"count"`
 }
 
 // RatePt is the origin's call rate over the 1s window ending at TMS.
@@ -229,6 +239,11 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 	s.ClientLoads, s.BadValues = all.Loads, all.BadValues
 	s.ErrorsWithStaleCopy, s.ErrorsWithoutCopy = all.ErrsWithCpy, all.Errors-all.ErrsWithCpy
 	s.P50MS, s.P99MS, s.MaxMS = h.quantileMS(0.5), h.quantileMS(0.99), h.maxMS()
+	for i, c := range h.counts {
+		if c > 0 {
+			s.LatencyHist = append(s.LatencyHist, HistBin{UpToMS: histUpper(i) / 1e6, Count: c})
+		}
+	}
 	if secs := elapsed.Seconds(); secs > 0 {
 		s.ThroughputRPS = float64(all.Requests) / secs
 	}
