@@ -55,7 +55,7 @@ type DNS struct {
 	Network string
 	// Interval is the time between lookups; 0 means 10s.
 	Interval time.Duration
-	// Timeout bounds one lookup; 0 means 5s (or Interval, if shorter).
+	// Timeout bounds one lookup; 0 means 5s.
 	Timeout time.Duration
 	// Resolver does the lookups; nil means net.DefaultResolver.
 	Resolver *net.Resolver
@@ -129,9 +129,6 @@ func (d *DNS) lookup(ctx context.Context) ([]string, error) {
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second
-		if d.Interval > 0 && d.Interval < timeout {
-			timeout = d.Interval
-		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

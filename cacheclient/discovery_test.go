@@ -417,7 +417,7 @@ func TestDNSWatchReturnsOnCancel(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Watch took %v to notice cancellation", d)
 	}
-	// Cancelled before any answer (the server never answers: black hole).
+	// Cancelled before any answer.
 	srv.SetFail(dns.RcodeServerFailure)
 	w2 := startWatch(t, &DNS{Name: "n.cachetier.test", Port: 1, Interval: time.Hour, Resolver: srv.Resolver()})
 	time.Sleep(20 * time.Millisecond)
@@ -425,6 +425,44 @@ func TestDNSWatchReturnsOnCancel(t *testing.T) {
 		t.Fatalf("Watch = %v", err)
 	}
 	w2.noUpdate(t)
+}
+
+func TestDNSBlackHoleBoundedByTimeout(t *testing.T) {
+	checkLeaks(t)
+	// A UDP socket that never answers.
+	hole, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	res := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "udp", hole.LocalAddr().String())
+		if err == nil {
+			// Go's resolver does not close its connection when an abandoned
+			// lookup is cancelled; its reads would run on until the
+			// resolv.conf timeout (5 s per attempt).
+			context.AfterFunc(ctx, func() { c.Close() })
+		}
+		return c, err
+	}}
+	w := newWatch()
+	start := time.Now()
+	w.start(t, &DNS{Name: "hole.cachetier.test", Port: 7000, Interval: time.Hour,
+		Timeout: 100 * time.Millisecond, Resolver: res, OnError: w.onError})
+	err = w.nextErr(t)
+	if d := time.Since(start); d > 8*time.Second {
+		t.Fatalf("first lookup failure reported after %v with a 100ms timeout", d)
+	}
+	t.Logf("black hole reported after %v: %v", time.Since(start), err)
+	w.noUpdate(t)
+	start = time.Now()
+	if err := w.stop(t); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Watch = %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Watch took %v to stop", d)
+	}
 }
 
 // writeAtomic replaces path's content the way operators should: a temporary

@@ -141,7 +141,13 @@ func (s *Server) Resolver() *net.Resolver {
 		PreferGo: true,
 		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, network, s.Addr)
+			c, err := d.DialContext(ctx, network, s.Addr)
+			if err == nil {
+				// The resolver does not close its connection when a lookup
+				// is abandoned; close it so no read outlives the lookup.
+				context.AfterFunc(ctx, func() { c.Close() })
+			}
+			return c, err
 		},
 	}
 }
