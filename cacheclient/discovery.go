@@ -71,7 +71,7 @@ func (m Membership) Build(prev *ring.Ring) *ring.Ring {
 		return m.Ring
 	}
 	if prev.Len() == 0 {
-		return ring.New(dedupe(m.Addrs)...)
+		return ring.New(discDedupe(m.Addrs)...)
 	}
 	return prev.WithNodes(m.Addrs...)
 }
@@ -81,12 +81,12 @@ func (m Membership) Build(prev *ring.Ring) *ring.Ring {
 // waits for ctx to end. An empty list is a valid membership: a client with
 // no nodes runs on L1 and the origin alone.
 func Static(addrs ...string) Discoverer {
-	return staticDiscoverer(dedupe(addrs))
+	return staticDisc(discDedupe(addrs))
 }
 
-type staticDiscoverer []string
+type staticDisc []string
 
-func (s staticDiscoverer) Watch(ctx context.Context, update func(Membership)) error {
+func (s staticDisc) Watch(ctx context.Context, update func(Membership)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -95,9 +95,9 @@ func (s staticDiscoverer) Watch(ctx context.Context, update func(Membership)) er
 	return ctx.Err()
 }
 
-// dedupe returns addrs without empty strings and repeats, first occurrence
+// discDedupe returns addrs without empty strings and repeats, first occurrence
 // kept.
-func dedupe(addrs []string) []string {
+func discDedupe(addrs []string) []string {
 	out := make([]string, 0, len(addrs))
 	seen := make(map[string]struct{}, len(addrs))
 	for _, a := range addrs {
@@ -110,11 +110,11 @@ func dedupe(addrs []string) []string {
 	return out
 }
 
-// joinOrder returns the addresses of cur in join order relative to prev:
+// discJoinOrder returns the addresses of cur in join order relative to prev:
 // those already in prev keep their relative order, vanished ones are gone,
 // and new ones are appended, sorted (so that processes that saw the same
 // sequence of answers agree on the order whatever order the answers came in).
-func joinOrder(prev, cur []string) []string {
+func discJoinOrder(prev, cur []string) []string {
 	in := make(map[string]struct{}, len(cur))
 	for _, a := range cur {
 		in[a] = struct{}{}
@@ -140,8 +140,8 @@ func joinOrder(prev, cur []string) []string {
 	return append(out, added...)
 }
 
-// sleepCtx waits for d or until ctx ends; it reports whether d elapsed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
+// discSleep waits for d or until ctx ends; it reports whether d elapsed.
+func discSleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -152,9 +152,9 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// retryDelay is the wait before retry number n (0-based) of a first lookup
+// discRetryDelay is the wait before retry number n (0-based) of a first lookup
 // that keeps failing: 100 ms doubling, capped at interval.
-func retryDelay(n int, interval time.Duration) time.Duration {
+func discRetryDelay(n int, interval time.Duration) time.Duration {
 	d := 100 * time.Millisecond
 	for range min(n, 20) {
 		d *= 2

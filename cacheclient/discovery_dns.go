@@ -92,16 +92,16 @@ func (d *DNS) Watch(ctx context.Context, update func(Membership)) error {
 		}
 		wait := interval
 		if len(addrs) > 0 {
-			next := joinOrder(last, addrs)
+			next := discJoinOrder(last, addrs)
 			if last == nil || !slices.Equal(next, last) {
 				last = next
 				update(Membership{Addrs: slices.Clone(next)})
 			}
 		} else if last == nil {
-			wait = retryDelay(n, interval)
+			wait = discRetryDelay(n, interval)
 			n++
 		}
-		if !sleepCtx(ctx, wait) {
+		if !discSleep(ctx, wait) {
 			return ctx.Err()
 		}
 	}
@@ -149,7 +149,7 @@ func (d *DNS) lookup(ctx context.Context) ([]string, error) {
 		if err != nil {
 			err = fmt.Errorf("cacheclient: DNS SRV lookup %s: %w", d.Name, err)
 		}
-		return dedupe(addrs), err
+		return discDedupe(addrs), err
 	}
 	network := d.Network
 	if network == "" {
@@ -163,5 +163,5 @@ func (d *DNS) lookup(ctx context.Context) ([]string, error) {
 	for _, ip := range ips {
 		addrs = append(addrs, net.JoinHostPort(ip.String(), port))
 	}
-	return dedupe(addrs), nil
+	return discDedupe(addrs), nil
 }

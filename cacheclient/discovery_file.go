@@ -11,9 +11,9 @@ import (
 	"github.com/cachetier/cachetier/ring"
 )
 
-// maxSlotFileBytes bounds the slot file SlotFile reads (a full table of
+// discMaxFileBytes bounds the slot file SlotFile reads (a full table of
 // ring.MaxSlots slots with long addresses stays well below it).
-const maxSlotFileBytes = 16 << 20
+const discMaxFileBytes = 16 << 20
 
 // SlotFile reads a ring text form (ring.Parse) from Path and reloads when its
 // content changes (poll mtime/size/hash every Interval, default 1s; no
@@ -71,7 +71,7 @@ func (f *SlotFile) Watch(ctx context.Context, update func(Membership)) error {
 		}
 		st, err := os.Stat(f.Path)
 		if err == nil && last != nil && st.Size() == size && st.ModTime().Equal(mtime) && poll%30 != 0 {
-			if !sleepCtx(ctx, interval) {
+			if !discSleep(ctx, interval) {
 				return ctx.Err()
 			}
 			continue
@@ -79,12 +79,12 @@ func (f *SlotFile) Watch(ctx context.Context, update func(Membership)) error {
 		var r *ring.Ring
 		var data []byte
 		if err == nil {
-			data, err = readLimited(f.Path, maxSlotFileBytes)
+			data, err = discReadFile(f.Path, discMaxFileBytes)
 		}
 		if err == nil {
 			size, mtime = st.Size(), st.ModTime()
 			if last != nil && bytes.Equal(data, content) {
-				if !sleepCtx(ctx, interval) {
+				if !discSleep(ctx, interval) {
 					return ctx.Err()
 				}
 				continue
@@ -100,7 +100,7 @@ func (f *SlotFile) Watch(ctx context.Context, update func(Membership)) error {
 				f.OnError(fmt.Errorf("cacheclient: slot file %s: %w", f.Path, err))
 			}
 			if last == nil {
-				wait = retryDelay(failures, interval)
+				wait = discRetryDelay(failures, interval)
 				failures++
 			}
 		} else {
@@ -110,14 +110,14 @@ func (f *SlotFile) Watch(ctx context.Context, update func(Membership)) error {
 				update(Membership{Addrs: r.Nodes(), Ring: r})
 			}
 		}
-		if !sleepCtx(ctx, wait) {
+		if !discSleep(ctx, wait) {
 			return ctx.Err()
 		}
 	}
 }
 
-// readLimited reads at most limit bytes of path; a longer file is an error.
-func readLimited(path string, limit int64) ([]byte, error) {
+// discReadFile reads at most limit bytes of path; a longer file is an error.
+func discReadFile(path string, limit int64) ([]byte, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err

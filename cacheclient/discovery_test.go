@@ -19,32 +19,32 @@ import (
 	"github.com/cachetier/cachetier/ring"
 )
 
-// watchRun runs a Discoverer's Watch on its own goroutine and collects what
+// discWatch runs a Discoverer's Watch on its own goroutine and collects what
 // it reports.
-type watchRun struct {
+type discWatch struct {
 	updates chan Membership
 	errs    chan error
 	done    chan error
 	cancel  context.CancelFunc
 }
 
-// newWatch returns a watchRun whose onError can be wired into a Discoverer
+// newDiscWatch returns a discWatch whose onError can be wired into a Discoverer
 // before start.
-func newWatch() *watchRun {
-	return &watchRun{
+func newDiscWatch() *discWatch {
+	return &discWatch{
 		updates: make(chan Membership, 100),
 		errs:    make(chan error, 1000),
 		done:    make(chan error, 1),
 	}
 }
 
-func startWatch(t *testing.T, d Discoverer) *watchRun {
+func startDiscWatch(t *testing.T, d Discoverer) *discWatch {
 	t.Helper()
-	return newWatch().start(t, d)
+	return newDiscWatch().start(t, d)
 }
 
 // start runs d.Watch until the test ends (or stop).
-func (w *watchRun) start(t *testing.T, d Discoverer) *watchRun {
+func (w *discWatch) start(t *testing.T, d Discoverer) *discWatch {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
@@ -56,14 +56,14 @@ func (w *watchRun) start(t *testing.T, d Discoverer) *watchRun {
 }
 
 // onError is an OnError hook feeding w.errs (never blocks).
-func (w *watchRun) onError(err error) {
+func (w *discWatch) onError(err error) {
 	select {
 	case w.errs <- err:
 	default:
 	}
 }
 
-func (w *watchRun) next(t *testing.T) Membership {
+func (w *discWatch) next(t *testing.T) Membership {
 	t.Helper()
 	select {
 	case m := <-w.updates:
@@ -76,7 +76,7 @@ func (w *watchRun) next(t *testing.T) Membership {
 	return Membership{}
 }
 
-func (w *watchRun) nextErr(t *testing.T) error {
+func (w *discWatch) nextErr(t *testing.T) error {
 	t.Helper()
 	select {
 	case err := <-w.errs:
@@ -88,7 +88,7 @@ func (w *watchRun) nextErr(t *testing.T) error {
 }
 
 // noUpdate fails if an update is pending.
-func (w *watchRun) noUpdate(t *testing.T) {
+func (w *discWatch) noUpdate(t *testing.T) {
 	t.Helper()
 	select {
 	case m := <-w.updates:
@@ -97,7 +97,7 @@ func (w *watchRun) noUpdate(t *testing.T) {
 	}
 }
 
-func (w *watchRun) stop(t *testing.T) error {
+func (w *discWatch) stop(t *testing.T) error {
 	t.Helper()
 	w.cancel()
 	select {
@@ -110,17 +110,17 @@ func (w *watchRun) stop(t *testing.T) error {
 	return nil
 }
 
-// checkLeaks fails the test if goroutines it started outlive it. Call it
+// discCheckLeaks fails the test if goroutines it started outlive it. Call it
 // first: cleanups run last-registered first, so the check runs after the
 // test's servers and watchers have been stopped. Goroutines that existed
 // before the test (other tests' in the package) are ignored.
-func checkLeaks(t *testing.T) {
+func discCheckLeaks(t *testing.T) {
 	t.Helper()
 	opt := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func discWaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -131,7 +131,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func TestJoinOrder(t *testing.T) {
+func TestDiscJoinOrder(t *testing.T) {
 	for _, tc := range []struct {
 		prev, cur, want []string
 	}{
@@ -142,15 +142,15 @@ func TestJoinOrder(t *testing.T) {
 		{[]string{"a"}, []string{"b"}, []string{"b"}},
 		{[]string{"a", "b"}, []string{"b", "a", "b"}, []string{"a", "b"}},
 	} {
-		if got := joinOrder(tc.prev, tc.cur); !slices.Equal(got, tc.want) {
-			t.Errorf("joinOrder(%v, %v) = %v, want %v", tc.prev, tc.cur, got, tc.want)
+		if got := discJoinOrder(tc.prev, tc.cur); !slices.Equal(got, tc.want) {
+			t.Errorf("discJoinOrder(%v, %v) = %v, want %v", tc.prev, tc.cur, got, tc.want)
 		}
 	}
 }
 
 func TestStaticDiscoverer(t *testing.T) {
-	checkLeaks(t)
-	w := startWatch(t, Static("b:1", "a:1", "", "b:1", "c:1"))
+	discCheckLeaks(t)
+	w := startDiscWatch(t, Static("b:1", "a:1", "", "b:1", "c:1"))
 	m := w.next(t)
 	if want := []string{"b:1", "a:1", "c:1"}; !slices.Equal(m.Addrs, want) || m.Ring != nil {
 		t.Fatalf("Static reported %v (ring %v), want %v", m.Addrs, m.Ring, want)
@@ -160,7 +160,7 @@ func TestStaticDiscoverer(t *testing.T) {
 	}
 	w.noUpdate(t)
 
-	empty := startWatch(t, Static())
+	empty := startDiscWatch(t, Static())
 	if m := empty.next(t); len(m.Addrs) != 0 {
 		t.Fatalf("Static() reported %v", m.Addrs)
 	}
@@ -228,11 +228,11 @@ func TestMembershipBuildMovesOnlyChangedNodes(t *testing.T) {
 }
 
 func TestDNSARecords(t *testing.T) {
-	checkLeaks(t)
+	discCheckLeaks(t)
 	srv := dnstest.Start(t)
 	srv.SetA("nodes.cachetier.test", "127.0.0.2", "127.0.0.1")
 	d := &DNS{Name: "nodes.cachetier.test", Port: 7000, Interval: 20 * time.Millisecond, Resolver: srv.Resolver()}
-	w := startWatch(t, d)
+	w := startDiscWatch(t, d)
 
 	if got, want := w.next(t).Addrs, []string{"127.0.0.1:7000", "127.0.0.2:7000"}; !slices.Equal(got, want) {
 		t.Fatalf("initial set %v, want %v (sorted)", got, want)
@@ -240,7 +240,7 @@ func TestDNSARecords(t *testing.T) {
 	// Unchanged answers (even in another order) do not update.
 	srv.SetA("nodes.cachetier.test", "127.0.0.1", "127.0.0.2")
 	q := srv.Queries()
-	waitFor(t, "several more lookups", func() bool { return srv.Queries() >= q+6 })
+	discWaitFor(t, "several more lookups", func() bool { return srv.Queries() >= q+6 })
 	w.noUpdate(t)
 
 	// A new node is appended even though it sorts first.
@@ -264,7 +264,7 @@ func TestDNSARecords(t *testing.T) {
 }
 
 func TestDNSAAAAAndNetwork(t *testing.T) {
-	checkLeaks(t)
+	discCheckLeaks(t)
 	srv := dnstest.Start(t)
 	srv.SetAAAA("v6.cachetier.test", "::2", "::1")
 	srv.SetA("dual.cachetier.test", "127.0.0.1")
@@ -279,7 +279,7 @@ func TestDNSAAAAAndNetwork(t *testing.T) {
 		{"dual.cachetier.test", "ip6", []string{"[::1]:7000"}},
 	} {
 		t.Run(tc.name+"/"+tc.network, func(t *testing.T) {
-			w := startWatch(t, &DNS{Name: tc.name, Port: 7000, Network: tc.network,
+			w := startDiscWatch(t, &DNS{Name: tc.name, Port: 7000, Network: tc.network,
 				Interval: time.Hour, Resolver: srv.Resolver()})
 			if got := w.next(t).Addrs; !slices.Equal(got, tc.want) {
 				t.Fatalf("got %v, want %v", got, tc.want)
@@ -288,7 +288,7 @@ func TestDNSAAAAAndNetwork(t *testing.T) {
 		})
 	}
 	// A changing AAAA set.
-	w := startWatch(t, &DNS{Name: "v6.cachetier.test", Port: 7000, Interval: 20 * time.Millisecond, Resolver: srv.Resolver()})
+	w := startDiscWatch(t, &DNS{Name: "v6.cachetier.test", Port: 7000, Interval: 20 * time.Millisecond, Resolver: srv.Resolver()})
 	w.next(t)
 	srv.SetAAAA("v6.cachetier.test", "::2", "::3")
 	if got, want := w.next(t).Addrs, []string{"[::2]:7000", "[::3]:7000"}; !slices.Equal(got, want) {
@@ -298,13 +298,13 @@ func TestDNSAAAAAndNetwork(t *testing.T) {
 }
 
 func TestDNSSRVRecords(t *testing.T) {
-	checkLeaks(t)
+	discCheckLeaks(t)
 	srv := dnstest.Start(t)
 	name := "_redis._tcp.cachenode.cachetier.test"
 	srv.SetSRV(name,
 		dnstest.SRV{Target: "node-b.cachetier.test", Port: 7001, Priority: 10, Weight: 5},
 		dnstest.SRV{Target: "node-a.cachetier.test", Port: 7002, Priority: 0, Weight: 50})
-	w := startWatch(t, &DNS{Name: name, SRV: true, Interval: 20 * time.Millisecond, Resolver: srv.Resolver()})
+	w := startDiscWatch(t, &DNS{Name: name, SRV: true, Interval: 20 * time.Millisecond, Resolver: srv.Resolver()})
 	if got, want := w.next(t).Addrs, []string{"node-a.cachetier.test:7002", "node-b.cachetier.test:7001"}; !slices.Equal(got, want) {
 		t.Fatalf("initial SRV set %v, want %v", got, want)
 	}
@@ -320,11 +320,11 @@ func TestDNSSRVRecords(t *testing.T) {
 }
 
 func TestDNSFailuresKeepLastSet(t *testing.T) {
-	checkLeaks(t)
+	discCheckLeaks(t)
 	srv := dnstest.Start(t)
 	const name = "flaky.cachetier.test"
 	srv.SetFail(dns.RcodeServerFailure)
-	w := newWatch()
+	w := newDiscWatch()
 	d := &DNS{Name: name, Port: 7000, Interval: 30 * time.Millisecond,
 		Timeout: 2 * time.Second, Resolver: srv.Resolver(), OnError: w.onError}
 	w.start(t, d)
@@ -370,11 +370,11 @@ func TestDNSFailuresKeepLastSet(t *testing.T) {
 }
 
 func TestDNSEmptyAnswerKeepsLastSet(t *testing.T) {
-	checkLeaks(t)
+	discCheckLeaks(t)
 	srv := dnstest.Start(t)
 	const name = "srv.cachetier.test"
 	srv.SetSRV(name, dnstest.SRV{Target: "n1.cachetier.test", Port: 7000})
-	w := newWatch()
+	w := newDiscWatch()
 	w.start(t, &DNS{Name: name, SRV: true, Interval: 20 * time.Millisecond, Resolver: srv.Resolver(), OnError: w.onError})
 	w.next(t)
 	// Only a "." target ("no service"): the answer names no node.
@@ -405,10 +405,10 @@ func TestDNSConfigErrors(t *testing.T) {
 }
 
 func TestDNSWatchReturnsOnCancel(t *testing.T) {
-	checkLeaks(t)
+	discCheckLeaks(t)
 	srv := dnstest.Start(t)
 	srv.SetA("n.cachetier.test", "127.0.0.1")
-	w := startWatch(t, &DNS{Name: "n.cachetier.test", Port: 1, Interval: time.Hour, Resolver: srv.Resolver()})
+	w := startDiscWatch(t, &DNS{Name: "n.cachetier.test", Port: 1, Interval: time.Hour, Resolver: srv.Resolver()})
 	w.next(t)
 	start := time.Now()
 	if err := w.stop(t); !errors.Is(err, context.Canceled) {
@@ -419,7 +419,7 @@ func TestDNSWatchReturnsOnCancel(t *testing.T) {
 	}
 	// Cancelled before any answer.
 	srv.SetFail(dns.RcodeServerFailure)
-	w2 := startWatch(t, &DNS{Name: "n.cachetier.test", Port: 1, Interval: time.Hour, Resolver: srv.Resolver()})
+	w2 := startDiscWatch(t, &DNS{Name: "n.cachetier.test", Port: 1, Interval: time.Hour, Resolver: srv.Resolver()})
 	time.Sleep(20 * time.Millisecond)
 	if err := w2.stop(t); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Watch = %v", err)
@@ -428,7 +428,7 @@ func TestDNSWatchReturnsOnCancel(t *testing.T) {
 }
 
 func TestDNSBlackHoleBoundedByTimeout(t *testing.T) {
-	checkLeaks(t)
+	discCheckLeaks(t)
 	// A UDP socket that never answers.
 	hole, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -446,7 +446,7 @@ func TestDNSBlackHoleBoundedByTimeout(t *testing.T) {
 		}
 		return c, err
 	}}
-	w := newWatch()
+	w := newDiscWatch()
 	start := time.Now()
 	w.start(t, &DNS{Name: "hole.cachetier.test", Port: 7000, Interval: time.Hour,
 		Timeout: 100 * time.Millisecond, Resolver: res, OnError: w.onError})
@@ -465,9 +465,9 @@ func TestDNSBlackHoleBoundedByTimeout(t *testing.T) {
 	}
 }
 
-// writeAtomic replaces path's content the way operators should: a temporary
+// discWriteFile replaces path's content the way operators should: a temporary
 // file renamed over it.
-func writeAtomic(t *testing.T, path, content string) {
+func discWriteFile(t *testing.T, path, content string) {
 	t.Helper()
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
@@ -479,10 +479,10 @@ func writeAtomic(t *testing.T, path, content string) {
 }
 
 func TestSlotFileReloads(t *testing.T) {
-	checkLeaks(t)
+	discCheckLeaks(t)
 	path := filepath.Join(t.TempDir(), "slots")
-	writeAtomic(t, path, "# the tier\n127.0.0.1:7001, 127.0.0.1:7002\n")
-	w := newWatch()
+	discWriteFile(t, path, "# the tier\n127.0.0.1:7001, 127.0.0.1:7002\n")
+	w := newDiscWatch()
 	w.start(t, &SlotFile{Path: path, Interval: 20 * time.Millisecond, OnError: w.onError})
 
 	m := w.next(t)
@@ -494,7 +494,7 @@ func TestSlotFileReloads(t *testing.T) {
 	}
 
 	// A scale-out with a weight and a down mark.
-	writeAtomic(t, path, "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003*2 down=127.0.0.1:7002")
+	discWriteFile(t, path, "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003*2 down=127.0.0.1:7002")
 	m = w.next(t)
 	if m.Ring.String() != "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003*2 down=127.0.0.1:7002" {
 		t.Fatalf("reloaded ring %s", m.Ring)
@@ -505,8 +505,8 @@ func TestSlotFileReloads(t *testing.T) {
 
 	// Rewriting the same table (new mtime, same bytes) or a reformatted but
 	// equal one does not publish.
-	writeAtomic(t, path, "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003*2 down=127.0.0.1:7002")
-	writeAtomic(t, path, "127.0.0.1:7001,\n127.0.0.1:7002,\n127.0.0.1:7003, 127.0.0.1:7003\ndown=127.0.0.1:7002 # same\n")
+	discWriteFile(t, path, "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003*2 down=127.0.0.1:7002")
+	discWriteFile(t, path, "127.0.0.1:7001,\n127.0.0.1:7002,\n127.0.0.1:7003, 127.0.0.1:7003\ndown=127.0.0.1:7002 # same\n")
 	time.Sleep(150 * time.Millisecond)
 	w.noUpdate(t)
 
@@ -518,7 +518,7 @@ func TestSlotFileReloads(t *testing.T) {
 		if bad == "<missing>" {
 			os.Remove(path)
 		} else {
-			writeAtomic(t, path, bad)
+			discWriteFile(t, path, bad)
 		}
 		err := w.nextErr(t)
 		if !strings.Contains(err.Error(), path) {
@@ -528,7 +528,7 @@ func TestSlotFileReloads(t *testing.T) {
 	}
 
 	// Back to a good table.
-	writeAtomic(t, path, "127.0.0.1:7009")
+	discWriteFile(t, path, "127.0.0.1:7009")
 	if m := w.next(t); m.Ring.String() != "127.0.0.1:7009" {
 		t.Fatalf("after recovery %s", m.Ring)
 	}
@@ -536,12 +536,12 @@ func TestSlotFileReloads(t *testing.T) {
 }
 
 func TestSlotFileInPlaceWriteDetected(t *testing.T) {
-	checkLeaks(t)
+	discCheckLeaks(t)
 	path := filepath.Join(t.TempDir(), "slots")
 	if err := os.WriteFile(path, []byte("a:1,b:1"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w := startWatch(t, &SlotFile{Path: path, Interval: 10 * time.Millisecond})
+	w := startDiscWatch(t, &SlotFile{Path: path, Interval: 10 * time.Millisecond})
 	w.next(t)
 	// Same size, same mtime (forced back): only the periodic content check
 	// can see this change.
@@ -562,14 +562,14 @@ func TestSlotFileInPlaceWriteDetected(t *testing.T) {
 }
 
 func TestSlotFileWaitsForFile(t *testing.T) {
-	checkLeaks(t)
+	discCheckLeaks(t)
 	path := filepath.Join(t.TempDir(), "later")
-	w := newWatch()
+	w := newDiscWatch()
 	w.start(t, &SlotFile{Path: path, Interval: time.Hour, OnError: w.onError})
 	if err := w.nextErr(t); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file reported as %v", err)
 	}
-	writeAtomic(t, path, "127.0.0.1:7001")
+	discWriteFile(t, path, "127.0.0.1:7001")
 	// Retries before the first success are much faster than Interval.
 	if m := w.next(t); m.Ring.String() != "127.0.0.1:7001" {
 		t.Fatalf("got %s", m.Ring)
@@ -581,13 +581,13 @@ func TestSlotFileWaitsForFile(t *testing.T) {
 	}
 }
 
-func TestReadLimited(t *testing.T) {
+func TestDiscReadFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(path, []byte("0123456789"), 0o644)
-	if b, err := readLimited(path, 10); err != nil || string(b) != "0123456789" {
+	if b, err := discReadFile(path, 10); err != nil || string(b) != "0123456789" {
 		t.Fatalf("at the limit: %q %v", b, err)
 	}
-	if _, err := readLimited(path, 9); err == nil {
+	if _, err := discReadFile(path, 9); err == nil {
 		t.Fatal("oversized file accepted")
 	}
 }
