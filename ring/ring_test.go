@@ -792,7 +792,12 @@ func FuzzHistory(f *testing.F) {
 				target = nodes[int(b>>3)%len(nodes)]
 			}
 			var o op
-			switch b % 8 {
+			switch b % 9 {
+			case 8:
+				// Drop target, add a fresh node.
+				next++
+				set := slices.DeleteFunc(nodes, func(a string) bool { return a == target })
+				o = op{kind: 'S', set: append(set, "n"+strconv.Itoa(next))}
 			case 0, 1, 2:
 				o = op{kind: 'D', addr: target}
 			case 3:
@@ -802,7 +807,7 @@ func FuzzHistory(f *testing.F) {
 				o = op{kind: 'J', addr: "n" + strconv.Itoa(next), weight: int(b>>6) + 1}
 			case 6:
 				o = op{kind: 'L', addr: target}
-			default:
+			case 7:
 				next++
 				o = op{kind: 'R', addr: target, other: "n" + strconv.Itoa(next)}
 			}
