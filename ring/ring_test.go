@@ -200,6 +200,11 @@ func TestConstructors(t *testing.T) {
 	if got := NewWeighted(Node{"a", 1 << 40}).Len(); got != MaxSlots {
 		t.Errorf("huge weight: Len = %d, want MaxSlots", got)
 	}
+	for _, list := range [][]string{{"a"}, {"a", "b", "a", "-", "c"}, addrs(300)} {
+		if p := mustParse(t, strings.Join(list, ",")); !p.Equal(New(list...)) {
+			t.Errorf("New(%q) differs from Parse of the joined list", list)
+		}
+	}
 	r := New("a", "b", "a", "c")
 	if got := r.Nodes(); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Errorf("Nodes = %q", got)
