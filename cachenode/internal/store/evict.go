@@ -85,6 +85,7 @@ func (s *Store) sampleScoreLocked(sh *shard, p Policy) uint64 {
 		return 0
 	}
 	var best uint64
+	clk, now := s.clock.Load(), s.nowMs()
 	r := rand.IntN(len(t))
 	seen := 0
 	for k := 0; k < len(t) && seen < victimSamples; k++ {
@@ -97,7 +98,7 @@ func (s *Store) sampleScoreLocked(sh *shard, p Policy) uint64 {
 			continue
 		}
 		seen++
-		if sc := s.evictScore(b, p); sc > best {
+		if sc := evictScore(b, p, clk, now); sc > best {
 			best = sc
 		}
 	}
@@ -107,13 +108,14 @@ func (s *Store) sampleScoreLocked(sh *shard, p Policy) uint64 {
 	return best
 }
 
-// evictScore rates entry b as an eviction candidate: higher goes first.
-func (s *Store) evictScore(b []byte, p Policy) uint64 {
+// evictScore rates entry b as an eviction candidate at LRU clock clk and
+// time now: higher goes first. Scores fit in 32 bits.
+func evictScore(b []byte, p Policy, clk uint32, now int64) uint64 {
 	switch p {
 	case AllKeysLRU, VolatileLRU:
-		return uint64(s.clock.Load() - entryLRU(b)) // idle time, wrap-safe
+		return uint64(clk - entryLRU(b)) // idle time, wrap-safe
 	case VolatileTTL:
-		rel := entryExp(b) - s.nowMs()
+		rel := entryExp(b) - now
 		rel = min(max(rel, 0), 1<<32-1)
 		return uint64(1<<32 - 1 - rel)
 	default:
@@ -121,13 +123,21 @@ func (s *Store) evictScore(b []byte, p Policy) uint64 {
 	}
 }
 
-// evictBatch evicts entries of sh in policy order until over bytes (and at
-// least an eighth of its live bytes) are freed, then compacts it.
+// evictBatch evicts about an eighth of the eligible entries of sh, in
+// policy order, then compacts it. An eighth keeps the copying done by
+// compaction to about seven bytes per byte evicted while evicting, at any
+// time, at most a small fraction (1/8 of 1/Shards) of the cache early. If
+// the shard's dead space alone covers over, it only compacts.
 func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	target := max(over-sh.dead(), (sh.live+sh.largeMem)/8, 1)
+	if sh.dead() >= over {
+		sh.compactLocked(s)
+		return
+	}
+	target := max((sh.live+sh.largeMem)/8, 1)
 	cands, slots := s.scratch[:0], s.slots[:0]
+	clk, now := s.clock.Load(), s.nowMs()
 	for _, sl := range sh.table {
 		if sl == 0 {
 			continue
@@ -136,7 +146,7 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 		if p.volatile() && b[0]&flagTTL == 0 {
 			continue
 		}
-		sc := uint64(1<<32-1) - s.evictScore(b, p)&(1<<32-1)
+		sc := uint64(1<<32-1) - evictScore(b, p, clk, now)
 		cands = append(cands, sc<<32|uint64(len(slots)))
 		slots = append(slots, sl)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -160,22 +161,28 @@ func (sh *shard) deleteSlotLocked(i int) {
 }
 
 // reserveLocked reserves size (<= maxSmall) bytes in the chunks and returns
-// their offset, or false when the shard's address space is exhausted. It
-// appends a chunk when the current one cannot hold the entry; the unused
-// tail of the current chunk is counted as written (dead) bytes.
+// their offset, or false when the shard's address space is exhausted. When
+// the current chunk cannot hold the entry it moves to the next chunk
+// (appending one if needed); the unused tail of the current chunk is
+// counted as written (dead) bytes.
 func (sh *shard) reserveLocked(size int, s *Store) (uint32, bool) {
 	in := int(sh.pos & chunkMask)
-	if int(sh.pos>>chunkBits) >= len(sh.chunks) || in+size > chunkSize {
-		if len(sh.chunks) >= maxChunks {
-			return 0, false
-		}
-		if int(sh.pos>>chunkBits) < len(sh.chunks) {
+	ci := int(sh.pos >> chunkBits)
+	if ci >= len(sh.chunks) || in+size > chunkSize {
+		next := ci
+		if ci < len(sh.chunks) {
+			next = ci + 1
 			waste := int64(chunkSize - in)
 			sh.arena += waste
 			s.account(sh, waste)
 		}
-		sh.chunks = append(sh.chunks, getChunk())
-		sh.pos = uint32(len(sh.chunks)-1) << chunkBits
+		if next >= maxChunks {
+			return 0, false
+		}
+		if next == len(sh.chunks) {
+			sh.chunks = append(sh.chunks, getChunk())
+		}
+		sh.pos = uint32(next) << chunkBits
 	}
 	off := sh.pos
 	sh.pos += uint32(size)
@@ -235,7 +242,7 @@ func (sh *shard) dead() int64 { return sh.arena - sh.live }
 // maybeCompactLocked compacts the shard when a quarter of its chunk bytes are
 // dead, and shrinks an index that became sparse.
 func (sh *shard) maybeCompactLocked(s *Store) {
-	if d := sh.dead(); d > s.compactMin && d > sh.arena/4 {
+	if d := sh.dead(); (d > s.compactMin && d > sh.arena/4) || (d > 0 && sh.live == 0) {
 		sh.compactLocked(s)
 	}
 	if n := int(sh.nkeys.Load()); sh.n > 64 && n < sh.n/8 {
@@ -243,29 +250,66 @@ func (sh *shard) maybeCompactLocked(s *Store) {
 	}
 }
 
-// compactLocked copies the live small entries into fresh chunks, releasing
-// the dead space of deleted and overwritten entries.
+// dropMin is the smallest freed tail of a chunk whose pages compaction
+// returns to the OS. Smaller tails stay resident (they are refilled soon,
+// and dropping them would cost a syscall and page faults per compaction):
+// at most dropMin bytes per shard of resident memory that used memory does
+// not count.
+const dropMin = 16 << 10
+
+// compactPool recycles the scratch slices of compactLocked.
+var compactPool = sync.Pool{New: func() any { return new([]uint64) }}
+
+// compactLocked reclaims the dead space of deleted and overwritten entries
+// by sliding the live small entries, in address order, towards the start
+// of the shard's chunks (each entry moves to a lower or equal offset, so
+// moving in address order never overwrites a live entry), then returns
+// chunks no longer needed to the pool and drops the resident pages past
+// the new end.
 func (sh *shard) compactLocked(s *Store) {
-	old := sh.chunks
-	s.account(sh, -sh.arena)
-	sh.chunks, sh.pos, sh.arena, sh.live = nil, 0, 0, 0
+	sp := compactPool.Get().(*[]uint64)
+	ents := (*sp)[:0]
 	for i, sl := range sh.table {
-		if sl == 0 || slotOff(sl)&largeFlag != 0 {
-			continue
+		if sl != 0 && slotOff(sl)&largeFlag == 0 {
+			ents = append(ents, uint64(slotOff(sl))<<32|uint64(i))
 		}
-		off := slotOff(sl)
-		b := old[off>>chunkBits][off&chunkMask:]
+	}
+	slices.Sort(ents)
+	oldPos := sh.pos
+	s.account(sh, -sh.arena)
+	sh.pos, sh.arena, sh.live = 0, 0, 0
+	for _, e := range ents {
+		off, i := uint32(e>>32), int(uint32(e))
+		b := sh.chunks[off>>chunkBits][off&chunkMask:]
 		_, _, size := entryKV(b)
 		noff, ok := sh.reserveLocked(size, s)
 		if !ok {
-			panic("store: compaction ran out of address space") // cannot happen: it only shrinks
+			panic("store: compaction ran out of address space") // cannot happen: offsets only decrease
 		}
 		in := int(noff & chunkMask)
 		copy(sh.chunks[noff>>chunkBits][in:in+size], b[:size])
-		sh.table[i] = mkSlot(slotTag(sl), noff)
+		sh.table[i] = mkSlot(slotTag(sh.table[i]), noff)
 	}
-	for _, c := range old {
+	*sp = ents[:0]
+	compactPool.Put(sp)
+
+	keep := int((sh.pos + chunkMask) >> chunkBits)
+	for _, c := range sh.chunks[keep:] {
 		putChunk(c)
+	}
+	clear(sh.chunks[keep:])
+	sh.chunks = sh.chunks[:keep]
+	if keep > 0 {
+		// Drop the pages of the last chunk past the new end that held data.
+		last := keep - 1
+		from := int(sh.pos-uint32(last)<<chunkBits+pageSize-1) &^ (pageSize - 1)
+		to := chunkSize
+		if int(oldPos>>chunkBits) == last {
+			to = int(oldPos&chunkMask+pageSize-1) &^ (pageSize - 1)
+		}
+		if to-from >= dropMin {
+			dropPages(sh.chunks[last][from:to])
+		}
 	}
 	s.compactions.Add(1)
 }
