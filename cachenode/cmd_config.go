@@ -32,7 +32,9 @@ var configParams = []configParam{
 	{"proto-max-bulk-len", func(*Server) string { return strconv.Itoa(resp.DefaultMaxBulk) }, nil},
 	{"requirepass", func(s *Server) string { return *s.requirePass.Load() }, setRequirePass},
 	{"save", func(*Server) string { return "" }, fixedValue("")},
-	{"timeout", func(s *Server) string { return strconv.FormatInt(int64(time.Duration(s.timeout.Load())/time.Second), 10) },
+	{"timeout", func(s *Server) string {
+		return strconv.FormatInt(int64(time.Duration(s.timeout.Load())/time.Second), 10)
+	},
 		intSetter(0, 1<<31-1, func(s *Server, n int64) { s.timeout.Store(int64(time.Duration(n) * time.Second)) })},
 }
 
@@ -154,7 +156,7 @@ func cmdConfigSet(c *conn, args [][]byte) {
 			return
 		}
 		if seen[p.name] {
-			c.err("ERR Duplicate parameter - " + string(args[i]))
+			c.err("ERR CONFIG SET failed (possibly related to argument '" + string(args[i]) + "') - duplicate parameter")
 			return
 		}
 		seen[p.name] = true

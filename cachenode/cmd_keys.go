@@ -199,8 +199,13 @@ func cmdKeys(c *conn, args [][]byte) {
 func cmdScan(c *conn, args [][]byte) {
 	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
 	if err != nil {
-		c.err("ERR invalid cursor")
-		return
+		// strtoul, which Redis uses, wraps negative numbers around.
+		n, ok := resp.ParseInt(args[1])
+		if !ok || n >= 0 {
+			c.err("ERR invalid cursor")
+			return
+		}
+		cursor = uint64(n)
 	}
 	count := int64(10)
 	var pattern []byte
@@ -241,13 +246,26 @@ func cmdScan(c *conn, args [][]byte) {
 	skipAll := typ != nil && !eq(typ, "string")
 	var body []byte
 	n := 0
-	next := c.s.store.Scan(cursor, int(count), func(k []byte, _ int64) {
-		if skipAll || (pattern != nil && !store.Match(pattern, k, false)) {
-			return
+	// The store may visit fewer keys than asked per call (one shard at a
+	// time); keep going until count keys were visited or the end.
+	visited := int64(0)
+	next := cursor
+	for next <= math.MaxInt64 { // larger cursors are never issued: the scan is over
+		next = c.s.store.Scan(next, int(count-visited), func(k []byte, _ int64) {
+			visited++
+			if skipAll || (pattern != nil && !store.Match(pattern, k, false)) {
+				return
+			}
+			body = resp.AppendBulk(body, k)
+			n++
+		})
+		if next == 0 || visited >= count {
+			break
 		}
-		body = resp.AppendBulk(body, k)
-		n++
-	})
+	}
+	if next > math.MaxInt64 {
+		next = 0
+	}
 	c.array(2)
 	var tmp [20]byte
 	c.bulk(strconv.AppendUint(tmp[:0], next, 10))

@@ -466,7 +466,7 @@ func cmdCommandInfo(c *conn, args [][]byte) {
 		if cmd := findCommand(name); cmd != nil {
 			c.commandInfo(cmd)
 		} else {
-			c.out = resp.AppendNullArray(c.out, c.proto)
+			c.null()
 		}
 	}
 }

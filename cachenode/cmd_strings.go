@@ -1,8 +1,11 @@
 package cachenode
 
 import (
+	"bytes"
 	"math"
+	"math/big"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cachetier/cachetier/cachenode/internal/store"
@@ -409,15 +412,31 @@ func cmdDecrBy(c *conn, args [][]byte) {
 	incrBy(c, args[1], -d)
 }
 
-// parseFloat parses a float like Redis's string2ld: no blanks, no NaN,
-// no out-of-range values.
-func parseFloat(b []byte) (float64, bool) {
+// Redis does INCRBYFLOAT in C long double, the x87 80-bit format on amd64:
+// a 64-bit mantissa. big.Float with 64 bits of precision and round-to-even
+// gives the same sums, so replies match Redis digit for digit.
+const (
+	ldPrec   = 64
+	ldMaxExp = 16384 // |x| >= 2^16384 overflows a long double
+)
+
+// parseLD parses a number like Redis's string2ld (strtold): no leading
+// blank, no trailing bytes, no NaN, no overflow; "inf" is accepted.
+func parseLD(b []byte) (*big.Float, bool) {
 	if len(b) == 0 || len(b) >= 5*1024 || isBlank(b[0]) {
-		return 0, false
+		return nil, false
 	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(f) {
-		return 0, false
+	s := string(b)
+	f, _, err := big.ParseFloat(s, 10, ldPrec, big.ToNearestEven)
+	if err != nil {
+		switch strings.ToLower(strings.TrimLeft(s, "+-")) {
+		case "inf", "infinity":
+			return new(big.Float).SetInf(s[0] == '-'), true
+		}
+		return nil, false
+	}
+	if !f.IsInf() && f.MantExp(nil) > ldMaxExp {
+		return nil, false
 	}
 	return f, true
 }
@@ -426,36 +445,52 @@ func isBlank(ch byte) bool {
 	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f'
 }
 
-// formatFloat formats an INCRBYFLOAT result: the shortest decimal that
-// round-trips, without exponent (Redis prints "%.17Lf" with trailing zeros
-// removed from a long double; results agree for typical values).
-func formatFloat(dst []byte, f float64) []byte {
-	return strconv.AppendFloat(dst, f, 'f', -1, 64)
+// formatLD formats f like Redis's ld2string(LD_STR_HUMAN): "%.17Lf" with
+// trailing zeros (and a trailing '.') removed, "-0" as "0".
+func formatLD(dst []byte, f *big.Float) []byte {
+	start := len(dst)
+	dst = f.Append(dst, 'f', 17)
+	if bytes.IndexByte(dst[start:], '.') >= 0 {
+		for dst[len(dst)-1] == '0' {
+			dst = dst[:len(dst)-1]
+		}
+		if dst[len(dst)-1] == '.' {
+			dst = dst[:len(dst)-1]
+		}
+	}
+	if string(dst[start:]) == "-0" {
+		dst = append(dst[:start], '0')
+	}
+	return dst
 }
 
 func cmdIncrByFloat(c *conn, args [][]byte) {
 	var res []byte
 	var errMsg string
 	c.s.store.Update(args[1], func(cur []byte, exp int64, exists bool) ([]byte, int64, store.Op) {
-		var v float64
+		v := new(big.Float).SetPrec(ldPrec)
 		if exists {
 			var ok bool
-			if v, ok = parseFloat(cur); !ok {
+			if v, ok = parseLD(cur); !ok {
 				errMsg = errNotFloat
 				return nil, 0, store.Keep
 			}
 		}
-		incr, ok := parseFloat(args[2])
+		incr, ok := parseLD(args[2])
 		if !ok {
 			errMsg = errNotFloat
 			return nil, 0, store.Keep
 		}
-		v += incr
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+		if v.IsInf() || incr.IsInf() {
 			errMsg = "ERR increment would produce NaN or Infinity"
 			return nil, 0, store.Keep
 		}
-		res = formatFloat(c.scratch[:0], v)
+		sum := new(big.Float).SetPrec(ldPrec).SetMode(big.ToNearestEven).Add(v, incr)
+		if sum.MantExp(nil) > ldMaxExp {
+			errMsg = "ERR increment would produce NaN or Infinity"
+			return nil, 0, store.Keep
+		}
+		res = formatLD(c.scratch[:0], sum)
 		return res, exp, store.Put
 	})
 	if errMsg != "" {

@@ -261,8 +261,9 @@ func (c *conn) unknownCommand(args [][]byte) {
 		if b.Len() >= 128 {
 			break
 		}
+		n := 128 - b.Len()
 		b.WriteByte('\'')
-		b.WriteString(trunc(a, 128-b.Len()))
+		b.WriteString(trunc(a, n))
 		b.WriteString("' ")
 	}
 	c.err("ERR unknown command '" + trunc(args[0], 128) + "', with args beginning with: " + b.String())
