@@ -30,11 +30,14 @@ package cachenode_test
 //	#!resp2 / #!resp3     next line runs only in that protocol variant
 //	#!raw STRING          send STRING's bytes verbatim (inline commands,
 //	                      protocol errors) and compare the one reply
+//	#!rawrep PREFIX N S [SUFFIX]  send PREFIX, S repeated N times, SUFFIX
+//	                      (oversized lines) and compare the one reply
 //	#!closed              both servers must have closed the connection; then
 //	                      reconnect (fresh, unauthenticated connection)
 //	#!reconnect           close the connection and open a fresh one
 //	#!sleep MS            wait MS milliseconds (lazy/active expiry)
 //
+// COMPAT_DUMP=1 logs every line with redis's reply (run with -v).
 // COMPAT_SELF_CHECK=1 replays the corpus against two redis-servers instead,
 // to check that a corpus edit masks every volatile reply.
 //
@@ -181,6 +184,21 @@ func parseScript(path string) (*script, error) {
 					return nil, err
 				}
 				pending.line, pending.text, pending.raw = n, line, []byte(rest[0])
+				s.steps = append(s.steps, pending)
+				pending = step{approx: -1}
+			case "rawrep":
+				if len(rest) != 3 && len(rest) != 4 {
+					return nil, fmt.Errorf("line %d: #!rawrep takes PREFIX N S [SUFFIX]", n)
+				}
+				reps, err := strconv.Atoi(rest[1])
+				if err != nil || reps < 0 || reps > 1<<20 {
+					return nil, fmt.Errorf("line %d: bad #!rawrep count", n)
+				}
+				pending.line, pending.text = n, line
+				pending.raw = append([]byte(rest[0]), bytes.Repeat([]byte(rest[2]), reps)...)
+				if len(rest) == 4 {
+					pending.raw = append(pending.raw, rest[3]...)
+				}
 				s.steps = append(s.steps, pending)
 				pending = step{approx: -1}
 			case "closed", "reconnect":
@@ -608,6 +626,7 @@ func startRedis(t *testing.T, conf map[string]string) string {
 
 func runScript(t *testing.T, s *script, proto int) {
 	selfCheck := os.Getenv("COMPAT_SELF_CHECK") != ""
+	dump := os.Getenv("COMPAT_DUMP") != ""
 	targets := []*target{{name: "redis", addr: startRedis(t, s.config)}}
 	if selfCheck {
 		// Validate the corpus itself: replay it against two redis-servers.
@@ -677,6 +696,9 @@ func runScript(t *testing.T, s *script, proto int) {
 		}
 		if errs[0] != nil {
 			t.Fatalf("%s: redis: %v (reply so far %q); the corpus line is wrong", where, errs[0], got[0])
+		}
+		if dump {
+			t.Logf("%s:%d: %-40.40s -> %q", s.name, st.line, st.text, got[0])
 		}
 		if st.ignore || (selfCheck && st.expect != nil) {
 			continue
