@@ -10,10 +10,14 @@
 #    into a fresh process of each; prints VmRSS of each (and redis's
 #    used_memory_rss) and the ratio.
 #
-# Usage: scripts/bench-vs-redis.sh [--no-throughput] [--no-memory]
+# 3. Bound: each server started with --maxmemory FILL_MAXMEMORY (allkeys-lru) and
+#    filled by redis-benchmark with 4x that much data, value sizes 64 B, 1 KB,
+#    16 KB; prints the peak VmRSS sampled during the fill against the limit.
+#
+# Usage: scripts/bench-vs-redis.sh [--no-throughput] [--no-memory] [--no-bound]
 # Environment: N (requests per run, default 200000), ROUNDS (default 3),
 # KEYS (memory test keys, default 1000000), MAXMEMORY (default 2gb),
-# POLICY (default allkeys-lru), CACHENODE_BIN (skip the build, use this binary).
+# POLICY (default allkeys-lru), FILL_MAXMEMORY (default 100mb), CACHENODE_BIN (skip the build, use this binary).
 # Every process it starts is stopped on exit (by PID); every run has a time limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,12 +30,15 @@ POLICY=${POLICY:-allkeys-lru}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300} # seconds, per redis-benchmark run
 do_throughput=1
 do_memory=1
+do_bound=1
+FILL_MAXMEMORY=${FILL_MAXMEMORY:-100mb}
 for a in "$@"; do
 	case "$a" in
 	--no-throughput) do_throughput=0 ;;
 	--no-memory) do_memory=0 ;;
+	--no-bound) do_bound=0 ;;
 	-h | --help)
-		sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -90,17 +97,17 @@ wait_ping() { # port
 	exit 1
 }
 
-start_cachenode() { # port -> sets last_pid
-	"$bin" --port "$1" --bind 127.0.0.1 --maxmemory "$MAXMEMORY" --maxmemory-policy "$POLICY" \
+start_cachenode() { # port [maxmemory] -> sets last_pid
+	"$bin" --port "$1" --bind 127.0.0.1 --maxmemory "${2:-$MAXMEMORY}" --maxmemory-policy "$POLICY" \
 		--loglevel warning >"$work/cachenode-$1.log" 2>&1 &
 	last_pid=$!
 	pids+=("$last_pid")
 	wait_ping "$1"
 }
 
-start_redis() { # port -> sets last_pid
+start_redis() { # port [maxmemory] -> sets last_pid
 	redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-		--dir "$work" --maxmemory "$MAXMEMORY" --maxmemory-policy "$POLICY" \
+		--dir "$work" --maxmemory "${2:-$MAXMEMORY}" --maxmemory-policy "$POLICY" \
 		--loglevel warning --logfile "$work/redis-$1.log" &
 	last_pid=$!
 	pids+=("$last_pid")
@@ -214,4 +221,49 @@ if [ "$do_memory" = 1 ]; then
 		stop_pid "$pid"
 	done
 	echo "VmRSS ratio cachenode/redis: $(ratio "${rss[cachenode]}" "${rss[redis]}") (< 1: cachenode smaller)"
+fi
+
+if [ "$do_bound" = 1 ]; then
+	echo
+	limit_mb=$(awk -v s="$FILL_MAXMEMORY" 'BEGIN { n = s + 0; u = tolower(s); sub(/^[0-9]+/, "", u)
+		m = (u == "kb") ? 1/1024 : (u == "mb") ? 1 : (u == "gb") ? 1024 : (u == "k") ? 1000/1048576 : (u == "m") ? 1000000/1048576 : (u == "g") ? 1e9/1048576 : 1/1048576
+		printf "%.0f", n * m }')
+	echo "# bound: --maxmemory $FILL_MAXMEMORY ($limit_mb MB), allkeys-lru, filled with 4x that by redis-benchmark -t set -P 16 -c 20 -r 100000000"
+	printf '%-10s %8s %12s %14s %14s %10s\n' server value "written MB" "peak VmRSS MB" "used_memory MB" "evicted"
+	for size in 64 1024 16384; do
+		n=$((limit_mb * 4 * 1048576 / (size + 20)))
+		for server in redis cachenode; do
+			port=$(free_port)
+			if [ "$server" = cachenode ]; then start_cachenode "$port" "$FILL_MAXMEMORY"; else start_redis "$port" "$FILL_MAXMEMORY"; fi
+			pid=$last_pid
+			peakf=$work/peak-$server-$size
+			echo 0 >"$peakf"
+			(
+				peak=0
+				while kill -0 "$pid" 2>/dev/null; do
+					r=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+					if [ "${r:-0}" -gt "$peak" ]; then peak=$r; echo "$peak" >"$peakf"; fi
+					sleep 0.1
+				done
+			) &
+			sampler=$!
+			if ! timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -t set -d "$size" -r 100000000 \
+				-n "$n" -P 16 -c 20 -q >"$work/fill.log" 2>&1; then
+				echo "bench-vs-redis: fill of $server failed or timed out:" >&2
+				cat "$work/fill.log" >&2
+				exit 1
+			fi
+			sleep 1
+			r=$(vmrss_kb "$pid")
+			[ "$r" -gt "$(cat "$peakf")" ] && echo "$r" >"$peakf"
+			info=$(redis-cli -p "$port" info all | tr -d '\r')
+			used=$(echo "$info" | awk -F: '$1=="used_memory" {printf "%.1f", $2/1048576}')
+			evicted=$(echo "$info" | awk -F: '$1=="evicted_keys" {print $2}')
+			printf '%-10s %8s %12.0f %14.1f %14s %10s\n' "$server" "$size" "$(awk -v n="$n" -v s="$size" 'BEGIN{print n*s/1048576}')" \
+				"$(awk -v k="$(cat "$peakf")" 'BEGIN{print k/1024}')" "$used" "$evicted"
+			stop_pid "$pid"
+			wait "$sampler" 2>/dev/null || true
+		done
+	done
+	echo "(peak VmRSS sampled every 0.1 s during the fill and once after; limit $limit_mb MB)"
 fi
