@@ -1,5 +1,3 @@
-//go:build cachenode_pending
-
 package cachenode_test
 
 // Differential test: replays the command scripts in testdata/compat against a
