@@ -126,7 +126,7 @@ func New(cfg Config) (*Client, error) {
 		c.bg.Add(1)
 		go c.watch(ctx, cfg.Discovery)
 	} else if len(cfg.Addrs) > 0 {
-		c.setMembership(Membership{Addrs: cfg.Addrs})
+		c.setMembership(Membership{Ring: ring.New(cfg.Addrs...)})
 	}
 	c.bg.Add(1)
 	go c.healthLoop(ctx)
@@ -455,11 +455,15 @@ func (c *Client) setL2(ctx context.Context, key string, h header, val []byte, no
 // whether it is a failover owner (the key's usual owner is down).
 func (c *Client) route(key string) (nd *node, failover bool) {
 	t := c.topo.Load()
-	addr, ok := t.live.Owner(key)
+	if len(t.nodes) == 0 {
+		return nil, false
+	}
+	h := ring.HashKey(key)
+	addr, ok := t.live.OwnerHash(h)
 	if !ok {
 		return nil, false
 	}
-	if base, ok := t.base.Owner(key); ok && base != addr {
+	if base, ok := t.base.OwnerHash(h); ok && base != addr {
 		failover = true
 	}
 	return t.nodes[addr], failover
@@ -556,16 +560,18 @@ func (c *Client) Nodes() (up, down []string) {
 // the down marks of the nodes that stay, and closes the clients of nodes that
 // left (requests still using them see a closed client, i.e. an L2 miss).
 func (c *Client) setMembership(m Membership) {
-	base := m.Ring
-	if base == nil {
-		base = ring.New(m.Addrs...)
-	}
 	c.mu.Lock()
 	if c.closed.Load() {
 		c.mu.Unlock()
 		return
 	}
 	old := c.topo.Load()
+	base := m.Ring
+	if base == nil {
+		// Apply the list as minimal leaves and joins to the current ring,
+		// so that only the keys of nodes that left or joined move.
+		base = old.base.WithNodes(m.Addrs...)
+	}
 	nodes := make(map[string]*node, len(base.Nodes()))
 	for _, a := range base.Nodes() {
 		if nd, ok := old.nodes[a]; ok {

@@ -2,14 +2,23 @@ package cacheclient
 
 import (
 	"bytes"
+	"context"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 )
 
+// quietLogger drops go-redis's internal log lines (dial failures while the
+// tests kill nodes on purpose).
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
 func TestMain(m *testing.M) {
+	redis.SetLogger(quietLogger{})
 	goleak.VerifyTestMain(m)
 }
 
