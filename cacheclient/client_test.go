@@ -162,7 +162,8 @@ func TestBigValues(t *testing.T) {
 	nodes := startRedisNodes(t, 1)
 	ctx := context.Background()
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
-	c := newClient(t, Config{Addrs: addrsOf(nodes), L2Timeout: 2 * time.Second})
+	// See Config.L1Bytes: MiB-sized values need a few pieces' room per bucket.
+	c := newClient(t, Config{Addrs: addrsOf(nodes), L2Timeout: 2 * time.Second, L1Bytes: 256 << 20})
 	if err := c.Set(ctx, "big", big, time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestBigValues(t *testing.T) {
 	if err != nil || info.Source != SourceL1 || !bytes.Equal(v, big) {
 		t.Fatalf("L1: len %d %+v %v", len(v), info, err)
 	}
-	c2 := newClient(t, Config{Addrs: addrsOf(nodes), L2Timeout: 2 * time.Second})
+	c2 := newClient(t, Config{Addrs: addrsOf(nodes), L2Timeout: 2 * time.Second, L1Bytes: 256 << 20})
 	v, info, err = c2.GetInfo(ctx, "big", nil, nil)
 	if err != nil || info.Source != SourceL2 || !bytes.Equal(v, big) {
 		t.Fatalf("L2: len %d %+v %v", len(v), info, err)
@@ -183,7 +184,7 @@ func TestBigValues(t *testing.T) {
 	origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
 		return loader.Result{Value: big}, nil
 	})
-	c3 := newClient(t, Config{})
+	c3 := newClient(t, Config{L1Bytes: 256 << 20})
 	for _, want := range []Source{SourceOrigin, SourceL1} {
 		v, info, err = c3.GetInfo(ctx, "big2", origin, nil)
 		if err != nil || info.Source != want || !bytes.Equal(v, big) {

@@ -33,7 +33,12 @@ type Config struct {
 	PoolSize int
 
 	// L1Bytes bounds the in-process cache (fastcache; it rounds anything
-	// below 32 MiB up to 32 MiB). Default: 32 MiB. A negative value disables L1.
+	// below 32 MiB up to 32 MiB). Default: 64 MiB. A negative value disables
+	// L1. fastcache splits memory into 512 buckets that each hold
+	// L1Bytes/512 and are recycled whole; values of tens of KiB and more
+	// (big values are stored in ~64 KiB pieces) stay in L1 reliably only with
+	// a few pieces' worth per bucket: use 256 MiB or more for MiB-sized
+	// values. A partly evicted big value is an L1 miss, served from L2.
 	L1Bytes int
 	// TTL is how long a loaded or Set value stays fresh (T1 = now+TTL) when
 	// the loader does not say. Default: 1 minute.
@@ -128,7 +133,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.StaleTTL = 0
 	}
 	if cfg.L1Bytes == 0 {
-		cfg.L1Bytes = 32 << 20
+		cfg.L1Bytes = 64 << 20
 	}
 	if cfg.OriginMaxConcurrent == 0 {
 		cfg.OriginMaxConcurrent = 64

@@ -83,7 +83,9 @@ func FuzzParseHeader(f *testing.F) {
 }
 
 func TestL1SmallAndBig(t *testing.T) {
-	l := newL1(32 << 20)
+	// 256 MiB: 8 fastcache chunks per bucket, so a 1 MiB value's 17 pieces
+	// cannot evict one another (fastcache maps memory lazily).
+	l := newL1(256 << 20)
 	h := header{t1: 1000, t2: 2000}
 	sizes := []int{0, 1, 100, 64*1024 - 100, 64 * 1024, 200 * 1024, 1 << 20}
 	for _, size := range sizes {
