@@ -659,7 +659,6 @@ func (c *Client) snapshotNodes() map[string]*node {
 	return maps.Clone(c.topo.Load().nodes)
 }
 
-
 // nowMs returns the coarse current time in Unix milliseconds.
 func (c *Client) nowMs() int64 { return c.now.Load() }
 
