@@ -23,6 +23,7 @@ func DefaultClient(s ClientSetup) (Client, error) {
 		L1Bytes:             cc.L1Bytes,
 		TTL:                 cc.TTL,
 		StaleTTL:            cc.StaleTTL,
+		L1TTL:               cc.L1TTL,
 		LoadTimeout:         cc.LoadTimeout,
 		OriginRate:          cc.OriginRPS,
 		OriginBurst:         cc.OriginBurst,

@@ -256,7 +256,7 @@ func headline(s *Summary) (cards, verdicts []card) {
 	cards = append(cards,
 		card{Label: "origin peak", Value: fmtNum(s.OriginPeakRPS) + "/s", Note: limit + fmt.Sprintf(", peak concurrency %d", s.OriginPeakConcurrency)},
 		card{Label: "hit ratio", Value: pct(s.HitRatio), Note: fmt.Sprintf("L1 %s, L2 %s", pct(s.L1HitRatio), pct(s.L2HitRatio))},
-		card{Label: "latency p50 / p99", Value: fmt.Sprintf("%.1f / %.1f ms", s.P50MS, s.P99MS), Note: fmt.Sprintf("max %.1f ms", s.MaxMS)},
+		card{Label: "latency p50 / p99", Value: fmtMS(s.P50MS) + " / " + fmtMS(s.P99MS), Note: "max " + fmtMS(s.MaxMS)},
 		card{Label: "errors", Value: fmtNum(float64(s.Errors)), Note: fmt.Sprintf("shed %d, stale served %d", s.Shed, s.StaleServed), Bad: s.Errors > 0, Good: s.Errors == 0},
 	)
 	v := func(ok bool, label, value, note string) {
@@ -435,7 +435,7 @@ func herdCharts(s *Summary) []template.HTML {
 	b.Reset()
 	pw, ph := float64(chW-padL-padR), float64(chH-padT-padB)
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="latency distribution">`, chW, chH, chW, chH)
-	fmt.Fprintf(&b, `<text x="%d" y="20" class="ct">latency distribution (requests per bucket, log-scale time axis; p50 %.1f ms, p99 %.1f ms)</text>`, padL, s.P50MS, s.P99MS)
+	fmt.Fprintf(&b, `<text x="%d" y="20" class="ct">latency distribution (requests per bucket, log-scale time axis; p50 %s, p99 %s)</text>`, padL, fmtMS(s.P50MS), fmtMS(s.P99MS))
 	step := niceStep(cmax, 4)
 	for v := 0.0; v <= cmax*1.1; v += step {
 		y := padT + ph*(1-v/(cmax*1.1))
@@ -466,6 +466,7 @@ func herdCharts(s *Summary) []template.HTML {
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"divk": func(v float64) float64 { return v / 1000 },
 	"pct":  func(v float64) float64 { return v * 100 },
+	"ms":   fmtMS,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -504,8 +505,8 @@ origin latency {{printf "%.0f" .S.Config.OriginLatency}} ms · ran {{printf "%.1
 <h2>{{if eq .S.Scenario "herd"}}The herd{{else}}Over time{{end}}</h2>
 {{range .Charts}}{{.}}{{end}}
 {{if gt (len .S.Phases) 1}}<h2>Phases</h2>
-<table><tr><th>phase</th><th>from</th><th>to</th><th>requests</th><th>errors</th><th>shed</th><th>stale</th><th>hit ratio</th><th>origin calls/s</th><th>origin peak/s</th><th>p50 ms</th><th>p99 ms</th></tr>
-{{range .S.Phases}}<tr><td>{{.Name}}</td><td>{{printf "%.1fs" (divk .StartMS)}}</td><td>{{printf "%.1fs" (divk .EndMS)}}</td><td>{{.Requests}}</td><td>{{.Errors}}</td><td>{{.Shed}}</td><td>{{.StaleServed}}</td><td>{{printf "%.1f%%" (pct .HitRatio)}}</td><td>{{printf "%.0f" .OriginRPS}}</td><td>{{printf "%.0f" .OriginPeakRPS}}</td><td>{{printf "%.2f" .P50MS}}</td><td>{{printf "%.2f" .P99MS}}</td></tr>
+<table><tr><th>phase</th><th>from</th><th>to</th><th>requests</th><th>errors</th><th>shed</th><th>stale</th><th>hit ratio</th><th>origin calls/s</th><th>origin peak/s</th><th>p50</th><th>p99</th></tr>
+{{range .S.Phases}}<tr><td>{{.Name}}</td><td>{{printf "%.1fs" (divk .StartMS)}}</td><td>{{printf "%.1fs" (divk .EndMS)}}</td><td>{{.Requests}}</td><td>{{.Errors}}</td><td>{{.Shed}}</td><td>{{.StaleServed}}</td><td>{{printf "%.1f%%" (pct .HitRatio)}}</td><td>{{printf "%.0f" .OriginRPS}}</td><td>{{printf "%.0f" .OriginPeakRPS}}</td><td>{{ms .P50MS}}</td><td>{{ms .P99MS}}</td></tr>
 {{end}}</table>{{end}}
 <h2>Events</h2>
 <table><tr><th>time</th><th>event</th></tr>{{range .S.Events}}<tr><td>{{printf "%.2fs" (divk .TMS)}}</td><td>{{.What}}</td></tr>{{end}}</table>
