@@ -3,6 +3,7 @@ package loadtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +33,7 @@ func RunClientProcess(in io.Reader, out io.Writer, newClient NewClientFunc) erro
 			return errors.New("loadtest: client process: no config on stdin")
 		}
 		var cmd command
-		if err := jsonUnmarshal(sc.Bytes(), &cmd); err != nil {
+		if err := json.Unmarshal(sc.Bytes(), &cmd); err != nil {
 			return fmt.Errorf("loadtest: client process: bad command: %w", err)
 		}
 		if cmd.Op == "config" && cmd.Config != nil {
@@ -57,7 +58,7 @@ func RunClientProcess(in io.Reader, out io.Writer, newClient NewClientFunc) erro
 		defer cancel()
 		for sc.Scan() {
 			var cmd command
-			if jsonUnmarshal(sc.Bytes(), &cmd) != nil {
+			if json.Unmarshal(sc.Bytes(), &cmd) != nil {
 				continue
 			}
 			switch cmd.Op {
