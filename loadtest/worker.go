@@ -183,7 +183,9 @@ func (w *worker) loop(ctx context.Context, g int, s *shard, keys []string, lim *
 	if !w.cfg.Herd && len(keys) > 1 {
 		z = rand.NewZipf(r, w.cfg.ZipfS, 1, uint64(len(keys)-1))
 	}
-	buf := make([]byte, 0, 256)
+	// buf is only ever passed as dst; a returned slice is never reused,
+	// since a client may return memory it shares with other callers.
+	buf := make([]byte, 0, max(256, w.cfg.ValueSize))
 	for n := 0; ; n++ {
 		if ctx.Err() != nil {
 			return
@@ -213,7 +215,6 @@ func (w *worker) loop(ctx context.Context, g int, s *shard, keys []string, lim *
 		if ctx.Err() != nil {
 			return // the run ended under this call: not the client's failure
 		}
-		buf = v[:0]
 		s.mu.Lock()
 		s.c.Requests++
 		s.h.record(lat)
