@@ -193,7 +193,7 @@ func (r *run) readReports(p *proc, stdout io.Reader) {
 		case "done":
 			r.mu.Lock()
 			for _, e := range rep.Errs {
-				if len(r.errs) < 10 {
+				if len(r.errs) < 6 {
 					r.errs = append(r.errs, fmt.Sprintf("process %d: %s", p.id, e))
 				}
 			}

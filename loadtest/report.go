@@ -329,7 +329,7 @@ func charts(s *Summary) []template.HTML {
 	oc := chart{title: "origin calls/s (1 s sliding window, as counted by the origin)", xmax: xmax}
 	var ox, oy []float64
 	for _, p := range s.OriginRate {
-		if p.TMS/1000 <= xmax+1 {
+		if p.TMS/1000 <= xmax {
 			ox, oy = append(ox, p.TMS/1000), append(oy, p.RPS)
 		}
 	}

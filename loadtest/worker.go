@@ -298,7 +298,7 @@ func (w *worker) noteErr(err error) {
 	msg := err.Error()
 	w.errMu.Lock()
 	defer w.errMu.Unlock()
-	if len(w.errs) >= 5 {
+	if len(w.errs) >= 3 {
 		return
 	}
 	for _, e := range w.errs {
