@@ -277,7 +277,9 @@ func runModel(t *testing.T, data []byte, shards int) {
 				}
 			}
 		}
-		checkInvariants(t, s, m, step)
+		if step%8 == 0 || len(r.b) == 0 {
+			checkInvariants(t, s, m, step)
+		}
 	}
 }
 
@@ -355,7 +357,11 @@ func seedOps(seed uint64, n int) []byte {
 }
 
 func TestModelRandom(t *testing.T) {
-	for seed := uint64(1); seed <= 12; seed++ {
+	seeds := uint64(12)
+	if raceEnabled || testing.Short() {
+		seeds = 4
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
 		for _, shards := range []int{1, 3, 16} {
 			t.Run(fmt.Sprintf("seed%d/shards%d", seed, shards), func(t *testing.T) {
 				runModel(t, seedOps(seed, 3000), shards)
