@@ -1,8 +1,8 @@
 package store
 
 import (
-	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -19,8 +19,9 @@ func churn(t testing.TB, limit int64, ops int) (peakRatio float64, st Stats) {
 	r := rand.New(rand.NewPCG(3, 4))
 	big := make([]byte, 200<<10)
 	var peak int64
+	var k []byte
 	for i := 0; i < ops; i++ {
-		k := fmt.Appendf(nil, "key:%d", r.IntN(2_000_000))
+		k = strconv.AppendInt(append(k[:0], "key:"...), int64(r.IntN(2_000_000)), 10)
 		switch x := r.IntN(100); {
 		case x < 55:
 			var n int
