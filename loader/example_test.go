@@ -1,0 +1,112 @@
+package loader_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachetier/cachetier/loader"
+)
+
+// A Func turns any function into a Loader; ErrNotFound marks a key the origin
+// does not have (cacheclient caches that as a negative entry).
+func ExampleFunc() {
+	users := map[string]string{"42": "Ada"}
+	l := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		name, ok := users[key]
+		if !ok {
+			return loader.Result{}, loader.ErrNotFound
+		}
+		return loader.Result{Value: []byte(name), TTL: time.Minute}, nil
+	})
+	res, err := l.Load(context.Background(), "42")
+	fmt.Println(string(res.Value), res.TTL, err)
+	_, err = l.Load(context.Background(), "7")
+	fmt.Println(errors.Is(err, loader.ErrNotFound))
+	// Output:
+	// Ada 1m0s <nil>
+	// true
+}
+
+// A herd of concurrent misses for one key costs a single origin load.
+func ExampleGroup() {
+	var g loader.Group
+	var originCalls atomic.Int64
+	release := make(chan struct{})
+	load := func(ctx context.Context) (loader.Result, error) {
+		originCalls.Add(1)
+		<-release // a slow origin
+		return loader.Result{Value: []byte("hot value")}, nil
+	}
+
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.Do(context.Background(), "hot-key", 5*time.Second, load)
+		}()
+	}
+	for g.Waiting() < 100 { // wait until the whole herd shares the flight
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	fmt.Println("origin calls:", originCalls.Load())
+	// Output:
+	// origin calls: 1
+}
+
+// Limited sheds loads beyond the origin's capacity instead of queueing them.
+func ExampleLimited() {
+	lim := loader.NewLimiter(1, 0, 0) // one load at a time
+	entered, release := make(chan struct{}), make(chan struct{})
+	origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		close(entered)
+		<-release
+		return loader.Result{Value: []byte("v")}, nil
+	})
+	l := loader.Limited(origin, lim)
+
+	done := make(chan error)
+	go func() {
+		_, err := l.Load(context.Background(), "a")
+		done <- err
+	}()
+	<-entered
+	_, err := l.Load(context.Background(), "b") // the origin is busy
+	fmt.Println(err)
+	close(release)
+	fmt.Println(<-done)
+	// Output:
+	// loader: origin limit reached
+	// <nil>
+}
+
+// HTTP loads keys from an origin speaking HTTP; Cache-Control max-age sets the
+// entry's TTL.
+func ExampleHTTP() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.EscapedPath() == "/items/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=30")
+		fmt.Fprintf(w, "item at %s", r.URL.EscapedPath())
+	}))
+	defer srv.Close()
+
+	h := &loader.HTTP{Base: srv.URL + "/items/", Client: srv.Client()}
+	res, err := h.Load(context.Background(), "a/b")
+	fmt.Println(string(res.Value), res.TTL, err)
+	_, err = h.Load(context.Background(), "missing")
+	fmt.Println(errors.Is(err, loader.ErrNotFound))
+	// Output:
+	// item at /items/a%2Fb 30s <nil>
+	// true
+}

@@ -1,0 +1,154 @@
+package ring
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+	jump "github.com/dgryski/go-jump"
+)
+
+// maxTries is the number of remixed jumps tried after the first one before a
+// key falls back to rendezvous over the live slots. With a fraction d of the
+// slots dead, a key falls back with probability d^33: never in practice
+// unless most of the tier is down, when the fallback scan is short anyway.
+const maxTries = 32
+
+const golden = 0x9e3779b97f4a7c15 // 2^64 / phi, the splitmix64 increment
+
+// mix is the splitmix64 finalizer: a bijective 64-bit mixer.
+func mix(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// HashKey returns the hash that places key: xxhash64 of the whole key, or,
+// when the key contains a "{...}" with at least one byte inside, of the part
+// between the first '{' and the first '}' after it (the Redis Cluster hash
+// tag rule). So "{user:1}:profile" and "{user:1}:friends" share a node.
+func HashKey(key string) uint64 {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	return xxhash.Sum64String(key)
+}
+
+// hashKeyBytes is HashKey for a []byte key.
+func hashKeyBytes(key []byte) uint64 {
+	if i := bytes.IndexByte(key, '{'); i >= 0 {
+		if j := bytes.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	return xxhash.Sum64(key)
+}
+
+// Owner returns the live owner of key; ok is false only when no slot is
+// live.
+func (r *Ring) Owner(key string) (addr string, ok bool) {
+	if r == nil || len(r.live) == 0 {
+		return "", false
+	}
+	return r.slots[r.slotOf(HashKey(key))], true
+}
+
+// OwnerBytes is Owner for a []byte key. It does not retain key.
+func (r *Ring) OwnerBytes(key []byte) (addr string, ok bool) {
+	if r == nil || len(r.live) == 0 {
+		return "", false
+	}
+	return r.slots[r.slotOf(hashKeyBytes(key))], true
+}
+
+// OwnerHash is Owner for a hash computed with HashKey.
+func (r *Ring) OwnerHash(h uint64) (addr string, ok bool) {
+	if r == nil || len(r.live) == 0 {
+		return "", false
+	}
+	return r.slots[r.slotOf(h)], true
+}
+
+// slotOf returns the first live slot in h's probe sequence. The ring must
+// have a live slot.
+func (r *Ring) slotOf(h uint64) int {
+	n := len(r.slots)
+	if b := jump.Hash(h, n); !r.dead[b] {
+		return int(b)
+	}
+	s := h
+	for range maxTries {
+		s += golden
+		if b := jump.Hash(mix(s), n); !r.dead[b] {
+			return int(b)
+		}
+	}
+	return r.rendezvous(h, nil)
+}
+
+// score is the rendezvous weight of slot i for hash h.
+func score(h uint64, i int32) uint64 {
+	return mix(h ^ mix(uint64(i)^0x5bd1e9955bd1e995))
+}
+
+// rendezvous returns the live slot with the highest score for h among those
+// whose address is not in skip.
+func (r *Ring) rendezvous(h uint64, skip []string) int {
+	best, bestScore := -1, uint64(0)
+	for _, i := range r.live {
+		if len(skip) > 0 && contains(skip, r.slots[i]) {
+			continue
+		}
+		if sc := score(h, i); best < 0 || sc > bestScore {
+			best, bestScore = int(i), sc
+		}
+	}
+	return best
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Owners appends to dst up to n distinct live owners of key and returns the
+// extended slice; the first is Owner(key). The owners come from the key's
+// probe sequence, so the second owner is the node that Owner returns once
+// the first is marked down, the third once the first two are, and so on.
+// It returns fewer than n when fewer live nodes exist (see Live). It
+// allocates only if dst lacks capacity.
+func (r *Ring) Owners(key string, n int, dst []string) []string {
+	return r.OwnersHash(HashKey(key), n, dst)
+}
+
+// OwnersHash is Owners for a hash computed with HashKey.
+func (r *Ring) OwnersHash(h uint64, n int, dst []string) []string {
+	if r == nil || n <= 0 || len(r.live) == 0 {
+		return dst
+	}
+	n = min(n, r.liveAddrs)
+	start, slots := len(dst), len(r.slots)
+	s := h
+	for try := 0; try <= maxTries && len(dst)-start < n; try++ {
+		var b int32
+		if try == 0 {
+			b = jump.Hash(h, slots)
+		} else {
+			s += golden
+			b = jump.Hash(mix(s), slots)
+		}
+		if a := r.slots[b]; !r.dead[b] && !contains(dst[start:], a) {
+			dst = append(dst, a)
+		}
+	}
+	for len(dst)-start < n {
+		dst = append(dst, r.slots[r.rendezvous(h, dst[start:])])
+	}
+	return dst
+}
