@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // fakeClock is a manually advanced clock for Config.Now.
@@ -302,7 +300,7 @@ func checkInvariants(t *testing.T, s *Store, m *model, step int) {
 				nv++
 			}
 			key, _, size := entryKV(b)
-			h := xxhashSum(key)
+			h := s.hash(key)
 			if s.shardIndex(h) != i || uint32(h>>32) != slotTag(sl) {
 				t.Fatalf("step %d: key %q in wrong shard or tag", step, key)
 			}
@@ -340,8 +338,6 @@ func checkInvariants(t *testing.T, s *Store, m *model, step int) {
 		}
 	}
 }
-
-func xxhashSum(b []byte) uint64 { return xxhash.Sum64(b) }
 
 // seedOps builds a deterministic pseudo-random op sequence.
 func seedOps(seed uint64, n int) []byte {

@@ -11,7 +11,7 @@ import (
 // open-addressing index over entries packed in chunks.
 //
 // The index is a table of uint64 slots, tag<<32 | (offset+1), 0 meaning
-// empty, where tag is the high 32 bits of the key's xxhash and offset locates
+// empty, where tag is the high 32 bits of the key's hash and offset locates
 // the entry. It holds no pointers, so the GC never scans it. A key's home
 // position is tag*n>>32, which is monotonic in tag; collisions probe
 // linearly forward, without wrapping: the table has overflow slots past n and

@@ -1,12 +1,11 @@
 package store
 
 import (
+	"hash/maphash"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // Config configures a Store. The zero value is a usable, unbounded store
@@ -77,6 +76,7 @@ type Stats struct {
 type Store struct {
 	shards []shard
 	now    func() time.Time
+	seed   maphash.Seed // random per store: clients cannot aim keys at one shard or slot
 
 	maxMemory atomic.Int64
 	policy    atomic.Int64
@@ -113,6 +113,7 @@ func New(cfg Config) *Store {
 	s := &Store{
 		shards: make([]shard, cfg.Shards),
 		now:    cfg.Now,
+		seed:   maphash.MakeSeed(),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 
@@ -146,6 +147,10 @@ func (s *Store) account(sh *shard, delta int64) {
 }
 
 func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
+
+// hash returns the key's hash, seeded per store (hash/maphash), so that
+// clients cannot craft keys that pile up in one shard or probe sequence.
+func (s *Store) hash(key []byte) uint64 { return maphash.Bytes(s.seed, key) }
 
 // shardIndex returns the shard of a key hash: its low 32 bits, scaled.
 func (s *Store) shardIndex(h uint64) int {
@@ -235,7 +240,7 @@ func (s *Store) putLocked(sh *shard, tag uint32, i int, old []byte, key, val []b
 // Get appends the value of key to dst. It counts a hit or a miss and marks
 // the key as recently used. It does not allocate when dst has room.
 func (s *Store) Get(dst, key []byte) (val []byte, ok bool) {
-	sh, tag := s.locate(xxhash.Sum64(key))
+	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	i, b := s.lookupLocked(sh, tag, key)
 	if i < 0 {
@@ -256,7 +261,7 @@ func (s *Store) Get(dst, key []byte) (val []byte, ok bool) {
 // PTTL, TYPE, EXPIRETIME): it counts a hit or a miss, marks the key as used
 // only if touch is set, and also returns the key's expiry time.
 func (s *Store) Lookup(dst, key []byte, touch bool) (val []byte, expireAt int64, ok bool) {
-	sh, tag := s.locate(xxhash.Sum64(key))
+	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	i, b := s.lookupLocked(sh, tag, key)
 	if i < 0 {
@@ -279,7 +284,7 @@ func (s *Store) Lookup(dst, key []byte, touch bool) (val []byte, expireAt int64,
 // Peek appends the value of key to dst and returns its expiry time, without
 // counting a hit or a miss and without marking the key as used.
 func (s *Store) Peek(dst, key []byte) (val []byte, expireAt int64, ok bool) {
-	sh, tag := s.locate(xxhash.Sum64(key))
+	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	i, b := s.lookupLocked(sh, tag, key)
@@ -296,7 +301,7 @@ func (s *Store) Peek(dst, key []byte) (val []byte, expireAt int64, ok bool) {
 // written reports whether the command took effect (false when NX or XX
 // prevented it). An expiry time already in the past deletes the key.
 func (s *Store) Set(key, val []byte, a SetArgs, dst []byte) (prev []byte, hadPrev, written bool) {
-	sh, tag := s.locate(xxhash.Sum64(key))
+	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	i, b := s.lookupLocked(sh, tag, key)
@@ -337,7 +342,7 @@ func (s *Store) Set(key, val []byte, a SetArgs, dst []byte) (prev []byte, hadPre
 // appending to it copies. newVal may alias cur. fn must not call the Store.
 // A Put with newExpireAt in the past deletes the key.
 func (s *Store) Update(key []byte, fn func(cur []byte, expireAt int64, exists bool) (newVal []byte, newExpireAt int64, op Op)) {
-	sh, tag := s.locate(xxhash.Sum64(key))
+	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	i, b := s.lookupLocked(sh, tag, key)
@@ -367,7 +372,7 @@ func (s *Store) Update(key []byte, fn func(cur []byte, expireAt int64, exists bo
 
 // Delete removes key and reports whether it existed.
 func (s *Store) Delete(key []byte) bool {
-	sh, tag := s.locate(xxhash.Sum64(key))
+	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	i, b := s.lookupLocked(sh, tag, key)
@@ -388,7 +393,7 @@ func (s *Store) Exists(key []byte) bool {
 // Touch marks key as recently used (TOUCH) and reports whether it exists.
 // Like Redis it counts a hit or a miss.
 func (s *Store) Touch(key []byte) bool {
-	sh, tag := s.locate(xxhash.Sum64(key))
+	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	i, b := s.lookupLocked(sh, tag, key)
@@ -407,7 +412,7 @@ func (s *Store) Touch(key []byte) bool {
 // whether src existed, renamed whether the move happened. Renaming a key to
 // itself succeeds without change, except with nx (dst exists), as in Redis.
 func (s *Store) Rename(src, dst []byte, nx bool) (srcExists, renamed bool) {
-	ha, hb := xxhash.Sum64(src), xxhash.Sum64(dst)
+	ha, hb := s.hash(src), s.hash(dst)
 	a, ta := s.locate(ha)
 	b, tb := s.locate(hb)
 	if a == b {
