@@ -39,6 +39,7 @@ func BenchmarkGetMiss(b *testing.B) {
 	s, _ := benchStore(b, benchKeys, 64)
 	key := []byte("missing-key")
 	b.ReportAllocs()
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, ok := s.Get(nil, key); ok {
 			b.Fatal("hit")
@@ -103,6 +104,7 @@ func BenchmarkParallelMixed50_50(b *testing.B) { benchMixed(b, 50) }
 func BenchmarkScan(b *testing.B) {
 	s, _ := benchStore(b, benchKeys, 16)
 	b.ReportAllocs()
+	b.ResetTimer()
 	n := 0
 	for i := 0; i < b.N; i++ {
 		cur := uint64(0)

@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// maxShards bounds Config.Shards.
+const maxShards = 1 << 16
+
 // Config configures a Store. The zero value is a usable, unbounded store
 // with the allkeys-lru policy.
 type Config struct {
@@ -17,7 +20,8 @@ type Config struct {
 	MaxMemory int64
 	// Policy is the eviction policy applied by EnsureMemory. Default AllKeysLRU.
 	Policy Policy
-	// Shards is the number of independently locked shards. Default 256.
+	// Shards is the number of independently locked shards. Default 256, at
+	// most 65536.
 	Shards int
 	// ExpireInterval is the period of the active expiry cycle, which removes
 	// expired keys that are never read. Default 100ms.
@@ -104,6 +108,7 @@ func New(cfg Config) *Store {
 	if cfg.Shards <= 0 {
 		cfg.Shards = 256
 	}
+	cfg.Shards = min(cfg.Shards, maxShards)
 	if cfg.ExpireInterval <= 0 {
 		cfg.ExpireInterval = 100 * time.Millisecond
 	}
