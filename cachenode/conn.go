@@ -33,8 +33,9 @@ type conn struct {
 	proto   int
 	authed  bool
 	quit    bool
-	rdl     bool // a read deadline is set
-	wdl     bool // a write deadline is set
+	ncmd    uint64 // commands executed, for latency sampling
+	rdl     bool   // a read deadline is set
+	wdl     bool   // a write deadline is set
 
 	id      int64
 	created time.Time
@@ -44,7 +45,7 @@ type conn struct {
 	name       atomic.Pointer[string]
 	libName    atomic.Pointer[string]
 	libVer     atomic.Pointer[string]
-	lastActive atomic.Int64 // unix nanoseconds of the last command
+	lastActive atomic.Int64 // unix nanoseconds of the last read from the client
 	lastCmd    atomic.Pointer[command]
 }
 
@@ -126,7 +127,9 @@ func (c *conn) serve() {
 		if c.s.shuttingDown.Load() { // Shutdown may have set a deadline we just replaced
 			return
 		}
-		if err := c.rd.Fill(); err != nil {
+		err = c.rd.Fill()
+		c.lastActive.Store(time.Now().UnixNano())
+		if err != nil {
 			var ne net.Error
 			switch {
 			case errors.Is(err, resp.ErrQueryBufferLimit):
