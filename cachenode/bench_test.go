@@ -1,6 +1,8 @@
 package cachenode
 
 import (
+	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"strings"
@@ -116,4 +118,24 @@ func BenchmarkPipelineGet16(b *testing.B) {
 	if want := int64(b.N) * 16 * int64(len("$64\r\n\r\n")+64); fc.written != want {
 		b.Fatalf("wrote %d bytes, want %d", fc.written, want)
 	}
+}
+
+// recConn is a fakeConn that records what the server writes.
+type recConn struct {
+	fakeConn
+	out bytes.Buffer
+}
+
+func (r *recConn) Write(p []byte) (int, error) { return r.out.Write(p) }
+
+type byteReader struct {
+	*bufio.Reader
+	b *bytes.Reader
+}
+
+func (r byteReader) Len() int { return r.b.Len() + r.Reader.Buffered() }
+
+func bytesReader(b []byte) byteReader {
+	br := bytes.NewReader(b)
+	return byteReader{Reader: bufio.NewReader(br), b: br}
 }
