@@ -47,6 +47,7 @@ type conn struct {
 	libVer     atomic.Pointer[string]
 	lastActive atomic.Int64 // unix nanoseconds of the last read from the client
 	lastCmd    atomic.Pointer[command]
+	protoSeen  atomic.Int32 // proto, for other connections' CLIENT LIST
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -63,6 +64,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.rd = resp.NewReader(c)
 	c.rd.Unauthenticated = !c.authed
 	c.lastActive.Store(c.created.UnixNano())
+	c.protoSeen.Store(2)
 	return c
 }
 
