@@ -75,15 +75,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		logLevel   = fs.String("loglevel", "notice", "log `level`: debug, verbose, notice, warning")
 		version    = fs.Bool("version", false, "print the version and exit")
 	)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: cachenode [--flag value ...]\n\nA Redis-protocol cache node. Flags (one or two dashes; --flag=value works too):\n\n")
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
+	fs.Usage = func() {} // errors get a one-line message; --help the list
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+			fmt.Fprintf(stderr, "Usage: cachenode [--flag value ...]\n\nA Redis-protocol cache node. Flags (one or two dashes; --flag=value works too):\n\n")
+			var buf strings.Builder
+			fs.SetOutput(&buf)
+			fs.PrintDefaults()
+			// Show the redis-server spelling (--flag); Go accepts both.
+			io.WriteString(stderr, strings.ReplaceAll("\n"+buf.String(), "\n  -", "\n  --")[1:])
 			return nil, err
 		}
 		return nil, usageError{err.Error()}
@@ -171,7 +171,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "cachenode: %v\nRun 'cachenode --help' for the list of flags.\n", err)
+		fmt.Fprintf(stderr, "%s\nRun 'cachenode --help' for the list of flags.\n", prefixed(err))
 		return 2
 	}
 	if o.version {
@@ -184,7 +184,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	srv, err := cachenode.New(o.cfg)
 	if err != nil {
 		// New rejects bad settings (an unknown policy, say): a usage error.
-		fmt.Fprintf(stderr, "cachenode: %v\nRun 'cachenode --help' for the list of flags.\n", err)
+		fmt.Fprintf(stderr, "%s\nRun 'cachenode --help' for the list of flags.\n", prefixed(err))
 		return 2
 	}
 
@@ -201,16 +201,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("cachenode: cannot serve", "addr", o.cfg.Addr, "err", err)
 		return 1
 	}
-	attrs := []any{
-		"addr", srv.Addr().String(),
-		"maxmemory", o.cfg.MaxMemory,
-		"maxmemory_policy", o.cfg.MaxMemoryPolicy,
-		"maxclients", o.cfg.MaxClients,
-		"timeout", o.cfg.Timeout.String(),
-		"auth", o.cfg.RequirePass != "",
-		"version", versionString(),
-		"pid", os.Getpid(),
-	}
+	// The server logs its limits when it starts listening; add what only
+	// the process knows.
+	attrs := []any{"addr", srv.Addr().String(), "version", versionString(), "pid", os.Getpid()}
 	if ma := srv.MetricsAddr(); ma != nil {
 		attrs = append(attrs, "metrics_addr", ma.String())
 	}
@@ -221,7 +214,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("cachenode: server stopped", "err", err)
 		return 1
 	case sig := <-sigs:
-		log.Info("cachenode shutting down", "signal", sig.String(), "grace", shutdownGrace.String())
+		log.Info("cachenode: signal received, shutting down", "signal", sig.String(), "grace", shutdownGrace.String())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
@@ -243,6 +236,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("cachenode stopped")
 	return 0
+}
+
+// prefixed returns err's message starting with "cachenode: " once.
+func prefixed(err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "cachenode: ") {
+		return msg
+	}
+	return "cachenode: " + msg
 }
 
 // waitListening waits until srv has a listener, or ListenAndServe has
