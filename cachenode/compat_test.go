@@ -30,6 +30,7 @@ package cachenode_test
 //	                      protocol errors) and compare the one reply
 //	#!rawrep PREFIX N S [SUFFIX]  send PREFIX, S repeated N times, SUFFIX
 //	                      (oversized lines) and compare the one reply
+//	#!replies N           the next raw step reads N replies (a pipeline)
 //	#!closed              both servers must have closed the connection; then
 //	                      reconnect (fresh, unauthenticated connection)
 //	#!reconnect           close the connection and open a fresh one
@@ -112,6 +113,7 @@ type step struct {
 	ignore   bool
 	expect   []byte // non-nil: cachenode must reply exactly this
 	onlyRESP int    // 0: both
+	replies  int    // replies to read for a raw step (default 1)
 }
 
 type script struct {
@@ -173,6 +175,15 @@ func parseScript(path string) (*script, error) {
 					return nil, err
 				}
 				pending.expect = []byte(rest[0])
+			case "replies":
+				if err := argc(1); err != nil {
+					return nil, err
+				}
+				v, err := strconv.Atoi(rest[0])
+				if err != nil || v < 0 {
+					return nil, fmt.Errorf("line %d: bad #!replies", n)
+				}
+				pending.replies = v
 			case "resp2":
 				pending.onlyRESP = 2
 			case "resp3":
@@ -684,7 +695,9 @@ func runScript(t *testing.T, s *script, proto int) {
 			switch {
 			case st.raw != nil:
 				if errs[i] = tg.send(st.raw); errs[i] == nil {
-					got[i], errs[i] = readReply(tg.r)
+					for j := 0; j < max(st.replies, 1) && errs[i] == nil; j++ {
+						got[i], errs[i] = readReplyInto(tg.r, got[i])
+					}
 				}
 			case st.scan:
 				got[i], errs[i] = scanAll(tg, st.args)
