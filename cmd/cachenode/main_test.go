@@ -453,9 +453,19 @@ func TestMetricsEndpoints(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: %d", code)
 	}
-	for _, want := range []string{"# TYPE", "cachenode_"} {
+	// The SET, GET hit and GET miss above are counted.
+	for _, want := range []string{
+		`cachenode_commands_total{cmd="set",result="ok"} 1`,
+		`cachenode_keyspace_hits_total 1`,
+		`cachenode_keyspace_misses_total 1`,
+		`cachenode_keys 1`,
+		`cachenode_command_duration_seconds_bucket{cmd="get"`,
+		`cachenode_connected_clients `,
+		`cachenode_memory_used_bytes `,
+		`cachenode_ready 1`,
+	} {
 		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %q:\n%.2000s", want, body)
+			t.Errorf("/metrics lacks %q:\n%.3000s", want, body)
 		}
 	}
 }
