@@ -35,6 +35,12 @@ func startServer(t testing.TB, cfg Config) *Server {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
+	for deadline := time.Now().Add(10 * time.Second); s.Addr() == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("server did not start serving")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	t.Cleanup(func() {
 		s.Close()
 		if err := <-done; err != ErrServerClosed {
