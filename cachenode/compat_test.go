@@ -200,7 +200,7 @@ func parseScript(path string) (*script, error) {
 					return nil, fmt.Errorf("line %d: #!rawrep takes PREFIX N S [SUFFIX]", n)
 				}
 				reps, err := strconv.Atoi(rest[1])
-				if err != nil || reps < 0 || reps > 1<<20 {
+				if err != nil || reps < 0 || reps > 64<<20 {
 					return nil, fmt.Errorf("line %d: bad #!rawrep count", n)
 				}
 				pending.line, pending.text = n, line
