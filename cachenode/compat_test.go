@@ -709,7 +709,7 @@ func runScript(t *testing.T, s *script, proto int) {
 			t.Fatalf("%s: redis: %v (reply so far %q); the corpus line is wrong", where, errs[0], got[0])
 		}
 		if dump {
-			t.Logf("%s:%d: %-40.40s -> %q", s.name, st.line, st.text, got[0])
+			t.Logf("%s:%d: %-40.40s -> %s", s.name, st.line, st.text, clip(got[0]))
 		}
 		if st.ignore || (selfCheck && st.expect != nil) {
 			continue
@@ -717,26 +717,26 @@ func runScript(t *testing.T, s *script, proto int) {
 		var diff string
 		switch {
 		case errs[1] != nil:
-			diff = fmt.Sprintf("cachenode: %v (reply so far %q); redis replied %q", errs[1], got[1], got[0])
+			diff = fmt.Sprintf("cachenode: %v (reply so far %s); redis replied %s", errs[1], clip(got[1]), clip(got[0]))
 		case st.expect != nil:
 			if !bytes.Equal(got[1], st.expect) {
-				diff = fmt.Sprintf("cachenode replied %q, want %q", got[1], st.expect)
+				diff = fmt.Sprintf("cachenode replied %s, want %s", clip(got[1]), clip(st.expect))
 			}
 		case st.typeOnly:
 			if shape(got[0]) != shape(got[1]) {
-				diff = fmt.Sprintf("reply types differ: redis %q, cachenode %q", got[0], got[1])
+				diff = fmt.Sprintf("reply types differ: redis %s, cachenode %s", clip(got[0]), clip(got[1]))
 			}
 		case st.approx >= 0:
 			if !approxEqual(got[0], got[1], st.approx) {
-				diff = fmt.Sprintf("redis %q, cachenode %q (allowed ±%d)", got[0], got[1], st.approx)
+				diff = fmt.Sprintf("redis %s, cachenode %s (allowed ±%d)", clip(got[0]), clip(got[1]), st.approx)
 			}
 		case st.sort:
 			if !bytes.Equal(sortedAggregate(got[0]), sortedAggregate(got[1])) {
-				diff = fmt.Sprintf("(order ignored) redis %q, cachenode %q", got[0], got[1])
+				diff = fmt.Sprintf("(order ignored) redis %s, cachenode %s", clip(got[0]), clip(got[1]))
 			}
 		default:
 			if !bytes.Equal(got[0], got[1]) {
-				diff = fmt.Sprintf("redis %q, cachenode %q", got[0], got[1])
+				diff = fmt.Sprintf("redis %s, cachenode %s", clip(got[0]), clip(got[1]))
 			}
 		}
 		if diff == "" {
@@ -755,6 +755,15 @@ func runScript(t *testing.T, s *script, proto int) {
 			t.Fatalf("too many differences; stopping this script")
 		}
 	}
+}
+
+// clip quotes a reply for a message, cut to a readable length.
+func clip(b []byte) string {
+	const max = 400
+	if len(b) <= max {
+		return strconv.Quote(string(b))
+	}
+	return strconv.Quote(string(b[:max])) + fmt.Sprintf("... (%d bytes)", len(b))
 }
 
 func approxEqual(a, b []byte, tol int64) bool {
