@@ -562,6 +562,49 @@ func TestSIGTERM(t *testing.T) {
 	}
 }
 
+// TestSIGTERMSlowReader: a client that pipelines large GETs and never reads
+// its replies cannot hold the process up: SIGTERM still ends it with status
+// 0 within the grace period (5 s) plus slack, and a second signal ends it at
+// once.
+func TestSIGTERMSlowReader(t *testing.T) {
+	for _, twice := range []bool{false, true} {
+		t.Run(fmt.Sprintf("second-signal=%v", twice), func(t *testing.T) {
+			n := startNode(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			rdb := redis.NewClient(&redis.Options{Addr: n.addr})
+			defer rdb.Close()
+			if err := rdb.Set(ctx, "big", bytes.Repeat([]byte("z"), 1<<20), 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			c, err := net.DialTimeout("tcp", n.addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			for i := 0; i < 200; i++ { // 200 MB of replies, never read
+				if _, err := c.Write([]byte("*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n")); err != nil {
+					break
+				}
+			}
+			time.Sleep(200 * time.Millisecond) // let the server start writing and block
+			stopAt := time.Now()
+			_ = n.cmd.Process.Signal(syscall.SIGTERM)
+			limit := 20 * time.Second // grace 5s, slack for a loaded machine
+			if twice {
+				time.Sleep(100 * time.Millisecond)
+				_ = n.cmd.Process.Signal(syscall.SIGTERM)
+				limit = 10 * time.Second
+			}
+			if code := n.waitExit(t, limit); code != 0 {
+				t.Errorf("exit code %d, want 0; output:\n%s", code, n.out.String())
+			}
+			t.Logf("exited after %v", time.Since(stopAt).Round(time.Millisecond))
+		})
+	}
+}
+
 // pipelineUntilClosed sends pipelines of 200 SET+GET pairs on a raw
 // connection until the server closes it, checking every reply it gets.
 func pipelineUntilClosed(ctx context.Context, addr string, w int, started chan<- struct{}) error {
