@@ -92,6 +92,7 @@ func TestCompatCorpus(t *testing.T) {
 		}
 		for _, proto := range []int{2, 3} {
 			t.Run(fmt.Sprintf("%s/resp%d", filepath.Base(f), proto), func(t *testing.T) {
+				t.Parallel() // each script has its own pair of servers
 				runScript(t, script, proto)
 			})
 		}
