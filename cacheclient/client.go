@@ -131,8 +131,21 @@ func New(cfg Config) (*Client, error) {
 	c.bg.Add(1)
 	go c.clock(ctx)
 	if cfg.Discovery != nil {
+		first := make(chan error, 1)
 		c.bg.Add(1)
-		go c.watch(ctx, cfg.Discovery)
+		go c.watch(ctx, cfg.Discovery, first)
+		// Wait briefly for the first node set (or a configuration error),
+		// so that the first requests already have a tier.
+		select {
+		case err := <-first:
+			if err != nil {
+				c.stop()
+				c.bg.Wait()
+				return nil, fmt.Errorf("cacheclient: discovery: %w", err)
+			}
+		case <-time.After(discoveryWait):
+			c.log.Warn("cacheclient: no node set from discovery yet; serving from L1 and the origin meanwhile")
+		}
 	} else if len(cfg.Addrs) > 0 {
 		c.setMembership(Membership{Ring: ring.New(cfg.Addrs...)})
 	}
@@ -574,12 +587,9 @@ func (c *Client) setMembership(m Membership) {
 		return
 	}
 	old := c.topo.Load()
-	base := m.Ring
-	if base == nil {
-		// Apply the list as minimal leaves and joins to the current ring,
-		// so that only the keys of nodes that left or joined move.
-		base = old.base.WithNodes(m.Addrs...)
-	}
+	// Minimal leaves and joins from the current ring (or the operator's
+	// table as given), so that only the keys of nodes that left or joined move.
+	base := m.Build(old.base)
 	nodes := make(map[string]*node, len(base.Nodes()))
 	for _, a := range base.Nodes() {
 		if nd, ok := old.nodes[a]; ok {
