@@ -315,3 +315,27 @@ func TestCompareStrategies(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkOwnerMostlyDead shows how lookup degrades as most of a 100-node
+// tier dies: the expected number of jumps is 1/(live fraction), capped at
+// 33, after which the key falls back to a scan of the live slots.
+func BenchmarkOwnerMostlyDead(b *testing.B) {
+	keys := benchKeys()
+	as := addrs(100)
+	for _, dead := range []int{50, 90, 99} {
+		r := New(as...)
+		for i, a := range as {
+			if i*7%100 < dead { // spread the dead over the table
+				r = r.WithDown(a)
+			}
+		}
+		b.Run(fmt.Sprintf("nodes=100/dead=%d%%", dead), func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				r.Owner(keys[i&(len(keys)-1)])
+				i++
+			}
+		})
+	}
+}

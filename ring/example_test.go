@@ -101,3 +101,35 @@ func ExampleHashKey() {
 	// true
 	// false
 }
+
+func ExampleRing_Leave() {
+	r := ring.New("a:7001", "b:7001", "c:7001", "d:7001")
+	// The last node's slot is dropped; a middle node's slot becomes vacant
+	// and the next node to join takes it over.
+	fmt.Println(r.Leave("d:7001"))
+	fmt.Println(r.Leave("b:7001"))
+	fmt.Println(r.Leave("b:7001").Join("e:7001", 1))
+	// Output:
+	// a:7001,b:7001,c:7001
+	// a:7001,-,c:7001,d:7001
+	// a:7001,e:7001,c:7001,d:7001
+}
+
+func ExampleRing_WithNodes() {
+	r := ring.New("a:7001", "b:7001", "c:7001").WithDown("c:7001")
+	// Discovery now reports b, c and d: a leaves, d joins its vacant slot,
+	// c stays down.
+	fmt.Println(r.WithNodes("b:7001", "c:7001", "d:7001"))
+	// Output:
+	// d:7001,b:7001,c:7001 down=c:7001
+}
+
+func ExampleNewWeighted() {
+	r := ring.NewWeighted(
+		ring.Node{Addr: "small:7001", Weight: 1},
+		ring.Node{Addr: "big:7001", Weight: 3},
+	)
+	fmt.Println(r, r.Len())
+	// Output:
+	// small:7001,big:7001*3 4
+}

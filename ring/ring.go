@@ -23,6 +23,7 @@ type Ring struct {
 	addrs     []string            // distinct addresses, in order of first slot
 	down      []string            // down addresses, in order of first slot
 	downSet   map[string]struct{} // the same set, for IsDown
+	members   map[string]struct{} // the addrs set, for Has
 	liveAddrs int                 // number of distinct live addresses
 }
 
@@ -30,8 +31,8 @@ type Ring struct {
 // addresses in down marked dead. Addresses in down that own no slot are
 // ignored.
 func build(slots []string, down map[string]struct{}) *Ring {
-	r := &Ring{slots: slots, dead: make([]bool, len(slots))}
 	seen := make(map[string]struct{}, len(slots))
+	r := &Ring{slots: slots, dead: make([]bool, len(slots)), members: seen}
 	for i, a := range slots {
 		if a == "" {
 			r.dead[i] = true
@@ -65,8 +66,9 @@ func build(slots []string, down map[string]struct{}) *Ring {
 
 // New builds a ring whose slot table is addrs in join order, one slot
 // (weight 1) each. An address listed twice owns two slots; an empty string
-// or "-" makes a vacant slot. Slots past MaxSlots are dropped.
-// New(addrs...) places keys as Parse(strings.Join(addrs, ",")) does.
+// or "-" makes a vacant slot. Slots past MaxSlots are dropped. When every
+// entry is "-" or an address valid in the text form, New(addrs...) equals
+// Parse(strings.Join(addrs, ",")).
 func New(addrs ...string) *Ring {
 	n := min(len(addrs), MaxSlots)
 	slots := make([]string, n)
@@ -125,7 +127,11 @@ func (r *Ring) IsDown(addr string) bool {
 
 // Has reports whether addr owns at least one slot.
 func (r *Ring) Has(addr string) bool {
-	return r != nil && addr != "" && slices.Contains(r.addrs, addr)
+	if r == nil || addr == "" {
+		return false
+	}
+	_, ok := r.members[addr]
+	return ok
 }
 
 // Len returns the number of slots, vacant ones included.

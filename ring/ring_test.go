@@ -200,6 +200,11 @@ func TestConstructors(t *testing.T) {
 	if got := NewWeighted(Node{"a", 1 << 40}).Len(); got != MaxSlots {
 		t.Errorf("huge weight: Len = %d, want MaxSlots", got)
 	}
+	for _, list := range [][]string{{"a"}, {"a", "b", "a", "-", "c"}, addrs(300)} {
+		if p := mustParse(t, strings.Join(list, ",")); !p.Equal(New(list...)) {
+			t.Errorf("New(%q) differs from Parse of the joined list", list)
+		}
+	}
 	r := New("a", "b", "a", "c")
 	if got := r.Nodes(); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Errorf("Nodes = %q", got)
@@ -792,7 +797,12 @@ func FuzzHistory(f *testing.F) {
 				target = nodes[int(b>>3)%len(nodes)]
 			}
 			var o op
-			switch b % 8 {
+			switch b % 9 {
+			case 8:
+				// Drop target, add a fresh node.
+				next++
+				set := slices.DeleteFunc(nodes, func(a string) bool { return a == target })
+				o = op{kind: 'S', set: append(set, "n"+strconv.Itoa(next))}
 			case 0, 1, 2:
 				o = op{kind: 'D', addr: target}
 			case 3:
@@ -802,7 +812,7 @@ func FuzzHistory(f *testing.F) {
 				o = op{kind: 'J', addr: "n" + strconv.Itoa(next), weight: int(b>>6) + 1}
 			case 6:
 				o = op{kind: 'L', addr: target}
-			default:
+			case 7:
 				next++
 				o = op{kind: 'R', addr: target, other: "n" + strconv.Itoa(next)}
 			}

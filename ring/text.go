@@ -61,9 +61,10 @@ func (r *Ring) String() string {
 // operator would write in a file: entries may be split over lines (a comma
 // at the end of a line is optional), spaces around entries are ignored, and
 // '#' starts a comment that runs to the end of the line. The down section
-// starts with "down=" after whitespace (or at the start) and lists
-// addresses separated by commas or whitespace; each must own a slot. An
-// empty text is an empty ring. Errors wrap ErrSyntax.
+// starts with "down=" after whitespace (or at the start), runs to the end,
+// and lists addresses separated by commas or whitespace; each must own a
+// slot. An empty text is an empty ring. At most MaxSlots slots. Errors wrap
+// ErrSyntax and name the offending entry.
 func Parse(s string) (*Ring, error) {
 	var text strings.Builder
 	for line := range strings.Lines(s) {
