@@ -315,7 +315,7 @@ func (c *Client) revalidate(key string, l loader.Loader) {
 // fill is the body of a flight: L1 again, then L2, then the origin. With
 // refresh set (a background revalidation) a stale entry is not an answer.
 func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh bool) (loader.Result, error) {
-	now := c.nowMs()
+	now := c.preciseMs()
 	var cand []byte // a stale value to fall back on
 	candSrc := SourceNone
 
@@ -383,7 +383,7 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 	}
 	res, err := c.load(ctx, key, l)
 	release()
-	now = c.nowMs()
+	now = c.preciseMs()
 	if err != nil {
 		if errors.Is(err, loader.ErrNotFound) {
 			if c.cfg.NegativeTTL > 0 {
@@ -540,7 +540,7 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 		ttl = c.cfg.TTL
 	}
 	c.group.Forget(key)
-	now := c.nowMs()
+	now := c.preciseMs()
 	t1 := now + msCeil(ttl)
 	return c.store(ctx, key, header{t1: t1, t2: t1 + msCeil(c.cfg.StaleTTL)}, value, now)
 }
@@ -669,8 +669,22 @@ func (c *Client) snapshotNodes() map[string]*node {
 	return maps.Clone(c.topo.Load().nodes)
 }
 
-// nowMs returns the coarse current time in Unix milliseconds.
+// nowMs returns the coarse current time in Unix milliseconds (the L1 hit
+// path's clock). It lags the real time by up to a millisecond, more when the
+// clock goroutine is starved of CPU.
 func (c *Client) nowMs() int64 { return c.now.Load() }
+
+// preciseMs reads the system clock (the slow paths' clock) and advances the
+// coarse clock with it.
+func (c *Client) preciseMs() int64 {
+	ms := time.Now().UnixMilli()
+	for {
+		cur := c.now.Load()
+		if ms <= cur || c.now.CompareAndSwap(cur, ms) {
+			return ms
+		}
+	}
+}
 
 // clock advances c.now every millisecond until ctx ends.
 func (c *Client) clock(ctx context.Context) {
@@ -681,8 +695,8 @@ func (c *Client) clock(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case t := <-tick.C:
-			c.now.Store(t.UnixMilli())
+		case <-tick.C:
+			c.preciseMs()
 		}
 	}
 }

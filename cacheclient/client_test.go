@@ -151,7 +151,7 @@ func TestNegativeCaching(t *testing.T) {
 	// A short negative TTL expires.
 	c4 := newClient(t, Config{NegativeTTL: 30 * time.Millisecond})
 	_, _ = c4.Get(ctx, "x", origin)
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
 	origin.notFound.Store(false)
 	if v, err := c4.Get(ctx, "x", origin); err != nil || string(v) != "v:x" {
 		t.Fatalf("after negative TTL: %q %v", v, err)
@@ -305,7 +305,7 @@ func TestStaleOnOriginFailure(t *testing.T) {
 				t.Fatal(err)
 			}
 			origin.fail.Store(true)
-			time.Sleep(ttl + 20*time.Millisecond) // past T1
+			time.Sleep(ttl + 50*time.Millisecond) // past T1
 			v, info, err := c.GetInfo(ctx, "k", origin, nil)
 			if time.Since(loaded) < ttl+staleTTL-200*time.Millisecond {
 				if err != nil || string(v) != "v:k" || !info.Stale {
@@ -331,7 +331,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	if _, err := c.Get(ctx, "k", origin); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(70 * time.Millisecond)
+	time.Sleep(120 * time.Millisecond)
 	for i := 0; i < 20; i++ {
 		v, info, err := c.GetInfo(ctx, "k", origin, nil)
 		if err != nil || string(v) != "v:k" {
@@ -358,7 +358,7 @@ func TestPerEntryTTLFromLoader(t *testing.T) {
 	c := newClient(t, Config{TTL: time.Hour})
 	ctx := context.Background()
 	_, _ = c.Get(ctx, "k", origin)
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
 	if _, info, err := c.GetInfo(ctx, "k", origin, nil); err != nil || info.Source != SourceOrigin {
 		t.Fatalf("entry should have expired by the loader's TTL: %+v %v", info, err)
 	}

@@ -231,7 +231,7 @@ func TestShedServesStale(t *testing.T) {
 	if _, err := c.Get(ctx, "k", origin); err != nil { // uses the only token
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
 	v, info, err := c.GetInfo(ctx, "k", origin, nil)
 	if err != nil || string(v) != "v:k" || !info.Stale {
 		t.Fatalf("%q %+v %v, want stale value", v, info, err)
