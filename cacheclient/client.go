@@ -183,7 +183,8 @@ func (c *Client) Close() error {
 }
 
 // Get returns the value of key: from L1 when fresh there, else from the key's
-// node, else from l (at most one load per key at a time in this process),
+// node, else from l (at most one load per key at a time in this process;
+// with l nil, a miss is loader.ErrNotFound and nothing is cached),
 // storing what it loaded in both levels. A key the origin does not have
 // returns loader.ErrNotFound (cached for NegativeTTL). With the origin
 // failing, a stale value inside its window is returned instead of the error;
@@ -233,7 +234,13 @@ func (c *Client) GetInfo(ctx context.Context, key string, l loader.Loader, dst [
 		c.st.l1Misses.Add(1)
 	}
 
-	res, shared, err := c.group.Do(ctx, key, c.flightTO, func(fctx context.Context) (loader.Result, error) {
+	fkey := key
+	if l == nil {
+		// A lookup without a loader must not hand its "not found" to
+		// callers that have one.
+		fkey = "\x00noloader\x00" + key
+	}
+	res, shared, err := c.group.Do(ctx, fkey, c.flightTO, func(fctx context.Context) (loader.Result, error) {
 		return c.fill(fctx, key, l, false)
 	})
 	if shared {
@@ -258,7 +265,9 @@ func (c *Client) GetInfo(ctx context.Context, key string, l loader.Loader, dst [
 	info := Info{Source: Source(meta & metaSource), Stale: meta&metaStale != 0,
 		Negative: meta&metaNegative != 0, Shared: shared}
 	if info.Negative {
-		c.st.negativeHits.Add(1)
+		if info.Source != SourceNone { // SourceNone: a lookup without loader
+			c.st.negativeHits.Add(1)
+		}
 		return dst[:n], info, loader.ErrNotFound
 	}
 	if info.Stale {
@@ -372,6 +381,11 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 		}
 	}
 
+	if l == nil {
+		// No loader: a plain lookup. Not found, and nothing to cache.
+		return encodeFlight(SourceNone, false, true, nil), nil
+	}
+
 	// Origin, if the limiter allows.
 	release, ok := c.lim.TryAcquire()
 	if !ok {
@@ -419,9 +433,6 @@ func (c *Client) load(ctx context.Context, key string, l loader.Loader) (res loa
 			c.st.originErrors.Add(1)
 		}
 	}()
-	if l == nil {
-		return loader.Result{}, loader.ErrNotFound
-	}
 	return l.Load(ctx, key)
 }
 

@@ -443,3 +443,19 @@ func TestTyped(t *testing.T) {
 		t.Fatal("decoding junk succeeded")
 	}
 }
+
+func TestNilLoaderIsLookupOnly(t *testing.T) {
+	c := newClient(t, Config{})
+	ctx := context.Background()
+	if _, info, err := c.GetInfo(ctx, "k", nil, nil); !errors.Is(err, loader.ErrNotFound) || info.Source != SourceNone {
+		t.Fatalf("lookup miss: %+v %v", info, err)
+	}
+	// The miss was not cached as a negative entry.
+	origin := &countingLoader{}
+	if v, err := c.Get(ctx, "k", origin); err != nil || string(v) != "v:k" {
+		t.Fatalf("Get with loader after lookup miss: %q %v", v, err)
+	}
+	if s := c.Stats(); s.OriginLoads != 1 {
+		t.Fatalf("origin loads %d", s.OriginLoads)
+	}
+}
