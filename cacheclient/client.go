@@ -311,7 +311,7 @@ func decodeFlight(b []byte) (meta byte, val []byte) {
 // revalidate refreshes key in the background unless a load of it is already
 // running (stale-while-revalidate).
 func (c *Client) revalidate(key string, l loader.Loader) {
-	if c.closed.Load() {
+	if l == nil || c.closed.Load() {
 		return
 	}
 	if c.group.DoAsync(key, c.flightTO, func(ctx context.Context) (loader.Result, error) {

@@ -459,3 +459,26 @@ func TestNilLoaderIsLookupOnly(t *testing.T) {
 		t.Fatalf("origin loads %d", s.OriginLoads)
 	}
 }
+
+func TestStaleWhileRevalidateFromL2(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 1)
+		origin := &countingLoader{}
+		ctx := context.Background()
+		c := newClient(t, Config{Addrs: addrsOf(nodes), L1Bytes: -1, TTL: 50 * time.Millisecond,
+			StaleTTL: time.Minute, StaleWhileRevalidate: true})
+		if _, err := c.Get(ctx, "k", origin); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(120 * time.Millisecond)
+		v, info, err := c.GetInfo(ctx, "k", origin, nil)
+		if err != nil || string(v) != "v:k" || !info.Stale || info.Source != SourceL2 {
+			t.Fatalf("%q %+v %v, want stale from L2", v, info, err)
+		}
+		waitFor(t, 5*time.Second, "background refresh", func() bool { return origin.calls.Load() == 2 })
+		waitFor(t, 5*time.Second, "fresh entry in L2", func() bool {
+			_, info, err := c.GetInfo(ctx, "k", origin, nil)
+			return err == nil && !info.Stale && info.Source == SourceL2
+		})
+	})
+}
