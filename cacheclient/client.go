@@ -250,9 +250,12 @@ func (c *Client) GetInfo(ctx context.Context, key string, l loader.Loader, dst [
 		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 			return dst[:n], Info{Shared: shared}, err
 		}
-		if haveStale {
+		var le *loadError
+		if haveStale && !errors.As(err, &le) && !errors.Is(err, ErrShed) {
 			// The flight failed in a way it could not cover itself (it
 			// timed out or panicked): the L1 stale copy is still good.
+			// (A loadError or ErrShed means the flight already judged the
+			// stale candidates, with the precise clock, and found none.)
 			c.st.staleServed.Add(1)
 			return dst, Info{Source: SourceL1, Stale: true, Shared: shared}, nil
 		}
@@ -278,6 +281,15 @@ func (c *Client) GetInfo(ctx context.Context, key string, l loader.Loader, dst [
 	}
 	return append(dst[:n], val...), info, nil
 }
+
+// loadError is an origin failure with no stale value to fall back on.
+type loadError struct {
+	key string
+	err error
+}
+
+func (e *loadError) Error() string { return fmt.Sprintf("cacheclient: load %q: %v", e.key, e.err) }
+func (e *loadError) Unwrap() error { return e.err }
 
 // The result of a flight travels to every waiter as loader.Result.Value: one
 // meta byte followed by the value.
@@ -410,7 +422,7 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 			c.log.Warn("cacheclient: origin failed, serving stale", "key", key, "err", err)
 			return encodeFlight(candSrc, true, false, cand), nil
 		}
-		return loader.Result{}, fmt.Errorf("cacheclient: load %q: %w", key, err)
+		return loader.Result{}, &loadError{key: key, err: err}
 	}
 	ttl := res.TTL
 	if ttl <= 0 {
@@ -473,7 +485,10 @@ func (c *Client) setL2(ctx context.Context, key string, h header, val []byte, no
 	}
 	bp := envPool.Get().(*[]byte)
 	env := append(appendHeader((*bp)[:0], h), val...)
-	err := c.l2Do(ctx, nd, func(ctx context.Context) error {
+	// A big value gets time to travel (about 100 MB/s on top of L2Timeout),
+	// so that its size alone cannot mark a healthy node down.
+	extra := time.Duration(len(env)) * 10 * time.Nanosecond
+	err := c.l2DoExtra(ctx, nd, extra, func(ctx context.Context) error {
 		return nd.rdb.Set(ctx, key, env, ttl).Err()
 	})
 	if cap(env) <= 64*1024 {
@@ -518,7 +533,12 @@ func (c *Client) l2Get(ctx context.Context, nd *node, key string) ([]byte, error
 // l2Do runs one L2 request under L2Timeout, records it, and feeds the node's
 // health.
 func (c *Client) l2Do(parent context.Context, nd *node, fn func(ctx context.Context) error) error {
-	ctx, cancel := context.WithTimeout(parent, c.cfg.L2Timeout)
+	return c.l2DoExtra(parent, nd, 0, fn)
+}
+
+// l2DoExtra is l2Do with extra time on top of L2Timeout.
+func (c *Client) l2DoExtra(parent context.Context, nd *node, extra time.Duration, fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(parent, c.cfg.L2Timeout+extra)
 	defer cancel()
 	start := time.Now()
 	err := fn(ctx)

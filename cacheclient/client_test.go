@@ -310,10 +310,11 @@ func TestStaleOnOriginFailure(t *testing.T) {
 			origin := &countingLoader{}
 			const ttl, staleTTL = 100 * time.Millisecond, 1500 * time.Millisecond
 			c := newClient(t, Config{Addrs: addrsOf(nodes), L1Bytes: tc.l1, TTL: ttl, StaleTTL: staleTTL})
-			loaded := time.Now()
+			loaded := time.Now() // T1, T2 are at least ttl, ttl+staleTTL after this
 			if _, err := c.Get(ctx, "k", origin); err != nil {
 				t.Fatal(err)
 			}
+			stored := time.Now() // ... and at most that after this
 			origin.fail.Store(true)
 			time.Sleep(ttl + 50*time.Millisecond) // past T1
 			v, info, err := c.GetInfo(ctx, "k", origin, nil)
@@ -325,7 +326,7 @@ func TestStaleOnOriginFailure(t *testing.T) {
 					t.Fatalf("stats %+v", s)
 				}
 			}
-			time.Sleep(time.Until(loaded.Add(ttl + staleTTL + 50*time.Millisecond))) // past T2
+			time.Sleep(time.Until(stored.Add(ttl + staleTTL + 50*time.Millisecond))) // past T2
 			_, _, err = c.GetInfo(ctx, "k", origin, nil)
 			if !errors.Is(err, errOrigin) || !strings.HasPrefix(err.Error(), "cacheclient:") {
 				t.Fatalf("past stale window: err = %v, want wrapped origin error", err)
