@@ -26,7 +26,9 @@ import (
 // Goroutines: every flight runs on a goroutine of its own and ends by itself,
 // when fn returns or, if timeout > 0, when the timeout expires (fn should
 // honour its context; if it does not, its goroutine lives on until fn returns,
-// but nobody waits for it). [Group.Wait] waits until all of them are gone.
+// but nobody waits for it, and a new flight for the key may start meanwhile;
+// a [Limiter] released when fn returns still counts such a stuck load).
+// [Group.Wait] waits until all of them are gone.
 type Group struct {
 	sf      singleflight.Group
 	waiting atomic.Int64 // Do callers waiting for a flight
@@ -141,7 +143,8 @@ func (g *Group) Forget(key string) {
 	g.sf.Forget(key)
 }
 
-// InFlight reports the number of flights currently running their fn.
+// InFlight reports the number of flights in progress. A flight whose timeout
+// expired is over, even if its fn has not returned yet.
 func (g *Group) InFlight() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -34,8 +34,8 @@ type Limiter struct {
 	// backwards and credits the same interval twice (measured here: 67
 	// grants where 65 were allowed). Reading the clock under rmu keeps the
 	// timestamps monotonic, so the bound burst + rate*t holds.
-	rmu sync.Mutex
-	rl  *rate.Limiter // nil = no rate limit
+	rmu      sync.Mutex
+	rl       *rate.Limiter // nil = no rate limit
 	inFlight atomic.Int64
 	refused  atomic.Uint64
 }

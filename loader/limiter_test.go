@@ -227,3 +227,59 @@ func BenchmarkLimiterTryAcquire(b *testing.B) {
 		})
 	}
 }
+
+// The pattern cacheclient uses: coalesce per key, then ask the limiter. The
+// origin never sees more than the limit, and every waiter of a refused
+// flight gets ErrLimited at once.
+func TestGroupWithLimiter(t *testing.T) {
+	const keys, perKey, max = 40, 25, 3
+	lim := NewLimiter(max, 0, 0)
+	var active, peak, calls atomic.Int64
+	origin := Limited(Func(func(ctx context.Context, key string) (Result, error) {
+		calls.Add(1)
+		n := active.Add(1)
+		defer active.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(time.Millisecond)
+		return Result{Value: []byte(key)}, nil
+	}), lim)
+	var g Group
+	var ok, limited atomic.Int64
+	var wg sync.WaitGroup
+	for k := range keys {
+		for range perKey {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				key := string(rune('A' + k))
+				res, _, err := g.Do(context.Background(), key, 10*time.Second, func(ctx context.Context) (Result, error) {
+					return origin.Load(ctx, key)
+				})
+				switch {
+				case err == nil && string(res.Value) == key:
+					ok.Add(1)
+				case errors.Is(err, ErrLimited):
+					limited.Add(1)
+				default:
+					t.Errorf("key %s: %q, %v", key, res.Value, err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if p := peak.Load(); p > max {
+		t.Fatalf("origin saw %d concurrent loads, limit %d", p, max)
+	}
+	if calls.Load() > keys*perKey || ok.Load() == 0 {
+		t.Fatalf("calls %d, ok %d", calls.Load(), ok.Load())
+	}
+	if err := g.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("origin calls %d (peak %d), served %d, limited %d", calls.Load(), peak.Load(), ok.Load(), limited.Load())
+}

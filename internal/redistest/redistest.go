@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -67,7 +68,8 @@ func Start(t testing.TB, args ...string) *Server {
 			"--dir", t.TempDir(), "--logfile", "",
 		}, args...)
 		cmd := exec.Command(bin, full...)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		logs := &tailBuffer{max: 8 << 10}
+		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("redistest: start redis-server: %v", err)
 		}
@@ -78,6 +80,7 @@ func Start(t testing.TB, args ...string) *Server {
 			return s
 		}
 		s.Stop()
+		lastErr = fmt.Errorf("%w; redis-server output:\n%s", lastErr, logs.String())
 	}
 	t.Fatalf("redistest: redis-server did not come up: %v", lastErr)
 	return nil
@@ -113,6 +116,30 @@ func (s *Server) Kill() {
 
 // PID returns the server's process id.
 func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// tailBuffer keeps the last max bytes written to it; redis-server's log goes
+// there so that test output stays quiet unless the server fails to start.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - b.max; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
 
 // waitPing polls addr with an inline PING until it answers +PONG, the process
 // exits, or the timeout passes.

@@ -1,17 +1,21 @@
 package store
 
 // Match reports whether s matches the glob-style pattern, with the semantics
-// of Redis's stringmatchlen (used by KEYS and SCAN MATCH):
+// of Redis's stringmatchlen (used by KEYS and SCAN MATCH): '*' matches any
+// sequence of bytes (also empty), '?' any single byte, "[abc]" one of the
+// listed bytes, "[a-z]" a range, "[^x]" any byte but those listed, and a
+// backslash makes the next byte literal (also inside brackets). An
+// unterminated '[' matches as if closed at the end of the pattern. With
+// nocase, ASCII letters compare case-insensitively. As in Redis, recursion
+// is limited and hopeless branches are cut, so abusive patterns finish fast.
 //
-//   - any sequence of bytes, also empty
-//     ?       any single byte
-//     [abc]   one of the listed bytes; [a-z] a range; [^x] negation
-//     \x      the byte x literally (also inside [...])
-//
-// An unterminated [ matches as if closed at the end of the pattern. With
-// nocase, ASCII letters compare case-insensitively. Like Redis, recursion is
-// limited so abusive patterns fail fast instead of exhausting the stack.
+// A lone "*" matches everything, including the empty string, as it does for
+// KEYS and SCAN (Redis's callers skip matching for it); other patterns
+// follow stringmatchlen exactly, so "**" does not match the empty string.
 func Match(pattern, s []byte, nocase bool) bool {
+	if len(pattern) == 1 && pattern[0] == '*' {
+		return true
+	}
 	skip := false
 	return matchImpl(pattern, s, nocase, &skip, 0)
 }

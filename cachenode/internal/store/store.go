@@ -12,8 +12,9 @@ import (
 // Config configures a Store. The zero value is a usable, unbounded store
 // with the allkeys-lru policy.
 type Config struct {
-	// MaxMemory bounds the memory the store holds, in bytes, counting keys,
-	// values and the per-key overhead of the index. 0 means unlimited.
+	// MaxMemory bounds the memory the store holds, in bytes, as enforced by
+	// EnsureMemory. It counts keys, values, entry headers, the index and
+	// unreclaimed space of deleted entries. 0 means unlimited.
 	MaxMemory int64
 	// Policy is the eviction policy applied by EnsureMemory. Default AllKeysLRU.
 	Policy Policy
@@ -80,32 +81,25 @@ type Store struct {
 	maxMemory atomic.Int64
 	policy    atomic.Int64
 	used      atomic.Int64
-	clock     atomic.Uint32 // logical LRU clock
+	clock     atomic.Uint32 // logical LRU clock, advanced by writes
 
-	hits, misses, evicted, expired atomic.Uint64
+	evicted, expired, compactions atomic.Uint64
 
-	evictMu sync.Mutex // serialises eviction
+	evictMu sync.Mutex // serialises eviction and protects the scratch buffers
+	scratch []uint64
+	slots   []uint64
+
+	expShard int // next shard of the active expiry cycle; owned by expireLoop
+
+	compactMin int64 // a shard with fewer dead bytes is not compacted (tests lower it)
 
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
 }
 
-type entry struct {
-	val []byte
-	exp int64
-	lru uint32
-}
-
-const entryOverhead = 64
-
-type shard struct {
-	mu sync.Mutex // protects m
-	m  map[string]*entry
-	_  [40]byte
-}
-
-// New returns a store configured by cfg and starts its active expiry goroutine.
+// New returns a store configured by cfg and starts its active expiry
+// goroutine; Close stops it.
 func New(cfg Config) *Store {
 	if cfg.Shards <= 0 {
 		cfg.Shards = 256
@@ -121,9 +115,11 @@ func New(cfg Config) *Store {
 		now:    cfg.Now,
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
+
+		compactMin: 16 << 10,
 	}
 	for i := range s.shards {
-		s.shards[i].m = make(map[string]*entry)
+		s.account(&s.shards[i], shardOverhead)
 	}
 	s.maxMemory.Store(cfg.MaxMemory)
 	s.policy.Store(int64(cfg.Policy))
@@ -131,230 +127,295 @@ func New(cfg Config) *Store {
 	return s
 }
 
-// Close stops the background goroutines. The store must not be used after.
+// Close stops the background goroutine and releases the store's memory. It
+// is safe to call more than once; the store is empty afterwards and should
+// not be used again.
 func (s *Store) Close() error {
-	s.once.Do(func() { close(s.stop) })
-	<-s.done
+	s.once.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.Flush()
+	})
 	return nil
+}
+
+// account adds delta bytes to the shard's and the store's used memory.
+func (s *Store) account(sh *shard, delta int64) {
+	sh.mem += delta
+	s.used.Add(delta)
 }
 
 func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
 
-func (s *Store) shardOf(key []byte) *shard {
-	h := xxhash.Sum64(key)
-	return &s.shards[h%uint64(len(s.shards))]
+// shardIndex returns the shard of a key hash: its low 32 bits, scaled.
+func (s *Store) shardIndex(h uint64) int {
+	return int((uint64(uint32(h)) * uint64(len(s.shards))) >> 32)
 }
 
-func expired(exp, now int64) bool { return exp != 0 && now > exp }
+// locate returns the shard and tag (the high 32 bits) of a key hash.
+func (s *Store) locate(h uint64) (*shard, uint32) {
+	return &s.shards[s.shardIndex(h)], uint32(h >> 32)
+}
 
-// lookupLocked returns the live entry for key, deleting it if it expired.
-func (s *Store) lookupLocked(sh *shard, key []byte) *entry {
-	e := sh.m[string(key)]
-	if e == nil {
-		return nil
+// lru returns the LRU stamp for a write in sh, advancing the clock every
+// few writes per shard (so writes on different shards rarely contend on it).
+func (s *Store) lru(sh *shard) uint32 {
+	sh.writes++
+	if sh.writes&3 == 0 {
+		return s.clock.Add(1)
 	}
-	if e.exp != 0 && expired(e.exp, s.nowMs()) {
-		s.removeLocked(sh, key, e)
+	return s.clock.Load()
+}
+
+func isExpired(b []byte, s *Store) bool {
+	return b[0]&flagTTL != 0 && s.nowMs() > entryExp(b)
+}
+
+// lookupLocked returns the slot index and entry of key, or -1 if it does not
+// exist. It deletes the key if it expired (lazy expiry).
+func (s *Store) lookupLocked(sh *shard, tag uint32, key []byte) (int, []byte) {
+	i := sh.findLocked(tag, key)
+	if i < 0 {
+		return -1, nil
+	}
+	b := sh.entry(slotOff(sh.table[i]))
+	if isExpired(b, s) {
+		s.removeAtLocked(sh, i, b)
 		s.expired.Add(1)
-		return nil
+		return -1, nil
 	}
-	return e
+	return i, b
 }
 
-func (s *Store) removeLocked(sh *shard, key []byte, e *entry) {
-	delete(sh.m, string(key))
-	s.used.Add(-int64(len(key) + len(e.val) + entryOverhead))
+// removeAtLocked deletes the key in slot i, whose entry is b.
+func (s *Store) removeAtLocked(sh *shard, i int, b []byte) {
+	off := slotOff(sh.table[i])
+	_, _, size := entryKV(b)
+	if b[0]&flagTTL != 0 {
+		sh.nvol.Add(-1)
+	}
+	sh.deleteSlotLocked(i)
+	sh.freeLocked(off, size, s)
+	sh.nkeys.Add(-1)
 }
 
-func (s *Store) putLocked(sh *shard, key, val []byte, exp int64) {
-	if old := sh.m[string(key)]; old != nil {
-		s.removeLocked(sh, key, old)
+// putLocked stores key=val with expiry exp. i and old are the key's current
+// slot and entry (i < 0 if absent). val may alias old's value.
+func (s *Store) putLocked(sh *shard, tag uint32, i int, old []byte, key, val []byte, exp int64) {
+	size := entrySize(len(key), len(val), exp != 0)
+	lru := s.lru(sh)
+	if i < 0 {
+		off, b := sh.allocLocked(size, s)
+		writeEntry(b, key, val, exp, lru)
+		sh.insertSlotLocked(mkSlot(tag, off), s)
+		sh.nkeys.Add(1)
+		if exp != 0 {
+			sh.nvol.Add(1)
+		}
+		return
 	}
-	sh.m[string(key)] = &entry{val: append([]byte(nil), val...), exp: exp, lru: s.clock.Add(1)}
-	s.used.Add(int64(len(key) + len(val) + entryOverhead))
+	if exp != 0 && old[0]&flagTTL == 0 {
+		sh.nvol.Add(1)
+	} else if exp == 0 && old[0]&flagTTL != 0 {
+		sh.nvol.Add(-1)
+	}
+	off := slotOff(sh.table[i])
+	_, _, oldSize := entryKV(old)
+	if size <= oldSize && (off&largeFlag == 0 || size > oldSize/2) {
+		writeEntry(old, key, val, exp, lru)
+		sh.shrinkEntryLocked(off, oldSize-size)
+		return
+	}
+	noff, b := sh.allocLocked(size, s) // moves nothing, so val stays valid
+	writeEntry(b, key, val, exp, lru)
+	sh.freeLocked(off, oldSize, s)
+	sh.table[i] = mkSlot(tag, noff)
 }
 
 // Get appends the value of key to dst. It counts a hit or a miss and marks
-// the key as recently used.
+// the key as recently used. It does not allocate when dst has room.
 func (s *Store) Get(dst, key []byte) (val []byte, ok bool) {
-	sh := s.shardOf(key)
+	sh, tag := s.locate(xxhash.Sum64(key))
 	sh.mu.Lock()
-	e := s.lookupLocked(sh, key)
-	if e == nil {
+	i, b := s.lookupLocked(sh, tag, key)
+	if i < 0 {
+		sh.misses++
+		sh.maybeCompactLocked(s)
 		sh.mu.Unlock()
-		s.misses.Add(1)
 		return dst, false
 	}
-	e.lru = s.clock.Load()
-	dst = append(dst, e.val...)
+	setEntryLRU(b, s.clock.Load())
+	_, v, _ := entryKV(b)
+	dst = append(dst, v...)
+	sh.hits++
 	sh.mu.Unlock()
-	s.hits.Add(1)
 	return dst, true
 }
 
-// Lookup is Get for commands that read a key's metadata or value with
-// Redis's LOOKUP_NOTOUCH semantics (TTL, TYPE, EXISTS): it counts a hit or a
-// miss, and marks the key as recently used only if touch is set. It also
-// returns the key's expiry time.
+// Lookup is Get for commands with Redis's LOOKUP_NOTOUCH semantics (TTL,
+// PTTL, TYPE, EXPIRETIME): it counts a hit or a miss, marks the key as used
+// only if touch is set, and also returns the key's expiry time.
 func (s *Store) Lookup(dst, key []byte, touch bool) (val []byte, expireAt int64, ok bool) {
-	sh := s.shardOf(key)
+	sh, tag := s.locate(xxhash.Sum64(key))
 	sh.mu.Lock()
-	e := s.lookupLocked(sh, key)
-	if e == nil {
+	i, b := s.lookupLocked(sh, tag, key)
+	if i < 0 {
+		sh.misses++
+		sh.maybeCompactLocked(s)
 		sh.mu.Unlock()
-		s.misses.Add(1)
 		return dst, 0, false
 	}
 	if touch {
-		e.lru = s.clock.Load()
+		setEntryLRU(b, s.clock.Load())
 	}
-	dst = append(dst, e.val...)
-	exp := e.exp
+	_, v, _ := entryKV(b)
+	dst = append(dst, v...)
+	expireAt = entryExp(b)
+	sh.hits++
 	sh.mu.Unlock()
-	s.hits.Add(1)
-	return dst, exp, true
+	return dst, expireAt, true
 }
 
 // Peek appends the value of key to dst and returns its expiry time, without
-// counting a hit or miss and without marking the key as used.
+// counting a hit or a miss and without marking the key as used.
 func (s *Store) Peek(dst, key []byte) (val []byte, expireAt int64, ok bool) {
-	sh := s.shardOf(key)
+	sh, tag := s.locate(xxhash.Sum64(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := s.lookupLocked(sh, key)
-	if e == nil {
+	i, b := s.lookupLocked(sh, tag, key)
+	if i < 0 {
+		sh.maybeCompactLocked(s)
 		return dst, 0, false
 	}
-	return append(dst, e.val...), e.exp, true
+	_, v, _ := entryKV(b)
+	return append(dst, v...), entryExp(b), true
 }
 
 // Set implements SET's semantics. With a.Get, prev is the old value appended
-// to dst (hadPrev reports whether the key existed). written reports whether
-// val was stored (false when NX or XX prevented it). An ExpireAt already in
-// the past deletes the key, as Redis does.
+// to dst; otherwise prev is dst. hadPrev reports whether the key existed.
+// written reports whether the command took effect (false when NX or XX
+// prevented it). An expiry time already in the past deletes the key.
 func (s *Store) Set(key, val []byte, a SetArgs, dst []byte) (prev []byte, hadPrev, written bool) {
-	sh := s.shardOf(key)
+	sh, tag := s.locate(xxhash.Sum64(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := s.lookupLocked(sh, key)
+	i, b := s.lookupLocked(sh, tag, key)
 	prev = dst
-	if e != nil {
+	if i >= 0 {
 		hadPrev = true
 		if a.Get {
-			prev = append(prev, e.val...)
+			_, v, _ := entryKV(b)
+			prev = append(prev, v...)
 		}
 	}
-	if (a.NX && e != nil) || (a.XX && e == nil) {
+	if (a.NX && i >= 0) || (a.XX && i < 0) {
+		sh.maybeCompactLocked(s)
 		return prev, hadPrev, false
 	}
 	exp := a.ExpireAt
 	if a.KeepTTL {
 		exp = 0
-		if e != nil {
-			exp = e.exp
+		if i >= 0 {
+			exp = entryExp(b)
 		}
 	}
-	if exp != 0 && expired(exp, s.nowMs()) {
-		if e != nil {
-			s.removeLocked(sh, key, e)
+	if exp != 0 && s.nowMs() > exp {
+		if i >= 0 {
+			s.removeAtLocked(sh, i, b)
 		}
-		return prev, hadPrev, true
+	} else {
+		s.putLocked(sh, tag, i, b, key, val, exp)
 	}
-	s.putLocked(sh, key, val, exp)
+	sh.maybeCompactLocked(s)
 	return prev, hadPrev, true
 }
 
-// Update runs fn under the key's lock with the current value and expiry
-// time, and applies fn's decision atomically: Keep, Put (newVal with
-// newExpireAt; 0 means no TTL) or Delete. cur is valid only during fn and
-// must not be modified; appending to it copies. newVal may alias cur. fn must
-// not call the Store. A Put with newExpireAt in the past deletes the key.
+// Update runs fn under the key's lock with the current value and expiry time
+// (exists false and cur nil if the key does not exist), and applies fn's
+// decision atomically: Keep, Put (newVal with newExpireAt, 0 meaning no TTL)
+// or Delete. cur is valid only during fn and must not be modified or kept;
+// appending to it copies. newVal may alias cur. fn must not call the Store.
+// A Put with newExpireAt in the past deletes the key.
 func (s *Store) Update(key []byte, fn func(cur []byte, expireAt int64, exists bool) (newVal []byte, newExpireAt int64, op Op)) {
-	sh := s.shardOf(key)
+	sh, tag := s.locate(xxhash.Sum64(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := s.lookupLocked(sh, key)
+	i, b := s.lookupLocked(sh, tag, key)
 	var cur []byte
 	var exp int64
-	if e != nil {
-		cur = e.val[:len(e.val):len(e.val)]
-		exp = e.exp
+	if i >= 0 {
+		_, cur, _ = entryKV(b)
+		exp = entryExp(b)
 	}
-	nv, nexp, op := fn(cur, exp, e != nil)
+	nv, nexp, op := fn(cur, exp, i >= 0)
 	switch op {
 	case Put:
-		if nexp != 0 && expired(nexp, s.nowMs()) {
-			if e != nil {
-				s.removeLocked(sh, key, e)
+		if nexp != 0 && s.nowMs() > nexp {
+			if i >= 0 {
+				s.removeAtLocked(sh, i, b)
 			}
-			return
+		} else {
+			s.putLocked(sh, tag, i, b, key, nv, nexp)
 		}
-		s.putLocked(sh, key, nv, nexp)
 	case Delete:
-		if e != nil {
-			s.removeLocked(sh, key, e)
+		if i >= 0 {
+			s.removeAtLocked(sh, i, b)
 		}
 	}
+	sh.maybeCompactLocked(s)
 }
 
 // Delete removes key and reports whether it existed.
 func (s *Store) Delete(key []byte) bool {
-	sh := s.shardOf(key)
+	sh, tag := s.locate(xxhash.Sum64(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := s.lookupLocked(sh, key)
-	if e == nil {
-		return false
+	i, b := s.lookupLocked(sh, tag, key)
+	if i >= 0 {
+		s.removeAtLocked(sh, i, b)
 	}
-	s.removeLocked(sh, key, e)
-	return true
+	sh.maybeCompactLocked(s)
+	return i >= 0
 }
 
 // Exists reports whether key exists. Like Redis's EXISTS it counts a hit or
 // a miss but does not mark the key as used.
 func (s *Store) Exists(key []byte) bool {
-	sh := s.shardOf(key)
-	sh.mu.Lock()
-	e := s.lookupLocked(sh, key)
-	sh.mu.Unlock()
-	if e == nil {
-		s.misses.Add(1)
-		return false
-	}
-	s.hits.Add(1)
-	return true
+	_, _, ok := s.Lookup(nil, key, false)
+	return ok
 }
 
 // Touch marks key as recently used (TOUCH) and reports whether it exists.
 // Like Redis it counts a hit or a miss.
 func (s *Store) Touch(key []byte) bool {
-	sh := s.shardOf(key)
+	sh, tag := s.locate(xxhash.Sum64(key))
 	sh.mu.Lock()
-	e := s.lookupLocked(sh, key)
-	if e != nil {
-		e.lru = s.clock.Load()
-	}
-	sh.mu.Unlock()
-	if e == nil {
-		s.misses.Add(1)
+	defer sh.mu.Unlock()
+	i, b := s.lookupLocked(sh, tag, key)
+	if i < 0 {
+		sh.misses++
+		sh.maybeCompactLocked(s)
 		return false
 	}
-	s.hits.Add(1)
+	setEntryLRU(b, s.clock.Load())
+	sh.hits++
 	return true
 }
 
-// Rename atomically moves src to dst, keeping its TTL (RENAME); with nx it
-// does nothing if dst exists (RENAMENX). srcExists reports whether src
-// existed, renamed whether the move happened. Renaming a key to itself
-// succeeds without change (unless nx, as in Redis).
+// Rename atomically moves src to dst, keeping its value and TTL (RENAME);
+// with nx it does nothing if dst exists (RENAMENX). srcExists reports
+// whether src existed, renamed whether the move happened. Renaming a key to
+// itself succeeds without change, except with nx (dst exists), as in Redis.
 func (s *Store) Rename(src, dst []byte, nx bool) (srcExists, renamed bool) {
-	a, b := s.shardOf(src), s.shardOf(dst)
+	ha, hb := xxhash.Sum64(src), xxhash.Sum64(dst)
+	a, ta := s.locate(ha)
+	b, tb := s.locate(hb)
 	if a == b {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 	} else {
 		first, second := a, b
-		if s.shardIndex(a) > s.shardIndex(b) {
+		if s.shardIndex(ha) > s.shardIndex(hb) {
 			first, second = b, a
 		}
 		first.mu.Lock()
@@ -362,225 +423,134 @@ func (s *Store) Rename(src, dst []byte, nx bool) (srcExists, renamed bool) {
 		second.mu.Lock()
 		defer second.mu.Unlock()
 	}
-	e := s.lookupLocked(a, src)
-	if e == nil {
+	defer a.maybeCompactLocked(s)
+	defer b.maybeCompactLocked(s)
+	if i, _ := s.lookupLocked(a, ta, src); i < 0 {
 		return false, false
 	}
-	d := s.lookupLocked(b, dst)
-	if nx && d != nil {
+	j, _ := s.lookupLocked(b, tb, dst) // may shift a's slots: look src up again below
+	if nx && j >= 0 {
 		return true, false
 	}
 	if string(src) == string(dst) {
 		return true, true
 	}
-	s.removeLocked(a, src, e)
-	s.putLocked(b, dst, e.val, e.exp)
+	i := a.findLocked(ta, src)
+	e := a.entry(slotOff(a.table[i]))
+	_, v, _ := entryKV(e)
+	var old []byte
+	if j >= 0 {
+		old = b.entry(slotOff(b.table[j]))
+	}
+	s.putLocked(b, tb, j, old, dst, v, entryExp(e))
+	if i = a.findLocked(ta, src); i >= 0 { // b's insert may have resized a's table
+		s.removeAtLocked(a, i, a.entry(slotOff(a.table[i])))
+	}
 	return true, true
 }
 
-func (s *Store) shardIndex(sh *shard) int {
-	for i := range s.shards {
-		if &s.shards[i] == sh {
-			return i
-		}
-	}
-	return -1
-}
-
-// Len returns the number of keys (DBSIZE), counting keys that expired but
-// were not yet removed.
+// Len returns the number of keys (DBSIZE), including expired keys that were
+// not yet removed, as Redis does.
 func (s *Store) Len() int {
-	n := 0
+	var n int64
 	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		n += len(sh.m)
-		sh.mu.Unlock()
+		n += s.shards[i].nkeys.Load()
 	}
-	return n
+	return int(n)
 }
 
-// Flush removes every key (FLUSHALL).
+// Flush removes every key (FLUSHALL) and releases their memory.
 func (s *Store) Flush() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for k, e := range sh.m {
-			s.removeLocked(sh, []byte(k), e)
-		}
+		sh.releaseLocked(s)
 		sh.mu.Unlock()
 	}
-}
-
-// Scan visits keys starting at cursor (0 starts an iteration) and returns
-// the cursor to continue from, 0 when the iteration is complete. count is a
-// hint of how many keys to visit. As with Redis's SCAN, every key present
-// for the whole iteration is visited at least once; keys added or removed
-// meanwhile may or may not be. fn's key is valid only during the call; fn
-// may call the Store.
-func (s *Store) Scan(cursor uint64, count int, fn func(key []byte, expireAt int64)) (next uint64) {
-	// v1: one shard per call.
-	i := int(cursor)
-	if i >= len(s.shards) {
-		return 0
-	}
-	type kv struct {
-		k string
-		e int64
-	}
-	var buf []kv
-	sh := &s.shards[i]
-	sh.mu.Lock()
-	now := s.nowMs()
-	for k, e := range sh.m {
-		if !expired(e.exp, now) {
-			buf = append(buf, kv{k, e.exp})
-		}
-	}
-	sh.mu.Unlock()
-	for _, x := range buf {
-		fn([]byte(x.k), x.e)
-	}
-	if i+1 >= len(s.shards) {
-		return 0
-	}
-	return uint64(i + 1)
-}
-
-// RandomKey appends a random existing key to dst (RANDOMKEY).
-func (s *Store) RandomKey(dst []byte) ([]byte, bool) {
-	n := len(s.shards)
-	start := rand.IntN(n)
-	for j := 0; j < n; j++ {
-		sh := &s.shards[(start+j)%n]
-		sh.mu.Lock()
-		for k := range sh.m {
-			if e := s.lookupLocked(sh, []byte(k)); e != nil {
-				dst = append(dst, k...)
-				sh.mu.Unlock()
-				return dst, true
-			}
-		}
-		sh.mu.Unlock()
-	}
-	return dst, false
 }
 
 // SetMaxMemory changes the memory limit (CONFIG SET maxmemory); 0 = unlimited.
+// It takes effect at the next EnsureMemory.
 func (s *Store) SetMaxMemory(n int64) { s.maxMemory.Store(n) }
 
 // SetPolicy changes the eviction policy (CONFIG SET maxmemory-policy).
 func (s *Store) SetPolicy(p Policy) { s.policy.Store(int64(p)) }
 
-// EnsureMemory evicts keys per the policy until used memory is within the
-// limit. It returns ErrOOM when it cannot: with noeviction, or with a
-// volatile-* policy when no key has a TTL. The server calls it before
-// executing a command that may grow memory, as Redis does.
-func (s *Store) EnsureMemory() error {
-	max := s.maxMemory.Load()
-	if max <= 0 || s.used.Load() <= max {
-		return nil
-	}
-	s.evictMu.Lock()
-	defer s.evictMu.Unlock()
-	p := Policy(s.policy.Load())
-	for s.used.Load() > max {
-		if p == NoEviction {
-			return ErrOOM
-		}
-		if !s.evictOne(p) {
-			return ErrOOM
-		}
-	}
-	return nil
-}
+// UsedMemory returns the bytes the store accounts for (see Config.MaxMemory).
+func (s *Store) UsedMemory() int64 { return s.used.Load() }
 
-func (s *Store) evictOne(p Policy) bool {
-	var bestSh *shard
-	var bestKey string
-	var bestScore int64 = -1 << 62
-	now := s.clock.Load()
-	for tries := 0; tries < 4*len(s.shards) && (bestSh == nil || tries < 16); tries++ {
-		sh := &s.shards[rand.IntN(len(s.shards))]
-		sh.mu.Lock()
-		n := 0
-		for k, e := range sh.m {
-			if p.volatile() && e.exp == 0 {
-				continue
-			}
-			var score int64
-			switch p {
-			case AllKeysLRU, VolatileLRU:
-				score = int64(now - e.lru)
-			case VolatileTTL:
-				score = -e.exp
-			default:
-				score = rand.Int64()
-			}
-			if score > bestScore {
-				bestScore, bestKey, bestSh = score, k, sh
-			}
-			if n++; n >= 5 {
-				break
-			}
-		}
-		sh.mu.Unlock()
-	}
-	if bestSh == nil {
-		return false
-	}
-	bestSh.mu.Lock()
-	if e := bestSh.m[bestKey]; e != nil {
-		s.removeLocked(bestSh, []byte(bestKey), e)
-		s.evicted.Add(1)
-	}
-	bestSh.mu.Unlock()
-	return true
-}
-
-// UpdateStats adds nothing and overwrites st with the current counters.
+// UpdateStats overwrites st with the current counters (fastcache style: the
+// caller owns st and may reuse it).
 func (s *Store) UpdateStats(st *Stats) {
-	var keys, exps uint64
+	*st = Stats{}
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		keys += uint64(len(sh.m))
-		for _, e := range sh.m {
-			if e.exp != 0 {
-				exps++
+		st.Hits += sh.hits
+		st.Misses += sh.misses
+		sh.mu.Unlock()
+		st.Keys += uint64(sh.nkeys.Load())
+		st.Expires += uint64(sh.nvol.Load())
+	}
+	st.Evicted = s.evicted.Load()
+	st.Expired = s.expired.Load()
+	st.UsedMemory = s.used.Load()
+	st.MaxMemory = s.maxMemory.Load()
+}
+
+// RandomKey appends a random existing key to dst (RANDOMKEY). ok is false
+// when the store is empty.
+func (s *Store) RandomKey(dst []byte) ([]byte, bool) {
+	for {
+		sh := s.randomShard(func(sh *shard) bool { return sh.nkeys.Load() > 0 })
+		if sh == nil {
+			return dst, false
+		}
+		sh.mu.Lock()
+		t := sh.table
+		if len(t) == 0 {
+			sh.mu.Unlock()
+			continue
+		}
+		r := rand.IntN(len(t))
+		i := -1
+		for k := 0; k < len(t); k++ {
+			if j := (r + k) % len(t); t[j] != 0 {
+				i = j
+				break
 			}
 		}
+		if i < 0 {
+			sh.mu.Unlock()
+			continue
+		}
+		b := sh.entry(slotOff(t[i]))
+		if isExpired(b, s) {
+			s.removeAtLocked(sh, i, b)
+			s.expired.Add(1)
+			sh.maybeCompactLocked(s)
+			sh.mu.Unlock()
+			continue
+		}
+		dst = append(dst, entryKey(b)...)
 		sh.mu.Unlock()
-	}
-	*st = Stats{
-		Keys: keys, Expires: exps,
-		Hits: s.hits.Load(), Misses: s.misses.Load(),
-		Evicted: s.evicted.Load(), Expired: s.expired.Load(),
-		UsedMemory: s.used.Load(), MaxMemory: s.maxMemory.Load(),
+		return dst, true
 	}
 }
 
-func (s *Store) expireLoop(every time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			now := s.nowMs()
-			for i := range s.shards {
-				sh := &s.shards[i]
-				sh.mu.Lock()
-				for k, e := range sh.m {
-					if expired(e.exp, now) {
-						s.removeLocked(sh, []byte(k), e)
-						s.expired.Add(1)
-					}
-				}
-				sh.mu.Unlock()
-			}
+// randomShard returns a random shard for which ok holds, or nil if none does.
+func (s *Store) randomShard(ok func(*shard) bool) *shard {
+	n := len(s.shards)
+	for try := 0; try < 8; try++ {
+		if sh := &s.shards[rand.IntN(n)]; ok(sh) {
+			return sh
 		}
 	}
+	start := rand.IntN(n)
+	for k := 0; k < n; k++ {
+		if sh := &s.shards[(start+k)%n]; ok(sh) {
+			return sh
+		}
+	}
+	return nil
 }

@@ -1,0 +1,171 @@
+package cacheclient
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/fastcache"
+
+	"github.com/cachetier/cachetier/loader"
+)
+
+func benchValue(n int) []byte {
+	v := make([]byte, n)
+	for i := range v {
+		v[i] = byte('a' + i%26)
+	}
+	return v
+}
+
+// BenchmarkL1Hit is a fresh L1 hit with a caller buffer: the target
+// is ~100-200 ns and 0 allocations.
+func BenchmarkL1Hit(b *testing.B) {
+	for _, size := range []int{16, 128, 1024} {
+		b.Run(fmt.Sprintf("value=%d", size), func(b *testing.B) {
+			c, err := New(Config{TTL: time.Hour})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			ctx := context.Background()
+			if err := c.Set(ctx, "bench:key", benchValue(size), 0); err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 0, size+envHdrLen)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				v, _, err := c.GetInfo(ctx, "bench:key", nil, buf[:0])
+				if err != nil || len(v) != size {
+					b.Fatal("miss")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkL1HitParallel is BenchmarkL1Hit from all Ps over 1000 keys.
+func BenchmarkL1HitParallel(b *testing.B) {
+	c, err := New(Config{TTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("bench:%d", i)
+		_ = c.Set(ctx, keys[i], benchValue(128), 0)
+	}
+	b.SetBytes(128)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 0, 256)
+		i := rand.IntN(len(keys))
+		for pb.Next() {
+			i++
+			if _, _, err := c.GetInfo(ctx, keys[i%len(keys)], nil, buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkFastcacheBaseline is the floor under BenchmarkL1Hit: a bare
+// fastcache lookup of the same 128-byte value, no envelope, no clock, no
+// counters.
+func BenchmarkFastcacheBaseline(b *testing.B) {
+	fc := fastcache.New(32 << 20)
+	k := []byte("bench:key")
+	fc.Set(k, benchValue(128))
+	buf := make([]byte, 0, 256)
+	b.SetBytes(128)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if v, ok := fc.HasGet(buf[:0], k); !ok || len(v) != 128 {
+			b.Fatal("miss")
+		}
+	}
+}
+
+// BenchmarkL2Hit is a hit on a redis-server node on loopback (L1 disabled).
+func BenchmarkL2Hit(b *testing.B) {
+	nodes := startRedisNodes(b, 1)
+	c, err := New(Config{Addrs: addrsOf(nodes), L1Bytes: -1, TTL: time.Hour, L2Timeout: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Set(ctx, "bench:key", benchValue(128), 0); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 256)
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			v, info, err := c.GetInfo(ctx, "bench:key", nil, buf[:0])
+			if err != nil || info.Source != SourceL2 || len(v) != 128 {
+				b.Fatalf("%v %+v", err, info)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			buf := make([]byte, 0, 256)
+			for pb.Next() {
+				if _, _, err := c.GetInfo(ctx, "bench:key", nil, buf[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkZipfMix is a parallel read-through mix over 100k keys with a Zipf
+// (s=1.1) popularity: L1 hits, L2 hits and origin loads on one redis-server
+// node, with a 32 MiB L1. It reports the share of each source.
+func BenchmarkZipfMix(b *testing.B) {
+	nodes := startRedisNodes(b, 1)
+	c, err := New(Config{Addrs: addrsOf(nodes), TTL: time.Hour, L2Timeout: time.Second, OriginMaxConcurrent: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	const nkeys = 100_000
+	keys := make([]string, nkeys)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("zipf:%d", i)
+	}
+	val := benchValue(256)
+	origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		return loader.Result{Value: val}, nil
+	})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		z := rand.NewZipf(rand.New(rand.NewPCG(rand.Uint64(), 1)), 1.1, 1, nkeys-1)
+		buf := make([]byte, 0, 512)
+		for pb.Next() {
+			if _, _, err := c.GetInfo(ctx, keys[z.Uint64()], origin, buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.StopTimer()
+	s := c.Stats()
+	total := float64(s.L1Hits + s.L1Misses)
+	if total > 0 {
+		b.ReportMetric(float64(s.L1Hits)/total, "l1-ratio")
+		b.ReportMetric(float64(s.L2Hits)/total, "l2-ratio")
+		b.ReportMetric(float64(s.OriginLoads)/total, "origin-ratio")
+	}
+}

@@ -1,0 +1,435 @@
+package cacheclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cachetier/cachetier/loader"
+)
+
+func TestReadPathLevels(t *testing.T) {
+	nodes := startRedisNodes(t, 2)
+	origin := &countingLoader{}
+	ctx := context.Background()
+	c1 := newClient(t, Config{Addrs: addrsOf(nodes)})
+
+	v, info, err := c1.GetInfo(ctx, "user:1", origin, nil)
+	if err != nil || string(v) != "v:user:1" || info.Source != SourceOrigin || info.Stale || info.Negative {
+		t.Fatalf("first Get = %q, %+v, %v; want origin value", v, info, err)
+	}
+	v, info, err = c1.GetInfo(ctx, "user:1", origin, nil)
+	if err != nil || string(v) != "v:user:1" || info.Source != SourceL1 {
+		t.Fatalf("second Get = %q, %+v, %v; want L1 hit", v, info, err)
+	}
+	// A second process (its own L1) finds the value in L2.
+	c2 := newClient(t, Config{Addrs: addrsOf(nodes)})
+	v, info, err = c2.GetInfo(ctx, "user:1", origin, nil)
+	if err != nil || string(v) != "v:user:1" || info.Source != SourceL2 {
+		t.Fatalf("other client Get = %q, %+v, %v; want L2 hit", v, info, err)
+	}
+	if n := origin.calls.Load(); n != 1 {
+		t.Fatalf("origin calls = %d, want 1", n)
+	}
+	s1, s2 := c1.Stats(), c2.Stats()
+	if s1.L1Hits != 1 || s1.OriginLoads != 1 || s2.L2Hits != 1 || s2.OriginLoads != 0 {
+		t.Fatalf("stats c1 %+v c2 %+v", s1, s2)
+	}
+}
+
+func TestGetInfoAppendsToDst(t *testing.T) {
+	c := newClient(t, Config{})
+	origin := &countingLoader{}
+	dst := []byte("head:")
+	v, _, err := c.GetInfo(context.Background(), "k", origin, dst)
+	if err != nil || string(v) != "head:v:k" {
+		t.Fatalf("origin: %q %v", v, err)
+	}
+	v, info, err := c.GetInfo(context.Background(), "k", origin, []byte("head:"))
+	if err != nil || string(v) != "head:v:k" || info.Source != SourceL1 {
+		t.Fatalf("L1: %q %+v %v", v, info, err)
+	}
+	origin.fail.Store(true)
+	v, _, err = c.GetInfo(context.Background(), "other", origin, []byte("head:"))
+	if err == nil || string(v) != "head:" {
+		t.Fatalf("error path must return dst unchanged: %q %v", v, err)
+	}
+}
+
+func TestHerdOneOriginCall(t *testing.T) {
+	nodes := startRedisNodes(t, 1)
+	origin := &countingLoader{delay: 50 * time.Millisecond}
+	c := newClient(t, Config{Addrs: addrsOf(nodes), L2Timeout: time.Second})
+	const herd = 1000
+	var (
+		wg     sync.WaitGroup
+		start  = make(chan struct{})
+		errs   = make(chan error, herd)
+		shared int64
+		mu     sync.Mutex
+	)
+	for i := 0; i < herd; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			v, info, err := c.GetInfo(context.Background(), "cold", origin, nil)
+			if err == nil && string(v) != "v:cold" {
+				err = errors.New("wrong value " + string(v))
+			}
+			if err != nil {
+				errs <- err
+			}
+			if info.Shared {
+				mu.Lock()
+				shared++
+				mu.Unlock()
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := origin.calls.Load(); n != 1 {
+		t.Fatalf("origin calls = %d, want exactly 1", n)
+	}
+	s := c.Stats()
+	if l2Reads := s.L2Hits + s.L2Misses; l2Reads != 1 {
+		t.Fatalf("L2 reads = %d, want exactly 1 (stats %+v)", l2Reads, s)
+	}
+	if shared == 0 || s.Coalesced == 0 {
+		t.Fatalf("no caller reported a shared load (shared=%d, stats %+v)", shared, s)
+	}
+	if s.L1Hits+s.Coalesced < herd-1 {
+		t.Fatalf("L1 hits %d + coalesced %d < %d", s.L1Hits, s.Coalesced, herd-1)
+	}
+}
+
+func TestNegativeCaching(t *testing.T) {
+	nodes := startRedisNodes(t, 1)
+	origin := &countingLoader{}
+	origin.notFound.Store(true)
+	ctx := context.Background()
+	c := newClient(t, Config{Addrs: addrsOf(nodes), NegativeTTL: time.Minute})
+	for i := 0; i < 3; i++ {
+		_, info, err := c.GetInfo(ctx, "missing", origin, nil)
+		if !errors.Is(err, loader.ErrNotFound) || !info.Negative {
+			t.Fatalf("Get %d: %+v %v, want loader.ErrNotFound, negative", i, info, err)
+		}
+	}
+	if n := origin.calls.Load(); n != 1 {
+		t.Fatalf("origin calls = %d, want 1 (negative entry cached)", n)
+	}
+	// Another process sees the negative entry in L2.
+	c2 := newClient(t, Config{Addrs: addrsOf(nodes)})
+	_, info, err := c2.GetInfo(ctx, "missing", origin, nil)
+	if !errors.Is(err, loader.ErrNotFound) || info.Source != SourceL2 || !info.Negative {
+		t.Fatalf("other client: %+v %v", info, err)
+	}
+	if n := origin.calls.Load(); n != 1 {
+		t.Fatalf("origin calls = %d, want 1", n)
+	}
+
+	// Negative caching disabled: every Get asks the origin.
+	c3 := newClient(t, Config{NegativeTTL: -1})
+	for i := 0; i < 2; i++ {
+		if _, err := c3.Get(ctx, "gone", origin); !errors.Is(err, loader.ErrNotFound) {
+			t.Fatalf("err = %v", err)
+		}
+	}
+	if n := origin.calls.Load(); n != 3 {
+		t.Fatalf("origin calls = %d, want 3", n)
+	}
+
+	// A short negative TTL expires.
+	c4 := newClient(t, Config{NegativeTTL: 30 * time.Millisecond})
+	_, _ = c4.Get(ctx, "x", origin)
+	time.Sleep(60 * time.Millisecond)
+	origin.notFound.Store(false)
+	if v, err := c4.Get(ctx, "x", origin); err != nil || string(v) != "v:x" {
+		t.Fatalf("after negative TTL: %q %v", v, err)
+	}
+}
+
+func TestBigValues(t *testing.T) {
+	nodes := startRedisNodes(t, 1)
+	ctx := context.Background()
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	// See Config.L1Bytes: MiB-sized values need a few pieces' room per bucket.
+	c := newClient(t, Config{Addrs: addrsOf(nodes), L2Timeout: 2 * time.Second, L1Bytes: 256 << 20})
+	if err := c.Set(ctx, "big", big, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	v, info, err := c.GetInfo(ctx, "big", nil, nil)
+	if err != nil || info.Source != SourceL1 || !bytes.Equal(v, big) {
+		t.Fatalf("L1: len %d %+v %v", len(v), info, err)
+	}
+	c2 := newClient(t, Config{Addrs: addrsOf(nodes), L2Timeout: 2 * time.Second, L1Bytes: 256 << 20})
+	v, info, err = c2.GetInfo(ctx, "big", nil, nil)
+	if err != nil || info.Source != SourceL2 || !bytes.Equal(v, big) {
+		t.Fatalf("L2: len %d %+v %v", len(v), info, err)
+	}
+	v, info, err = c2.GetInfo(ctx, "big", nil, nil)
+	if err != nil || info.Source != SourceL1 || !bytes.Equal(v, big) {
+		t.Fatalf("L1 after L2 fill: len %d %+v %v", len(v), info, err)
+	}
+	// Loaded from the origin, too.
+	origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		return loader.Result{Value: big}, nil
+	})
+	c3 := newClient(t, Config{L1Bytes: 256 << 20})
+	for _, want := range []Source{SourceOrigin, SourceL1} {
+		v, info, err = c3.GetInfo(ctx, "big2", origin, nil)
+		if err != nil || info.Source != want || !bytes.Equal(v, big) {
+			t.Fatalf("origin big: len %d %+v %v, want source %v", len(v), info, err, want)
+		}
+	}
+}
+
+func TestSetDelete(t *testing.T) {
+	nodes := startRedisNodes(t, 2)
+	ctx := context.Background()
+	origin := &countingLoader{}
+	c := newClient(t, Config{Addrs: addrsOf(nodes)})
+	if err := c.Set(ctx, "k", []byte("set"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Get(ctx, "k", origin); err != nil || string(v) != "set" {
+		t.Fatalf("after Set: %q %v", v, err)
+	}
+	c2 := newClient(t, Config{Addrs: addrsOf(nodes)})
+	if v, info, err := c2.GetInfo(ctx, "k", origin, nil); err != nil || string(v) != "set" || info.Source != SourceL2 {
+		t.Fatalf("other client after Set: %q %+v %v", v, info, err)
+	}
+	if err := c.Delete(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if v, info, err := c.GetInfo(ctx, "k", origin, nil); err != nil || string(v) != "v:k" || info.Source != SourceOrigin {
+		t.Fatalf("after Delete: %q %+v %v", v, info, err)
+	}
+	if err := c.Set(ctx, "k", nil, -time.Second); err == nil {
+		t.Fatal("negative ttl accepted")
+	}
+}
+
+func TestContextCancellation(t *testing.T) {
+	release := make(chan struct{})
+	var calls sync.WaitGroup
+	calls.Add(1)
+	origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		defer calls.Done()
+		select {
+		case <-release:
+			return loader.Result{Value: []byte("late")}, nil
+		case <-ctx.Done():
+			return loader.Result{}, ctx.Err()
+		}
+	})
+	c := newClient(t, Config{LoadTimeout: 30 * time.Second})
+
+	patient := make(chan error, 1)
+	go func() {
+		v, err := c.Get(context.Background(), "slow", origin)
+		if err == nil && string(v) != "late" {
+			err = errors.New("wrong value " + string(v))
+		}
+		patient <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Get(ctx, "slow", origin)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("impatient caller: err = %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("impatient caller waited %v", d)
+	}
+	close(release) // the load continues for the patient caller
+	if err := <-patient; err != nil {
+		t.Fatalf("patient caller: %v", err)
+	}
+	calls.Wait()
+
+	// An already cancelled context fails at once.
+	cctx, ccancel := context.WithCancel(context.Background())
+	ccancel()
+	if _, err := c.Get(cctx, "other", origin); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled ctx: %v", err)
+	}
+}
+
+func TestHangingOriginBoundedByLoadTimeout(t *testing.T) {
+	origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		<-ctx.Done()
+		return loader.Result{}, ctx.Err()
+	})
+	c := newClient(t, Config{LoadTimeout: 100 * time.Millisecond})
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Get(context.Background(), "hang", origin); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("err = %v, want DeadlineExceeded", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("waiters held %v by a hanging origin", d)
+	}
+}
+
+func TestStaleOnOriginFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		l1   int
+	}{{"L1", 0}, {"L2 only", -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			nodes := startRedisNodes(t, 1)
+			ctx := context.Background()
+			origin := &countingLoader{}
+			const ttl, staleTTL = 100 * time.Millisecond, 1500 * time.Millisecond
+			c := newClient(t, Config{Addrs: addrsOf(nodes), L1Bytes: tc.l1, TTL: ttl, StaleTTL: staleTTL})
+			loaded := time.Now()
+			if _, err := c.Get(ctx, "k", origin); err != nil {
+				t.Fatal(err)
+			}
+			origin.fail.Store(true)
+			time.Sleep(ttl + 20*time.Millisecond) // past T1
+			v, info, err := c.GetInfo(ctx, "k", origin, nil)
+			if time.Since(loaded) < ttl+staleTTL-200*time.Millisecond {
+				if err != nil || string(v) != "v:k" || !info.Stale {
+					t.Fatalf("inside stale window: %q %+v %v, want stale value", v, info, err)
+				}
+				if s := c.Stats(); s.StaleServed == 0 || s.OriginErrors == 0 {
+					t.Fatalf("stats %+v", s)
+				}
+			}
+			time.Sleep(time.Until(loaded.Add(ttl + staleTTL + 50*time.Millisecond))) // past T2
+			_, _, err = c.GetInfo(ctx, "k", origin, nil)
+			if !errors.Is(err, errOrigin) || !strings.HasPrefix(err.Error(), "cacheclient:") {
+				t.Fatalf("past stale window: err = %v, want wrapped origin error", err)
+			}
+		})
+	}
+}
+
+func TestStaleWhileRevalidate(t *testing.T) {
+	origin := &countingLoader{delay: 20 * time.Millisecond}
+	ctx := context.Background()
+	c := newClient(t, Config{TTL: 50 * time.Millisecond, StaleTTL: time.Minute, StaleWhileRevalidate: true})
+	if _, err := c.Get(ctx, "k", origin); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(70 * time.Millisecond)
+	for i := 0; i < 20; i++ {
+		v, info, err := c.GetInfo(ctx, "k", origin, nil)
+		if err != nil || string(v) != "v:k" {
+			t.Fatalf("%q %v", v, err)
+		}
+		if !info.Stale && info.Source != SourceL1 {
+			t.Fatalf("unexpected %+v", info)
+		}
+	}
+	waitFor(t, 5*time.Second, "background refresh", func() bool {
+		_, info, _ := c.GetInfo(ctx, "k", origin, nil)
+		return !info.Stale
+	})
+	if n := origin.calls.Load(); n != 2 {
+		t.Fatalf("origin calls = %d, want 2 (one load, one refresh)", n)
+	}
+	if s := c.Stats(); s.Refreshes != 1 || s.StaleServed == 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestPerEntryTTLFromLoader(t *testing.T) {
+	origin := &countingLoader{ttl: 30 * time.Millisecond}
+	c := newClient(t, Config{TTL: time.Hour})
+	ctx := context.Background()
+	_, _ = c.Get(ctx, "k", origin)
+	time.Sleep(50 * time.Millisecond)
+	if _, info, err := c.GetInfo(ctx, "k", origin, nil); err != nil || info.Source != SourceOrigin {
+		t.Fatalf("entry should have expired by the loader's TTL: %+v %v", info, err)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	for _, cfg := range []Config{{TTL: -1}, {L2Timeout: -time.Second}, {OriginRate: -1}} {
+		if c, err := New(cfg); err == nil {
+			c.Close()
+			t.Errorf("New(%+v) accepted", cfg)
+		}
+	}
+}
+
+func TestClosed(t *testing.T) {
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := c.Get(context.Background(), "k", &countingLoader{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Get after Close: %v", err)
+	}
+	if err := c.Set(context.Background(), "k", nil, 0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Set after Close: %v", err)
+	}
+}
+
+func TestTyped(t *testing.T) {
+	type user struct {
+		Name string
+		Age  int
+	}
+	c := newClient(t, Config{})
+	users := NewTyped[user](c, nil)
+	ctx := context.Background()
+	calls := 0
+	load := func(ctx context.Context, key string) (user, time.Duration, error) {
+		calls++
+		if key == "nobody" {
+			return user{}, 0, loader.ErrNotFound
+		}
+		return user{Name: key, Age: 42}, 0, nil
+	}
+	for i := 0; i < 2; i++ {
+		u, err := users.Get(ctx, "ann", load)
+		if err != nil || u != (user{"ann", 42}) {
+			t.Fatalf("%+v %v", u, err)
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("calls = %d", calls)
+	}
+	if _, err := users.Get(ctx, "nobody", load); !errors.Is(err, loader.ErrNotFound) {
+		t.Fatalf("err = %v", err)
+	}
+	if err := users.Set(ctx, "bob", user{"bob", 7}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if u, info, err := users.GetInfo(ctx, "bob", load); err != nil || u.Age != 7 || info.Source != SourceL1 {
+		t.Fatalf("%+v %+v %v", u, info, err)
+	}
+	if err := c.Set(ctx, "junk", []byte("{not json"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.Get(ctx, "junk", load); err == nil {
+		t.Fatal("decoding junk succeeded")
+	}
+}

@@ -1,0 +1,101 @@
+package cacheclient
+
+import (
+	"encoding/binary"
+	"time"
+)
+
+// The envelope is the small header the client stores in front of every value,
+// in L1 and in L2 alike, so that freshness survives the trip through a node
+// that knows nothing about it (stock redis-server included).
+//
+// Layout, version 1 (19 bytes, integers big-endian):
+//
+//	offset size field
+//	0      1    magic 0xC7
+//	1      1    version (1)
+//	2      1    flags (flagNegative, flagBig, flagFailover; other bits reserved, must be 0)
+//	3      8    T1: end of the fresh window, Unix milliseconds (uint64)
+//	11     8    T2: end of the servable-stale window, Unix milliseconds (uint64), T2 >= T1
+//	19     ...  the value (empty for negative entries; in L1, empty for big values)
+//
+// A value in L2 is written with a Redis TTL of T2-now (PX), so the node drops it
+// when even its stale window is over. A value that does not start with a valid
+// header (written by another tool, or a future version) is treated as a miss and
+// overwritten by the next load. T1 and T2 are wall-clock times: clients that
+// share a tier should have reasonably synchronised clocks.
+const (
+	envMagic   = 0xC7
+	envVersion = 1
+	envHdrLen  = 19
+
+	// flagNegative marks a cached "not found" answer from the origin.
+	flagNegative = 1 << 0
+	// flagBig (L1 only) says the value is stored separately with SetBig.
+	flagBig = 1 << 1
+	// flagFailover marks an L2 copy written to a failover owner.
+	flagFailover = 1 << 2
+
+	knownFlags = flagNegative | flagBig | flagFailover
+)
+
+// header is the decoded envelope header.
+type header struct {
+	flags  byte
+	t1, t2 int64 // Unix milliseconds
+}
+
+// appendHeader appends the encoded header h to dst.
+func appendHeader(dst []byte, h header) []byte {
+	dst = append(dst, envMagic, envVersion, h.flags)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(h.t1))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(h.t2))
+	return dst
+}
+
+// parseHeader decodes the header at the start of b. ok is false when b is too
+// short, has the wrong magic or version, unknown flags, or T2 < T1.
+func parseHeader(b []byte) (h header, ok bool) {
+	if len(b) < envHdrLen || b[0] != envMagic || b[1] != envVersion || b[2]&^knownFlags != 0 {
+		return header{}, false
+	}
+	h.flags = b[2]
+	h.t1 = int64(binary.BigEndian.Uint64(b[3:]))
+	h.t2 = int64(binary.BigEndian.Uint64(b[11:]))
+	if h.t1 < 0 || h.t2 < h.t1 {
+		return header{}, false
+	}
+	return h, true
+}
+
+// state is where an entry stands at a given instant.
+type state uint8
+
+const (
+	stateExpired state = iota // past T2: unusable
+	stateStale                // past T1, before T2: servable when nothing better is
+	stateFresh                // before T1
+)
+
+// stateAt returns the entry's state at now (Unix milliseconds).
+func (h header) stateAt(nowMs int64) state {
+	switch {
+	case nowMs < h.t1:
+		return stateFresh
+	case nowMs < h.t2:
+		return stateStale
+	default:
+		return stateExpired
+	}
+}
+
+func unixMs(t time.Time) int64 { return t.UnixMilli() }
+
+// msCeil converts d to whole milliseconds, rounding up so that a positive
+// duration never becomes zero.
+func msCeil(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}

@@ -1,0 +1,88 @@
+package cacheclient_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cachetier/cachetier/cacheclient"
+	"github.com/cachetier/cachetier/loader"
+)
+
+// A client with no nodes is an in-process cache that coalesces and limits
+// origin loads. Add Config.Addrs (or Discovery) to share a node tier.
+func Example() {
+	c, err := cacheclient.New(cacheclient.Config{
+		TTL:         time.Minute,
+		StaleTTL:    10 * time.Minute,
+		NegativeTTL: 5 * time.Second,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+
+	// The origin: a database, a service... here a map.
+	db := map[string]string{"user:1": "Ann", "user:2": "Bob"}
+	origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		v, ok := db[key]
+		if !ok {
+			return loader.Result{}, loader.ErrNotFound
+		}
+		return loader.Result{Value: []byte(v)}, nil
+	})
+
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		v, info, err := c.GetInfo(ctx, "user:1", origin, nil)
+		fmt.Println(string(v), info.Source, err)
+	}
+	_, err = c.Get(ctx, "user:3", origin)
+	fmt.Println(errors.Is(err, loader.ErrNotFound))
+	// Output:
+	// Ann origin <nil>
+	// Ann l1 <nil>
+	// true
+}
+
+// When the origin fails, a stale value inside its window is served instead of
+// the error.
+func ExampleClient_GetInfo_stale() {
+	c, _ := cacheclient.New(cacheclient.Config{TTL: 10 * time.Millisecond, StaleTTL: time.Hour})
+	defer c.Close()
+	up := true
+	origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		if !up {
+			return loader.Result{}, errors.New("database down")
+		}
+		return loader.Result{Value: []byte("42")}, nil
+	})
+	ctx := context.Background()
+	_, _ = c.Get(ctx, "answer", origin)
+	up = false
+	time.Sleep(20 * time.Millisecond) // past the fresh window
+	v, info, err := c.GetInfo(ctx, "answer", origin, nil)
+	fmt.Println(string(v), info.Stale, err)
+	_, err = c.Get(ctx, "question", origin)
+	fmt.Println(err)
+	// Output:
+	// 42 true <nil>
+	// cacheclient: load "question": database down
+}
+
+// Typed stores Go values through a codec (JSON by default).
+func ExampleTyped() {
+	type User struct {
+		Name string `json:"name"`
+	}
+	c, _ := cacheclient.New(cacheclient.Config{})
+	defer c.Close()
+	users := cacheclient.NewTyped[User](c, nil)
+	u, err := users.Get(context.Background(), "user:1",
+		func(ctx context.Context, key string) (User, time.Duration, error) {
+			return User{Name: "Ann"}, time.Minute, nil
+		})
+	fmt.Println(u.Name, err)
+	// Output: Ann <nil>
+}

@@ -1,0 +1,120 @@
+package cacheclient
+
+import (
+	"sync"
+	"unsafe"
+
+	"github.com/VictoriaMetrics/fastcache"
+)
+
+// l1 is the in-process level: a fastcache.Cache holding enveloped values.
+//
+// fastcache has no TTL and silently drops any entry whose key plus value reach
+// 64 KiB. Freshness therefore travels in the envelope header stored in front of
+// the value, and a value too big for one fastcache entry is stored with SetBig
+// under a derived key, while the entry under the key itself holds only the
+// header, flagged flagBig. A big value that fastcache evicted in part, or one
+// whose chunks were overwritten, is detected by GetBig's hash check and reads
+// as a miss.
+type l1 struct {
+	c *fastcache.Cache
+}
+
+// l1MaxInline is the largest len(key)+len(envelope) stored inline: fastcache
+// needs 4 bytes of lengths and a record shorter than its 64 KiB chunk.
+const l1MaxInline = 64*1024 - 4 - 1
+
+// bigKeyPrefix prefixes the fastcache key under which a big value's bytes live.
+// A user key that happens to equal prefix+otherKey can only make both read as
+// misses (the header check and GetBig's hash check reject the foreign record).
+const bigKeyPrefix = "\x00cachetier:big\x00"
+
+// maxL1Key is the longest key fastcache can store (SetBig's limit is lower
+// than Set's); longer keys bypass L1.
+const maxL1Key = 64*1024 - 16 - 4 - 1 - len(bigKeyPrefix)
+
+func newL1(maxBytes int) *l1 {
+	return &l1{c: fastcache.New(maxBytes)}
+}
+
+// bytesOf returns the bytes of s without copying. fastcache only reads keys.
+func bytesOf(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+var envPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// set stores value under key with header h (flagBig is managed here).
+func (l *l1) set(key string, h header, value []byte) {
+	if len(key) > maxL1Key {
+		return
+	}
+	k := bytesOf(key)
+	h.flags &^= flagBig
+	if len(key)+envHdrLen+len(value) <= l1MaxInline {
+		bp := envPool.Get().(*[]byte)
+		buf := appendHeader((*bp)[:0], h)
+		buf = append(buf, value...)
+		l.c.Set(k, buf)
+		if cap(buf) <= 64*1024 {
+			*bp = buf[:0]
+			envPool.Put(bp)
+		}
+		return
+	}
+	// Big value: bytes first, then the header that points at them, so a
+	// reader that sees the new header finds the new bytes.
+	l.c.SetBig([]byte(bigKeyPrefix+key), value)
+	h.flags |= flagBig
+	var hb [envHdrLen]byte
+	l.c.Set(k, appendHeader(hb[:0], h))
+}
+
+// get appends the value stored under key to dst and returns it with its
+// header. ok is false on a miss, a damaged entry or a partly evicted big
+// value; dst is then returned unchanged. To avoid allocating, give dst spare
+// capacity of len(value)+envHdrLen: the envelope is read into dst and the
+// header removed in place.
+func (l *l1) get(dst []byte, key string) (out []byte, h header, ok bool) {
+	if len(key) > maxL1Key {
+		return dst, header{}, false
+	}
+	n := len(dst)
+	buf, found := l.c.HasGet(dst, bytesOf(key))
+	if !found {
+		return dst, header{}, false
+	}
+	h, ok = parseHeader(buf[n:])
+	if !ok {
+		return buf[:n], header{}, false
+	}
+	if h.flags&flagBig == 0 {
+		m := copy(buf[n:], buf[n+envHdrLen:])
+		return buf[:n+m], h, true
+	}
+	if len(buf) != n+envHdrLen {
+		return buf[:n], header{}, false
+	}
+	buf = l.c.GetBig(buf[:n], []byte(bigKeyPrefix+key))
+	if len(buf) == n {
+		return buf, header{}, false
+	}
+	h.flags &^= flagBig
+	return buf, h, true
+}
+
+// del removes key (and a big value's bytes).
+func (l *l1) del(key string) {
+	if len(key) > maxL1Key {
+		return
+	}
+	l.c.Del(bytesOf(key))
+	l.c.Del([]byte(bigKeyPrefix + key))
+}
+
+// stats returns the entry count and bytes used.
+func (l *l1) stats() (entries, bytes uint64) {
+	var s fastcache.Stats
+	l.c.UpdateStats(&s)
+	return s.EntriesCount, s.BytesSize
+}

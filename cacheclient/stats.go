@@ -1,0 +1,201 @@
+package cacheclient
+
+import (
+	"sort"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// counters are the client's event counts, updated with atomics on the hot
+// paths and read by Stats and the Prometheus collector.
+type counters struct {
+	l1Hits, l1Misses           atomic.Uint64
+	l2Hits, l2Misses, l2Errors atomic.Uint64
+	originLoads, originErrors  atomic.Uint64
+	coalesced, staleServed     atomic.Uint64
+	shed, limiterRefused       atomic.Uint64
+	negativeHits, refreshes    atomic.Uint64
+}
+
+// Stats is a snapshot of a client's counters (cumulative since New) and
+// gauges, for code that does not use Prometheus.
+type Stats struct {
+	// L1Hits counts answers from a fresh L1 entry (negative ones excluded).
+	L1Hits uint64
+	// L1Misses counts lookups that found no fresh L1 entry.
+	L1Misses uint64
+	// L2Hits counts L2 reads that found a fresh entry.
+	L2Hits uint64
+	// L2Misses counts L2 reads that found nothing usable fresh (absent,
+	// expired, stale, or not a cachetier envelope).
+	L2Misses uint64
+	// L2Errors counts failed L2 requests (timeouts, network errors, error
+	// replies), all nodes together.
+	L2Errors uint64
+	// OriginLoads counts calls to a loader.
+	OriginLoads uint64
+	// OriginErrors counts loader calls that failed (loader.ErrNotFound is
+	// not a failure).
+	OriginErrors uint64
+	// Coalesced counts calls that shared a load with other callers.
+	Coalesced uint64
+	// StaleServed counts answers that were stale values.
+	StaleServed uint64
+	// Shed counts calls answered ErrShed.
+	Shed uint64
+	// LimiterRefused counts origin loads the limiter refused (the caller
+	// then got a stale value or ErrShed).
+	LimiterRefused uint64
+	// NegativeHits counts "not found" answers from a cached negative entry
+	// or from the origin.
+	NegativeHits uint64
+	// Refreshes counts background revalidations started
+	// (StaleWhileRevalidate).
+	Refreshes uint64
+	// L1Entries and L1Bytes are the current size of L1 (fastcache's count;
+	// a big value counts as several entries).
+	L1Entries, L1Bytes uint64
+	// Nodes has one entry per member node, sorted by address.
+	Nodes []NodeStats
+}
+
+// NodeStats describes one node.
+type NodeStats struct {
+	// Addr is the node's host:port.
+	Addr string
+	// Up is false while the node is marked down.
+	Up bool
+	// Requests counts L2 requests sent to the node (health PINGs excluded).
+	Requests uint64
+	// Errors counts failed requests and failed health PINGs.
+	Errors uint64
+	// MarkedDown counts how many times the node was marked down.
+	MarkedDown uint64
+}
+
+// Stats returns a snapshot of the client's counters.
+func (c *Client) Stats() Stats {
+	s := Stats{
+		L1Hits:         c.st.l1Hits.Load(),
+		L1Misses:       c.st.l1Misses.Load(),
+		L2Hits:         c.st.l2Hits.Load(),
+		L2Misses:       c.st.l2Misses.Load(),
+		L2Errors:       c.st.l2Errors.Load(),
+		OriginLoads:    c.st.originLoads.Load(),
+		OriginErrors:   c.st.originErrors.Load(),
+		Coalesced:      c.st.coalesced.Load(),
+		StaleServed:    c.st.staleServed.Load(),
+		Shed:           c.st.shed.Load(),
+		LimiterRefused: c.st.limiterRefused.Load(),
+		NegativeHits:   c.st.negativeHits.Load(),
+		Refreshes:      c.st.refreshes.Load(),
+	}
+	if c.l1 != nil {
+		s.L1Entries, s.L1Bytes = c.l1.stats()
+	}
+	for a, nd := range c.topo.Load().nodes {
+		s.Nodes = append(s.Nodes, NodeStats{
+			Addr: a, Up: !nd.down.Load(), Requests: nd.requests.Load(),
+			Errors: nd.errors.Load(), MarkedDown: nd.downMarks.Load(),
+		})
+	}
+	sort.Slice(s.Nodes, func(i, j int) bool { return s.Nodes[i].Addr < s.Nodes[j].Addr })
+	return s
+}
+
+// metrics are the histograms the client observes directly.
+type metrics struct {
+	originLatency prometheus.Histogram
+	l2Latency     *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		originLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "cachetier_client_origin_load_seconds",
+			Help:    "Latency of origin loads.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+		l2Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "cachetier_client_l2_request_seconds",
+			Help:    "Latency of L2 requests, per node.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
+		}, []string{"node"}),
+	}
+}
+
+// Collector returns a Prometheus collector for the client's metrics, for the
+// caller to register (prometheus.MustRegister(c.Collector())). Every call
+// returns a collector over the same counters; register one.
+func (c *Client) Collector() prometheus.Collector { return collector{c} }
+
+type collector struct{ c *Client }
+
+var (
+	descL1Hits = prometheus.NewDesc("cachetier_client_l1_hits_total", "Answers from a fresh L1 entry.", nil, nil)
+	descL1Miss = prometheus.NewDesc("cachetier_client_l1_misses_total", "Lookups that found no fresh L1 entry.", nil, nil)
+	descL2Hits = prometheus.NewDesc("cachetier_client_l2_hits_total", "L2 reads that found a fresh entry.", nil, nil)
+	descL2Miss = prometheus.NewDesc("cachetier_client_l2_misses_total", "L2 reads that found nothing fresh.", nil, nil)
+	descOrigin = prometheus.NewDesc("cachetier_client_origin_loads_total", "Calls to the origin loader.", nil, nil)
+	descOErr   = prometheus.NewDesc("cachetier_client_origin_errors_total", "Origin loads that failed.", nil, nil)
+	descCoal   = prometheus.NewDesc("cachetier_client_coalesced_total", "Calls that shared a load with other callers.", nil, nil)
+	descStale  = prometheus.NewDesc("cachetier_client_stale_served_total", "Answers that were stale values.", nil, nil)
+	descShed   = prometheus.NewDesc("cachetier_client_shed_total", "Calls answered ErrShed.", nil, nil)
+	descRefuse = prometheus.NewDesc("cachetier_client_origin_refused_total", "Origin loads refused by the limiter.", nil, nil)
+	descNeg    = prometheus.NewDesc("cachetier_client_negative_hits_total", "Not-found answers (cached or from the origin).", nil, nil)
+	descRefr   = prometheus.NewDesc("cachetier_client_refreshes_total", "Background revalidations started.", nil, nil)
+	descL1B    = prometheus.NewDesc("cachetier_client_l1_bytes", "Bytes used by L1.", nil, nil)
+	descL1E    = prometheus.NewDesc("cachetier_client_l1_entries", "Entries in L1.", nil, nil)
+	descUp     = prometheus.NewDesc("cachetier_client_node_up", "1 if the node is up, 0 while marked down.", []string{"node"}, nil)
+	descNReq   = prometheus.NewDesc("cachetier_client_l2_requests_total", "L2 requests per node.", []string{"node"}, nil)
+	descNErr   = prometheus.NewDesc("cachetier_client_l2_errors_total", "Failed L2 requests and health PINGs per node.", []string{"node"}, nil)
+	descNDown  = prometheus.NewDesc("cachetier_client_node_marked_down_total", "Times the node was marked down.", []string{"node"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (k collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descL1Hits, descL1Miss, descL2Hits, descL2Miss, descOrigin, descOErr,
+		descCoal, descStale, descShed, descRefuse, descNeg, descRefr, descL1B, descL1E, descUp, descNReq, descNErr, descNDown} {
+		ch <- d
+	}
+	k.c.metrics.originLatency.Describe(ch)
+	k.c.metrics.l2Latency.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (k collector) Collect(ch chan<- prometheus.Metric) {
+	s := k.c.Stats()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter(descL1Hits, s.L1Hits)
+	counter(descL1Miss, s.L1Misses)
+	counter(descL2Hits, s.L2Hits)
+	counter(descL2Miss, s.L2Misses)
+	counter(descOrigin, s.OriginLoads)
+	counter(descOErr, s.OriginErrors)
+	counter(descCoal, s.Coalesced)
+	counter(descStale, s.StaleServed)
+	counter(descShed, s.Shed)
+	counter(descRefuse, s.LimiterRefused)
+	counter(descNeg, s.NegativeHits)
+	counter(descRefr, s.Refreshes)
+	gauge(descL1B, float64(s.L1Bytes))
+	gauge(descL1E, float64(s.L1Entries))
+	for _, n := range s.Nodes {
+		up := 0.0
+		if n.Up {
+			up = 1
+		}
+		gauge(descUp, up, n.Addr)
+		counter(descNReq, n.Requests, n.Addr)
+		counter(descNErr, n.Errors, n.Addr)
+		counter(descNDown, n.MarkedDown, n.Addr)
+	}
+	k.c.metrics.originLatency.Collect(ch)
+	k.c.metrics.l2Latency.Collect(ch)
+}

@@ -1,0 +1,191 @@
+package cachenode
+
+import (
+	"net"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/cachetier/cachetier/cachenode/internal/store"
+	"github.com/cachetier/cachetier/internal/resp"
+)
+
+// configParam is one parameter of CONFIG GET/SET.
+type configParam struct {
+	name string
+	get  func(s *Server) string
+	// set validates and returns an apply function, or an error message
+	// (Redis's text after "argument ..."). nil set: immutable.
+	set func(s *Server, v []byte) (apply func(), errMsg string)
+}
+
+var configParams = []configParam{
+	{"appendonly", func(*Server) string { return "no" }, fixedValue("no")},
+	{"bind", func(s *Server) string { return hostOf(s) }, nil},
+	{"client-query-buffer-limit", func(*Server) string { return strconv.Itoa(resp.DefaultMaxQueryBuffer) }, nil},
+	{"databases", func(*Server) string { return "1" }, nil},
+	{"maxclients", func(s *Server) string { return strconv.FormatInt(s.maxClients.Load(), 10) },
+		intSetter(1, 1<<32-1, func(s *Server, n int64) { s.maxClients.Store(n) })},
+	{"maxmemory", func(s *Server) string { return strconv.FormatInt(s.maxMemory.Load(), 10) }, setMaxMemory},
+	{"maxmemory-policy", func(s *Server) string { return store.Policy(s.policy.Load()).String() }, setPolicy},
+	{"port", func(s *Server) string { return portOf(s) }, nil},
+	{"proto-max-bulk-len", func(*Server) string { return strconv.Itoa(resp.DefaultMaxBulk) }, nil},
+	{"requirepass", func(s *Server) string { return *s.requirePass.Load() }, setRequirePass},
+	{"save", func(*Server) string { return "" }, fixedValue("")},
+	{"timeout", func(s *Server) string {
+		return strconv.FormatInt(int64(time.Duration(s.timeout.Load())/time.Second), 10)
+	},
+		intSetter(0, 1<<31-1, func(s *Server, n int64) { s.timeout.Store(int64(time.Duration(n) * time.Second)) })},
+}
+
+func hostOf(s *Server) string {
+	if a := s.Addr(); a != nil {
+		if h, _, err := net.SplitHostPort(a.String()); err == nil {
+			return h
+		}
+	}
+	return ""
+}
+
+func portOf(s *Server) string {
+	if a := s.Addr(); a != nil {
+		if _, p, err := net.SplitHostPort(a.String()); err == nil {
+			return p
+		}
+	}
+	return "0"
+}
+
+// fixedValue accepts CONFIG SET only with the value cachenode always has
+// (e.g. save "" or appendonly no, which scripts commonly send).
+func fixedValue(v string) func(*Server, []byte) (func(), string) {
+	return func(_ *Server, b []byte) (func(), string) {
+		if string(b) != v {
+			return nil, "can't set immutable config"
+		}
+		return func() {}, ""
+	}
+}
+
+func intSetter(lo, hi int64, apply func(*Server, int64)) func(*Server, []byte) (func(), string) {
+	return func(s *Server, b []byte) (func(), string) {
+		n, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			return nil, "argument couldn't be parsed into an integer"
+		}
+		if n < lo || n > hi {
+			return nil, "argument must be between " + strconv.FormatInt(lo, 10) + " and " + strconv.FormatInt(hi, 10) + " inclusive"
+		}
+		return func() { apply(s, n) }, ""
+	}
+}
+
+func setMaxMemory(s *Server, b []byte) (func(), string) {
+	n, err := ParseSize(string(b))
+	if err != nil {
+		return nil, "argument must be a memory value"
+	}
+	return func() {
+		s.maxMemory.Store(n)
+		s.store.SetMaxMemory(n)
+		if n > 0 {
+			_ = s.store.EnsureMemory() // evict now, like Redis after lowering maxmemory
+		}
+	}, ""
+}
+
+func setPolicy(s *Server, b []byte) (func(), string) {
+	p, err := store.ParsePolicy(string(b))
+	if err != nil {
+		return nil, "argument(s) must be one of the following: volatile-lru, volatile-random, volatile-ttl, allkeys-lru, allkeys-random, noeviction"
+	}
+	return func() {
+		s.policy.Store(int64(p))
+		s.store.SetPolicy(p)
+	}, ""
+}
+
+func setRequirePass(s *Server, b []byte) (func(), string) {
+	v := string(b)
+	return func() { s.requirePass.Store(&v) }, ""
+}
+
+func cmdConfigGet(c *conn, args [][]byte) {
+	seen := make(map[string]bool)
+	var names []string
+	for _, pat := range args[2:] {
+		for _, p := range configParams {
+			if !seen[p.name] && store.Match(pat, []byte(p.name), true) {
+				seen[p.name] = true
+				names = append(names, p.name)
+			}
+		}
+	}
+	sort.Strings(names)
+	c.mapLen(len(names))
+	for _, n := range names {
+		for _, p := range configParams {
+			if p.name == n {
+				c.bulkStr(n)
+				c.bulkStr(p.get(c.s))
+			}
+		}
+	}
+}
+
+func findParam(name []byte) *configParam {
+	for i := range configParams {
+		if eq(name, configParams[i].name) {
+			return &configParams[i]
+		}
+	}
+	return nil
+}
+
+func cmdConfigSet(c *conn, args [][]byte) {
+	if len(args)%2 != 0 {
+		c.err("ERR wrong number of arguments for 'config|set' command")
+		return
+	}
+	var applies []func()
+	seen := make(map[string]bool)
+	for i := 2; i < len(args); i += 2 {
+		p := findParam(args[i])
+		if p == nil {
+			c.err("ERR Unknown option or number of arguments for CONFIG SET - '" + string(args[i]) + "'")
+			return
+		}
+		if seen[p.name] {
+			c.err("ERR CONFIG SET failed (possibly related to argument '" + string(args[i]) + "') - duplicate parameter")
+			return
+		}
+		seen[p.name] = true
+		if p.set == nil {
+			c.err("ERR CONFIG SET failed (possibly related to argument '" + string(args[i]) + "') - can't set immutable config")
+			return
+		}
+		apply, msg := p.set(c.s, args[i+1])
+		if msg != "" {
+			c.err("ERR CONFIG SET failed (possibly related to argument '" + string(args[i]) + "') - " + msg)
+			return
+		}
+		applies = append(applies, apply)
+	}
+	for _, a := range applies {
+		a()
+	}
+	c.ok()
+}
+
+// cmdConfigResetStat is accepted for compatibility; the store's counters are
+// cumulative and Prometheus counters must not go backwards, so it resets
+// nothing.
+func cmdConfigResetStat(c *conn, _ [][]byte) { c.ok() }
+
+func cmdConfigHelp(c *conn, _ [][]byte) {
+	c.helpReply("CONFIG",
+		"GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+		"SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+		"RESETSTAT", "    Accepted for compatibility; counters are not reset.",
+	)
+}

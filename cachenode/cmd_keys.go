@@ -1,0 +1,311 @@
+package cachenode
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+
+	"github.com/cachetier/cachetier/cachenode/internal/store"
+	"github.com/cachetier/cachetier/internal/resp"
+)
+
+func cmdDel(c *conn, args [][]byte) {
+	var n int64
+	for _, k := range args[1:] {
+		if c.s.store.Delete(k) {
+			n++
+		}
+	}
+	c.int(n)
+}
+
+func cmdExists(c *conn, args [][]byte) {
+	var n int64
+	for _, k := range args[1:] {
+		if c.s.store.Exists(k) {
+			n++
+		}
+	}
+	c.int(n)
+}
+
+func cmdTouch(c *conn, args [][]byte) {
+	var n int64
+	for _, k := range args[1:] {
+		if c.s.store.Touch(k) {
+			n++
+		}
+	}
+	c.int(n)
+}
+
+func cmdType(c *conn, args [][]byte) {
+	if c.s.store.Exists(args[1]) {
+		c.simple("string")
+	} else {
+		c.simple("none")
+	}
+}
+
+// EXPIRE option flags.
+const (
+	expNX = 1 << iota
+	expXX
+	expGT
+	expLT
+)
+
+func expireGeneric(c *conn, args [][]byte, seconds, absolute bool, name string) {
+	var flags int
+	for _, a := range args[3:] {
+		switch {
+		case eq(a, "nx"):
+			flags |= expNX
+		case eq(a, "xx"):
+			flags |= expXX
+		case eq(a, "gt"):
+			flags |= expGT
+		case eq(a, "lt"):
+			flags |= expLT
+		default:
+			c.err("ERR Unsupported option " + string(a))
+			return
+		}
+	}
+	if flags&expNX != 0 && flags&(expXX|expGT|expLT) != 0 {
+		c.err("ERR NX and XX, GT or LT options at the same time are not compatible")
+		return
+	}
+	if flags&expGT != 0 && flags&expLT != 0 {
+		c.err("ERR GT and LT options at the same time are not compatible")
+		return
+	}
+	when, ok := resp.ParseInt(args[2])
+	if !ok {
+		c.err(errNotInt)
+		return
+	}
+	if seconds {
+		if when > math.MaxInt64/1000 || when < math.MinInt64/1000 {
+			c.err("ERR invalid expire time in '" + name + "' command")
+			return
+		}
+		when *= 1000
+	}
+	now := nowMs()
+	if !absolute {
+		if when > math.MaxInt64-now {
+			c.err("ERR invalid expire time in '" + name + "' command")
+			return
+		}
+		when += now
+	}
+	var set bool
+	c.s.store.Update(args[1], func(cur []byte, exp int64, exists bool) ([]byte, int64, store.Op) {
+		if !exists {
+			return nil, 0, store.Keep
+		}
+		switch {
+		case flags&expNX != 0 && exp != 0,
+			flags&expXX != 0 && exp == 0,
+			flags&expGT != 0 && (exp == 0 || when <= exp),
+			flags&expLT != 0 && exp != 0 && when >= exp:
+			return nil, 0, store.Keep
+		}
+		set = true
+		if when <= now {
+			return nil, 0, store.Delete
+		}
+		return cur, when, store.Put
+	})
+	c.bool01(set)
+}
+
+func cmdExpire(c *conn, args [][]byte)    { expireGeneric(c, args, true, false, "expire") }
+func cmdPExpire(c *conn, args [][]byte)   { expireGeneric(c, args, false, false, "pexpire") }
+func cmdExpireAt(c *conn, args [][]byte)  { expireGeneric(c, args, true, true, "expireat") }
+func cmdPExpireAt(c *conn, args [][]byte) { expireGeneric(c, args, false, true, "pexpireat") }
+
+// ttlGeneric answers TTL, PTTL, EXPIRETIME and PEXPIRETIME like Redis's
+// ttlGenericCommand: -2 for a missing key, -1 without TTL.
+func ttlGeneric(c *conn, key []byte, ms, absolute bool) {
+	var exp int64
+	var exists bool
+	c.s.store.Update(key, func(_ []byte, e int64, ok bool) ([]byte, int64, store.Op) {
+		exp, exists = e, ok
+		return nil, 0, store.Keep
+	})
+	switch {
+	case !exists:
+		c.int(-2)
+	case exp == 0:
+		c.int(-1)
+	default:
+		ttl := exp
+		if !absolute {
+			ttl = exp - nowMs()
+		}
+		if ttl < 0 {
+			ttl = 0
+		}
+		if !ms {
+			ttl = (ttl + 500) / 1000
+		}
+		c.int(ttl)
+	}
+}
+
+func cmdTTL(c *conn, args [][]byte)         { ttlGeneric(c, args[1], false, false) }
+func cmdPTTL(c *conn, args [][]byte)        { ttlGeneric(c, args[1], true, false) }
+func cmdExpireTime(c *conn, args [][]byte)  { ttlGeneric(c, args[1], false, true) }
+func cmdPExpireTime(c *conn, args [][]byte) { ttlGeneric(c, args[1], true, true) }
+
+func cmdPersist(c *conn, args [][]byte) {
+	var done bool
+	c.s.store.Update(args[1], func(cur []byte, exp int64, exists bool) ([]byte, int64, store.Op) {
+		if !exists || exp == 0 {
+			return nil, 0, store.Keep
+		}
+		done = true
+		return cur, 0, store.Put
+	})
+	c.bool01(done)
+}
+
+// allMatch reports whether pattern is "*", which matches every key.
+func allMatch(p []byte) bool { return len(p) == 1 && p[0] == '*' }
+
+func cmdKeys(c *conn, args [][]byte) {
+	pattern := args[1]
+	all := allMatch(pattern)
+	var body []byte
+	n := 0
+	var cursor uint64
+	for {
+		cursor = c.s.store.Scan(cursor, 1024, func(k []byte, _ int64) {
+			if all || store.Match(pattern, k, false) {
+				body = resp.AppendBulk(body, k)
+				n++
+			}
+		})
+		if cursor == 0 {
+			break
+		}
+	}
+	c.array(n)
+	c.out = append(c.out, body...)
+}
+
+func cmdScan(c *conn, args [][]byte) {
+	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
+	if err != nil {
+		// strtoul, which Redis uses, wraps negative numbers around.
+		n, ok := resp.ParseInt(args[1])
+		if !ok || n >= 0 {
+			c.err("ERR invalid cursor")
+			return
+		}
+		cursor = uint64(n)
+	}
+	count := int64(10)
+	var pattern []byte
+	var typ []byte
+	for j := 2; j < len(args); j++ {
+		more := len(args) - j - 1
+		switch {
+		case eq(args[j], "count") && more >= 1:
+			n, ok := resp.ParseInt(args[j+1])
+			if !ok {
+				c.err(errNotInt)
+				return
+			}
+			if n < 1 {
+				c.err(errSyntax)
+				return
+			}
+			count = n
+			j++
+		case eq(args[j], "match") && more >= 1:
+			pattern = args[j+1]
+			if allMatch(pattern) {
+				pattern = nil
+			}
+			j++
+		case eq(args[j], "type") && more >= 1:
+			typ = args[j+1]
+			j++
+		default:
+			c.err(errSyntax)
+			return
+		}
+	}
+	if count > 1<<20 {
+		count = 1 << 20
+	}
+	// Only strings exist here: any other TYPE filters every key out.
+	skipAll := typ != nil && !eq(typ, "string")
+	var body []byte
+	n := 0
+	// The store may visit fewer keys than asked per call (one shard at a
+	// time); keep going until count keys were visited or the end.
+	visited := int64(0)
+	next := cursor
+	for next <= math.MaxInt64 { // larger cursors are never issued: the scan is over
+		next = c.s.store.Scan(next, int(count-visited), func(k []byte, _ int64) {
+			visited++
+			if skipAll || (pattern != nil && !store.Match(pattern, k, false)) {
+				return
+			}
+			body = resp.AppendBulk(body, k)
+			n++
+		})
+		if next == 0 || visited >= count {
+			break
+		}
+	}
+	if next > math.MaxInt64 {
+		next = 0
+	}
+	c.array(2)
+	var tmp [20]byte
+	c.bulk(strconv.AppendUint(tmp[:0], next, 10))
+	c.array(n)
+	c.out = append(c.out, body...)
+}
+
+func cmdRandomKey(c *conn, _ [][]byte) {
+	k, ok := c.s.store.RandomKey(c.scratch[:0])
+	if !ok {
+		c.null()
+		return
+	}
+	c.bulk(k)
+	c.keepScratch(k)
+}
+
+func renameGeneric(c *conn, args [][]byte, nx bool) {
+	src, dst := args[1], args[2]
+	if bytes.Equal(src, dst) {
+		switch {
+		case !c.s.store.Exists(src):
+			c.err(errNoKey)
+		case nx:
+			c.int(0)
+		default:
+			c.ok()
+		}
+		return
+	}
+	exists, renamed := c.s.store.Rename(src, dst, nx)
+	switch {
+	case !exists:
+		c.err(errNoKey)
+	case nx:
+		c.bool01(renamed)
+	default:
+		c.ok()
+	}
+}
+
+func cmdRename(c *conn, args [][]byte)   { renameGeneric(c, args, false) }
+func cmdRenameNX(c *conn, args [][]byte) { renameGeneric(c, args, true) }

@@ -1,0 +1,570 @@
+package cachenode
+
+import (
+	"crypto/subtle"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cachetier/cachetier/cachenode/internal/store"
+	"github.com/cachetier/cachetier/internal/resp"
+)
+
+func cmdPing(c *conn, args [][]byte) {
+	switch len(args) {
+	case 1:
+		c.out = append(c.out, "+PONG\r\n"...)
+	case 2:
+		c.bulk(args[1])
+	default:
+		c.err("ERR wrong number of arguments for 'ping' command")
+	}
+}
+
+func cmdEcho(c *conn, args [][]byte) { c.bulk(args[1]) }
+
+func cmdQuit(c *conn, _ [][]byte) {
+	c.ok()
+	c.quit = true
+}
+
+// checkPassword authenticates user/pass against the only user, "default".
+func (c *conn) checkPassword(user, pass []byte) bool {
+	if string(user) != "default" {
+		return false
+	}
+	want := *c.s.requirePass.Load()
+	if want == "" {
+		return true // the default user has no password: any password works
+	}
+	return subtle.ConstantTimeCompare(pass, []byte(want)) == 1
+}
+
+func (c *conn) setAuthed() {
+	c.authed = true
+	c.rd.Unauthenticated = false
+}
+
+func cmdAuth(c *conn, args [][]byte) {
+	if len(args) > 3 {
+		c.err(errSyntax)
+		return
+	}
+	user, pass := []byte("default"), args[1]
+	if len(args) == 2 {
+		if *c.s.requirePass.Load() == "" {
+			c.err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+			return
+		}
+	} else {
+		user, pass = args[1], args[2]
+	}
+	if !c.checkPassword(user, pass) {
+		c.err(errWrongPass)
+		return
+	}
+	c.setAuthed()
+	c.ok()
+}
+
+// validName checks a client name like Redis: printable ASCII without spaces.
+func validName(b []byte) bool {
+	for _, ch := range b {
+		if ch < '!' || ch > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func cmdHello(c *conn, args [][]byte) {
+	ver := int64(0)
+	next := 1
+	if len(args) >= 2 {
+		v, ok := resp.ParseInt(args[1])
+		if !ok {
+			c.err("ERR Protocol version is not an integer or out of range")
+			return
+		}
+		if v < 2 || v > 3 {
+			c.err("NOPROTO unsupported protocol version")
+			return
+		}
+		ver = v
+		next = 2
+	}
+	var user, pass, name []byte
+	for j := next; j < len(args); j++ {
+		more := len(args) - 1 - j
+		switch {
+		case eq(args[j], "auth") && more >= 2:
+			user, pass = args[j+1], args[j+2]
+			j += 2
+		case eq(args[j], "setname") && more >= 1:
+			name = args[j+1]
+			if !validName(name) {
+				c.err("ERR Client names cannot contain spaces, newlines or special characters.")
+				return
+			}
+			j++
+		default:
+			c.err("ERR Syntax error in HELLO option '" + trunc(args[j], len(args[j])) + "'")
+			return
+		}
+	}
+	if user != nil {
+		if !c.checkPassword(user, pass) {
+			c.err(errWrongPass)
+			return
+		}
+		c.setAuthed()
+	}
+	if c.authRequired() {
+		c.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		return
+	}
+	if name != nil {
+		c.setName(name)
+	}
+	if ver != 0 {
+		c.proto = int(ver)
+	}
+	c.mapLen(7)
+	c.bulkStr("server")
+	c.bulkStr("redis")
+	c.bulkStr("version")
+	c.bulkStr(RedisVersion)
+	c.bulkStr("proto")
+	c.int(int64(c.proto))
+	c.bulkStr("id")
+	c.int(c.id)
+	c.bulkStr("mode")
+	c.bulkStr("standalone")
+	c.bulkStr("role")
+	c.bulkStr("master")
+	c.bulkStr("modules")
+	c.array(0)
+}
+
+// RedisVersion is the Redis version cachenode reports in HELLO and INFO: the
+// Redis release whose commands and replies it follows.
+const RedisVersion = "7.2.4"
+
+func cmdSelect(c *conn, args [][]byte) {
+	n, ok := resp.ParseInt(args[1])
+	if !ok || n < -1<<31 || n > 1<<31-1 {
+		c.err(errNotInt)
+		return
+	}
+	if n != 0 {
+		c.err("ERR DB index is out of range")
+		return
+	}
+	c.ok()
+}
+
+func (c *conn) setName(name []byte) {
+	s := string(name)
+	c.name.Store(&s)
+}
+
+func cmdClientID(c *conn, _ [][]byte) { c.int(c.id) }
+
+func cmdClientSetName(c *conn, args [][]byte) {
+	if !validName(args[2]) {
+		c.err("ERR Client names cannot contain spaces, newlines or special characters.")
+		return
+	}
+	c.setName(args[2])
+	c.ok()
+}
+
+func cmdClientGetName(c *conn, _ [][]byte) {
+	if p := c.name.Load(); p != nil && *p != "" {
+		c.bulkStr(*p)
+		return
+	}
+	c.null()
+}
+
+func cmdClientSetInfo(c *conn, args [][]byte) {
+	var dst = &c.libName
+	switch {
+	case eq(args[2], "lib-name"):
+	case eq(args[2], "lib-ver"):
+		dst = &c.libVer
+	default:
+		c.err("ERR Unrecognized option '" + trunc(args[2], len(args[2])) + "'")
+		return
+	}
+	if !validName(args[3]) {
+		c.err("ERR " + strings.ToLower(string(args[2])) + " cannot contain spaces, newlines or special characters.")
+		return
+	}
+	v := string(args[3])
+	dst.Store(&v)
+	c.ok()
+}
+
+func loadStr(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// clientLine formats one CLIENT LIST / CLIENT INFO line for cl.
+func (c *conn) clientLine(b []byte, cl *conn, now time.Time) []byte {
+	cmdName := "NULL"
+	if cl == c {
+		cmdName = "client|" + "list"
+	}
+	if lc := cl.lastCmd.Load(); lc != nil && cl != c {
+		cmdName = lc.name
+	}
+	idle := now.Sub(time.Unix(0, cl.lastActive.Load())) / time.Second
+	if cl == c {
+		idle = 0
+	}
+	proto := 2
+	if cl == c {
+		proto = c.proto
+	}
+	b = append(b, "id="...)
+	b = strconv.AppendInt(b, cl.id, 10)
+	b = append(b, " addr="...)
+	b = append(b, cl.addr...)
+	b = append(b, " laddr="...)
+	b = append(b, cl.laddr...)
+	b = append(b, " fd=-1 name="...)
+	b = append(b, loadStr(cl.name.Load())...)
+	b = append(b, " age="...)
+	b = strconv.AppendInt(b, int64(now.Sub(cl.created)/time.Second), 10)
+	b = append(b, " idle="...)
+	b = strconv.AppendInt(b, int64(idle), 10)
+	b = append(b, " flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd="...)
+	b = append(b, cmdName...)
+	b = append(b, " user=default redir=-1 resp="...)
+	b = strconv.AppendInt(b, int64(proto), 10)
+	b = append(b, " lib-name="...)
+	b = append(b, loadStr(cl.libName.Load())...)
+	b = append(b, " lib-ver="...)
+	b = append(b, loadStr(cl.libVer.Load())...)
+	return append(b, '\n')
+}
+
+func cmdClientList(c *conn, args [][]byte) {
+	var ids map[int64]bool
+	typeNone := false
+	switch {
+	case len(args) == 2:
+	case len(args) == 4 && eq(args[2], "type"):
+		switch {
+		case eq(args[3], "normal"):
+		case eq(args[3], "master"), eq(args[3], "replica"), eq(args[3], "slave"), eq(args[3], "pubsub"):
+			typeNone = true
+		default:
+			c.err("ERR Unknown client type '" + string(args[3]) + "'")
+			return
+		}
+	case len(args) > 3 && eq(args[2], "id"):
+		ids = make(map[int64]bool)
+		for _, a := range args[3:] {
+			id, ok := resp.ParseInt(a)
+			if !ok || id < 1 {
+				c.err("ERR Invalid client ID")
+				return
+			}
+			ids[id] = true
+		}
+	default:
+		c.err(errSyntax)
+		return
+	}
+	c.s.mu.Lock()
+	conns := make([]*conn, 0, len(c.s.conns))
+	for cl := range c.s.conns {
+		if !typeNone && (ids == nil || ids[cl.id]) {
+			conns = append(conns, cl)
+		}
+	}
+	c.s.mu.Unlock()
+	sort.Slice(conns, func(i, j int) bool { return conns[i].id < conns[j].id })
+	now := time.Now()
+	var b []byte
+	for _, cl := range conns {
+		b = c.clientLine(b, cl, now)
+	}
+	c.verbatim(b)
+}
+
+func cmdClientInfo(c *conn, _ [][]byte) {
+	b := c.clientLine(nil, c, time.Now())
+	b = []byte(strings.Replace(string(b), "cmd=client|list", "cmd=client|info", 1))
+	c.verbatim(b)
+}
+
+func (c *conn) helpReply(name string, lines ...string) {
+	c.array(len(lines) + 3)
+	c.simple(name + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+	for _, l := range lines {
+		c.simple(l)
+	}
+	c.simple("HELP")
+	c.simple("    Print this help.")
+}
+
+func cmdClientHelp(c *conn, _ [][]byte) {
+	c.helpReply("CLIENT",
+		"GETNAME", "    Return the name of the current connection.",
+		"ID", "    Return the ID of the current connection.",
+		"INFO", "    Return information about the current client connection.",
+		"LIST [TYPE <normal|master|replica|pubsub>]", "    Return information about client connections.",
+		"SETINFO <option> <value>", "    Set client meta attr. Options are LIB-NAME and LIB-VER.",
+		"SETNAME <name>", "    Assign the name <name> to the current connection.",
+	)
+}
+
+func cmdTime(c *conn, _ [][]byte) {
+	now := time.Now()
+	c.array(2)
+	c.out = resp.AppendBulkInt(c.out, now.Unix())
+	c.out = resp.AppendBulkInt(c.out, int64(now.Nanosecond()/1000))
+}
+
+func cmdDBSize(c *conn, _ [][]byte) { c.int(int64(c.s.store.Len())) }
+
+func cmdFlush(c *conn, args [][]byte) {
+	if len(args) > 2 || (len(args) == 2 && !eq(args[1], "async") && !eq(args[1], "sync")) {
+		c.err(errSyntax)
+		return
+	}
+	c.s.store.Flush()
+	c.ok()
+}
+
+// COMMAND and its subcommands.
+
+func appendFlags(c *conn, f cmdFlag) {
+	n := 0
+	for _, fl := range flagNames {
+		if f&fl.f != 0 {
+			n++
+		}
+	}
+	c.setLen(n)
+	for _, fl := range flagNames {
+		if f&fl.f != 0 {
+			c.simple(fl.name)
+		}
+	}
+}
+
+func (c *conn) commandInfo(cmd *command) {
+	c.array(10)
+	c.bulkStr(cmd.name)
+	c.int(int64(cmd.arity))
+	appendFlags(c, cmd.flags)
+	c.int(int64(cmd.firstKey))
+	c.int(int64(cmd.lastKey))
+	c.int(int64(cmd.step))
+	cats := strings.Fields(cmd.acl)
+	c.setLen(len(cats))
+	for _, cat := range cats {
+		c.simple(cat)
+	}
+	c.setLen(0) // tips
+	if cmd.firstKey > 0 {
+		c.keySpec(cmd)
+	} else {
+		c.array(0)
+	}
+	c.array(len(cmd.subList))
+	for _, s := range cmd.subList {
+		c.commandInfo(s)
+	}
+}
+
+// keySpec writes one Redis 7 key specification for cmd's key range.
+func (c *conn) keySpec(cmd *command) {
+	c.array(1)
+	flags := "RO"
+	if cmd.flags&flagWrite != 0 {
+		flags = "RW"
+	}
+	c.mapLen(3)
+	c.bulkStr("flags")
+	c.setLen(1)
+	c.simple(flags)
+	c.bulkStr("begin_search")
+	c.mapLen(2)
+	c.bulkStr("type")
+	c.bulkStr("index")
+	c.bulkStr("spec")
+	c.mapLen(1)
+	c.bulkStr("index")
+	c.int(int64(cmd.firstKey))
+	c.bulkStr("find_keys")
+	c.mapLen(2)
+	c.bulkStr("type")
+	c.bulkStr("range")
+	c.bulkStr("spec")
+	c.mapLen(3)
+	last := cmd.lastKey
+	if last > 0 {
+		last -= cmd.firstKey
+	}
+	c.bulkStr("lastkey")
+	c.int(int64(last))
+	c.bulkStr("keystep")
+	c.int(int64(cmd.step))
+	c.bulkStr("limit")
+	c.int(0)
+}
+
+func topCommands() []*command {
+	l := make([]*command, 0, len(commands))
+	for _, cmd := range commandList {
+		if cmd.parent == nil {
+			l = append(l, cmd)
+		}
+	}
+	return l
+}
+
+// findCommand looks a command up by name or "container|sub" full name.
+func findCommand(name []byte) *command {
+	var scratch [32]byte
+	if i := strings.IndexByte(string(name), '|'); i >= 0 {
+		parent := lookupName(commands, name[:i], &scratch)
+		if parent == nil || parent.subs == nil {
+			return nil
+		}
+		return lookupName(parent.subs, name[i+1:], &scratch)
+	}
+	return lookupName(commands, name, &scratch)
+}
+
+func cmdCommandAll(c *conn, _ [][]byte) {
+	l := topCommands()
+	c.array(len(l))
+	for _, cmd := range l {
+		c.commandInfo(cmd)
+	}
+}
+
+func cmdCommandCount(c *conn, _ [][]byte) { c.int(int64(len(commands))) }
+
+func cmdCommandInfo(c *conn, args [][]byte) {
+	if len(args) == 2 {
+		cmdCommandAll(c, args)
+		return
+	}
+	c.array(len(args) - 2)
+	for _, name := range args[2:] {
+		if cmd := findCommand(name); cmd != nil {
+			c.commandInfo(cmd)
+		} else {
+			c.null()
+		}
+	}
+}
+
+func (c *conn) commandDocs(cmd *command) {
+	n := 4
+	if cmd.subList != nil {
+		n++
+	}
+	c.mapLen(n)
+	c.bulkStr("summary")
+	c.bulkStr(cmd.summary)
+	c.bulkStr("since")
+	c.bulkStr(cmd.since)
+	c.bulkStr("group")
+	c.bulkStr(cmd.group)
+	c.bulkStr("complexity")
+	c.bulkStr(cmd.complex)
+	if cmd.subList != nil {
+		c.bulkStr("subcommands")
+		c.mapLen(len(cmd.subList))
+		for _, s := range cmd.subList {
+			c.bulkStr(s.name)
+			c.commandDocs(s)
+		}
+	}
+}
+
+func cmdCommandDocs(c *conn, args [][]byte) {
+	var l []*command
+	if len(args) == 2 {
+		l = topCommands()
+	} else {
+		for _, name := range args[2:] {
+			if cmd := findCommand(name); cmd != nil {
+				l = append(l, cmd)
+			}
+		}
+	}
+	c.mapLen(len(l))
+	for _, cmd := range l {
+		c.bulkStr(cmd.name)
+		c.commandDocs(cmd)
+	}
+}
+
+func cmdCommandList(c *conn, args [][]byte) {
+	l := topCommands()
+	var keep func(*command) bool
+	switch {
+	case len(args) == 2:
+	case len(args) == 5 && eq(args[2], "filterby"):
+		arg := args[4]
+		switch {
+		case eq(args[3], "module"):
+			keep = func(*command) bool { return false }
+		case eq(args[3], "aclcat"):
+			keep = func(cmd *command) bool {
+				for _, cat := range strings.Fields(cmd.acl) {
+					if strings.EqualFold(cat[1:], string(arg)) {
+						return true
+					}
+				}
+				return false
+			}
+		case eq(args[3], "pattern"):
+			keep = func(cmd *command) bool { return store.Match(arg, []byte(cmd.name), true) }
+		default:
+			c.err(errSyntax)
+			return
+		}
+	default:
+		c.err(errSyntax)
+		return
+	}
+	var names []string
+	for _, cmd := range l {
+		if keep == nil || keep(cmd) {
+			names = append(names, cmd.name)
+		}
+		for _, s := range cmd.subList {
+			if keep != nil && keep(s) {
+				names = append(names, s.name)
+			}
+		}
+	}
+	c.array(len(names))
+	for _, n := range names {
+		c.bulkStr(n)
+	}
+}
+
+func cmdCommandHelp(c *conn, _ [][]byte) {
+	c.helpReply("COMMAND",
+		"(no subcommand)", "    Return details about all commands.",
+		"COUNT", "    Return the total number of commands in this server.",
+		"LIST", "    Return a list of all commands in this server.",
+		"INFO [<command-name> ...]", "    Return details about multiple commands.",
+		"DOCS [<command-name> ...]", "    Return documentation details about multiple commands.",
+	)
+}

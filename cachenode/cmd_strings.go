@@ -1,0 +1,501 @@
+package cachenode
+
+import (
+	"bytes"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cachetier/cachetier/cachenode/internal/store"
+	"github.com/cachetier/cachetier/internal/resp"
+)
+
+func nowMs() int64 { return time.Now().UnixMilli() }
+
+// keepScratch keeps a grown scratch buffer for reuse, unless it got large.
+func (c *conn) keepScratch(b []byte) {
+	if cap(b) <= keepOutCap {
+		c.scratch = b[:0]
+	}
+}
+
+func cmdGet(c *conn, args [][]byte) {
+	v, ok := c.s.store.Get(c.scratch[:0], args[1])
+	if !ok {
+		c.null()
+		return
+	}
+	c.bulk(v)
+	c.keepScratch(v)
+}
+
+// Option flags of SET and GETEX (Redis's OBJ_* flags).
+const (
+	optNX = 1 << iota
+	optXX
+	optGet
+	optKeepTTL
+	optPersist
+	optEX
+	optPX
+	optEXAT
+	optPXAT
+	optExpire = optEX | optPX | optEXAT | optPXAT
+)
+
+// parseExpireOpts parses SET's (isSet) or GETEX's options from args like
+// Redis's parseExtendedStringArgumentsOrReply and returns the flags and the
+// absolute expiry in unix milliseconds (0 when none). ok is false when an
+// error reply was written.
+func (c *conn) parseExpireOpts(args [][]byte, isSet bool, name string) (flags int, expireAt int64, ok bool) {
+	var expArg []byte
+	for j := 0; j < len(args); j++ {
+		opt := args[j]
+		hasNext := j+1 < len(args)
+		switch {
+		case isSet && eq(opt, "nx") && flags&optXX == 0:
+			flags |= optNX
+		case isSet && eq(opt, "xx") && flags&optNX == 0:
+			flags |= optXX
+		case isSet && eq(opt, "get"):
+			flags |= optGet
+		case isSet && eq(opt, "keepttl") && flags&(optPersist|optExpire) == 0:
+			flags |= optKeepTTL
+		case !isSet && eq(opt, "persist") && flags&(optExpire|optKeepTTL) == 0:
+			flags |= optPersist
+		case eq(opt, "ex") && flags&(optKeepTTL|optPersist|optEXAT|optPX|optPXAT) == 0 && hasNext:
+			flags |= optEX
+			j++
+			expArg = args[j]
+		case eq(opt, "px") && flags&(optKeepTTL|optPersist|optEX|optEXAT|optPXAT) == 0 && hasNext:
+			flags |= optPX
+			j++
+			expArg = args[j]
+		case eq(opt, "exat") && flags&(optKeepTTL|optPersist|optEX|optPX|optPXAT) == 0 && hasNext:
+			flags |= optEXAT
+			j++
+			expArg = args[j]
+		case eq(opt, "pxat") && flags&(optKeepTTL|optPersist|optEX|optEXAT|optPX) == 0 && hasNext:
+			flags |= optPXAT
+			j++
+			expArg = args[j]
+		default:
+			c.err(errSyntax)
+			return 0, 0, false
+		}
+	}
+	if flags&optExpire == 0 {
+		return flags, 0, true
+	}
+	expireAt, ok = c.expireArg(expArg, flags&(optEX|optEXAT) != 0, flags&(optEX|optPX) != 0, name)
+	return flags, expireAt, ok
+}
+
+// expireArg converts a positive SET-style expire argument to absolute unix
+// milliseconds, replying with Redis's errors when it is invalid.
+func (c *conn) expireArg(arg []byte, seconds, relative bool, name string) (int64, bool) {
+	ms, ok := resp.ParseInt(arg)
+	if !ok {
+		c.err(errNotInt)
+		return 0, false
+	}
+	if ms <= 0 || (seconds && ms > math.MaxInt64/1000) {
+		c.err("ERR invalid expire time in '" + name + "' command")
+		return 0, false
+	}
+	if seconds {
+		ms *= 1000
+	}
+	if relative {
+		ms += nowMs() // wraps negative on overflow, caught below
+	}
+	if ms <= 0 {
+		c.err("ERR invalid expire time in '" + name + "' command")
+		return 0, false
+	}
+	return ms, true
+}
+
+func cmdSet(c *conn, args [][]byte) {
+	flags, exp, ok := c.parseExpireOpts(args[3:], true, "set")
+	if !ok {
+		return
+	}
+	a := store.SetArgs{ExpireAt: exp, KeepTTL: flags&optKeepTTL != 0, NX: flags&optNX != 0, XX: flags&optXX != 0, Get: flags&optGet != 0}
+	prev, had, written := c.s.store.Set(args[1], args[2], a, c.scratch[:0])
+	switch {
+	case a.Get:
+		if had {
+			c.bulk(prev)
+		} else {
+			c.null()
+		}
+		c.keepScratch(prev)
+	case written:
+		c.ok()
+	default:
+		c.null()
+	}
+}
+
+func cmdSetNX(c *conn, args [][]byte) {
+	_, _, written := c.s.store.Set(args[1], args[2], store.SetArgs{NX: true}, nil)
+	c.bool01(written)
+}
+
+func setex(c *conn, args [][]byte, seconds bool, name string) {
+	exp, ok := c.expireArg(args[2], seconds, true, name)
+	if !ok {
+		return
+	}
+	c.s.store.Set(args[1], args[3], store.SetArgs{ExpireAt: exp}, nil)
+	c.ok()
+}
+
+func cmdSetEX(c *conn, args [][]byte)  { setex(c, args, true, "setex") }
+func cmdPSetEX(c *conn, args [][]byte) { setex(c, args, false, "psetex") }
+
+func cmdGetSet(c *conn, args [][]byte) {
+	prev, had, _ := c.s.store.Set(args[1], args[2], store.SetArgs{Get: true}, c.scratch[:0])
+	if had {
+		c.bulk(prev)
+	} else {
+		c.null()
+	}
+	c.keepScratch(prev)
+}
+
+func cmdGetDel(c *conn, args [][]byte) {
+	var found bool
+	c.s.store.Update(args[1], func(cur []byte, _ int64, exists bool) ([]byte, int64, store.Op) {
+		if !exists {
+			return nil, 0, store.Keep
+		}
+		found = true
+		c.bulk(cur)
+		return nil, 0, store.Delete
+	})
+	if !found {
+		c.null()
+	}
+}
+
+func cmdGetEX(c *conn, args [][]byte) {
+	flags, exp, ok := c.parseExpireOpts(args[2:], false, "getex")
+	if !ok {
+		return
+	}
+	var found bool
+	now := nowMs()
+	c.s.store.Update(args[1], func(cur []byte, oldExp int64, exists bool) ([]byte, int64, store.Op) {
+		if !exists {
+			return nil, 0, store.Keep
+		}
+		found = true
+		c.bulk(cur)
+		switch {
+		case flags&optExpire != 0 && exp <= now:
+			return nil, 0, store.Delete
+		case flags&optExpire != 0:
+			return cur, exp, store.Put
+		case flags&optPersist != 0 && oldExp != 0:
+			return cur, 0, store.Put
+		}
+		return nil, 0, store.Keep
+	})
+	if !found {
+		c.null()
+	}
+}
+
+func cmdMGet(c *conn, args [][]byte) {
+	c.array(len(args) - 1)
+	buf := c.scratch[:0]
+	for _, k := range args[1:] {
+		v, ok := c.s.store.Get(buf[:0], k)
+		if ok {
+			c.bulk(v)
+		} else {
+			c.null()
+		}
+		buf = v
+	}
+	c.keepScratch(buf)
+}
+
+func cmdMSet(c *conn, args [][]byte) {
+	if len(args)%2 != 1 {
+		c.err("ERR wrong number of arguments for 'mset' command")
+		return
+	}
+	for i := 1; i < len(args); i += 2 {
+		c.s.store.Set(args[i], args[i+1], store.SetArgs{}, nil)
+	}
+	c.ok()
+}
+
+// cmdMSetNX sets the keys only if none exists. The existence check and the
+// writes are not atomic against concurrent clients (the store locks per key).
+func cmdMSetNX(c *conn, args [][]byte) {
+	if len(args)%2 != 1 {
+		c.err("ERR wrong number of arguments for 'msetnx' command")
+		return
+	}
+	for i := 1; i < len(args); i += 2 {
+		if c.s.store.Exists(args[i]) {
+			c.int(0)
+			return
+		}
+	}
+	for i := 1; i < len(args); i += 2 {
+		c.s.store.Set(args[i], args[i+1], store.SetArgs{}, nil)
+	}
+	c.int(1)
+}
+
+func cmdAppend(c *conn, args [][]byte) {
+	var n int64
+	tooBig := false
+	c.s.store.Update(args[1], func(cur []byte, exp int64, exists bool) ([]byte, int64, store.Op) {
+		if int64(len(cur))+int64(len(args[2])) > maxStringLen {
+			tooBig = true
+			return nil, 0, store.Keep
+		}
+		nv := append(c.scratch[:0], cur...)
+		nv = append(nv, args[2]...)
+		n = int64(len(nv))
+		c.keepScratch(nv)
+		return nv, exp, store.Put
+	})
+	if tooBig {
+		c.err(errStringLimit)
+		return
+	}
+	c.int(n)
+}
+
+func cmdStrlen(c *conn, args [][]byte) {
+	var n int
+	c.s.store.Update(args[1], func(cur []byte, _ int64, _ bool) ([]byte, int64, store.Op) {
+		n = len(cur)
+		return nil, 0, store.Keep
+	})
+	c.int(int64(n))
+}
+
+func cmdGetRange(c *conn, args [][]byte) {
+	start, ok1 := resp.ParseInt(args[2])
+	end, ok2 := resp.ParseInt(args[3])
+	if !ok1 || !ok2 {
+		c.err(errNotInt)
+		return
+	}
+	v, _ := c.s.store.Get(c.scratch[:0], args[1])
+	defer c.keepScratch(v)
+	n := int64(len(v))
+	if start < 0 && end < 0 && start > end {
+		c.bulk(nil)
+		return
+	}
+	if start < 0 {
+		start += n
+	}
+	if end < 0 {
+		end += n
+	}
+	if start < 0 {
+		start = 0
+	}
+	if end < 0 {
+		end = 0
+	}
+	if end >= n {
+		end = n - 1
+	}
+	if start > end || n == 0 {
+		c.bulk(nil)
+		return
+	}
+	c.bulk(v[start : end+1])
+}
+
+func cmdSetRange(c *conn, args [][]byte) {
+	off, ok := resp.ParseInt(args[2])
+	if !ok {
+		c.err(errNotInt)
+		return
+	}
+	if off < 0 {
+		c.err("ERR offset is out of range")
+		return
+	}
+	val := args[3]
+	var n int64
+	var errMsg string
+	c.s.store.Update(args[1], func(cur []byte, exp int64, exists bool) ([]byte, int64, store.Op) {
+		if len(val) == 0 {
+			n = int64(len(cur))
+			return nil, 0, store.Keep
+		}
+		if off+int64(len(val)) > maxStringLen {
+			errMsg = errStringLimit
+			return nil, 0, store.Keep
+		}
+		size := max(int64(len(cur)), off+int64(len(val)))
+		nv := append(c.scratch[:0], cur...)
+		for int64(len(nv)) < size {
+			nv = append(nv, 0)
+		}
+		copy(nv[off:], val)
+		n = int64(len(nv))
+		c.keepScratch(nv)
+		return nv, exp, store.Put
+	})
+	if errMsg != "" {
+		c.err(errMsg)
+		return
+	}
+	c.int(n)
+}
+
+func incrBy(c *conn, key []byte, delta int64) {
+	var res int64
+	var errMsg string
+	c.s.store.Update(key, func(cur []byte, exp int64, exists bool) ([]byte, int64, store.Op) {
+		var v int64
+		if exists {
+			var ok bool
+			if v, ok = resp.ParseInt(cur); !ok {
+				errMsg = errNotInt
+				return nil, 0, store.Keep
+			}
+		}
+		if (delta < 0 && v < 0 && delta < math.MinInt64-v) || (delta > 0 && v > 0 && delta > math.MaxInt64-v) {
+			errMsg = errOverflow
+			return nil, 0, store.Keep
+		}
+		res = v + delta
+		nv := strconv.AppendInt(c.scratch[:0], res, 10)
+		return nv, exp, store.Put
+	})
+	if errMsg != "" {
+		c.err(errMsg)
+		return
+	}
+	c.int(res)
+}
+
+func cmdIncr(c *conn, args [][]byte) { incrBy(c, args[1], 1) }
+func cmdDecr(c *conn, args [][]byte) { incrBy(c, args[1], -1) }
+
+func cmdIncrBy(c *conn, args [][]byte) {
+	d, ok := resp.ParseInt(args[2])
+	if !ok {
+		c.err(errNotInt)
+		return
+	}
+	incrBy(c, args[1], d)
+}
+
+func cmdDecrBy(c *conn, args [][]byte) {
+	d, ok := resp.ParseInt(args[2])
+	if !ok {
+		c.err(errNotInt)
+		return
+	}
+	if d == math.MinInt64 {
+		c.err("ERR decrement would overflow")
+		return
+	}
+	incrBy(c, args[1], -d)
+}
+
+// Redis does INCRBYFLOAT in C long double, the x87 80-bit format on amd64:
+// a 64-bit mantissa. big.Float with 64 bits of precision and round-to-even
+// gives the same sums, so replies match Redis digit for digit.
+const (
+	ldPrec   = 64
+	ldMaxExp = 16384 // |x| >= 2^16384 overflows a long double
+)
+
+// parseLD parses a number like Redis's string2ld (strtold): no leading
+// blank, no trailing bytes, no NaN, no overflow; "inf" is accepted.
+func parseLD(b []byte) (*big.Float, bool) {
+	if len(b) == 0 || len(b) >= 5*1024 || isBlank(b[0]) {
+		return nil, false
+	}
+	s := string(b)
+	f, _, err := big.ParseFloat(s, 10, ldPrec, big.ToNearestEven)
+	if err != nil {
+		switch strings.ToLower(strings.TrimLeft(s, "+-")) {
+		case "inf", "infinity":
+			return new(big.Float).SetInf(s[0] == '-'), true
+		}
+		return nil, false
+	}
+	if !f.IsInf() && f.MantExp(nil) > ldMaxExp {
+		return nil, false
+	}
+	return f, true
+}
+
+func isBlank(ch byte) bool {
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f'
+}
+
+// formatLD formats f like Redis's ld2string(LD_STR_HUMAN): "%.17Lf" with
+// trailing zeros (and a trailing '.') removed, "-0" as "0".
+func formatLD(dst []byte, f *big.Float) []byte {
+	start := len(dst)
+	dst = f.Append(dst, 'f', 17)
+	if bytes.IndexByte(dst[start:], '.') >= 0 {
+		for dst[len(dst)-1] == '0' {
+			dst = dst[:len(dst)-1]
+		}
+		if dst[len(dst)-1] == '.' {
+			dst = dst[:len(dst)-1]
+		}
+	}
+	if string(dst[start:]) == "-0" {
+		dst = append(dst[:start], '0')
+	}
+	return dst
+}
+
+func cmdIncrByFloat(c *conn, args [][]byte) {
+	var res []byte
+	var errMsg string
+	c.s.store.Update(args[1], func(cur []byte, exp int64, exists bool) ([]byte, int64, store.Op) {
+		v := new(big.Float).SetPrec(ldPrec)
+		if exists {
+			var ok bool
+			if v, ok = parseLD(cur); !ok {
+				errMsg = errNotFloat
+				return nil, 0, store.Keep
+			}
+		}
+		incr, ok := parseLD(args[2])
+		if !ok {
+			errMsg = errNotFloat
+			return nil, 0, store.Keep
+		}
+		if v.IsInf() || incr.IsInf() {
+			errMsg = "ERR increment would produce NaN or Infinity"
+			return nil, 0, store.Keep
+		}
+		sum := new(big.Float).SetPrec(ldPrec).SetMode(big.ToNearestEven).Add(v, incr)
+		if sum.MantExp(nil) > ldMaxExp {
+			errMsg = "ERR increment would produce NaN or Infinity"
+			return nil, 0, store.Keep
+		}
+		res = formatLD(c.scratch[:0], sum)
+		return res, exp, store.Put
+	})
+	if errMsg != "" {
+		c.err(errMsg)
+		return
+	}
+	c.bulk(res)
+}

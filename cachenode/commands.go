@@ -1,0 +1,326 @@
+package cachenode
+
+import (
+	"strings"
+	"time"
+
+	"github.com/cachetier/cachetier/internal/resp"
+)
+
+// cmdFlag describes a command, as in Redis's command table.
+type cmdFlag uint32
+
+const (
+	flagWrite cmdFlag = 1 << iota
+	flagReadonly
+	flagDenyOOM
+	flagAdmin
+	flagNoAuth
+	flagFast
+	flagLoading
+	flagStale
+	flagNoScript
+	flagAllowBusy
+)
+
+var flagNames = []struct {
+	f    cmdFlag
+	name string
+}{
+	{flagWrite, "write"}, {flagReadonly, "readonly"}, {flagDenyOOM, "denyoom"}, {flagAdmin, "admin"},
+	{flagNoScript, "noscript"}, {flagLoading, "loading"}, {flagStale, "stale"}, {flagFast, "fast"},
+	{flagNoAuth, "no_auth"}, {flagAllowBusy, "allow_busy"},
+}
+
+// command is one entry of the command table. The table is built once at
+// init and never modified.
+type command struct {
+	id       int
+	name     string // full lowercase name: "get", "client|setname"
+	arity    int    // Redis arity: exact if > 0, minimum if < 0 (name included)
+	flags    cmdFlag
+	fn       func(c *conn, args [][]byte)
+	firstKey int
+	lastKey  int
+	step     int
+	acl      string // ACL categories, space separated, e.g. "@read @string @fast"
+	group    string // COMMAND DOCS group: string, generic, connection, server
+	since    string
+	summary  string
+	complex  string
+
+	subs    map[string]*command // subcommands of a container (CLIENT, CONFIG, COMMAND)
+	subList []*command
+	parent  *command
+}
+
+var (
+	commandList []*command          // every command and subcommand; index = id
+	commands    map[string]*command // top-level commands by lowercase name
+	// unknownStats is the stats slot for commands not in the table.
+	unknownID int
+)
+
+const (
+	errSyntax      = "ERR syntax error"
+	errNotInt      = "ERR value is not an integer or out of range"
+	errNotFloat    = "ERR value is not a valid float"
+	errNoKey       = "ERR no such key"
+	errOverflow    = "ERR increment or decrement would overflow"
+	errNoAuth      = "NOAUTH Authentication required."
+	errWrongPass   = "WRONGPASS invalid username-password pair or user is disabled."
+	errOOM         = "OOM command not allowed when used memory > 'maxmemory'."
+	errStringLimit = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+	maxStringLen   = resp.DefaultMaxBulk
+)
+
+// def is a compact constructor for the table below.
+func def(name string, arity int, flags cmdFlag, first, last, step int, acl, group, since, summary, complexity string, fn func(*conn, [][]byte)) *command {
+	return &command{name: name, arity: arity, flags: flags, firstKey: first, lastKey: last, step: step,
+		acl: acl, group: group, since: since, summary: summary, complex: complexity, fn: fn}
+}
+
+// container builds a command with subcommands; fn, if not nil, runs when
+// the command is called without a subcommand (COMMAND).
+func container(name string, arity int, flags cmdFlag, acl, group, since, summary string, fn func(*conn, [][]byte), subs ...*command) *command {
+	c := def(name, arity, flags, 0, 0, 0, acl, group, since, summary, "Depends on subcommand.", fn)
+	c.subs = make(map[string]*command, len(subs))
+	for _, s := range subs {
+		s.parent = c
+		short := s.name
+		s.name = name + "|" + short
+		c.subs[short] = s
+		c.subList = append(c.subList, s)
+	}
+	return c
+}
+
+func init() {
+	const (
+		w   = flagWrite
+		ro  = flagReadonly
+		oom = flagDenyOOM
+		f   = flagFast
+	)
+	conn := flagNoScript | flagLoading | flagStale
+	top := []*command{
+		// connection and server
+		def("ping", -1, f|flagStale, 0, 0, 0, "@fast @connection", "connection", "1.0.0", "Returns the server's liveliness response.", "O(1)", cmdPing),
+		def("echo", 2, f|flagLoading|flagStale, 0, 0, 0, "@fast @connection", "connection", "1.0.0", "Returns the given string.", "O(1)", cmdEcho),
+		def("quit", -1, flagAllowBusy|conn|f|flagNoAuth, 0, 0, 0, "@fast @connection", "connection", "1.0.0", "Closes the connection.", "O(1)", cmdQuit),
+		def("auth", -2, conn|f|flagNoAuth|flagAllowBusy, 0, 0, 0, "@fast @connection", "connection", "1.0.0", "Authenticates the connection.", "O(N) where N is the number of passwords defined for the user", cmdAuth),
+		def("hello", -1, conn|f|flagNoAuth|flagAllowBusy, 0, 0, 0, "@fast @connection", "connection", "6.0.0", "Handshakes with the Redis server.", "O(1)", cmdHello),
+		def("select", 2, flagLoading|flagStale|f, 0, 0, 0, "@fast @connection", "connection", "1.0.0", "Changes the selected database.", "O(1)", cmdSelect),
+		container("client", -2, 0, "@slow", "connection", "2.4.0", "A container for client connection commands.", nil,
+			def("id", 2, conn, 0, 0, 0, "@slow @connection", "connection", "5.0.0", "Returns the unique client ID of the connection.", "O(1)", cmdClientID),
+			def("setname", 3, conn, 0, 0, 0, "@slow @connection", "connection", "2.6.9", "Sets the connection name.", "O(1)", cmdClientSetName),
+			def("getname", 2, conn, 0, 0, 0, "@slow @connection", "connection", "2.6.9", "Returns the name of the connection.", "O(1)", cmdClientGetName),
+			def("setinfo", 4, conn, 0, 0, 0, "@slow @connection", "connection", "7.2.0", "Sets information specific to the client or connection.", "O(1)", cmdClientSetInfo),
+			def("list", -2, flagAdmin|conn, 0, 0, 0, "@admin @slow @dangerous @connection", "connection", "2.4.0", "Lists open connections.", "O(N) where N is the number of client connections", cmdClientList),
+			def("info", 2, conn, 0, 0, 0, "@slow @connection", "connection", "6.2.0", "Returns information about the connection.", "O(1)", cmdClientInfo),
+			def("help", 2, flagLoading|flagStale, 0, 0, 0, "@slow @connection", "connection", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", cmdClientHelp),
+		),
+		container("command", -1, flagLoading|flagStale, "@slow @connection", "server", "2.8.13", "Returns detailed information about all commands.", cmdCommandAll,
+			def("count", 2, flagLoading|flagStale, 0, 0, 0, "@slow @connection", "server", "2.8.13", "Returns a count of commands.", "O(1)", cmdCommandCount),
+			def("docs", -2, flagLoading|flagStale, 0, 0, 0, "@slow @connection", "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", cmdCommandDocs),
+			def("info", -2, flagLoading|flagStale, 0, 0, 0, "@slow @connection", "server", "2.8.13", "Returns information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", cmdCommandInfo),
+			def("list", -2, flagLoading|flagStale, 0, 0, 0, "@slow @connection", "server", "7.0.0", "Returns a list of command names.", "O(N) where N is the total number of Redis commands", cmdCommandList),
+			def("help", 2, flagLoading|flagStale, 0, 0, 0, "@slow @connection", "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", cmdCommandHelp),
+		),
+		container("config", -2, 0, "@slow", "server", "2.0.0", "A container for server configuration commands.", nil,
+			def("get", -3, flagAdmin|conn, 0, 0, 0, "@admin @slow @dangerous", "server", "2.0.0", "Returns the effective values of configuration parameters.", "O(N) when N is the number of configuration parameters provided", cmdConfigGet),
+			def("set", -4, flagAdmin|flagNoScript|flagLoading|flagStale, 0, 0, 0, "@admin @slow @dangerous", "server", "2.0.0", "Sets configuration parameters in-flight.", "O(N) when N is the number of configuration parameters provided", cmdConfigSet),
+			def("resetstat", 2, flagAdmin|conn, 0, 0, 0, "@admin @slow @dangerous", "server", "2.0.0", "Resets the server's statistics.", "O(1)", cmdConfigResetStat),
+			def("help", 2, flagLoading|flagStale, 0, 0, 0, "@slow", "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", cmdConfigHelp),
+		),
+		def("info", -1, flagLoading|flagStale, 0, 0, 0, "@slow @dangerous", "server", "1.0.0", "Returns information and statistics about the server.", "O(1)", cmdInfo),
+		def("dbsize", 1, ro|f, 0, 0, 0, "@keyspace @read @fast", "server", "1.0.0", "Returns the number of keys in the database.", "O(1)", cmdDBSize),
+		def("flushdb", -1, w, 0, 0, 0, "@keyspace @write @slow @dangerous", "server", "1.0.0", "Removes all keys from the current database.", "O(N) where N is the number of keys in the selected database", cmdFlush),
+		def("flushall", -1, w, 0, 0, 0, "@keyspace @write @slow @dangerous", "server", "1.0.0", "Removes all keys from all databases.", "O(N) where N is the total number of keys in all databases", cmdFlush),
+		def("time", 1, flagLoading|flagStale|f, 0, 0, 0, "@fast", "server", "2.6.0", "Returns the server time.", "O(1)", cmdTime),
+
+		// strings
+		def("get", 2, ro|f, 1, 1, 1, "@read @string @fast", "string", "1.0.0", "Returns the string value of a key.", "O(1)", cmdGet),
+		def("set", -3, w|oom, 1, 1, 1, "@write @string @slow", "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "O(1)", cmdSet),
+		def("setnx", 3, w|oom|f, 1, 1, 1, "@write @string @fast", "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", "O(1)", cmdSetNX),
+		def("setex", 4, w|oom, 1, 1, 1, "@write @string @slow", "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "O(1)", cmdSetEX),
+		def("psetex", 4, w|oom, 1, 1, 1, "@write @string @slow", "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "O(1)", cmdPSetEX),
+		def("getset", 3, w|oom|f, 1, 1, 1, "@write @string @fast", "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", "O(1)", cmdGetSet),
+		def("getdel", 2, w|f, 1, 1, 1, "@write @string @fast", "string", "6.2.0", "Returns the string value of a key after deleting the key.", "O(1)", cmdGetDel),
+		def("getex", -2, w|f, 1, 1, 1, "@write @string @fast", "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", "O(1)", cmdGetEX),
+		def("mget", -2, ro|f, 1, -1, 1, "@read @string @fast", "string", "1.0.0", "Atomically returns the string values of one or more keys.", "O(N) where N is the number of keys to retrieve.", cmdMGet),
+		def("mset", -3, w|oom, 1, -1, 2, "@write @string @slow", "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", "O(N) where N is the number of keys to set.", cmdMSet),
+		def("msetnx", -3, w|oom, 1, -1, 2, "@write @string @slow", "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "O(N) where N is the number of keys to set.", cmdMSetNX),
+		def("append", 3, w|oom|f, 1, 1, 1, "@write @string @fast", "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "O(1)", cmdAppend),
+		def("strlen", 2, ro|f, 1, 1, 1, "@read @string @fast", "string", "2.2.0", "Returns the length of a string value.", "O(1)", cmdStrlen),
+		def("getrange", 4, ro, 1, 1, 1, "@read @string @slow", "string", "2.4.0", "Returns a substring of the string stored at a key.", "O(N) where N is the length of the returned string.", cmdGetRange),
+		def("setrange", 4, w|oom, 1, 1, 1, "@write @string @slow", "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "O(1), not counting the time taken to copy the new string in place.", cmdSetRange),
+		def("incr", 2, w|oom|f, 1, 1, 1, "@write @string @fast", "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)", cmdIncr),
+		def("decr", 2, w|oom|f, 1, 1, 1, "@write @string @fast", "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)", cmdDecr),
+		def("incrby", 3, w|oom|f, 1, 1, 1, "@write @string @fast", "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)", cmdIncrBy),
+		def("decrby", 3, w|oom|f, 1, 1, 1, "@write @string @fast", "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "O(1)", cmdDecrBy),
+		def("incrbyfloat", 3, w|oom|f, 1, 1, 1, "@write @string @fast", "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)", cmdIncrByFloat),
+
+		// keys
+		def("del", -2, w, 1, -1, 1, "@keyspace @write @slow", "generic", "1.0.0", "Deletes one or more keys.", "O(N) where N is the number of keys that will be removed.", cmdDel),
+		def("unlink", -2, w|f, 1, -1, 1, "@keyspace @write @fast", "generic", "4.0.0", "Asynchronously deletes one or more keys.", "O(1) for each key removed regardless of its size.", cmdDel),
+		def("exists", -2, ro|f, 1, -1, 1, "@keyspace @read @fast", "generic", "1.0.0", "Determines whether one or more keys exist.", "O(N) where N is the number of keys to check.", cmdExists),
+		def("type", 2, ro|f, 1, 1, 1, "@keyspace @read @fast", "generic", "1.0.0", "Determines the type of value stored at a key.", "O(1)", cmdType),
+		def("touch", -2, ro|f, 1, -1, 1, "@keyspace @read @fast", "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "O(N) where N is the number of keys that will be touched.", cmdTouch),
+		def("expire", -3, w|f, 1, 1, 1, "@keyspace @write @fast", "generic", "1.0.0", "Sets the expiration time of a key in seconds.", "O(1)", cmdExpire),
+		def("pexpire", -3, w|f, 1, 1, 1, "@keyspace @write @fast", "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", "O(1)", cmdPExpire),
+		def("expireat", -3, w|f, 1, 1, 1, "@keyspace @write @fast", "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", "O(1)", cmdExpireAt),
+		def("pexpireat", -3, w|f, 1, 1, 1, "@keyspace @write @fast", "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "O(1)", cmdPExpireAt),
+		def("ttl", 2, ro|f, 1, 1, 1, "@keyspace @read @fast", "generic", "1.0.0", "Returns the expiration time in seconds of a key.", "O(1)", cmdTTL),
+		def("pttl", 2, ro|f, 1, 1, 1, "@keyspace @read @fast", "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", "O(1)", cmdPTTL),
+		def("expiretime", 2, ro|f, 1, 1, 1, "@keyspace @read @fast", "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", "O(1)", cmdExpireTime),
+		def("pexpiretime", 2, ro|f, 1, 1, 1, "@keyspace @read @fast", "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "O(1)", cmdPExpireTime),
+		def("persist", 2, w|f, 1, 1, 1, "@keyspace @write @fast", "generic", "2.2.0", "Removes the expiration time of a key.", "O(1)", cmdPersist),
+		def("keys", 2, ro, 0, 0, 0, "@keyspace @read @slow @dangerous", "generic", "1.0.0", "Returns all key names that match a pattern.", "O(N) with N being the number of keys in the database", cmdKeys),
+		def("scan", -2, ro, 0, 0, 0, "@keyspace @read @slow", "generic", "2.8.0", "Iterates over the key names in the database.", "O(1) for every call. O(N) for a complete iteration.", cmdScan),
+		def("randomkey", 1, ro, 0, 0, 0, "@keyspace @read @slow", "generic", "1.0.0", "Returns a random key name from the database.", "O(1)", cmdRandomKey),
+		def("rename", 3, w, 1, 2, 1, "@keyspace @write @slow", "generic", "1.0.0", "Renames a key and overwrites the destination.", "O(1)", cmdRename),
+		def("renamenx", 3, w|f, 1, 2, 1, "@keyspace @write @fast", "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", "O(1)", cmdRenameNX),
+	}
+	commands = make(map[string]*command, len(top))
+	for _, c := range top {
+		commands[c.name] = c
+		c.id = len(commandList)
+		commandList = append(commandList, c)
+		for _, s := range c.subList {
+			s.id = len(commandList)
+			commandList = append(commandList, s)
+		}
+	}
+	unknownID = len(commandList)
+}
+
+// lookupName finds the command named by b, ASCII case-insensitively,
+// without allocating.
+func lookupName(m map[string]*command, b []byte, scratch *[32]byte) *command {
+	if len(b) > len(scratch) {
+		return nil
+	}
+	for i, ch := range b {
+		if ch >= 'A' && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		scratch[i] = ch
+	}
+	return m[string(scratch[:len(b)])]
+}
+
+// exec runs one command and appends its reply to c.out. The checks come in
+// Redis's order: unknown command, arity, authentication, memory.
+func (c *conn) exec(args [][]byte) {
+	cmd := lookupName(commands, args[0], &c.lower)
+	if cmd == nil {
+		c.unknownCommand(args)
+		c.s.stats[unknownID].reject()
+		return
+	}
+	if cmd.subs != nil && len(args) >= 2 {
+		sub := lookupName(cmd.subs, args[1], &c.lower)
+		if sub == nil {
+			c.err("ERR unknown subcommand '" + trunc(args[1], 128) + "'. Try " + strings.ToUpper(cmd.name) + " HELP.")
+			c.s.stats[cmd.id].reject()
+			return
+		}
+		cmd = sub
+	}
+	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {
+		c.err("ERR wrong number of arguments for '" + cmd.name + "' command")
+		c.s.stats[cmd.id].reject()
+		return
+	}
+	if cmd.flags&flagNoAuth == 0 && c.authRequired() {
+		c.err(errNoAuth)
+		c.s.stats[cmd.id].reject()
+		return
+	}
+	if cmd.flags&flagDenyOOM != 0 && c.s.maxMemory.Load() > 0 {
+		if err := c.s.store.EnsureMemory(); err != nil {
+			c.err(errOOM)
+			c.s.stats[cmd.id].reject()
+			return
+		}
+	}
+	start := time.Now()
+	mark := len(c.out)
+	cmd.fn(c, args)
+	st := &c.s.stats[cmd.id]
+	st.done(len(c.out) > mark && c.out[mark] == '-', time.Since(start))
+	c.lastCmd.Store(cmd)
+	c.lastActive.Store(start.UnixNano())
+}
+
+// unknownCommand replies exactly as Redis 7 does to a command it does not know.
+func (c *conn) unknownCommand(args [][]byte) {
+	var b strings.Builder
+	for _, a := range args[1:] {
+		if b.Len() >= 128 {
+			break
+		}
+		n := 128 - b.Len()
+		b.WriteByte('\'')
+		b.WriteString(trunc(a, n))
+		b.WriteString("' ")
+	}
+	c.err("ERR unknown command '" + trunc(args[0], 128) + "', with args beginning with: " + b.String())
+}
+
+// trunc returns b as a string of at most n bytes, cut at a NUL byte like
+// C's %.*s.
+func trunc(b []byte, n int) string {
+	if n < 0 {
+		n = 0
+	}
+	if len(b) > n {
+		b = b[:n]
+	}
+	for i, ch := range b {
+		if ch == 0 {
+			b = b[:i]
+			break
+		}
+	}
+	return string(b)
+}
+
+// Reply helpers.
+
+func (c *conn) ok()               { c.out = append(c.out, "+OK\r\n"...) }
+func (c *conn) err(msg string)    { c.out = resp.AppendError(c.out, msg) }
+func (c *conn) int(n int64)       { c.out = resp.AppendInt(c.out, n) }
+func (c *conn) bulk(b []byte)     { c.out = resp.AppendBulk(c.out, b) }
+func (c *conn) bulkStr(s string)  { c.out = resp.AppendBulkString(c.out, s) }
+func (c *conn) simple(s string)   { c.out = resp.AppendSimple(c.out, s) }
+func (c *conn) null()             { c.out = resp.AppendNull(c.out, c.proto) }
+func (c *conn) array(n int)       { c.out = resp.AppendArrayLen(c.out, n) }
+func (c *conn) mapLen(n int)      { c.out = resp.AppendMapLen(c.out, n, c.proto) }
+func (c *conn) setLen(n int)      { c.out = resp.AppendSetLen(c.out, n, c.proto) }
+func (c *conn) verbatim(s []byte) { c.out = resp.AppendVerbatim(c.out, "txt", s, c.proto) }
+func (c *conn) bool01(b bool) {
+	if b {
+		c.int(1)
+	} else {
+		c.int(0)
+	}
+}
+
+// eq reports whether b equals the lowercase ASCII word s, ignoring case.
+func eq(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		ch := b[i]
+		if ch >= 'A' && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		if ch != s[i] {
+			return false
+		}
+	}
+	return true
+}

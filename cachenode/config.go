@@ -1,0 +1,108 @@
+package cachenode
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cachetier/cachetier/cachenode/internal/store"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultAddr            = "127.0.0.1:7000"
+	DefaultMaxMemoryPolicy = "allkeys-lru"
+	DefaultMaxClients      = 10000
+)
+
+// Config configures a Server. The zero value is usable: every zero field
+// gets the default named in its comment.
+type Config struct {
+	// Addr is the TCP address ListenAndServe listens on. Default "127.0.0.1:7000".
+	Addr string
+	// MaxMemory bounds the data held, in bytes (see ParseSize for "100mb").
+	// 0 means unlimited.
+	MaxMemory int64
+	// MaxMemoryPolicy is the eviction policy used when MaxMemory is reached,
+	// named as in redis.conf: "noeviction", "allkeys-lru", "volatile-lru",
+	// "allkeys-random", "volatile-random", "volatile-ttl". Default "allkeys-lru".
+	MaxMemoryPolicy string
+	// RequirePass, when not empty, is the password clients must give with
+	// AUTH or HELLO before other commands. Default "" (no authentication).
+	RequirePass string
+	// MaxClients is the maximum number of connected clients; further
+	// connections get "-ERR max number of clients reached" and are closed.
+	// Default 10000.
+	MaxClients int
+	// Timeout closes a client connection idle for this long (no command and
+	// no progress writing its replies). 0, the default, never closes idle
+	// clients. Redis's "timeout" has a one-second resolution; this does not.
+	Timeout time.Duration
+	// MetricsAddr, when not empty, is the HTTP address ListenAndServe also
+	// serves /metrics (Prometheus), /healthz and /readyz on. Default "" (off).
+	MetricsAddr string
+	// Logger receives the startup line and abnormal events. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) withDefaults() (Config, store.Policy, error) {
+	cfg := *c
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.MaxMemoryPolicy == "" {
+		cfg.MaxMemoryPolicy = DefaultMaxMemoryPolicy
+	}
+	if cfg.MaxClients == 0 {
+		cfg.MaxClients = DefaultMaxClients
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxMemory < 0 {
+		return cfg, 0, fmt.Errorf("cachenode: negative MaxMemory %d", cfg.MaxMemory)
+	}
+	if cfg.MaxClients < 0 {
+		return cfg, 0, fmt.Errorf("cachenode: negative MaxClients %d", cfg.MaxClients)
+	}
+	if cfg.Timeout < 0 {
+		return cfg, 0, fmt.Errorf("cachenode: negative Timeout %v", cfg.Timeout)
+	}
+	p, err := store.ParsePolicy(cfg.MaxMemoryPolicy)
+	if err != nil {
+		return cfg, 0, fmt.Errorf("cachenode: maxmemory-policy: %w", err)
+	}
+	cfg.MaxMemoryPolicy = p.String()
+	return cfg, p, nil
+}
+
+// ErrInvalidSize is returned (wrapped) by ParseSize for a malformed size.
+var ErrInvalidSize = errors.New("cachenode: invalid size")
+
+// ParseSize parses a memory size the way redis.conf does: a non-negative
+// integer with an optional case-insensitive unit, where k=1000, kb=1024,
+// m=1000², mb=1024², g=1000³, gb=1024³ ("100mb", "2gb", "1k", "123").
+func ParseSize(s string) (int64, error) {
+	num := strings.ToLower(s)
+	mul := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mul    int64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1000}, {"m", 1000 * 1000}, {"g", 1000 * 1000 * 1000}, {"b", 1}} {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mul = num[:len(num)-len(u.suffix)], u.mul
+			break
+		}
+	}
+	if num == "" || num[0] == '+' || num[0] == '-' {
+		return 0, fmt.Errorf("%w: %q", ErrInvalidSize, s)
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n > (1<<63-1)/mul {
+		return 0, fmt.Errorf("%w: %q", ErrInvalidSize, s)
+	}
+	return n * mul, nil
+}

@@ -1,0 +1,168 @@
+package cachenode
+
+import (
+	"errors"
+	"net"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachetier/cachetier/internal/resp"
+)
+
+const (
+	// flushThreshold: replies are written once this much output is pending,
+	// even in the middle of a pipelined batch.
+	flushThreshold = 64 * 1024
+	// keepOutCap: a reply buffer that grew beyond this is released after the
+	// flush so idle connections do not hold large buffers.
+	keepOutCap = 1 << 20
+)
+
+// conn is one client connection, served by one goroutine (serve). Fields
+// without a comment are owned by that goroutine; the atomics are also read
+// by other connections (CLIENT LIST) and the server.
+type conn struct {
+	s  *Server
+	nc net.Conn
+	rd *resp.Reader
+
+	out     []byte // pending replies, written by flush
+	scratch []byte // buffer for values read from the store
+	lower   [32]byte
+	proto   int
+	authed  bool
+	quit    bool
+	rdl     bool // a read deadline is set
+	wdl     bool // a write deadline is set
+
+	id      int64
+	created time.Time
+	addr    string
+	laddr   string
+
+	name       atomic.Pointer[string]
+	libName    atomic.Pointer[string]
+	libVer     atomic.Pointer[string]
+	lastActive atomic.Int64 // unix nanoseconds of the last command
+	lastCmd    atomic.Pointer[command]
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{
+		s:       s,
+		nc:      nc,
+		proto:   2,
+		id:      s.nextID.Add(1),
+		created: time.Now(),
+		addr:    nc.RemoteAddr().String(),
+		laddr:   nc.LocalAddr().String(),
+	}
+	c.authed = *s.requirePass.Load() == ""
+	c.rd = resp.NewReader(c)
+	c.rd.Unauthenticated = !c.authed
+	c.lastActive.Store(c.created.UnixNano())
+	return c
+}
+
+// Read reads from the network connection, counting bytes for INFO.
+func (c *conn) Read(p []byte) (int, error) {
+	n, err := c.nc.Read(p)
+	c.s.netIn.Add(uint64(n))
+	return n, err
+}
+
+// interrupt wakes a connection blocked reading so it notices Shutdown.
+func (c *conn) interrupt() { _ = c.nc.SetReadDeadline(time.Now()) }
+
+// authRequired reports whether the client must still authenticate.
+func (c *conn) authRequired() bool {
+	return !c.authed && *c.s.requirePass.Load() != ""
+}
+
+func (c *conn) serve() {
+	defer c.s.removeConn(c)
+	defer c.nc.Close()
+	defer func() {
+		if r := recover(); r != nil {
+			c.s.log.Error("cachenode: panic serving client; connection closed",
+				"client", c.addr, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	for {
+		args, err := c.rd.Next()
+		if err == nil {
+			c.exec(args)
+			if c.quit {
+				c.flush()
+				return
+			}
+			if len(c.out) >= flushThreshold && !c.flush() {
+				return
+			}
+			continue
+		}
+		if err != resp.ErrIncomplete {
+			// Protocol error: reply like Redis, then close.
+			c.out = resp.AppendError(c.out, "ERR "+err.Error())
+			c.flush()
+			c.s.log.Debug("cachenode: protocol error; closing client", "client", c.addr, "err", err)
+			return
+		}
+		if !c.flush() {
+			return
+		}
+		if c.s.shuttingDown.Load() {
+			return
+		}
+		timeout := time.Duration(c.s.timeout.Load())
+		if timeout > 0 {
+			_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
+			c.rdl = true
+		} else if c.rdl {
+			_ = c.nc.SetReadDeadline(time.Time{})
+			c.rdl = false
+		}
+		if c.s.shuttingDown.Load() { // Shutdown may have set a deadline we just replaced
+			return
+		}
+		if err := c.rd.Fill(); err != nil {
+			var ne net.Error
+			switch {
+			case errors.Is(err, resp.ErrQueryBufferLimit):
+				c.s.log.Warn("cachenode: closing client that reached max query buffer length",
+					"client", c.addr, "limit", c.rd.MaxQueryBuffer)
+			case errors.As(err, &ne) && ne.Timeout() && !c.s.shuttingDown.Load():
+				c.s.log.Debug("cachenode: closing idle client", "client", c.addr, "timeout", timeout)
+			}
+			return
+		}
+	}
+}
+
+// flush writes the pending replies. It reports false when the connection
+// failed and must be closed.
+func (c *conn) flush() bool {
+	if len(c.out) == 0 {
+		return true
+	}
+	if n := int64(len(c.out)); n > c.s.maxOut.Load() {
+		c.s.maxOut.Store(n) // racy max: a statistic, not a limit
+	}
+	timeout := time.Duration(c.s.timeout.Load())
+	if timeout > 0 {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
+		c.wdl = true
+	} else if c.wdl {
+		_ = c.nc.SetWriteDeadline(time.Time{})
+		c.wdl = false
+	}
+	n, err := c.nc.Write(c.out)
+	c.s.netOut.Add(uint64(n))
+	if cap(c.out) > keepOutCap {
+		c.out = nil
+	} else {
+		c.out = c.out[:0]
+	}
+	return err == nil
+}

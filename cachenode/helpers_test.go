@@ -1,0 +1,175 @@
+package cachenode
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// startServer runs a Server on a free loopback port until the test ends.
+func startServer(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = discardLogger()
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	for deadline := time.Now().Add(10 * time.Second); s.Addr() == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("server did not start serving")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		if err := <-done; err != ErrServerClosed {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return s
+}
+
+// newClient returns a go-redis client for s, closed when the test ends.
+func newClient(t testing.TB, addr string, opt *redis.Options) *redis.Client {
+	t.Helper()
+	if opt == nil {
+		opt = &redis.Options{}
+	}
+	opt.Addr = addr
+	if opt.Protocol == 0 {
+		opt.Protocol = 2
+	}
+	opt.DisableIdentity = true
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// rawConn is a raw RESP connection for protocol-level tests.
+type rawConn struct {
+	t  testing.TB
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t testing.TB, addr string) *rawConn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
+}
+
+func (r *rawConn) send(s string) {
+	r.t.Helper()
+	_ = r.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := r.nc.Write([]byte(s)); err != nil {
+		r.t.Fatalf("write: %v", err)
+	}
+}
+
+// do sends a command (multibulk) and returns the raw reply.
+func (r *rawConn) do(args ...string) string {
+	r.t.Helper()
+	r.send(encode(args...))
+	return r.reply()
+}
+
+// reply reads one complete RESP reply and returns its raw text.
+func (r *rawConn) reply() string {
+	r.t.Helper()
+	_ = r.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	s, err := readReply(r.br)
+	if err != nil {
+		r.t.Fatalf("read reply: %v (so far %q)", err, s)
+	}
+	return s
+}
+
+// closed reports whether the server closed the connection (EOF) within 10s.
+func (r *rawConn) closed() bool {
+	_ = r.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err := r.br.ReadByte()
+	return err == io.EOF || err != nil && strings.Contains(err.Error(), "reset")
+}
+
+func encode(args ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return b.String()
+}
+
+func readReply(br *bufio.Reader) (string, error) {
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return line, err
+	}
+	if len(line) < 3 {
+		return line, fmt.Errorf("short line %q", line)
+	}
+	body := line[1 : len(line)-2]
+	switch line[0] {
+	case '+', '-', ':', '_', ',', '#', '(':
+		return line, nil
+	case '$', '=', '!':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < 0 {
+			return line, err
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return line, err
+		}
+		return line + string(buf), nil
+	case '*', '~', '%', '>':
+		n, err := strconv.Atoi(body)
+		if err != nil {
+			return line, err
+		}
+		if line[0] == '%' {
+			n *= 2
+		}
+		out := line
+		for i := 0; i < n; i++ {
+			s, err := readReply(br)
+			out += s
+			if err != nil {
+				return out, err
+			}
+		}
+		return out, nil
+	}
+	return line, fmt.Errorf("unknown reply type %q", line)
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,78 @@
+package store
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// Entries of up to maxSmall bytes are packed into chunks of chunkSize bytes,
+// which are obtained with mmap (outside the Go heap, so the garbage
+// collector never scans or copies them, and only pages actually written
+// count as resident memory). Each shard's chunks form an address space in
+// which an entry's offset is chunkIndex<<chunkBits | offsetInChunk.
+const (
+	chunkBits = 20
+	chunkSize = 1 << chunkBits // 1 MiB
+	chunkMask = chunkSize - 1
+	// maxSmall is the largest entry stored in chunks; bigger entries get
+	// their own Go-heap allocation.
+	maxSmall = 64 << 10
+	// largeFlag marks an offset that indexes shard.large instead of chunks.
+	largeFlag = 1 << 31
+	// maxChunks bounds a shard's address space to 2 GiB of small entries;
+	// past it, entries are stored as large ones.
+	maxChunks = largeFlag >> chunkBits
+	// pageSize is the accounting granularity of off-heap tables.
+	pageSize = 4096
+)
+
+// chunkPool recycles chunks between shards and stores. Pooled chunks have
+// had their pages dropped, so they cost address space but no memory.
+var chunkPool struct {
+	mu   sync.Mutex // protects free
+	free [][]byte
+}
+
+func getChunk() []byte {
+	chunkPool.mu.Lock()
+	if n := len(chunkPool.free); n > 0 {
+		c := chunkPool.free[n-1]
+		chunkPool.free = chunkPool.free[:n-1]
+		chunkPool.mu.Unlock()
+		return c
+	}
+	chunkPool.mu.Unlock()
+	return mmapBytes(chunkSize)
+}
+
+func putChunk(c []byte) {
+	if !offheap {
+		return // let the GC have it
+	}
+	dropPages(c)
+	chunkPool.mu.Lock()
+	chunkPool.free = append(chunkPool.free, c)
+	chunkPool.mu.Unlock()
+}
+
+// tableOffheapMin is the table size (bytes) from which tables are mmapped
+// rather than allocated on the Go heap.
+const tableOffheapMin = 16 << 10
+
+// allocTable returns a zeroed table of n slots and the bytes it accounts for.
+func allocTable(n int) ([]uint64, int64) {
+	if !offheap || n*8 < tableOffheapMin {
+		return make([]uint64, n), int64(n * 8)
+	}
+	size := (n*8 + pageSize - 1) &^ (pageSize - 1)
+	b := mmapBytes(size)
+	return unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), n), int64(size)
+}
+
+func freeTable(t []uint64) {
+	if !offheap || len(t)*8 < tableOffheapMin {
+		return
+	}
+	size := (len(t)*8 + pageSize - 1) &^ (pageSize - 1)
+	munmapBytes(unsafe.Slice((*byte)(unsafe.Pointer(&t[0])), size))
+}

@@ -1,0 +1,99 @@
+package store
+
+import "encoding/binary"
+
+// An entry is stored as
+//
+//	flags   1 byte (flagTTL)
+//	lru     4 bytes, little endian: the LRU clock at the last access
+//	expire  8 bytes, little endian, only if flags&flagTTL: Unix ms
+//	klen    uvarint
+//	vlen    uvarint
+//	key     klen bytes
+//	value   vlen bytes
+//
+// so a key without TTL costs 7 bytes of header for keys and values under 128 bytes.
+const (
+	flagTTL  = 1
+	hdrFixed = 5
+)
+
+func uvarintLen(x int) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// entrySize returns the encoded size of an entry.
+func entrySize(klen, vlen int, ttl bool) int {
+	n := hdrFixed + uvarintLen(klen) + uvarintLen(vlen) + klen + vlen
+	if ttl {
+		n += 8
+	}
+	return n
+}
+
+// writeEntry encodes an entry at the start of b, which must be large enough.
+// val may overlap b (an in-place rewrite of the same entry's value): it is
+// moved with copy, which handles overlap, after the header and key, which
+// never reach past the old value's start when the new entry is not larger.
+func writeEntry(b, key, val []byte, exp int64, lru uint32) int {
+	i := hdrFixed
+	if exp != 0 {
+		b[0] = flagTTL
+		binary.LittleEndian.PutUint64(b[5:], uint64(exp))
+		i += 8
+	} else {
+		b[0] = 0
+	}
+	binary.LittleEndian.PutUint32(b[1:], lru)
+	i += binary.PutUvarint(b[i:], uint64(len(key)))
+	i += binary.PutUvarint(b[i:], uint64(len(val)))
+	voff := i + len(key)
+	copy(b[i:], key)
+	copy(b[voff:], val)
+	return voff + len(val)
+}
+
+// entryExp returns the expiry time of the entry at b (0 for none).
+func entryExp(b []byte) int64 {
+	if b[0]&flagTTL == 0 {
+		return 0
+	}
+	return int64(binary.LittleEndian.Uint64(b[5:]))
+}
+
+func entryLRU(b []byte) uint32 { return binary.LittleEndian.Uint32(b[1:]) }
+
+func setEntryLRU(b []byte, lru uint32) { binary.LittleEndian.PutUint32(b[1:], lru) }
+
+// entryKV returns the key and value of the entry at b, and its encoded size.
+func entryKV(b []byte) (key, val []byte, size int) {
+	i := hdrFixed
+	if b[0]&flagTTL != 0 {
+		i += 8
+	}
+	kl, n := binary.Uvarint(b[i:])
+	i += n
+	vl, n := binary.Uvarint(b[i:])
+	i += n
+	k := i + int(kl)
+	v := k + int(vl)
+	return b[i:k:k], b[k:v:v], v
+}
+
+// entryKey returns the key of the entry at b.
+func entryKey(b []byte) []byte {
+	i := hdrFixed
+	if b[0]&flagTTL != 0 {
+		i += 8
+	}
+	kl, n := binary.Uvarint(b[i:])
+	i += n
+	_, n = binary.Uvarint(b[i:])
+	i += n
+	return b[i : i+int(kl)]
+}

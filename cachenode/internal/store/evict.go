@@ -1,0 +1,180 @@
+package store
+
+import (
+	"math/rand/v2"
+	"slices"
+)
+
+// Eviction works per shard, in batches. EnsureMemory picks a victim shard
+// (the one holding the oldest, or soonest-expiring, of a few sampled entries
+// from a few random shards, as Redis samples keys), sorts that shard's
+// candidates by the policy (idle time for LRU, expiry time for
+// volatile-ttl, random otherwise), evicts them in order until enough bytes
+// are freed (at least an eighth of the shard, so the cost of the
+// compaction that follows is amortised), and compacts the shard so the
+// freed bytes really return. Used memory therefore drops as soon as a batch
+// completes, and the store never holds much dead space.
+
+const (
+	victimShards  = 4 // shards sampled to choose a victim
+	victimSamples = 5 // entries sampled per shard (Redis's maxmemory-samples)
+	maxBatches    = 1 << 16
+)
+
+// EnsureMemory evicts keys per the policy until used memory is within the
+// limit. It returns ErrOOM when it cannot: with noeviction, or when no key
+// is eligible (a volatile-* policy with no key that has a TTL, or an empty
+// store whose fixed overhead already exceeds the limit). The server calls
+// it before executing a command that may grow memory, as Redis does.
+func (s *Store) EnsureMemory() error {
+	limit := s.maxMemory.Load()
+	if limit <= 0 || s.used.Load() <= limit {
+		return nil
+	}
+	p := Policy(s.policy.Load())
+	if p == NoEviction {
+		return ErrOOM
+	}
+	s.evictMu.Lock()
+	defer s.evictMu.Unlock()
+	for n := 0; n < maxBatches; n++ {
+		over := s.used.Load() - s.maxMemory.Load()
+		if over <= 0 {
+			return nil
+		}
+		sh := s.pickVictim(p)
+		if sh == nil {
+			return ErrOOM
+		}
+		s.evictBatch(sh, p, over)
+	}
+	return ErrOOM
+}
+
+func eligible(sh *shard, p Policy) bool {
+	if p.volatile() {
+		return sh.nvol.Load() > 0
+	}
+	return sh.nkeys.Load() > 0
+}
+
+// pickVictim returns the shard to evict from, or nil if no key is eligible.
+func (s *Store) pickVictim(p Policy) *shard {
+	var best *shard
+	var bestScore uint64
+	for k := 0; k < victimShards; k++ {
+		sh := s.randomShard(func(sh *shard) bool { return eligible(sh, p) })
+		if sh == nil {
+			return nil
+		}
+		sh.mu.Lock()
+		score := s.sampleScoreLocked(sh, p)
+		sh.mu.Unlock()
+		if best == nil || score > bestScore {
+			best, bestScore = sh, score
+		}
+	}
+	return best
+}
+
+// sampleScoreLocked samples a few entries of sh and returns how good a
+// victim the shard is: higher is better.
+func (s *Store) sampleScoreLocked(sh *shard, p Policy) uint64 {
+	t := sh.table
+	if len(t) == 0 {
+		return 0
+	}
+	var best uint64
+	clk, now := s.clock.Load(), s.nowMs()
+	r := rand.IntN(len(t))
+	seen := 0
+	for k := 0; k < len(t) && seen < victimSamples; k++ {
+		sl := t[(r+k)%len(t)]
+		if sl == 0 {
+			continue
+		}
+		b := sh.entry(slotOff(sl))
+		if p.volatile() && b[0]&flagTTL == 0 {
+			continue
+		}
+		seen++
+		if sc := evictScore(b, p, clk, now); sc > best {
+			best = sc
+		}
+	}
+	if p == AllKeysRandom || p == VolatileRandom {
+		return uint64(sh.mem) // random policies: balance memory across shards
+	}
+	return best
+}
+
+// evictScore rates entry b as an eviction candidate at LRU clock clk and
+// time now: higher goes first. Scores fit in 32 bits.
+func evictScore(b []byte, p Policy, clk uint32, now int64) uint64 {
+	switch p {
+	case AllKeysLRU, VolatileLRU:
+		return uint64(clk - entryLRU(b)) // idle time, wrap-safe
+	case VolatileTTL:
+		rel := entryExp(b) - now
+		rel = min(max(rel, 0), 1<<32-1)
+		return uint64(1<<32 - 1 - rel)
+	default:
+		return uint64(rand.Uint32())
+	}
+}
+
+// evictBatch evicts about an eighth of the eligible entries of sh, in
+// policy order, then compacts it. An eighth keeps the copying done by
+// compaction to about seven bytes per byte evicted while evicting, at any
+// time, at most a small fraction (1/8 of 1/Shards) of the cache early. If
+// the shard's dead space alone covers over, it only compacts.
+func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.dead() >= over {
+		sh.compactLocked(s)
+		return
+	}
+	target := max((sh.live+sh.largeMem)/8, 1)
+	cands, slots := s.scratch[:0], s.slots[:0]
+	clk, now := s.clock.Load(), s.nowMs()
+	for _, sl := range sh.table {
+		if sl == 0 {
+			continue
+		}
+		b := sh.entry(slotOff(sl))
+		if p.volatile() && b[0]&flagTTL == 0 {
+			continue
+		}
+		sc := uint64(1<<32-1) - evictScore(b, p, clk, now)
+		cands = append(cands, sc<<32|uint64(len(slots)))
+		slots = append(slots, sl)
+	}
+	slices.Sort(cands)
+	var freed int64
+	for _, c := range cands {
+		if freed >= target {
+			break
+		}
+		i := sh.findSlotLocked(slots[uint32(c)])
+		if i < 0 {
+			continue
+		}
+		b := sh.entry(slotOff(sh.table[i]))
+		_, _, size := entryKV(b)
+		if off := slotOff(sh.table[i]); off&largeFlag != 0 {
+			freed += int64(cap(sh.large[off&^largeFlag]))
+		} else {
+			freed += int64(size)
+		}
+		s.removeAtLocked(sh, i, b)
+		s.evicted.Add(1)
+	}
+	if sh.dead() > 0 {
+		sh.compactLocked(s)
+	}
+	sh.maybeCompactLocked(s)
+	if cap(cands) <= 1<<16 { // keep moderate scratch buffers for next time
+		s.scratch, s.slots = cands[:0], slots[:0]
+	}
+}

@@ -1,0 +1,206 @@
+package store
+
+import (
+	"container/list"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+func fill(s *Store, n, vlen int, exp func(i int) int64) (oom int) {
+	val := make([]byte, vlen)
+	for i := 0; i < n; i++ {
+		if s.EnsureMemory() != nil {
+			oom++
+			continue
+		}
+		var e int64
+		if exp != nil {
+			e = exp(i)
+		}
+		s.Set(fmt.Appendf(nil, "key:%07d", i), val, SetArgs{ExpireAt: e}, nil)
+	}
+	return oom
+}
+
+func TestEvictionBoundsMemory(t *testing.T) {
+	for _, p := range []Policy{AllKeysLRU, AllKeysRandom} {
+		t.Run(p.String(), func(t *testing.T) {
+			const limit = 4 << 20
+			s, _ := newTestStore(t, Config{MaxMemory: limit, Policy: p})
+			if oom := fill(s, 200_000, 100, nil); oom != 0 {
+				t.Fatalf("%d writes refused", oom)
+			}
+			var st Stats
+			s.UpdateStats(&st)
+			if st.UsedMemory > limit+200 {
+				t.Fatalf("used %d > maxmemory %d", st.UsedMemory, limit)
+			}
+			// The store should use most of its budget for data: at least
+			// 70% of what fits at ~130 bytes per key.
+			if min := 7 * limit / 10 / 130; s.Len() < min {
+				t.Fatalf("only %d keys kept under %d bytes (want >= %d)", s.Len(), limit, min)
+			}
+			if st.Evicted == 0 || int(st.Evicted)+s.Len() != 200_000 {
+				t.Fatalf("evicted %d + kept %d != written", st.Evicted, s.Len())
+			}
+			t.Logf("%s: kept %d keys, used %d of %d, evicted %d", p, s.Len(), st.UsedMemory, limit, st.Evicted)
+		})
+	}
+}
+
+func TestEvictionNoEvictionOOM(t *testing.T) {
+	s, _ := newTestStore(t, Config{MaxMemory: 1 << 20, Policy: NoEviction})
+	oom := fill(s, 50_000, 100, nil)
+	if oom == 0 {
+		t.Fatal("noeviction never refused a write")
+	}
+	if !errors.Is(s.EnsureMemory(), ErrOOM) {
+		t.Fatal("want ErrOOM")
+	}
+	s.Flush()
+	if err := s.EnsureMemory(); err != nil {
+		t.Fatalf("after FLUSHALL: %v", err)
+	}
+}
+
+func TestEvictionVolatile(t *testing.T) {
+	for _, p := range []Policy{VolatileLRU, VolatileRandom, VolatileTTL} {
+		t.Run(p.String(), func(t *testing.T) {
+			s, clk := newTestStore(t, Config{Policy: p, ExpireInterval: time.Hour})
+			now := clk.ms.Load()
+			fill(s, 20_000, 100, nil) // no TTL: not evictable
+			s.SetMaxMemory(s.UsedMemory() / 2)
+			if !errors.Is(s.EnsureMemory(), ErrOOM) {
+				t.Fatal("want ErrOOM with no volatile keys")
+			}
+			s.SetMaxMemory(0)
+			// Keys with TTLs 1..N seconds; evicting must only remove those.
+			for i := 0; i < 20_000; i++ {
+				s.Set(fmt.Appendf(nil, "ttl:%07d", i), make([]byte, 100), SetArgs{ExpireAt: now + int64(i+1)*1000}, nil)
+			}
+			s.SetMaxMemory(s.UsedMemory() - 1<<20)
+			if err := s.EnsureMemory(); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 20_000; i++ {
+				if !s.Exists(fmt.Appendf(nil, "key:%07d", i)) {
+					t.Fatalf("%s evicted a key without TTL", p)
+				}
+			}
+			var evictedSum, keptSum, evicted, kept int
+			for i := 0; i < 20_000; i++ {
+				if s.Exists(fmt.Appendf(nil, "ttl:%07d", i)) {
+					keptSum += i
+					kept++
+				} else {
+					evictedSum += i
+					evicted++
+				}
+			}
+			if evicted == 0 {
+				t.Fatal("nothing evicted")
+			}
+			if p == VolatileTTL && evictedSum/evicted >= keptSum/kept/2 {
+				t.Fatalf("volatile-ttl evicted keys with mean rank %d, kept mean %d", evictedSum/evicted, keptSum/kept)
+			}
+			t.Logf("%s: evicted %d volatile keys (mean TTL rank %d; kept mean %d)", p, evicted, evictedSum/evicted, keptSum/max(kept, 1))
+		})
+	}
+}
+
+// exactLRU is a textbook LRU cache of n keys, for comparison.
+type exactLRU struct {
+	n int
+	l *list.List
+	m map[int]*list.Element
+}
+
+func (c *exactLRU) access(k int) bool {
+	if e, ok := c.m[k]; ok {
+		c.l.MoveToFront(e)
+		return true
+	}
+	c.m[k] = c.l.PushFront(k)
+	if c.l.Len() > c.n {
+		old := c.l.Back()
+		c.l.Remove(old)
+		delete(c.m, old.Value.(int))
+	}
+	return false
+}
+
+// TestLRUHitRatioZipf compares the store's approximated LRU with an exact
+// LRU on a Zipf workload (s=1.1) over 100k keys with room for 10k.
+func TestLRUHitRatioZipf(t *testing.T) {
+	const keys, capKeys = 100_000, 10_000
+	ops := 1_000_000
+	if raceEnabled || testing.Short() {
+		ops = 200_000
+	}
+	s, _ := newTestStore(t, Config{})
+	val := make([]byte, 64)
+	for i := 0; i < capKeys; i++ {
+		s.Set(fmt.Appendf(nil, "key:%07d", i), val, SetArgs{}, nil)
+	}
+	limit := s.UsedMemory()
+	s.Flush()
+	s.SetMaxMemory(limit)
+
+	z := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, keys-1)
+	lru := &exactLRU{n: capKeys, l: list.New(), m: map[int]*list.Element{}}
+	var hits, lruHits int
+	var buf []byte
+	for i := 0; i < ops; i++ {
+		k := int(z.Uint64())
+		if lru.access(k) {
+			lruHits++
+		}
+		key := fmt.Appendf(buf[:0], "key:%07d", k)
+		var ok bool
+		if _, ok = s.Get(nil, key); ok {
+			hits++
+		} else {
+			if err := s.EnsureMemory(); err != nil {
+				t.Fatal(err)
+			}
+			s.Set(key, val, SetArgs{}, nil)
+		}
+		buf = key
+	}
+	ours, exact := float64(hits)/float64(ops), float64(lruHits)/float64(ops)
+	t.Logf("Zipf s=1.1, %d ops, %d keys, room for %d: store hit ratio %.4f (holds %d keys), exact LRU %.4f", ops, keys, capKeys, ours, s.Len(), exact)
+	if ours < exact-0.02 {
+		t.Fatalf("approximated LRU hit ratio %.4f is well below exact LRU's %.4f", ours, exact)
+	}
+}
+
+func TestActiveExpiry(t *testing.T) {
+	const n = 100_000
+	s := New(Config{ExpireInterval: 50 * time.Millisecond})
+	defer s.Close()
+	exp := time.Now().Add(200 * time.Millisecond).UnixMilli()
+	for i := 0; i < n; i++ {
+		s.Set(fmt.Appendf(nil, "key:%07d", i), []byte("v"), SetArgs{ExpireAt: exp}, nil)
+	}
+	s.Set([]byte("forever"), []byte("v"), SetArgs{}, nil)
+	before := s.UsedMemory()
+	deadline := time.Now().Add(20 * time.Second)
+	for s.Len() > 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d keys left 20s after they expired", s.Len())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var st Stats
+	s.UpdateStats(&st)
+	if st.Expired != n || st.Keys != 1 || st.Expires != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if st.UsedMemory > before/10 {
+		t.Fatalf("used memory %d after expiry, was %d", st.UsedMemory, before)
+	}
+	t.Logf("100k keys expired in %v after their TTL; used memory %d -> %d", time.Since(time.UnixMilli(exp)), before, st.UsedMemory)
+}

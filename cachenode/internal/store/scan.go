@@ -1,0 +1,91 @@
+package store
+
+// Scan cursors are shardIndex<<32 | tag: the iteration visits shards in
+// order and, within a shard, keys in increasing order of their tag (the
+// high 32 bits of their hash), a range of tags per step. Since the range of
+// tags still to visit does not depend on the index's layout, keys present
+// for the whole iteration are returned at least once whatever resizes,
+// deletions and compactions happen between calls; keys sharing a tag are
+// always returned by the same step.
+
+type scanItem struct {
+	end int // end of the key in the buffer
+	exp int64
+}
+
+// Scan visits keys starting at cursor (0 starts an iteration) and returns
+// the cursor to continue from, 0 when the iteration is complete. count is a
+// hint of how many keys to visit (default 10). As with Redis's SCAN, every
+// key present for the whole iteration is visited at least once; keys added
+// or removed meanwhile may or may not be, and a key may be visited twice.
+// Expired keys are skipped. fn runs without locks held and may call the
+// Store; its key is valid only during the call.
+func (s *Store) Scan(cursor uint64, count int, fn func(key []byte, expireAt int64)) (next uint64) {
+	if count <= 0 {
+		count = 10
+	}
+	count = min(count, 1<<20)
+	si, tag := cursor>>32, cursor&(1<<32-1)
+	if si >= uint64(len(s.shards)) {
+		return 0
+	}
+	var buf []byte
+	var items []scanItem
+	for visited := 0; visited < count; {
+		sh := &s.shards[si]
+		end := uint64(1 << 32)
+		buf, items = buf[:0], items[:0]
+		sh.mu.Lock()
+		if nk := uint64(sh.nkeys.Load()); nk > 0 {
+			w := max(uint64(count-visited)<<32/nk, 1)
+			end = min(tag+w, 1<<32)
+			buf, items = s.collectLocked(sh, tag, end, buf, items)
+		}
+		sh.mu.Unlock()
+		start := 0
+		for _, it := range items {
+			fn(buf[start:it.end:it.end], it.exp)
+			start = it.end
+		}
+		visited += len(items)
+		if end == 1<<32 {
+			si, tag = si+1, 0
+			if si == uint64(len(s.shards)) {
+				return 0
+			}
+		} else {
+			tag = end
+		}
+	}
+	return si<<32 | tag
+}
+
+// collectLocked appends the live keys of sh with tags in [lo, hi) to buf.
+func (s *Store) collectLocked(sh *shard, lo, hi uint64, buf []byte, items []scanItem) ([]byte, []scanItem) {
+	t := sh.table
+	if len(t) == 0 {
+		return buf, items
+	}
+	last := sh.home(uint32(hi - 1))
+	now := s.nowMs()
+	for i := sh.home(uint32(lo)); i < len(t); i++ {
+		sl := t[i]
+		if sl == 0 {
+			if i > last {
+				break
+			}
+			continue
+		}
+		if tg := uint64(slotTag(sl)); tg < lo || tg >= hi {
+			continue
+		}
+		b := sh.entry(slotOff(sl))
+		exp := entryExp(b)
+		if exp != 0 && now > exp {
+			continue
+		}
+		buf = append(buf, entryKey(b)...)
+		items = append(items, scanItem{len(buf), exp})
+	}
+	return buf, items
+}

@@ -1,0 +1,11 @@
+package cachenode
+
+import (
+	"log/slog"
+	"os"
+)
+
+// discardLogger shows only errors (e.g. recovered panics) in test output.
+func discardLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+}

@@ -1,0 +1,75 @@
+package cachenode
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cachetier/cachetier/internal/redistest"
+)
+
+// diffCases are command sequences replayed against redis-server and
+// cachenode; every reply must be byte-identical. A command prefixed with "~"
+// only has its reply type compared (values that depend on time or ids).
+// Arguments are split on '|'.
+var diffCases = map[string][]string{
+	"ping echo":      {"PING", "PING|hi", "PING|a|b", "ECHO|x", "ECHO", "ping|"},
+	"unknown":        {"FOO", "FOO|a|b", "foo|" + strings.Repeat("x", 200) + "|y", "foo|a|" + strings.Repeat("y", 200), "foo|a\r\nb"},
+	"select":         {"SELECT|0", "SELECT|1", "SELECT|x", "SELECT"},
+	"set basic":      {"SET|k|v", "GET|k", "GET|nokey", "SET|k", "SET|k|v2|GET", "SET|n|v|GET", "GET|n", "SET||", "GET|"},
+	"set nx xx":      {"SET|k|v|NX", "SET|k|v|NX", "SET|k|w|XX", "GET|k", "SET|z|v|XX", "SET|k|v|NX|XX", "SET|k|v|XX|NX", "SET|k|x|NX|GET", "SET|k2|x|NX|GET", "GET|k2"},
+	"set expire":     {"SET|k|v|EX|100", "TTL|k", "SET|k|v|PX|100000", "TTL|k", "SET|k|v|EX|0", "SET|k|v|EX|-1", "SET|k|v|EX|abc", "SET|k|v|EX", "SET|k|v|EX|10|PX|10", "SET|k|v|KEEPTTL|EX|10", "SET|k|v|EX|10|KEEPTTL", "SET|k|v|KEEPTTL", "TTL|k", "SET|k|v", "TTL|k", "SET|k|v|EX|9223372036854775807", "SET|k|v|PX|9223372036854775807", "SET|k|v|EXAT|1", "GET|k", "SET|k|v|PXAT|99999999999999", "TTL|k", "SET|k|v|FOO"},
+	"set keepttl":    {"SET|k|v|EX|100", "SET|k|w|KEEPTTL", "TTL|k", "GET|k", "SET|k|v|ex|50|get", "TTL|k"},
+	"setnx setex":    {"SETNX|k|v", "SETNX|k|w", "GET|k", "SETEX|k|100|v", "TTL|k", "SETEX|k|0|v", "SETEX|k|x|v", "PSETEX|k|100000|v", "TTL|k", "PSETEX|k|-5|v", "SETEX|k|10"},
+	"getset getdel":  {"GETSET|k|v", "GETSET|k|w", "GET|k", "GETDEL|k", "GETDEL|k", "EXISTS|k"},
+	"getex":          {"SET|k|v", "GETEX|k", "GETEX|k|EX|100", "TTL|k", "GETEX|k|PERSIST", "TTL|k", "GETEX|k|PX|100000", "TTL|k", "GETEX|k|EX|0", "GETEX|k|EX|10|PX|10", "GETEX|k|NX", "GETEX|k|EXAT|1", "EXISTS|k", "GETEX|nokey|EX|10", "GETEX|k|KEEPTTL", "GETEX|k|EX"},
+	"mget mset":      {"MSET|a|1|b|2", "MGET|a|b|c", "MSET|a", "MSET|a|1|b", "MSETNX|a|1|x|2", "MSETNX|x|1|y|2", "MGET|x|y", "MSETNX|z"},
+	"append strlen":  {"APPEND|k|ab", "APPEND|k|cd", "GET|k", "STRLEN|k", "STRLEN|no", "APPEND|k|"},
+	"getrange":       {"SET|k|Hello World", "GETRANGE|k|0|4", "GETRANGE|k|-5|-1", "GETRANGE|k|5|2", "GETRANGE|k|-1|-5", "GETRANGE|k|0|100", "GETRANGE|k|-100|3", "GETRANGE|no|0|1", "GETRANGE|k|a|1", "SET|e|", "GETRANGE|e|0|-1"},
+	"setrange":       {"SETRANGE|k|5|abc", "GET|k", "SETRANGE|k|0|XY", "GET|k", "SETRANGE|k|-1|a", "SETRANGE|n|3|", "EXISTS|n", "SETRANGE|k|1|", "SETRANGE|k|536870912|a", "SETRANGE|k|x|a"},
+	"incr":           {"INCR|n", "INCRBY|n|10", "DECR|n", "DECRBY|n|5", "GET|n", "INCRBY|n|x", "SET|s|abc", "INCR|s", "SET|m|9223372036854775807", "INCR|m", "SET|m|-9223372036854775808", "DECR|m", "DECRBY|n|-9223372036854775808", "SET|z|01", "INCR|z", "SET|z| 1", "INCR|z", "SET|t|5", "EXPIRE|t|100", "INCR|t", "TTL|t"},
+	"incrbyfloat":    {"INCRBYFLOAT|f|10.5", "INCRBYFLOAT|f|0.1", "INCRBYFLOAT|f|-5", "INCRBYFLOAT|f|x", "SET|s|abc", "INCRBYFLOAT|s|1", "INCRBYFLOAT|f|1e3", "SET|g|3", "INCRBYFLOAT|g|2", "INCRBYFLOAT|g|inf", "INCRBYFLOAT|g|nan", "INCRBYFLOAT|g| 1"},
+	"del exists":     {"MSET|a|1|b|2", "EXISTS|a|b|c|a", "DEL|a|c", "UNLINK|b|b", "EXISTS|a|b", "DEL", "TOUCH|a", "SET|a|1", "TOUCH|a|a|x"},
+	"type":           {"SET|k|v", "TYPE|k", "TYPE|no"},
+	"expire":         {"SET|k|v", "EXPIRE|k|100", "TTL|k", "EXPIRE|k|50|GT", "EXPIRE|k|200|GT", "TTL|k", "EXPIRE|k|300|LT", "EXPIRE|k|100|LT", "TTL|k", "EXPIRE|k|10|NX", "EXPIRE|k|10|XX", "TTL|k", "PERSIST|k", "PERSIST|k", "EXPIRE|k|10|XX", "EXPIRE|k|10|GT", "EXPIRE|k|10|LT", "TTL|k", "EXPIRE|k|10|NX|XX", "EXPIRE|k|10|GT|LT", "EXPIRE|k|10|FOO", "EXPIRE|k|x", "EXPIRE|k|x|FOO", "EXPIRE|no|10", "EXPIRE|k|9223372036854775807", "PEXPIRE|k|9223372036854775807", "EXPIRE|k|-1", "EXISTS|k", "TTL|k", "PTTL|k", "EXPIRE|k"},
+	"expireat":       {"SET|k|v", "EXPIREAT|k|99999999999", "EXPIRETIME|k", "PEXPIRETIME|k", "PEXPIREAT|k|99999999999999", "PEXPIRETIME|k", "EXPIRETIME|no", "SET|p|v", "EXPIRETIME|p", "PEXPIREAT|k|1", "EXISTS|k", "EXPIREAT|p|1|NX", "EXISTS|p"},
+	"keys scan":      {"MSET|a1|1|a2|2|b1|3", "KEYS|b*", "KEYS|zz*", "SCAN|0|MATCH|b*|COUNT|100", "SCAN|0|COUNT|0", "SCAN|0|COUNT|x", "SCAN|x", "SCAN|0|TYPE|list|COUNT|100", "SCAN|0|FOO", "SCAN|0|MATCH"},
+	"rename":         {"SET|a|1", "RENAME|a|b", "GET|b", "RENAME|a|c", "RENAMENX|b|c", "SET|d|4", "RENAMENX|c|d", "RENAME|c|c", "RENAMENX|c|c", "RENAME|zz|zz", "EXPIRE|c|100", "RENAME|c|e", "TTL|e"},
+	"randomkey":      {"RANDOMKEY", "SET|only|1", "RANDOMKEY"},
+	"dbsize flush":   {"MSET|a|1|b|2", "DBSIZE", "FLUSHDB", "DBSIZE", "FLUSHALL|ASYNC", "FLUSHALL|SYNC", "FLUSHALL|x", "FLUSHDB|a|b"},
+	"arity":          {"GET", "GET|a|b", "SET|a", "MGET", "EXPIRE|k", "TTL", "RENAME|a", "DBSIZE|x", "TIME|x", "KEYS", "INCRBY|k", "APPEND|k"},
+	"client":         {"CLIENT", "CLIENT|FOO", "CLIENT|SETNAME|my-name", "CLIENT|GETNAME", "CLIENT|SETNAME|bad name", "CLIENT|SETNAME", "~CLIENT|ID", "CLIENT|LIST|TYPE|foo", "CLIENT|LIST|TYPE|pubsub", "CLIENT|LIST|foo", "CLIENT|SETNAME|", "CLIENT|GETNAME"},
+	"auth no pass":   {"AUTH|x", "AUTH|default|x", "AUTH|bob|x", "AUTH|a|b|c"},
+	"hello":          {"HELLO|1", "HELLO|4", "HELLO|x", "HELLO|2|FOO", "HELLO|2|SETNAME|bad name", "HELLO|2|AUTH|bob|x", "HELLO|2|AUTH|default"},
+	"config":         {"CONFIG", "CONFIG|GET", "CONFIG|GET|maxmemory", "CONFIG|GET|nosuchparam", "CONFIG|SET|maxmemory", "CONFIG|SET|nosuch|1", "CONFIG|SET|maxmemory|abc", "CONFIG|SET|timeout|abc", "CONFIG|SET|timeout|-1", "CONFIG|SET|maxmemory|10mb", "CONFIG|GET|maxmemory", "CONFIG|SET|maxmemory|0", "CONFIG|SET|maxmemory|1|maxmemory|2", "CONFIG|GET|maxmemory-policy", "CONFIG|SET|maxmemory-policy|noeviction", "CONFIG|GET|maxmemory-policy", "CONFIG|SET|maxmemory-policy|allkeys-lru", "CONFIG|GET|save", "CONFIG|GET|appendonly", "CONFIG|SET|databases|4", "CONFIG|SET|timeout|0", "CONFIG|GET|timeout", "CONFIG|SET|maxclients|0", "CONFIG|SET|maxclients|x", "CONFIG|FOO"},
+	"command":        {"COMMAND|FOO", "COMMAND|INFO|nosuch", "COMMAND|DOCS|nosuch", "COMMAND|COUNT|x"},
+	"time":           {"~TIME"},
+	"binary":         {"SET|a\x00b|v\r\nw", "GET|a\x00b", "EXISTS|a\x00b", "KEYS|a*"},
+	"quit":           {"QUIT"},
+	"case":           {"set|k|v", "GeT|k", "set|k|v|ex|100|nx", "expire|k|10|gt"},
+	"inline strings": {"SET|k|10", "INCRBYFLOAT|k|1.5", "INCRBYFLOAT|k|-1.5", "INCRBYFLOAT|k|0.1", "INCRBYFLOAT|k|3.0e3"},
+}
+
+func TestDifferentialAgainstRedis(t *testing.T) {
+	rs := redistest.Start(t, "--databases", "1", "--maxmemory-policy", "allkeys-lru")
+	s := startServer(t, Config{})
+	for name, cmds := range diffCases {
+		t.Run(name, func(t *testing.T) {
+			rc := dialRaw(t, rs.Addr)
+			cc := dialRaw(t, s.Addr().String())
+			rc.do("FLUSHALL")
+			cc.do("FLUSHALL")
+			for _, cmd := range cmds {
+				typeOnly := strings.HasPrefix(cmd, "~")
+				args := strings.Split(strings.TrimPrefix(cmd, "~"), "|")
+				want := rc.do(args...)
+				got := cc.do(args...)
+				if typeOnly {
+					want, got = want[:1], got[:1]
+				}
+				if want != got {
+					t.Errorf("%q:\n redis:     %q\n cachenode: %q", cmd, want, got)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,352 @@
+package cachenode
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachetier/cachetier/cachenode/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or
+// Close.
+var ErrServerClosed = errors.New("cachenode: server closed")
+
+// Server is a Redis-protocol cache server. Create it with New, run it with
+// ListenAndServe or Serve, stop it with Shutdown or Close.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store.Store
+	start time.Time
+	runID string
+
+	// Settings changeable with CONFIG SET.
+	maxMemory   atomic.Int64
+	policy      atomic.Int64 // store.Policy
+	maxClients  atomic.Int64
+	timeout     atomic.Int64 // time.Duration
+	requirePass atomic.Pointer[string]
+
+	stats    []cmdStats // indexed by command.id
+	metrics  *metrics
+	registry *prometheus.Registry
+
+	nextID        atomic.Int64
+	connsTotal    atomic.Uint64
+	rejected      atomic.Uint64
+	netIn, netOut atomic.Uint64
+	lastRejectLog atomic.Int64
+	maxOut        atomic.Int64 // largest reply batch written (INFO client_recent_max_output_buffer)
+
+	mu        sync.Mutex // protects the fields below
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	addr      net.Addr
+	httpSrv   *http.Server
+	httpLn    net.Listener
+	closing   bool
+	connWG    sync.WaitGroup
+	serveWG   sync.WaitGroup
+	closeOnce sync.Once
+
+	shuttingDown atomic.Bool // mirrors closing for lock-free reads
+}
+
+// New validates cfg, fills its defaults and returns a Server with an empty
+// store. It returns an error for a bad policy name or negative limits.
+func New(cfg Config) (*Server, error) {
+	c, pol, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	var id [20]byte
+	_, _ = rand.Read(id[:])
+	s := &Server{
+		cfg:       c,
+		log:       c.Logger,
+		start:     time.Now(),
+		runID:     hex.EncodeToString(id[:]),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+	}
+	s.maxMemory.Store(c.MaxMemory)
+	s.policy.Store(int64(pol))
+	s.maxClients.Store(int64(c.MaxClients))
+	s.timeout.Store(int64(c.Timeout))
+	pw := c.RequirePass
+	s.requirePass.Store(&pw)
+	s.store = store.New(store.Config{MaxMemory: c.MaxMemory, Policy: pol})
+	s.stats = make([]cmdStats, len(commandList)+1) // last: unknown commands
+	s.registry = prometheus.NewRegistry()
+	s.metrics = newMetrics(s)
+	s.registry.MustRegister(s.metrics)
+	return s, nil
+}
+
+// Addr returns the address of the first listener being served, or nil until
+// the server listens.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// MetricsAddr returns the address of the metrics HTTP listener, or nil when
+// metrics are off or not listening yet.
+func (s *Server) MetricsAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.httpLn == nil {
+		return nil
+	}
+	return s.httpLn.Addr()
+}
+
+// Registry returns the server's own Prometheus registry (no global state),
+// for embedding its metrics in another HTTP mux.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// ListenAndServe listens on Config.Addr and, when Config.MetricsAddr is set,
+// serves metrics on it, then serves clients until Shutdown or Close. It
+// always returns a non-nil error: ErrServerClosed after Shutdown or Close.
+func (s *Server) ListenAndServe() error {
+	if s.shuttingDown.Load() {
+		return ErrServerClosed
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	if s.cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		if err := s.serveMetrics(mln); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	return s.Serve(ln)
+}
+
+// Serve accepts connections on ln and serves each in its own goroutine
+// until Shutdown or Close; ln is closed when Serve returns. It always returns
+// a non-nil error: ErrServerClosed after Shutdown or Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	if s.addr == nil {
+		s.addr = ln.Addr()
+	}
+	s.serveWG.Add(1)
+	s.mu.Unlock()
+	defer s.serveWG.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+		ln.Close()
+	}()
+
+	s.log.Info("cachenode listening",
+		"addr", ln.Addr().String(),
+		"maxmemory", s.maxMemory.Load(),
+		"maxmemory_policy", store.Policy(s.policy.Load()).String(),
+		"maxclients", s.maxClients.Load(),
+		"timeout", time.Duration(s.timeout.Load()).String(),
+		"requirepass", *s.requirePass.Load() != "",
+		"metrics_addr", s.cfg.MetricsAddr)
+
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.shuttingDown.Load() {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// EMFILE, ECONNABORTED and the like: back off and retry, as net/http does.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else if delay *= 2; delay > time.Second {
+				delay = time.Second
+			}
+			s.log.Warn("cachenode: accept error; retrying", "err", err, "delay", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		s.accept(nc)
+	}
+}
+
+// accept registers nc and starts its goroutine, or rejects it when the
+// server is full or closing.
+func (s *Server) accept(nc net.Conn) {
+	s.connsTotal.Add(1)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if int64(len(s.conns)) >= s.maxClients.Load() {
+		s.mu.Unlock()
+		s.rejected.Add(1)
+		s.logRejected(nc)
+		// Like Redis: best-effort error reply, then close.
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = nc.Write([]byte("-ERR max number of clients reached\r\n"))
+		nc.Close()
+		return
+	}
+	c := newConn(s, nc)
+	s.conns[c] = struct{}{}
+	s.connWG.Add(1)
+	s.mu.Unlock()
+	go c.serve()
+}
+
+func (s *Server) logRejected(nc net.Conn) {
+	now := time.Now().Unix()
+	if last := s.lastRejectLog.Load(); last != now && s.lastRejectLog.CompareAndSwap(last, now) {
+		s.log.Warn("cachenode: max number of clients reached; rejecting connections",
+			"remote", nc.RemoteAddr().String(), "maxclients", s.maxClients.Load())
+	}
+}
+
+func (s *Server) removeConn(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.connWG.Done()
+}
+
+func (s *Server) serveMetrics(ln net.Listener) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.httpLn = ln
+	s.httpSrv = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := s.httpSrv
+	s.serveWG.Add(1)
+	go func() {
+		defer s.serveWG.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("cachenode: metrics server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// ready reports whether the server is listening and not shutting down.
+func (s *Server) ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.closing && len(s.listeners) > 0
+}
+
+// beginClose stops accepting: marks the server closing and closes its
+// listeners. It returns the connections open at that moment.
+func (s *Server) beginClose() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing = true
+	s.shuttingDown.Store(true)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// Shutdown stops the server gracefully: it stops accepting connections,
+// lets each connection finish the commands it has already received, writes
+// their replies and closes it, then stops the metrics server and the store.
+// If ctx ends first, the remaining connections are closed and ctx's error is
+// returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	conns := s.beginClose()
+	s.log.Info("cachenode shutting down", "clients", len(conns))
+	for _, c := range conns {
+		c.interrupt()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.connWG.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.closeConns()
+		<-done
+	}
+	s.mu.Lock()
+	srv := s.httpSrv
+	s.mu.Unlock()
+	if srv != nil {
+		if e := srv.Shutdown(ctx); e != nil {
+			srv.Close()
+		}
+	}
+	s.serveWG.Wait()
+	s.closeStore()
+	return err
+}
+
+// Close stops the server immediately: it closes the listeners, every client
+// connection and the metrics server, waits for their goroutines and stops
+// the store. Replies not yet written are lost.
+func (s *Server) Close() error {
+	s.beginClose()
+	s.closeConns()
+	s.connWG.Wait()
+	s.mu.Lock()
+	srv := s.httpSrv
+	s.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+	s.serveWG.Wait()
+	s.closeStore()
+	return nil
+}
+
+func (s *Server) closeConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.nc.Close()
+	}
+}
+
+func (s *Server) closeStore() {
+	s.closeOnce.Do(func() { s.store.Close() })
+}

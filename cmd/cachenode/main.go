@@ -1,0 +1,262 @@
+// Command cachenode runs one cache node: a Redis-protocol (RESP2/RESP3) cache
+// server that redis-cli, redis-benchmark and Redis client libraries use
+// unchanged.
+//
+// Its flags mirror redis-server's (one or two dashes, "--flag value" or
+// "--flag=value"):
+//
+//	--port N                  TCP port (default 7000)
+//	--bind ADDR               listen address (default 127.0.0.1)
+//	--maxmemory SIZE          bound on the data held: 100mb, 2gb, 1k, bytes; 0 = unlimited
+//	--maxmemory-policy NAME   allkeys-lru (default), volatile-lru, allkeys-random, noeviction, ...
+//	--requirepass PW          require AUTH PW (or HELLO ... AUTH default PW) first
+//	--maxclients N            maximum connected clients (default 10000)
+//	--timeout SECONDS         close clients idle this long; 0 = never (default)
+//	--metrics-addr HOST:PORT  serve Prometheus /metrics, /healthz, /readyz; empty = off
+//	--loglevel LEVEL          debug, verbose, notice (default), warning
+//	--version                 print the version and exit
+//
+// SIGTERM or SIGINT stops accepting connections, lets in-flight commands
+// finish, closes every connection and exits 0; a second signal, or the
+// shutdown grace period passing, closes what is left at once.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cachetier/cachetier/cachenode"
+)
+
+// shutdownGrace bounds how long a stop signal waits for in-flight commands.
+const shutdownGrace = 5 * time.Second
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options holds the parsed command line.
+type options struct {
+	cfg      cachenode.Config
+	logLevel slog.Level
+	version  bool
+}
+
+// usageError is a bad command line: reported with a hint and exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("cachenode", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var (
+		port       = fs.Int("port", 7000, "TCP `port` to listen on")
+		bind       = fs.String("bind", "127.0.0.1", "`address` to listen on")
+		maxMemory  = fs.String("maxmemory", "0", "bound on the data held (`size`: 100mb, 2gb, 1k, bytes); 0 = unlimited")
+		policy     = fs.String("maxmemory-policy", "allkeys-lru", "eviction `policy`: allkeys-lru, volatile-lru, allkeys-random, noeviction")
+		pass       = fs.String("requirepass", "", "require clients to AUTH with this `password`")
+		maxClients = fs.Int("maxclients", 10000, "maximum number of connected `clients`")
+		timeout    = fs.Int("timeout", 0, "close clients idle for this many `seconds`; 0 = never")
+		metrics    = fs.String("metrics-addr", "", "serve Prometheus /metrics, /healthz, /readyz on `host:port`; empty = off")
+		logLevel   = fs.String("loglevel", "notice", "log `level`: debug, verbose, notice, warning")
+		version    = fs.Bool("version", false, "print the version and exit")
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: cachenode [--flag value ...]\n\nA Redis-protocol cache node. Flags (one or two dashes; --flag=value works too):\n\n")
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return nil, err
+		}
+		return nil, usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return nil, usageError{fmt.Sprintf("unexpected argument %q (cachenode takes no config file; use flags)", fs.Arg(0))}
+	}
+	o := &options{version: *version}
+	if o.version {
+		return o, nil
+	}
+	if *port < 0 || *port > 65535 {
+		return nil, usageError{fmt.Sprintf("invalid value %d for --port: must be 0-65535", *port)}
+	}
+	mem, err := cachenode.ParseSize(*maxMemory)
+	if err != nil || mem < 0 {
+		return nil, usageError{fmt.Sprintf("invalid value %q for --maxmemory: want a size like 100mb, 2gb, 1k or bytes", *maxMemory)}
+	}
+	if *maxClients < 1 {
+		return nil, usageError{fmt.Sprintf("invalid value %d for --maxclients: must be at least 1", *maxClients)}
+	}
+	if *timeout < 0 {
+		return nil, usageError{fmt.Sprintf("invalid value %d for --timeout: must be 0 (never) or more seconds", *timeout)}
+	}
+	lvl, ok := parseLogLevel(*logLevel)
+	if !ok {
+		return nil, usageError{fmt.Sprintf("invalid value %q for --loglevel: want debug, verbose, notice or warning", *logLevel)}
+	}
+	if *metrics != "" {
+		if _, _, err := net.SplitHostPort(*metrics); err != nil {
+			return nil, usageError{fmt.Sprintf("invalid value %q for --metrics-addr: want host:port", *metrics)}
+		}
+	}
+	o.logLevel = lvl
+	o.cfg = cachenode.Config{
+		Addr:            net.JoinHostPort(*bind, strconv.Itoa(*port)),
+		MaxMemory:       mem,
+		MaxMemoryPolicy: *policy,
+		RequirePass:     *pass,
+		MaxClients:      *maxClients,
+		Timeout:         time.Duration(*timeout) * time.Second,
+		MetricsAddr:     *metrics,
+	}
+	return o, nil
+}
+
+// parseLogLevel maps redis-server's log levels (and slog's names) to slog levels.
+func parseLogLevel(s string) (slog.Level, bool) {
+	switch strings.ToLower(s) {
+	case "debug", "verbose":
+		return slog.LevelDebug, true
+	case "notice", "info":
+		return slog.LevelInfo, true
+	case "warning", "warn":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return 0, false
+}
+
+// versionString describes the build, like redis-server --version.
+func versionString() string {
+	v, rev := "devel", ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				rev = s.Value
+			}
+		}
+	}
+	out := "cachenode v=" + v
+	if rev != "" {
+		out += " sha=" + rev
+	}
+	return out + " go=" + runtime.Version()
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cachenode: %v\nRun 'cachenode --help' for the list of flags.\n", err)
+		return 2
+	}
+	if o.version {
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
+	o.cfg.Logger = log
+
+	srv, err := cachenode.New(o.cfg)
+	if err != nil {
+		// New rejects bad settings (an unknown policy, say): a usage error.
+		fmt.Fprintf(stderr, "cachenode: %v\nRun 'cachenode --help' for the list of flags.\n", err)
+		return 2
+	}
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.ListenAndServe() }()
+
+	// Log once the listener is up (or report why it is not).
+	if !waitListening(srv, served) {
+		err := <-served
+		log.Error("cachenode: cannot serve", "addr", o.cfg.Addr, "err", err)
+		return 1
+	}
+	attrs := []any{
+		"addr", srv.Addr().String(),
+		"maxmemory", o.cfg.MaxMemory,
+		"maxmemory_policy", o.cfg.MaxMemoryPolicy,
+		"maxclients", o.cfg.MaxClients,
+		"timeout", o.cfg.Timeout.String(),
+		"auth", o.cfg.RequirePass != "",
+		"version", versionString(),
+		"pid", os.Getpid(),
+	}
+	if ma := srv.MetricsAddr(); ma != nil {
+		attrs = append(attrs, "metrics_addr", ma.String())
+	}
+	log.Info("cachenode ready to accept connections", attrs...)
+
+	select {
+	case err := <-served:
+		log.Error("cachenode: server stopped", "err", err)
+		return 1
+	case sig := <-sigs:
+		log.Info("cachenode shutting down", "signal", sig.String(), "grace", shutdownGrace.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	go func() {
+		select {
+		case sig := <-sigs:
+			log.Warn("cachenode: second signal, closing connections now", "signal", sig.String())
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("cachenode: graceful shutdown cut short; closing remaining connections", "err", err)
+		_ = srv.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, cachenode.ErrServerClosed) {
+		log.Error("cachenode: serve", "err", err)
+		return 1
+	}
+	log.Info("cachenode stopped")
+	return 0
+}
+
+// waitListening waits until srv has a listener, or ListenAndServe has
+// returned (false; the error stays in served for the caller).
+func waitListening(srv *cachenode.Server, served chan error) bool {
+	for {
+		if srv.Addr() != nil {
+			return true
+		}
+		select {
+		case err := <-served:
+			served <- err
+			return false
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,666 @@
+package main
+
+// End-to-end tests: the cachenode binary is built once (TestMain) and run as
+// real processes on free loopback ports, driven by redis-cli, redis-benchmark,
+// go-redis and raw sockets.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/cachetier/cachetier/internal/redistest"
+)
+
+// binary is the path of the cachenode binary built by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cachenode-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "cachenode")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "building cachenode: %v\n", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// node is a running cachenode process.
+type node struct {
+	addr string
+	cmd  *exec.Cmd
+	out  *syncBuffer // stdout+stderr
+	done chan struct{}
+	err  error // Wait's result, valid after done is closed
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's output copier and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startNode runs the binary on a free port with the extra flags given and
+// waits until it answers on the socket. The process is killed when the test
+// ends if it is still running.
+func startNode(t *testing.T, args ...string) *node {
+	t.Helper()
+	var lastOut string
+	for attempt := 0; attempt < 3; attempt++ {
+		port := redistest.FreePort(t)
+		n := &node{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &syncBuffer{}, done: make(chan struct{})}
+		n.cmd = exec.Command(binary, append([]string{"--port", strconv.Itoa(port)}, args...)...)
+		n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
+		if err := n.cmd.Start(); err != nil {
+			t.Fatalf("start cachenode: %v", err)
+		}
+		go func() { n.err = n.cmd.Wait(); close(n.done) }()
+		if waitAnswer(n, 10*time.Second) {
+			t.Cleanup(func() { n.kill() })
+			return n
+		}
+		n.kill()
+		lastOut = n.out.String()
+	}
+	t.Fatalf("cachenode did not come up; output:\n%s", lastOut)
+	return nil
+}
+
+func (n *node) kill() {
+	select {
+	case <-n.done:
+	default:
+		_ = n.cmd.Process.Kill()
+		<-n.done
+	}
+}
+
+// waitAnswer polls until the node answers an inline PING with any reply
+// (+PONG, or -NOAUTH when a password is required).
+func waitAnswer(n *node, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-n.done:
+			return false
+		default:
+		}
+		c, err := net.DialTimeout("tcp", n.addr, time.Second)
+		if err == nil {
+			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+			_, _ = c.Write([]byte("PING\r\n"))
+			line, err := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if err == nil && (line[0] == '+' || line[0] == '-') {
+				return true
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// waitExit waits up to timeout for the process to exit and returns its exit
+// code, or fails the test.
+func (n *node) waitExit(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-n.done:
+	case <-time.After(timeout):
+		t.Fatalf("cachenode still running %v after the signal; output:\n%s", timeout, n.out.String())
+	}
+	var ee *exec.ExitError
+	if errors.As(n.err, &ee) {
+		return ee.ExitCode()
+	}
+	if n.err != nil {
+		t.Fatalf("wait: %v", n.err)
+	}
+	return 0
+}
+
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s not installed (apt-get install -y redis-tools); skipping", name)
+	}
+	return p
+}
+
+// cli runs redis-cli against the node and returns its trimmed output.
+func cli(t *testing.T, n *node, args ...string) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(n.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, needTool(t, "redis-cli"), append([]string{"-h", host, "-p", port}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli %q: %v; output:\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestRedisCLI(t *testing.T) {
+	needTool(t, "redis-cli")
+	n := startNode(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ping"}, "PONG"},
+		{[]string{"set", "k", "v"}, "OK"},
+		{[]string{"get", "k"}, "v"},
+		{[]string{"set", "bin", "a b"}, "OK"},
+		{[]string{"strlen", "bin"}, "3"},
+		{[]string{"incr", "n"}, "1"},
+		{[]string{"dbsize"}, "3"},
+		{[]string{"get", "missing"}, ""},
+		{[]string{"nosuchcommand", "x"}, "ERR unknown command 'nosuchcommand', with args beginning with: 'x'"},
+		{[]string{"del", "k"}, "1"},
+	} {
+		if got := cli(t, n, tc.args...); got != tc.want {
+			t.Errorf("redis-cli %q = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	// Interactive mode sends COMMAND DOCS on connect; it must not error.
+	host, port, _ := net.SplitHostPort(n.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "redis-cli", "-h", host, "-p", port)
+	cmd.Stdin = strings.NewReader("set a 1\nget a\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "OK") || !strings.Contains(string(out), "1") || strings.Contains(string(out), "ERR") {
+		t.Errorf("redis-cli with stdin: %v; output:\n%s", err, out)
+	}
+	if !strings.Contains(n.out.String(), "ready to accept connections") {
+		t.Errorf("no startup log line; output:\n%s", n.out.String())
+	}
+}
+
+func TestRedisBenchmark(t *testing.T) {
+	bench := needTool(t, "redis-benchmark")
+	n := startNode(t)
+	host, port, _ := net.SplitHostPort(n.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bench, "-h", host, "-p", port, "-n", "2000", "-c", "10", "-q", "-t", "ping,set,get,incr,mset")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-benchmark: %v\n%s", err, out)
+	}
+	s := string(out)
+	for _, want := range []string{"PING_INLINE: ", "PING_MBULK: ", "SET: ", "GET: ", "INCR: ", "MSET (10 keys): "} {
+		if !strings.Contains(s, want) {
+			t.Errorf("redis-benchmark output lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "ERR") || strings.Contains(strings.ToLower(s), "error") {
+		t.Errorf("redis-benchmark reported errors:\n%s", s)
+	}
+	// SET and GET really happened.
+	if got := cli(t, n, "get", "key:__rand_int__"); got == "" {
+		t.Errorf("key written by redis-benchmark is missing")
+	}
+}
+
+func TestRequirePass(t *testing.T) {
+	needTool(t, "redis-cli")
+	n := startNode(t, "--requirepass", "s3cret")
+	if got := cli(t, n, "get", "k"); !strings.Contains(got, "NOAUTH Authentication required.") {
+		t.Errorf("unauthenticated get = %q, want NOAUTH", got)
+	}
+	if got := cli(t, n, "-a", "s3cret", "--no-auth-warning", "set", "k", "v"); got != "OK" {
+		t.Errorf("authenticated set = %q", got)
+	}
+	if got := cli(t, n, "-a", "s3cret", "--no-auth-warning", "get", "k"); got != "v" {
+		t.Errorf("authenticated get = %q", got)
+	}
+	if got := cli(t, n, "-a", "wrong", "--no-auth-warning", "get", "k"); !strings.Contains(got, "WRONGPASS invalid username-password pair or user is disabled.") {
+		t.Errorf("wrong password: %q", got)
+	}
+	// go-redis with the password set, RESP3 (HELLO 3 AUTH ...).
+	rdb := redis.NewClient(&redis.Options{Addr: n.addr, Password: "s3cret", Protocol: 3})
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if v, err := rdb.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Errorf("go-redis RESP3 get = %q, %v", v, err)
+	}
+}
+
+// configGet returns CONFIG GET name from the node, over go-redis.
+func configGet(t *testing.T, addr, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1})
+	defer rdb.Close()
+	m, err := rdb.ConfigGet(ctx, name).Result()
+	if err != nil {
+		t.Fatalf("CONFIG GET %s: %v", name, err)
+	}
+	return m[name]
+}
+
+// TestFlagForms checks one-dash and --flag=value spellings and that
+// --maxclients, --maxmemory(-policy) and --timeout reach the server.
+func TestFlagForms(t *testing.T) {
+	n := startNode(t, "-maxclients=2", "--maxmemory=10mb", "-maxmemory-policy", "noeviction")
+	for name, want := range map[string]string{"maxclients": "2", "maxmemory": "10485760", "maxmemory-policy": "noeviction"} {
+		if got := configGet(t, n.addr, name); got != want {
+			t.Errorf("CONFIG GET %s = %q, want %q", name, got, want)
+		}
+	}
+
+	// --maxclients 2: with two clients connected, a third is refused with
+	// Redis's message. (The go-redis connections above close asynchronously,
+	// so the first two may need a few tries.)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	ping := func() (net.Conn, string) {
+		c, err := net.DialTimeout("tcp", n.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		_, _ = c.Write([]byte("PING\r\n"))
+		reply, _ := bufio.NewReader(c).ReadString('\n')
+		return c, reply
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for len(conns) < 2 {
+		c, reply := ping()
+		if reply == "+PONG\r\n" {
+			conns = append(conns, c)
+			continue
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("could not get 2 clients connected; last reply %q", reply)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c, reply := ping()
+	conns = append(conns, c)
+	if reply != "-ERR max number of clients reached\r\n" {
+		t.Errorf("third connection got %q, want the max clients error", reply)
+	}
+
+	// --timeout=1: an idle connection is closed (Redis checks idle clients
+	// about once a second, so allow several seconds).
+	n2 := startNode(t, "--timeout=1")
+	if got := configGet(t, n2.addr, "timeout"); got != "1" {
+		t.Errorf("CONFIG GET timeout = %q, want 1", got)
+	}
+	idle, err := net.DialTimeout("tcp", n2.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	_ = idle.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if _, err := idle.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Errorf("idle connection not closed by --timeout 1: %v", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // in the message
+	}{
+		{[]string{"--port", "abc"}, "port"},
+		{[]string{"--port", "70000"}, "port"},
+		{[]string{"--nosuchflag"}, "nosuchflag"},
+		{[]string{"--maxmemory", "12xb"}, "maxmemory"},
+		{[]string{"--maxmemory=-5mb"}, "maxmemory"},
+		{[]string{"--maxmemory-policy", "bogus"}, "bogus"},
+		{[]string{"--maxclients", "0"}, "maxclients"},
+		{[]string{"--timeout", "-1"}, "timeout"},
+		{[]string{"--timeout", "1.5"}, "timeout"},
+		{[]string{"--loglevel", "loud"}, "loglevel"},
+		{[]string{"--metrics-addr", "nocolon"}, "metrics-addr"},
+		{[]string{"redis.conf"}, "redis.conf"},
+		{[]string{"--port"}, "port"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := exec.CommandContext(ctx, binary, tc.args...).CombinedOutput()
+		cancel()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Errorf("cachenode %q: err %v, want exit status 2; output:\n%s", tc.args, err, out)
+			continue
+		}
+		if !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), "cachenode --help") {
+			t.Errorf("cachenode %q: message lacks %q or the help hint:\n%s", tc.args, tc.want, out)
+		}
+	}
+
+	out, err := exec.Command(binary, "--version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "cachenode v=") {
+		t.Errorf("--version: %v, %q", err, out)
+	}
+	out, err = exec.Command(binary, "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "-maxmemory-policy") {
+		t.Errorf("--help: %v, %q", err, out)
+	}
+	// A port in use: exit status 1 and the reason.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err = exec.CommandContext(ctx, binary, "--port", port).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "address already in use") {
+		t.Errorf("port in use: %v; output:\n%s", err, out)
+	}
+}
+
+func TestMetricsEndpoints(t *testing.T) {
+	mport := redistest.FreePort(t)
+	maddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(mport))
+	n := startNode(t, "--metrics-addr", maddr)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rdb := redis.NewClient(&redis.Options{Addr: n.addr})
+	defer rdb.Close()
+	rdb.Set(ctx, "k", "v", 0)
+	rdb.Get(ctx, "k")
+	rdb.Get(ctx, "missing")
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	get := func(path string) (int, string) {
+		t.Helper()
+		var lastErr error
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			resp, err := client.Get("http://" + maddr + path)
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode, string(body)
+		}
+		t.Fatalf("GET %s: %v", path, lastErr)
+		return 0, ""
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz: %d", code)
+	}
+	if code, _ := get("/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz: %d", code)
+	}
+	code, body := get("/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range []string{"# TYPE", "cachenode_"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q:\n%.2000s", want, body)
+		}
+	}
+}
+
+// TestSIGTERM sends SIGTERM while clients are connected, some idle and some
+// in the middle of pipelines: the process exits 0 within a few seconds and
+// every reply a client did get is correct.
+func TestSIGTERM(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			n := startNode(t)
+			var idle []net.Conn
+			for i := 0; i < 5; i++ {
+				c, err := net.DialTimeout("tcp", n.addr, 5*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				idle = append(idle, c)
+			}
+			defer func() {
+				for _, c := range idle {
+					c.Close()
+				}
+			}()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			var wg sync.WaitGroup
+			started := make(chan struct{}, 4)
+			errs := make(chan error, 4)
+			for w := 0; w < 4; w++ {
+				wg.Add(1)
+				go func(w int) {
+					defer wg.Done()
+					errs <- pipelineUntilClosed(ctx, n.addr, w, started)
+				}(w)
+			}
+			for i := 0; i < 4; i++ {
+				select {
+				case <-started:
+				case <-time.After(30 * time.Second):
+					t.Fatal("pipelining clients did not start")
+				}
+			}
+			stopAt := time.Now()
+			if err := n.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			if code := n.waitExit(t, 15*time.Second); code != 0 {
+				t.Errorf("exit code %d after %v, want 0; output:\n%s", code, sig, n.out.String())
+			}
+			t.Logf("exited %v after %v", sig, time.Since(stopAt).Round(time.Millisecond))
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			for _, c := range idle {
+				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if _, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+					t.Errorf("idle connection still open after shutdown: %v", err)
+				}
+			}
+			out := n.out.String()
+			if !strings.Contains(out, "shutting down") || !strings.Contains(out, "stopped") {
+				t.Errorf("shutdown not logged:\n%s", out)
+			}
+		})
+	}
+}
+
+// pipelineUntilClosed sends pipelines of 200 SET+GET pairs on a raw
+// connection until the server closes it, checking every reply it gets.
+func pipelineUntilClosed(ctx context.Context, addr string, w int, started chan<- struct{}) error {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	for round := 0; ctx.Err() == nil && round < 100000; round++ {
+		var req []byte
+		for i := 0; i < 200; i++ {
+			k := fmt.Sprintf("w%d:%d", w, i)
+			v := fmt.Sprintf("v%d-%d", round, i)
+			req = fmt.Appendf(req, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(k), k, len(v), v, len(k), k)
+		}
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := c.Write(req); err != nil {
+			return nil // closed by the server: fine
+		}
+		for i := 0; i < 200; i++ {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				if isTimeout(err) {
+					return fmt.Errorf("client %d: no reply and no close within 20s", w)
+				}
+				return nil
+			}
+			if line != "+OK\r\n" {
+				return fmt.Errorf("client %d: SET reply %q", w, line)
+			}
+			want := fmt.Sprintf("v%d-%d", round, i)
+			line, err = r.ReadString('\n')
+			if err != nil {
+				return nil
+			}
+			if line != fmt.Sprintf("$%d\r\n", len(want)) {
+				return fmt.Errorf("client %d: GET header %q", w, line)
+			}
+			line, err = r.ReadString('\n')
+			if err != nil {
+				return nil
+			}
+			if line != want+"\r\n" {
+				return fmt.Errorf("client %d: GET value %q, want %q", w, line, want)
+			}
+		}
+		if round == 2 {
+			started <- struct{}{}
+		}
+	}
+	return nil
+}
+
+// TestMaxMemoryRSS fills a node started with --maxmemory 64mb with four times
+// that much data in values of mixed sizes and checks the process's resident
+// memory stays within the documented margin.
+func TestMaxMemoryRSS(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("no /proc: cannot read the process's resident memory")
+	}
+	const maxMemory = 64 << 20
+	n := startNode(t, "--maxmemory", "64mb")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rdb := redis.NewClient(&redis.Options{Addr: n.addr, PoolSize: 4})
+	defer rdb.Close()
+
+	sizes := []int{16, 64, 200, 1000, 4000}
+	var written int64
+	value := bytes.Repeat([]byte("x"), 4000)
+	peak := int64(0)
+	for batch := 0; written < 4*maxMemory && batch < 10000; batch++ {
+		pipe := rdb.Pipeline()
+		for i := 0; i < 500; i++ {
+			sz := sizes[(batch+i)%len(sizes)]
+			pipe.Set(ctx, fmt.Sprintf("key:%d:%d", batch, i), value[:sz], 0)
+			written += int64(sz)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatalf("fill batch %d: %v", batch, err)
+		}
+		if batch%50 == 0 {
+			peak = max(peak, vmRSS(t, n.cmd.Process.Pid))
+		}
+	}
+	rss := vmRSS(t, n.cmd.Process.Pid)
+	peak = max(peak, rss)
+	keys, _ := rdb.DBSize(ctx).Result()
+	info, _ := rdb.Info(ctx, "memory", "stats").Result()
+	used := infoField(info, "used_memory")
+	evicted := infoField(info, "evicted_keys")
+	t.Logf("wrote %d MB; keys %d, used_memory %s, evicted_keys %s, VmRSS now %d MB, peak seen %d MB",
+		written>>20, keys, used, evicted, rss>>20, peak>>20)
+	if evicted == "" || evicted == "0" {
+		t.Errorf("evicted_keys = %q after writing 4x maxmemory", evicted)
+	}
+	if u, err := strconv.ParseInt(used, 10, 64); err != nil || u > maxMemory {
+		t.Errorf("used_memory %q over maxmemory %d", used, maxMemory)
+	}
+	// Margin: data bounded by maxmemory, plus allocator slack and the Go
+	// runtime (GC headroom, buffers): RSS ≤ 2×maxmemory + 48 MB.
+	if limit := int64(2*maxMemory + 48<<20); peak > limit {
+		t.Errorf("VmRSS peak %d MB exceeds %d MB for --maxmemory 64mb", peak>>20, limit>>20)
+	}
+}
+
+func vmRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("read status: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				t.Fatalf("VmRSS %q", line)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS line")
+	return 0
+}
+
+func infoField(info, name string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}

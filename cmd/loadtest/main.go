@@ -1,0 +1,143 @@
+// Command loadtest replays the situations a cache exists for against a
+// local cachetier tier (or a running one) and reports what the origin saw.
+//
+//	loadtest SCENARIO [flags]
+//
+// Scenarios: herd, steady, scaleout, tierdown, origindown. See
+// loadtest -h and the README's "Load testing" section.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cachetier/cachetier/loadtest"
+)
+
+func main() {
+	if code, ok := loadtest.ChildMain(os.Args); ok {
+		os.Exit(code)
+	}
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	var (
+		cfg       loadtest.Config
+		addrs     string
+		jsonPath  string
+		report    string
+		quiet     bool
+		verbose   bool
+		originLat time.Duration
+	)
+	fs.IntVar(&cfg.Nodes, "nodes", 3, "start `N` local nodes")
+	fs.StringVar(&addrs, "addrs", "", "use a running tier: comma-separated host:port list (herd, steady, origindown)")
+	fs.IntVar(&cfg.Procs, "procs", 1, "client OS `processes`, each with its own L1")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "goroutines per process (default 500 for herd, 32 otherwise)")
+	fs.IntVar(&cfg.Keys, "keys", 0, "distinct keys (default 1 for herd, 1000 otherwise)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "run length (default herd 30s limit, steady 10s, scaleout 15s, tierdown 20s, origindown 15s)")
+	fs.Float64Var(&cfg.OriginRPS, "origin-rps", 0, "each client process's origin limit in calls/s (0: none)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "requests/s per process (default 1000; -1: unpaced)")
+	fs.Int64Var(&cfg.MaxRequests, "max-requests", 0, "cap on requests per process (0: none)")
+	fs.Float64Var(&cfg.ZipfS, "zipf", 1.1, "Zipf exponent of key popularity (> 1)")
+	fs.DurationVar(&originLat, "origin-latency", 20*time.Millisecond, "origin median latency")
+	fs.IntVar(&cfg.Origin.Capacity, "origin-capacity", 64, "concurrent calls the origin serves at full speed (503 beyond twice that)")
+	fs.IntVar(&cfg.Origin.ValueSize, "value-size", 64, "value size in bytes")
+	fs.DurationVar(&cfg.Client.TTL, "ttl", 0, "cache TTL (default 5s, origindown 1s)")
+	fs.DurationVar(&cfg.Client.StaleTTL, "stale-ttl", 0, "how long past TTL a stale value may be served (default 1m)")
+	fs.IntVar(&cfg.Client.L1Bytes, "l1-bytes", 0, "L1 size per process in bytes (default 32 MiB)")
+	fs.DurationVar(&cfg.Interval, "interval", 500*time.Millisecond, "reporting interval of the time series")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed for key choice")
+	fs.StringVar(&cfg.NodeBin, "node-bin", "", "run this binary as each node instead of the built-in cachenode (e.g. redis-server)")
+	fs.StringVar(&cfg.MaxMemory, "maxmemory", "64mb", "--maxmemory for each node")
+	fs.StringVar(&jsonPath, "json", "", "write the JSON summary to `FILE`")
+	fs.StringVar(&report, "report", "", "write the HTML report to `FILE`")
+	fs.BoolVar(&quiet, "quiet", false, "no progress line")
+	fs.BoolVar(&verbose, "v", false, "show the nodes' and client processes' stderr")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: loadtest SCENARIO [flags]\n\nscenarios: %s\n\nflags:\n", strings.Join(loadtest.Scenarios, ", "))
+		fs.PrintDefaults()
+	}
+	// The scenario may come before or after the flags.
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cfg.Scenario, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if cfg.Scenario == "" && fs.NArg() > 0 {
+		cfg.Scenario = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "loadtest: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if cfg.Scenario == "" {
+		fs.Usage()
+		return 2
+	}
+	if addrs != "" {
+		cfg.Addrs = strings.Split(addrs, ",")
+	}
+	cfg.Origin.Latency = originLat
+	if verbose {
+		cfg.Log = os.Stderr
+	}
+	if !quiet {
+		cfg.Progress = os.Stderr
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			cfg.IsTTY = true
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sum, err := loadtest.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		return 1
+	}
+	sum.WriteTable(os.Stdout)
+	code := 0
+	if jsonPath != "" {
+		if err := writeFile(jsonPath, sum.WriteJSON); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			code = 1
+		}
+	}
+	if report != "" {
+		if err := writeFile(report, sum.WriteReport); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			code = 1
+		} else {
+			fmt.Printf("report\t%s\n", report)
+		}
+	}
+	if sum.Interrupted && code == 0 {
+		code = 130
+	}
+	return code
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,169 @@
+package loadtest
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// Scenarios lists the scenario names Run accepts.
+var Scenarios = []string{"herd", "steady", "scaleout", "tierdown", "origindown"}
+
+// Config configures one run. Zero fields take the defaults documented on
+// each field; several defaults depend on the scenario.
+type Config struct {
+	// Scenario is one of Scenarios.
+	Scenario string
+	// Nodes is how many local nodes to start. Default 3 (scaleout adds one).
+	Nodes int
+	// Addrs, when set, targets a running tier instead of starting nodes.
+	// The scenarios that kill or add nodes (tierdown, scaleout) need a
+	// local tier and refuse Addrs.
+	Addrs []string
+	// Procs is the number of client OS processes, each with its own L1. Default 1.
+	Procs int
+	// Concurrency is the number of goroutines per client process.
+	// Default 500 for herd, 32 otherwise.
+	Concurrency int
+	// Keys is the number of distinct keys. Default 1 for herd, 1000 otherwise.
+	Keys int
+	// Duration is the length of the run (herd: the time limit for the herd
+	// to finish). Default: herd 30s, steady 10s, scaleout 15s, tierdown
+	// 20s, origindown 15s. Scenario events happen at fixed fractions of it.
+	Duration time.Duration
+	// Rate is the request rate of each client process, per second, spread
+	// over its goroutines; negative means unpaced (closed loop). Default
+	// 1000 (herd: unpaced, every goroutine requests every key once).
+	Rate float64
+	// MaxRequests caps the requests of each client process (0: no cap).
+	MaxRequests int64
+	// ZipfS is the Zipf exponent of key popularity (> 1). Default 1.1.
+	ZipfS float64
+	// OriginRPS is each client process's origin rate limit, per second
+	// (0: the client's default, unlimited unless it has one; negative: 0).
+	// The limiter's burst is a twentieth of it (at least 1), so that the
+	// origin's busiest second stays within the limit plus one 100 ms
+	// counting bucket.
+	OriginRPS float64
+	// Origin configures the origin simulator.
+	Origin OriginConfig
+	// Client configures the cache client in every client process. Zero
+	// fields take loadtest's defaults: L1 32 MiB, TTL 5s (origindown 1s),
+	// StaleTTL 1m, LoadTimeout 2s, HealthInterval 250ms, L2Timeout 200ms.
+	Client ClientConfig
+	// Interval is the reporting interval of the time series. Default 500ms.
+	Interval time.Duration
+	// Timeout bounds one Get. Default 5s.
+	Timeout time.Duration
+	// Seed makes key choices reproducible. Default 1.
+	Seed uint64
+	// Exe is the binary re-executed for client processes (ClientArg) and
+	// nodes (NodeArg). Default: this process's executable.
+	Exe string
+	// NodeBin, when set, is run for each node instead of Exe with NodeArg;
+	// it must accept redis-server's --port/--bind/--maxmemory flags (e.g.
+	// redis-server itself, or a cachenode binary).
+	NodeBin string
+	// MaxMemory is passed to each node as --maxmemory (e.g. "64mb").
+	// Default "64mb".
+	MaxMemory string
+	// Progress, when set, receives a progress line every second. IsTTY
+	// makes it a single line redrawn in place.
+	Progress io.Writer
+	// IsTTY says Progress is a terminal.
+	IsTTY bool
+	// Log receives the children's stderr and diagnostics. Default io.Discard.
+	Log io.Writer
+}
+
+func (c *Config) init() error {
+	known := false
+	for _, s := range Scenarios {
+		known = known || s == c.Scenario
+	}
+	if !known {
+		return fmt.Errorf("loadtest: unknown scenario %q (want one of %v)", c.Scenario, Scenarios)
+	}
+	herd := c.Scenario == "herd"
+	if len(c.Addrs) > 0 && (c.Scenario == "tierdown" || c.Scenario == "scaleout") {
+		return fmt.Errorf("loadtest: %s kills or adds nodes and needs a local tier; drop --addrs", c.Scenario)
+	}
+	if c.Nodes <= 0 {
+		c.Nodes = 3
+	}
+	if c.Procs <= 0 {
+		c.Procs = 1
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 32
+		if herd {
+			c.Concurrency = 500
+		}
+	}
+	if c.Keys <= 0 {
+		c.Keys = 1000
+		if herd {
+			c.Keys = 1
+		}
+	}
+	if c.Duration <= 0 {
+		c.Duration = map[string]time.Duration{
+			"herd": 30 * time.Second, "steady": 10 * time.Second, "scaleout": 15 * time.Second,
+			"tierdown": 20 * time.Second, "origindown": 15 * time.Second,
+		}[c.Scenario]
+	}
+	if c.Rate == 0 && !herd {
+		c.Rate = 1000
+	}
+	if c.Rate < 0 {
+		c.Rate = 0
+	}
+	if c.ZipfS <= 1 {
+		c.ZipfS = 1.1
+	}
+	if c.Interval <= 0 {
+		c.Interval = 500 * time.Millisecond
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 5 * time.Second
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.MaxMemory == "" {
+		c.MaxMemory = "64mb"
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	cc := &c.Client
+	if cc.L1Bytes == 0 {
+		cc.L1Bytes = 32 << 20
+	}
+	if cc.TTL == 0 {
+		cc.TTL = 5 * time.Second
+		if c.Scenario == "origindown" {
+			cc.TTL = time.Second
+		}
+	}
+	if cc.StaleTTL == 0 {
+		cc.StaleTTL = time.Minute
+	}
+	if cc.LoadTimeout == 0 {
+		cc.LoadTimeout = 2 * time.Second
+	}
+	if cc.HealthInterval == 0 {
+		cc.HealthInterval = 250 * time.Millisecond
+	}
+	if cc.L2Timeout == 0 {
+		cc.L2Timeout = 200 * time.Millisecond
+	}
+	if c.OriginRPS > 0 {
+		cc.OriginRPS = c.OriginRPS
+		if cc.OriginBurst == 0 {
+			cc.OriginBurst = max(1, int(c.OriginRPS/20))
+		}
+	}
+	c.Origin.init()
+	return nil
+}

@@ -1,0 +1,431 @@
+package loadtest
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"strings"
+)
+
+// The HTML report is one self-contained file: inline CSS and SVG charts
+// drawn here in Go, and a few lines of inline script that only mark the page
+// as rendered (tests read the marker). No network, no external assets.
+
+type chartSeries struct {
+	name  string
+	color string
+	xs    []float64 // seconds since start
+	ys    []float64
+	dash  bool
+	area  bool
+}
+
+type hline struct {
+	y     float64
+	label string
+	color string
+}
+
+type chart struct {
+	title  string
+	unit   string
+	xmax   float64
+	ymax   float64 // 0: from the data
+	logY   bool
+	pct    bool
+	series []chartSeries
+	hlines []hline
+}
+
+const (
+	chW, chH               = 1280, 250
+	padL, padR, padT, padB = 64, 24, 34, 34
+)
+
+// niceStep returns a round step giving about n ticks over span.
+func niceStep(span float64, n int) float64 {
+	if span <= 0 {
+		return 1
+	}
+	raw := span / float64(n)
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if raw <= m*mag {
+			return m * mag
+		}
+	}
+	return 10 * mag
+}
+
+func fmtNum(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case math.Abs(v) >= 1e6:
+		return fmt.Sprintf("%.3gM", v/1e6)
+	case math.Abs(v) >= 1e4:
+		return fmt.Sprintf("%.3gk", v/1e3)
+	case math.Abs(v) >= 10 || v == math.Trunc(v):
+		return fmt.Sprintf("%.0f", v)
+	case math.Abs(v) >= 1:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2g", v)
+	}
+}
+
+func esc(s string) string { return template.HTMLEscapeString(s) }
+
+// svg draws the chart with the run's phases shaded and events marked.
+func (c *chart) svg(s *Summary) template.HTML {
+	var b strings.Builder
+	pw, ph := float64(chW-padL-padR), float64(chH-padT-padB)
+	ymax := c.ymax
+	ymin := 0.0
+	if ymax == 0 {
+		for _, se := range c.series {
+			for _, y := range se.ys {
+				ymax = math.Max(ymax, y)
+			}
+		}
+		for _, h := range c.hlines {
+			ymax = math.Max(ymax, h.y)
+		}
+		ymax *= 1.1
+	}
+	if c.logY {
+		ymin = math.Inf(1)
+		for _, se := range c.series {
+			for _, y := range se.ys {
+				if y > 0 {
+					ymin = math.Min(ymin, y)
+				}
+			}
+		}
+		if math.IsInf(ymin, 1) {
+			ymin = 0.1
+		}
+		ymin = math.Pow(10, math.Floor(math.Log10(ymin)))
+		ymax = math.Pow(10, math.Ceil(math.Log10(math.Max(ymax, ymin*10))))
+	}
+	if ymax <= ymin {
+		ymax = ymin + 1
+	}
+	xmax := math.Max(c.xmax, 0.001)
+	X := func(x float64) float64 { return padL + pw*x/xmax }
+	Y := func(y float64) float64 {
+		if c.logY {
+			y = math.Max(y, ymin)
+			return padT + ph*(1-(math.Log10(y)-math.Log10(ymin))/(math.Log10(ymax)-math.Log10(ymin)))
+		}
+		return padT + ph*(1-(y-ymin)/(ymax-ymin))
+	}
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">`, chW, chH, chW, chH, esc(c.title))
+	fmt.Fprintf(&b, `<text x="%d" y="20" class="ct">%s</text>`, padL, esc(c.title))
+	// Phase bands.
+	for i, p := range s.Phases {
+		if i%2 == 1 {
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%.1f" class="band"><title>%s</title></rect>`,
+				X(p.StartMS/1000), padT, math.Max(0, X(math.Min(p.EndMS/1000, xmax))-X(p.StartMS/1000)), ph, esc(p.Name))
+		}
+	}
+	// Grid and y ticks.
+	if c.logY {
+		for v := ymin; v <= ymax*1.0001; v *= 10 {
+			fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="grid"/><text x="%d" y="%.1f" class="yt">%s%s</text>`,
+				padL, chW-padR, Y(v), Y(v), padL-6, Y(v)+4, fmtNum(v), esc(c.unit))
+		}
+	} else {
+		step := niceStep(ymax-ymin, 4)
+		for v := ymin; v <= ymax+step/1e6; v += step {
+			label := fmtNum(v) + c.unit
+			if c.pct {
+				label = fmt.Sprintf("%.0f%%", v*100)
+			}
+			fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="grid"/><text x="%d" y="%.1f" class="yt">%s</text>`,
+				padL, chW-padR, Y(v), Y(v), padL-6, Y(v)+4, esc(label))
+		}
+	}
+	// X ticks (seconds).
+	xs := niceStep(xmax, 10)
+	for v := 0.0; v <= xmax+xs/1e6; v += xs {
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="xt">%ss</text>`, X(v), chH-padB+16, fmtNum(v))
+	}
+	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="axis"/>`, padL, chW-padR, Y(ymin), Y(ymin))
+	// Horizontal reference lines (limits).
+	for _, h := range c.hlines {
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s" class="ref"/><text x="%d" y="%.1f" class="rl" fill="%s">%s</text>`,
+			padL, chW-padR, Y(h.y), Y(h.y), h.color, chW-padR-4, Y(h.y)-5, h.color, esc(h.label))
+	}
+	// Series.
+	for _, se := range c.series {
+		if len(se.xs) == 0 {
+			continue
+		}
+		var pts strings.Builder
+		for i := range se.xs {
+			fmt.Fprintf(&pts, "%.1f,%.1f ", X(se.xs[i]), Y(se.ys[i]))
+		}
+		if se.area {
+			fmt.Fprintf(&b, `<polygon points="%.1f,%.1f %s%.1f,%.1f" fill="%s" fill-opacity="0.15" stroke="none"/>`,
+				X(se.xs[0]), Y(ymin), pts.String(), X(se.xs[len(se.xs)-1]), Y(ymin), se.color)
+		}
+		dash := ""
+		if se.dash {
+			dash = ` stroke-dasharray="6 4"`
+		}
+		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"%s><title>%s</title></polyline>`, pts.String(), se.color, dash, esc(se.name))
+		if len(se.xs) == 1 {
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s"/>`, X(se.xs[0]), Y(se.ys[0]), se.color)
+		}
+	}
+	// Events.
+	k := 0
+	for _, e := range s.Events {
+		if e.What == "start" || e.What == "stop" {
+			continue
+		}
+		k++
+		x := X(e.TMS / 1000)
+		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" class="ev"/><text x="%.1f" y="%d" class="el">%s</text>`,
+			x, x, padT-4, Y(ymin), x+4, padT+10+13*((k-1)%3), esc(e.What))
+	}
+	// Legend, right-aligned above the plot.
+	lw := 0.0
+	for _, se := range c.series {
+		lw += 30 + 7*float64(len(se.name))
+	}
+	lx := float64(chW-padR) - lw
+	for _, se := range c.series {
+		fmt.Fprintf(&b, `<rect x="%.1f" y="11" width="14" height="4" fill="%s"/><text x="%.1f" y="18" class="lg">%s</text>`, lx, se.color, lx+18, esc(se.name))
+		lx += 30 + 7*float64(len(se.name))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// card is a headline figure at the top of the report.
+type card struct {
+	Label, Value, Note string
+	Good, Bad          bool
+}
+
+type reportData struct {
+	S        *Summary
+	Title    string
+	Verdicts []card
+	Cards    []card
+	Charts   []template.HTML
+	Fields   [][2]string
+}
+
+func writeReport(w io.Writer, s *Summary) error {
+	d := reportData{S: s, Title: "cachetier loadtest: " + s.Scenario}
+	d.Cards, d.Verdicts = headline(s)
+	d.Charts = charts(s)
+	d.Fields = [][2]string{
+		{"requests", fmt.Sprint(s.Requests)}, {"errors", fmt.Sprint(s.Errors)}, {"shed", fmt.Sprint(s.Shed)},
+		{"stale_served", fmt.Sprint(s.StaleServed)}, {"l1_hits", fmt.Sprint(s.L1Hits)}, {"l2_hits", fmt.Sprint(s.L2Hits)},
+		{"coalesced", fmt.Sprint(s.Coalesced)}, {"origin_calls", fmt.Sprint(s.OriginCalls)},
+		{"origin_peak_rps", fmt.Sprintf("%.1f", s.OriginPeakRPS)}, {"origin_limit_rps", fmt.Sprintf("%.1f", s.OriginLimitRPS)},
+		{"origin_peak_concurrency", fmt.Sprint(s.OriginPeakConcurrency)},
+		{"p50_ms / p99_ms / max_ms", fmt.Sprintf("%.2f / %.2f / %.2f", s.P50MS, s.P99MS, s.MaxMS)},
+		{"throughput_rps", fmt.Sprintf("%.0f", s.ThroughputRPS)}, {"bad_values", fmt.Sprint(s.BadValues)},
+	}
+	if s.Scenario == "scaleout" {
+		d.Fields = append(d.Fields, [2]string{"keys_moved_fraction / ideal", fmt.Sprintf("%.4f / %.4f", s.KeysMovedFraction, s.IdealMovedFraction)})
+	}
+	return reportTmpl.Execute(w, d)
+}
+
+func headline(s *Summary) (cards, verdicts []card) {
+	pct := func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
+	cards = append(cards,
+		card{Label: "requests", Value: fmtNum(float64(s.Requests)), Note: fmt.Sprintf("%d procs × %d goroutines", s.Procs, s.Concurrency)},
+		card{Label: "origin calls", Value: fmtNum(float64(s.OriginCalls)), Note: fmt.Sprintf("%d keys, max %d per key", s.OriginKeys, s.OriginMaxCallsPerKey)},
+	)
+	limit := "no limit"
+	if s.OriginLimitRPS > 0 {
+		limit = "limit " + fmtNum(s.OriginLimitRPS) + "/s"
+	}
+	cards = append(cards,
+		card{Label: "origin peak", Value: fmtNum(s.OriginPeakRPS) + "/s", Note: limit + fmt.Sprintf(", peak concurrency %d", s.OriginPeakConcurrency)},
+		card{Label: "hit ratio", Value: pct(s.HitRatio), Note: fmt.Sprintf("L1 %s, L2 %s", pct(s.L1HitRatio), pct(s.L2HitRatio))},
+		card{Label: "latency p50 / p99", Value: fmt.Sprintf("%.1f / %.1f ms", s.P50MS, s.P99MS), Note: fmt.Sprintf("max %.1f ms", s.MaxMS)},
+		card{Label: "errors", Value: fmtNum(float64(s.Errors)), Note: fmt.Sprintf("shed %d, stale served %d", s.Shed, s.StaleServed), Bad: s.Errors > 0, Good: s.Errors == 0},
+	)
+	v := func(ok bool, label, value, note string) {
+		verdicts = append(verdicts, card{Label: label, Value: value, Note: note, Good: ok, Bad: !ok})
+	}
+	switch s.Scenario {
+	case "herd":
+		v(s.OriginMaxCallsPerKey <= int64(s.Procs), "the herd cost",
+			fmt.Sprintf("%d origin call(s) per key", s.OriginMaxCallsPerKey),
+			fmt.Sprintf("%d requests per key from %d processes; at most one call per process is the goal", s.Requests/int64(max(1, s.Keys)), s.Procs))
+	case "tierdown", "steady", "scaleout", "origindown":
+		if s.OriginLimitRPS > 0 {
+			ok := s.OriginPeakRPS <= s.OriginLimitRPS+float64(s.OriginBurst)
+			v(ok, "origin peak vs limit", fmt.Sprintf("%s/s ≤ %s/s", fmtNum(s.OriginPeakRPS), fmtNum(s.OriginLimitRPS)),
+				fmt.Sprintf("busiest 1 s window at the origin; limiter burst %d", s.OriginBurst))
+			if !ok {
+				verdicts[len(verdicts)-1].Value = fmt.Sprintf("%s/s > %s/s", fmtNum(s.OriginPeakRPS), fmtNum(s.OriginLimitRPS))
+			}
+		}
+	}
+	switch s.Scenario {
+	case "tierdown":
+		v(s.Errors == 0, "callers saw", fmt.Sprintf("%d errors", s.Errors), fmt.Sprintf("only values (%d stale) or shed (%d)", s.StaleServed, s.Shed))
+		if s.DetectMS != 0 {
+			cards = append(cards, card{Label: "failure detected", Value: durStr(s.DetectMS), Note: "recovery seen in " + durStr(s.RecoverMS)})
+		}
+	case "origindown":
+		v(s.ErrorsWithStaleCopy == 0, "errors with a stale copy", fmt.Sprint(s.ErrorsWithStaleCopy),
+			fmt.Sprintf("%d stale values served; %d errors for keys never loaded", s.StaleServed, s.ErrorsWithoutCopy))
+		cards = append(cards, card{Label: "recovered", Value: durStr(s.RecoveryMS), Note: "after the origin came back"})
+	case "scaleout":
+		rel := math.Abs(s.KeysMovedFraction-s.IdealMovedFraction) / math.Max(s.IdealMovedFraction, 1e-9)
+		v(rel <= 0.05, "keys moved", pct(s.KeysMovedFraction), "ideal "+pct(s.IdealMovedFraction)+" = 1/(N+1)")
+		cards = append(cards, card{Label: "hit ratio recovered", Value: durStr(s.RecoveryMS), Note: "after the join"})
+	}
+	if s.BadValues > 0 {
+		v(false, "wrong values", fmt.Sprint(s.BadValues), "values that were not the key's value")
+	}
+	return cards, verdicts
+}
+
+func charts(s *Summary) []template.HTML {
+	iv := s.Config.IntervalMS / 1000
+	xmax := s.DurationMS / 1000
+	if len(s.Series) > 0 {
+		xmax = math.Max(xmax, s.Series[len(s.Series)-1].TMS/1000+iv)
+	}
+	mid := func(p Point) float64 { return p.TMS/1000 + iv/2 }
+	var out []template.HTML
+
+	oc := chart{title: "origin calls/s (1 s sliding window, as counted by the origin)", xmax: xmax}
+	var ox, oy []float64
+	for _, p := range s.OriginRate {
+		if p.TMS/1000 <= xmax+1 {
+			ox, oy = append(ox, p.TMS/1000), append(oy, p.RPS)
+		}
+	}
+	oc.series = append(oc.series, chartSeries{name: "origin calls/s", color: "#d9480f", xs: ox, ys: oy, area: true})
+	if s.OriginLimitRPS > 0 {
+		oc.hlines = append(oc.hlines, hline{y: s.OriginLimitRPS, label: "limit " + fmtNum(s.OriginLimitRPS) + "/s", color: "#c92a2a"})
+	}
+	out = append(out, oc.svg(s))
+
+	hc := chart{title: "hit ratio per interval", xmax: xmax, ymax: 1, pct: true}
+	var hx, l1, all []float64
+	for _, p := range s.Series {
+		if p.Requests == 0 {
+			continue
+		}
+		hx = append(hx, mid(p))
+		l1 = append(l1, float64(p.L1Hits)/float64(p.Requests))
+		all = append(all, float64(p.L1Hits+p.L2Hits)/float64(p.Requests))
+	}
+	hc.series = []chartSeries{
+		{name: "L1 + L2", color: "#2b8a3e", xs: hx, ys: all, area: true},
+		{name: "L1", color: "#1971c2", xs: hx, ys: l1},
+	}
+	out = append(out, hc.svg(s))
+
+	lc := chart{title: "latency per interval (log scale)", unit: "ms", xmax: xmax, logY: true}
+	var lx, p50, p99 []float64
+	for _, p := range s.Series {
+		if p.Requests == 0 {
+			continue
+		}
+		lx = append(lx, mid(p))
+		p50 = append(p50, math.Max(p.P50MS, 0.001))
+		p99 = append(p99, math.Max(p.P99MS, 0.001))
+	}
+	lc.series = []chartSeries{
+		{name: "p50", color: "#1971c2", xs: lx, ys: p50},
+		{name: "p99", color: "#862e9c", xs: lx, ys: p99},
+	}
+	out = append(out, lc.svg(s))
+
+	ec := chart{title: "errors, shed and stale values served per second", unit: "/s", xmax: xmax}
+	var ex, er, sh, st []float64
+	for _, p := range s.Series {
+		ex = append(ex, mid(p))
+		er = append(er, float64(p.Errors)/iv)
+		sh = append(sh, float64(p.Shed)/iv)
+		st = append(st, float64(p.StaleServed)/iv)
+	}
+	ec.series = []chartSeries{
+		{name: "errors", color: "#e03131", xs: ex, ys: er},
+		{name: "shed", color: "#f08c00", xs: ex, ys: sh},
+		{name: "stale served", color: "#5f3dc4", xs: ex, ys: st},
+	}
+	if ec.ymax == 0 {
+		m := 0.0
+		for _, v := range append(append(append([]float64{}, er...), sh...), st...) {
+			m = math.Max(m, v)
+		}
+		if m == 0 {
+			ec.ymax = 1
+		}
+	}
+	out = append(out, ec.svg(s))
+	return out
+}
+
+var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"divk": func(v float64) float64 { return v / 1000 },
+	"pct":  func(v float64) float64 { return v * 100 },
+}).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px 40px;color:#212529;background:#fff}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
+.sub{color:#495057;margin-bottom:18px}
+.cards{display:flex;flex-wrap:wrap;gap:12px;margin:10px 0}
+.card{border:1px solid #dee2e6;border-radius:8px;padding:10px 16px;min-width:170px;background:#f8f9fa}
+.card .l{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#6c757d}
+.card .v{font-size:24px;font-weight:600;margin:2px 0}
+.card .n{font-size:12px;color:#495057}
+.card.good{border-color:#2b8a3e;background:#ebfbee}.card.good .v{color:#2b8a3e}
+.card.bad{border-color:#c92a2a;background:#fff5f5}.card.bad .v{color:#c92a2a}
+.chart{display:block;margin:8px 0;max-width:100%;height:auto}
+.ct{font-size:15px;font-weight:600;fill:#212529}.lg{font-size:12px;fill:#495057}
+.grid{stroke:#e9ecef}.axis{stroke:#adb5bd}.yt{font-size:11px;fill:#6c757d;text-anchor:end}
+.xt{font-size:11px;fill:#6c757d;text-anchor:middle}.band{fill:#f1f3f5}
+.ev{stroke:#495057;stroke-dasharray:3 3}.el{font-size:11px;fill:#343a40}
+.ref{stroke-dasharray:8 4;stroke-width:1.5}.rl{font-size:12px;text-anchor:end;font-weight:600}
+table{border-collapse:collapse;font-size:13px}td,th{padding:4px 10px;border-bottom:1px solid #e9ecef;text-align:right}
+th{background:#f8f9fa}td:first-child,th:first-child{text-align:left}
+.err{color:#c92a2a;font-family:monospace;font-size:12px}
+</style>
+</head>
+<body>
+<h1>{{.Title}}</h1>
+<div class="sub">{{.S.Nodes}} nodes · {{.S.Procs}} client processes × {{.S.Concurrency}} goroutines · {{.S.Keys}} keys ·
+{{printf "%.1f" .S.Config.Rate}} req/s per process{{if eq .S.Config.Rate 0.0}} (unpaced){{end}} · origin latency {{printf "%.0f" .S.Config.OriginLatency}} ms ·
+TTL {{printf "%.1f" (divk .S.Config.TTLMS)}} s · ran {{printf "%.1f" (divk .S.DurationMS)}} s{{if .S.Interrupted}} · <b>interrupted</b>{{end}}</div>
+{{if .Verdicts}}<div class="cards">{{range .Verdicts}}<div class="card{{if .Good}} good{{end}}{{if .Bad}} bad{{end}}"><div class="l">{{.Label}}</div><div class="v">{{.Value}}</div><div class="n">{{.Note}}</div></div>{{end}}</div>{{end}}
+<div class="cards">{{range .Cards}}<div class="card{{if .Bad}} bad{{end}}"><div class="l">{{.Label}}</div><div class="v">{{.Value}}</div><div class="n">{{.Note}}</div></div>{{end}}</div>
+<h2>Over time</h2>
+{{range .Charts}}{{.}}{{end}}
+{{if gt (len .S.Phases) 1}}<h2>Phases</h2>
+<table><tr><th>phase</th><th>from</th><th>to</th><th>requests</th><th>errors</th><th>shed</th><th>stale</th><th>hit ratio</th><th>origin calls/s</th><th>origin peak/s</th><th>p50 ms</th><th>p99 ms</th></tr>
+{{range .S.Phases}}<tr><td>{{.Name}}</td><td>{{printf "%.1fs" (divk .StartMS)}}</td><td>{{printf "%.1fs" (divk .EndMS)}}</td><td>{{.Requests}}</td><td>{{.Errors}}</td><td>{{.Shed}}</td><td>{{.StaleServed}}</td><td>{{printf "%.1f%%" (pct .HitRatio)}}</td><td>{{printf "%.0f" .OriginRPS}}</td><td>{{printf "%.0f" .OriginPeakRPS}}</td><td>{{printf "%.2f" .P50MS}}</td><td>{{printf "%.2f" .P99MS}}</td></tr>
+{{end}}</table>{{end}}
+<h2>Events</h2>
+<table><tr><th>time</th><th>event</th></tr>{{range .S.Events}}<tr><td>{{printf "%.2fs" (divk .TMS)}}</td><td>{{.What}}</td></tr>{{end}}</table>
+<h2>Summary</h2>
+<table>{{range .Fields}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td></tr>{{end}}</table>
+{{if .S.ErrorSample}}<h2>Sample errors</h2>{{range .S.ErrorSample}}<div class="err">{{.}}</div>{{end}}{{end}}
+<script>
+document.documentElement.setAttribute("data-report", "rendered:" + document.querySelectorAll("svg.chart").length);
+</script>
+</body>
+</html>
+`))

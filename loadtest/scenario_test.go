@@ -1,0 +1,178 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The scenario tests run real scenarios at a small scale: the parent (this
+// test process, under -race when the suite is) plus client processes and
+// nodes re-executed from the binary that TestMain built. They assert on the
+// JSON summary, as users' scripts would.
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b.Len() > 1<<20 {
+		return len(p), nil
+	}
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runScenario runs cfg with the test binary and returns the summary as
+// decoded from its JSON form.
+func runScenario(t *testing.T, cfg Config) map[string]any {
+	t.Helper()
+	cfg.Exe = needExe(t)
+	if !builtinNode && cfg.NodeBin == "" {
+		bin, err := exec.LookPath("redis-server")
+		if err != nil {
+			t.Skip("no cachenode in this build and redis-server not installed")
+		}
+		cfg.NodeBin = bin
+	}
+	logs := &syncBuffer{}
+	cfg.Log = logs
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v\nchild output:\n%s", err, logs.String())
+	}
+	var tbl strings.Builder
+	s.WriteTable(&tbl)
+	t.Logf("summary:\n%s", tbl.String())
+	var b bytes.Buffer
+	if err := s.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"scenario", "requests", "errors", "shed", "l1_hits", "l2_hits", "origin_calls",
+		"coalesced", "stale_served", "p50_ms", "p99_ms", "max_ms", "origin_peak_rps", "origin_limit_rps",
+		"keys_moved_fraction", "ideal_moved_fraction", "events"} {
+		if _, ok := m[f]; !ok {
+			t.Errorf("JSON summary lacks contract field %q", f)
+		}
+	}
+	if m["bad_values"].(float64) != 0 {
+		t.Errorf("%v wrong values served", m["bad_values"])
+	}
+	var rep bytes.Buffer
+	if err := s.WriteReport(&rep); err != nil || !strings.Contains(rep.String(), "<svg") {
+		t.Errorf("report: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("child output:\n%s", logs.String())
+		}
+	})
+	return m
+}
+
+func num(t *testing.T, m map[string]any, field string) float64 {
+	t.Helper()
+	v, ok := m[field].(float64)
+	if !ok {
+		t.Fatalf("summary field %q = %v, not a number", field, m[field])
+	}
+	return v
+}
+
+func TestScenarioHerd(t *testing.T) {
+	const procs, keys = 4, 2
+	m := runScenario(t, Config{Scenario: "herd", Nodes: 3, Procs: procs, Concurrency: 500, Keys: keys,
+		Origin: OriginConfig{Latency: 50 * time.Millisecond}})
+	if got, want := num(t, m, "requests"), float64(procs*500*keys); got != want {
+		t.Fatalf("requests = %v, want %v (every goroutine of every process asks every key once)", got, want)
+	}
+	if e := num(t, m, "errors"); e != 0 {
+		t.Fatalf("errors = %v, want 0", e)
+	}
+	if c := num(t, m, "origin_max_calls_per_key"); c > procs || c < 1 {
+		t.Fatalf("origin saw up to %v calls for one key, want 1..%d (one per process at most)", c, procs)
+	}
+	if c, k := num(t, m, "origin_calls"), num(t, m, "origin_keys"); k != keys || c > procs*keys {
+		t.Fatalf("origin calls %v for %v keys", c, k)
+	}
+}
+
+func TestScenarioScaleout(t *testing.T) {
+	m := runScenario(t, Config{Scenario: "scaleout", Nodes: 4, Procs: 1, Concurrency: 8, Keys: 20000,
+		Duration: 4 * time.Second, Rate: 400})
+	moved, ideal := num(t, m, "keys_moved_fraction"), num(t, m, "ideal_moved_fraction")
+	if ideal != 0.2 {
+		t.Fatalf("ideal moved fraction %v, want 0.2 for 4 → 5 nodes", ideal)
+	}
+	if math.Abs(moved-ideal)/ideal > 0.05 {
+		t.Fatalf("moved fraction %.4f, want within 5%% of %.2f", moved, ideal)
+	}
+	if num(t, m, "nodes") != 4 || num(t, m, "requests") == 0 || num(t, m, "errors") != 0 {
+		t.Fatalf("nodes %v requests %v errors %v", m["nodes"], m["requests"], m["errors"])
+	}
+}
+
+func TestScenarioTierdown(t *testing.T) {
+	const procs, perProc = 2, 100.0
+	m := runScenario(t, Config{Scenario: "tierdown", Nodes: 3, Procs: procs, Concurrency: 16, Keys: 2000,
+		Duration: 8 * time.Second, Rate: 500, OriginRPS: perProc, Client: ClientConfig{TTL: time.Second}})
+	limit := num(t, m, "origin_limit_rps")
+	if limit != procs*perProc {
+		t.Fatalf("origin_limit_rps = %v, want %v", limit, procs*perProc)
+	}
+	// origin_peak_rps is the busiest 1 s window, slid in steps of the
+	// origin's 100 ms counting bucket; the slack is one such bucket at the
+	// limit (it covers the limiter's burst of limit/20 and HTTP jitter).
+	slack := limit * float64(100*time.Millisecond) / float64(time.Second)
+	if peak := num(t, m, "origin_peak_rps"); peak > limit+slack {
+		t.Fatalf("origin peak %.1f/s above its limit %.0f/s + %.0f slack", peak, limit, slack)
+	}
+	if e := num(t, m, "errors"); e != 0 {
+		t.Fatalf("callers saw %v errors; want only values or ErrShed (samples: %v)", e, m["error_sample"])
+	}
+	if num(t, m, "shed") == 0 {
+		t.Logf("nothing was shed (the L1 absorbed the outage)")
+	}
+}
+
+func TestScenarioOrigindown(t *testing.T) {
+	m := runScenario(t, Config{Scenario: "origindown", Nodes: 2, Procs: 1, Concurrency: 16, Keys: 200,
+		Duration: 6 * time.Second, Rate: 500, Client: ClientConfig{TTL: 500 * time.Millisecond}})
+	if s := num(t, m, "stale_served"); s == 0 {
+		t.Fatal("no stale values served while the origin was down")
+	}
+	if e := num(t, m, "errors_with_stale_copy"); e != 0 {
+		t.Fatalf("%v errors for keys that had a stale copy (samples: %v)", e, m["error_sample"])
+	}
+}
+
+func TestScenarioSteady(t *testing.T) {
+	m := runScenario(t, Config{Scenario: "steady", Nodes: 2, Procs: 2, Concurrency: 8, Keys: 500,
+		Duration: 3 * time.Second, Rate: 300})
+	if num(t, m, "errors") != 0 || num(t, m, "requests") < 500 {
+		t.Fatalf("errors %v requests %v", m["errors"], m["requests"])
+	}
+	if num(t, m, "origin_calls") > num(t, m, "requests") {
+		t.Fatal("more origin calls than requests")
+	}
+}

@@ -1,0 +1,414 @@
+package loadtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Event is something the scenario did, at a time since the start.
+type Event struct {
+	// TMS is the time since the start, in milliseconds.
+	TMS float64 `json:"t_ms"`
+	// What describes the event, e.g. "node 1 killed".
+	What string `json:"what"`
+}
+
+// Summary is the result of a run; its JSON form (WriteJSON) is the contract
+// documented in the README. Counts are over all client processes; origin
+// figures are what the origin simulator saw.
+type Summary struct {
+	Scenario    string  `json:"scenario"`
+	Nodes       int     `json:"nodes"`
+	Procs       int     `json:"procs"`
+	Concurrency int     `json:"concurrency"`
+	Keys        int     `json:"keys"`
+	DurationMS  float64 `json:"duration_ms"`
+	Interrupted bool    `json:"interrupted,omitempty"`
+
+	Requests    int64 `json:"requests"`
+	Errors      int64 `json:"errors"` // failures other than shed
+	Shed        int64 `json:"shed"`
+	L1Hits      int64 `json:"l1_hits"`
+	L2Hits      int64 `json:"l2_hits"`
+	OriginCalls int64 `json:"origin_calls"` // as counted by the origin
+	Coalesced   int64 `json:"coalesced"`
+	StaleServed int64 `json:"stale_served"`
+	// ClientLoads counts requests answered by an origin load (own or shared).
+	ClientLoads int64 `json:"client_loads"`
+	// BadValues counts values that were not the key's value (must be 0).
+	BadValues int64 `json:"bad_values"`
+	// ErrorsWithStaleCopy counts errors for keys the same process had
+	// already served (so a stale copy could have been served).
+	ErrorsWithStaleCopy int64 `json:"errors_with_stale_copy"`
+	// ErrorsWithoutCopy counts errors for keys never served before.
+	ErrorsWithoutCopy int64 `json:"errors_without_copy"`
+
+	ThroughputRPS float64 `json:"throughput_rps"`
+	HitRatio      float64 `json:"hit_ratio"` // (l1+l2)/requests
+	L1HitRatio    float64 `json:"l1_hit_ratio"`
+	L2HitRatio    float64 `json:"l2_hit_ratio"`
+	P50MS         float64 `json:"p50_ms"`
+	P99MS         float64 `json:"p99_ms"`
+	MaxMS         float64 `json:"max_ms"`
+
+	OriginFailed          int64   `json:"origin_failed"`
+	OriginPeakRPS         float64 `json:"origin_peak_rps"` // max calls in any 1s window
+	OriginLimitRPS        float64 `json:"origin_limit_rps"`
+	OriginBurst           int     `json:"origin_burst"` // summed over processes
+	OriginPeakConcurrency int64   `json:"origin_peak_concurrency"`
+	OriginKeys            int     `json:"origin_keys"`
+	OriginMaxCallsPerKey  int64   `json:"origin_max_calls_per_key"`
+	OriginCallsPerKey     float64 `json:"origin_calls_per_key"` // mean over keys called
+
+	KeysMovedFraction  float64 `json:"keys_moved_fraction"`
+	IdealMovedFraction float64 `json:"ideal_moved_fraction"`
+	// RecoveryMS is, for scaleout, the time from the join until the hit
+	// ratio is back to its level before; for origindown, from the origin's
+	// return until an interval without errors; -1 if it never recovered.
+	RecoveryMS float64 `json:"recovery_ms,omitempty"`
+	// DetectMS (tierdown) is the time from the first kill until the clients
+	// reported a node down; RecoverMS until all nodes were up again after
+	// the restart. -1 if never; absent if the client cannot tell.
+	DetectMS  float64 `json:"detect_ms,omitempty"`
+	RecoverMS float64 `json:"recover_ms,omitempty"`
+
+	Events      []Event   `json:"events"`
+	Phases      []Phase   `json:"phases"`
+	Series      []Point   `json:"series"`
+	OriginRate  []RatePt  `json:"origin_rate"` // 1s sliding window, every origin bucket
+	ErrorSample []string  `json:"error_sample,omitempty"`
+	Config      RunConfig `json:"config"`
+}
+
+// Phase aggregates the part of a run between two scenario events.
+type Phase struct {
+	Name          string  `json:"name"`
+	StartMS       float64 `json:"start_ms"`
+	EndMS         float64 `json:"end_ms"`
+	Requests      int64   `json:"requests"`
+	Errors        int64   `json:"errors"`
+	Shed          int64   `json:"shed"`
+	StaleServed   int64   `json:"stale_served"`
+	HitRatio      float64 `json:"hit_ratio"`
+	OriginCalls   int64   `json:"origin_calls"`
+	OriginRPS     float64 `json:"origin_rps"`
+	OriginPeakRPS float64 `json:"origin_peak_rps"`
+	P50MS         float64 `json:"p50_ms"`
+	P99MS         float64 `json:"p99_ms"`
+}
+
+// Point is one reporting interval of the time series.
+type Point struct {
+	TMS         float64 `json:"t_ms"` // interval start
+	Requests    int64   `json:"requests"`
+	Errors      int64   `json:"errors"`
+	Shed        int64   `json:"shed"`
+	StaleServed int64   `json:"stale_served"`
+	L1Hits      int64   `json:"l1_hits"`
+	L2Hits      int64   `json:"l2_hits"`
+	OriginCalls int64   `json:"origin_calls"`
+	P50MS       float64 `json:"p50_ms"`
+	P99MS       float64 `json:"p99_ms"`
+	NodesUp     int     `json:"nodes_up"` // -1: unknown
+}
+
+// RatePt is the origin's call rate over the 1s window ending at TMS.
+type RatePt struct {
+	TMS float64 `json:"t_ms"`
+	RPS float64 `json:"rps"`
+}
+
+// RunConfig records the settings a run used.
+type RunConfig struct {
+	Rate           float64  `json:"rate"`
+	IntervalMS     float64  `json:"interval_ms"`
+	OriginLatency  float64  `json:"origin_latency_ms"`
+	OriginCapacity int      `json:"origin_capacity"`
+	TTLMS          float64  `json:"ttl_ms"`
+	StaleTTLMS     float64  `json:"stale_ttl_ms"`
+	L1Bytes        int      `json:"l1_bytes"`
+	Addrs          []string `json:"addrs"`
+}
+
+// WriteJSON writes the summary as indented JSON.
+func (s *Summary) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// phaseNames names the phases that the scenario's events delimit.
+func phaseNames(scenario string) (first string, after map[string]string) {
+	switch scenario {
+	case "scaleout":
+		return "before join", map[string]string{"node joined": "after join"}
+	case "tierdown":
+		return "healthy", map[string]string{"node 1 killed": "one node down", "all nodes killed": "tier down", "nodes back": "recovered"}
+	case "origindown":
+		return "healthy", map[string]string{"origin down": "origin down", "origin back": "origin back"}
+	}
+	return scenario, nil
+}
+
+func (r *run) summarize(elapsed time.Duration) *Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cfg := r.cfg
+	iv := cfg.Interval
+	s := &Summary{
+		Scenario: cfg.Scenario, Nodes: len(r.startAddrs), Procs: cfg.Procs, Concurrency: cfg.Concurrency,
+		Keys: cfg.Keys, DurationMS: ms(elapsed), Events: append([]Event(nil), r.events...),
+		KeysMovedFraction: r.movedFrac, IdealMovedFraction: r.idealFrac, ErrorSample: r.errs,
+		Config: RunConfig{Rate: cfg.Rate, IntervalMS: ms(iv), OriginLatency: ms(cfg.Origin.Latency),
+			OriginCapacity: cfg.Origin.Capacity, TTLMS: ms(cfg.Client.TTL), StaleTTLMS: ms(cfg.Client.StaleTTL),
+			L1Bytes: cfg.Client.L1Bytes, Addrs: r.startAddrs},
+	}
+	if cfg.Client.OriginRPS > 0 {
+		s.OriginLimitRPS = cfg.Client.OriginRPS * float64(cfg.Procs)
+		s.OriginBurst = cfg.Client.OriginBurst * cfg.Procs
+	}
+
+	// Origin: per-bucket calls relative to t0, 1s sliding-window rate.
+	bucket, calls, failed := r.origin.Timeline()
+	off := int(r.t0.Sub(r.origin.Start()) / bucket) // bucket index of t0
+	win := max(1, int(time.Second/bucket))
+	var total int64
+	rateAt := make([]float64, len(calls)) // window ending with bucket i
+	for i := range calls {
+		total += calls[i]
+		if i >= win {
+			total -= calls[i-win]
+		}
+		rateAt[i] = float64(total) / (float64(win) * bucket.Seconds())
+		if i >= off {
+			s.OriginRate = append(s.OriginRate, RatePt{TMS: ms(time.Duration(i-off+1) * bucket), RPS: rateAt[i]})
+		}
+		s.OriginPeakRPS = math.Max(s.OriginPeakRPS, rateAt[i])
+	}
+	originIn := func(from, to time.Duration) (n int64, peak float64) {
+		for i := range calls {
+			t := time.Duration(i-off) * bucket
+			if t >= from && t < to {
+				n += calls[i]
+				if t+bucket > from+time.Second || i-off+1 >= win { // full window
+					peak = math.Max(peak, rateAt[i])
+				}
+			}
+		}
+		return n, peak
+	}
+	_ = failed
+	ost := r.origin.Stats()
+	s.OriginCalls, s.OriginFailed, s.OriginPeakConcurrency = ost.Calls, ost.Failed, ost.PeakConcurrency
+	s.OriginKeys, s.OriginMaxCallsPerKey = ost.Keys, ost.MaxCallsPerKey
+	if ost.Keys > 0 {
+		s.OriginCallsPerKey = float64(ost.Calls) / float64(ost.Keys)
+	}
+
+	// Client side: totals, series.
+	var all counters
+	var h hist
+	for i := range r.series {
+		p := &r.series[i]
+		all.add(&p.c)
+		h.merge(&p.h)
+		oc, _ := originIn(time.Duration(i)*iv, time.Duration(i+1)*iv)
+		s.Series = append(s.Series, Point{
+			TMS: ms(time.Duration(i) * iv), Requests: p.c.Requests, Errors: p.c.Errors, Shed: p.c.Shed,
+			StaleServed: p.c.Stale, L1Hits: p.c.L1Hits, L2Hits: p.c.L2Hits, OriginCalls: oc,
+			P50MS: p.h.quantileMS(0.5), P99MS: p.h.quantileMS(0.99), NodesUp: p.nodesUp,
+		})
+	}
+	s.Requests, s.Errors, s.Shed = all.Requests, all.Errors, all.Shed
+	s.L1Hits, s.L2Hits, s.Coalesced, s.StaleServed = all.L1Hits, all.L2Hits, all.Coalesced, all.Stale
+	s.ClientLoads, s.BadValues = all.Loads, all.BadValues
+	s.ErrorsWithStaleCopy, s.ErrorsWithoutCopy = all.ErrsWithCpy, all.Errors-all.ErrsWithCpy
+	s.P50MS, s.P99MS, s.MaxMS = h.quantileMS(0.5), h.quantileMS(0.99), h.maxMS()
+	if secs := elapsed.Seconds(); secs > 0 {
+		s.ThroughputRPS = float64(all.Requests) / secs
+	}
+	if all.Requests > 0 {
+		s.L1HitRatio = float64(all.L1Hits) / float64(all.Requests)
+		s.L2HitRatio = float64(all.L2Hits) / float64(all.Requests)
+		s.HitRatio = s.L1HitRatio + s.L2HitRatio
+	}
+
+	// Phases between scenario events.
+	first, next := phaseNames(cfg.Scenario)
+	bounds := []Phase{{Name: first, StartMS: 0}}
+	for _, e := range r.events {
+		if name, ok := next[e.What]; ok {
+			bounds[len(bounds)-1].EndMS = e.TMS
+			bounds = append(bounds, Phase{Name: name, StartMS: e.TMS})
+		}
+	}
+	bounds[len(bounds)-1].EndMS = ms(elapsed)
+	for _, ph := range bounds {
+		var c counters
+		var phH hist
+		for i := range r.series {
+			t := ms(time.Duration(i) * iv)
+			if t >= ph.StartMS-ms(iv)/2 && t < ph.EndMS-ms(iv)/2 {
+				c.add(&r.series[i].c)
+				phH.merge(&r.series[i].h)
+			}
+		}
+		from, to := time.Duration(ph.StartMS*1e6), time.Duration(ph.EndMS*1e6)
+		ph.OriginCalls, ph.OriginPeakRPS = originIn(from, to)
+		if d := (to - from).Seconds(); d > 0 {
+			ph.OriginRPS = float64(ph.OriginCalls) / d
+		}
+		ph.Requests, ph.Errors, ph.Shed, ph.StaleServed = c.Requests, c.Errors, c.Shed, c.Stale
+		if c.Requests > 0 {
+			ph.HitRatio = float64(c.L1Hits+c.L2Hits) / float64(c.Requests)
+		}
+		ph.P50MS, ph.P99MS = phH.quantileMS(0.5), phH.quantileMS(0.99)
+		s.Phases = append(s.Phases, ph)
+	}
+	r.scenarioFigures(s)
+	return s
+}
+
+// eventTime returns the time of the first event named what, or -1.
+func eventTime(evs []Event, what string) float64 {
+	for _, e := range evs {
+		if e.What == what {
+			return e.TMS
+		}
+	}
+	return -1
+}
+
+// scenarioFigures fills the recovery and detection times.
+func (r *run) scenarioFigures(s *Summary) {
+	ivMS := ms(r.cfg.Interval)
+	hit := func(p Point) float64 {
+		if p.Requests == 0 {
+			return 0
+		}
+		return float64(p.L1Hits+p.L2Hits) / float64(p.Requests)
+	}
+	switch s.Scenario {
+	case "scaleout":
+		at := eventTime(s.Events, "node joined")
+		if at < 0 {
+			return
+		}
+		var base float64
+		var n int
+		for _, p := range s.Series {
+			if p.TMS+ivMS <= at && p.TMS+3*ivMS > at-ivMS {
+				base += hit(p)
+				n++
+			}
+		}
+		if n == 0 {
+			return
+		}
+		base /= float64(n)
+		s.RecoveryMS = -1
+		for _, p := range s.Series {
+			if p.TMS >= at && p.Requests > 0 && hit(p) >= base-0.01 {
+				s.RecoveryMS = p.TMS + ivMS - at
+				break
+			}
+		}
+	case "origindown":
+		at := eventTime(s.Events, "origin back")
+		if at < 0 {
+			return
+		}
+		s.RecoveryMS = -1
+		for _, p := range s.Series {
+			if p.TMS >= at && p.Requests > 0 && p.Errors == 0 {
+				s.RecoveryMS = p.TMS + ivMS - at
+				break
+			}
+		}
+	case "tierdown":
+		kill, back := eventTime(s.Events, "node 1 killed"), eventTime(s.Events, "nodes back")
+		known := false
+		for _, p := range s.Series {
+			known = known || p.NodesUp >= 0
+		}
+		if !known || kill < 0 {
+			return
+		}
+		s.DetectMS = -1
+		for _, p := range s.Series {
+			if p.TMS+ivMS > kill && p.NodesUp >= 0 && p.NodesUp < s.Nodes {
+				s.DetectMS = math.Max(0, p.TMS+ivMS-kill)
+				break
+			}
+		}
+		if back < 0 {
+			return
+		}
+		s.RecoverMS = -1
+		for _, p := range s.Series {
+			if p.TMS >= back && p.NodesUp == s.Nodes {
+				s.RecoverMS = p.TMS + ivMS - back
+				break
+			}
+		}
+	}
+}
+
+// WriteTable writes a short human-readable summary.
+func (s *Summary) WriteTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	pct := func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
+	fmt.Fprintf(tw, "scenario\t%s (%d nodes, %d procs × %d goroutines, %d keys, %.1fs)%s\n",
+		s.Scenario, s.Nodes, s.Procs, s.Concurrency, s.Keys, s.DurationMS/1000, map[bool]string{true: " INTERRUPTED"}[s.Interrupted])
+	fmt.Fprintf(tw, "requests\t%d (%.0f/s)  errors %d  shed %d  stale served %d\n", s.Requests, s.ThroughputRPS, s.Errors, s.Shed, s.StaleServed)
+	fmt.Fprintf(tw, "hits\tL1 %s  L2 %s  coalesced %d\n", pct(s.L1HitRatio), pct(s.L2HitRatio), s.Coalesced)
+	fmt.Fprintf(tw, "latency\tp50 %.2fms  p99 %.2fms  max %.2fms\n", s.P50MS, s.P99MS, s.MaxMS)
+	limit := "no limit"
+	if s.OriginLimitRPS > 0 {
+		limit = fmt.Sprintf("limit %.0f/s", s.OriginLimitRPS)
+	}
+	fmt.Fprintf(tw, "origin\t%d calls (%d failed) for %d keys, max %d per key; peak %.0f/s (%s), peak concurrency %d\n",
+		s.OriginCalls, s.OriginFailed, s.OriginKeys, s.OriginMaxCallsPerKey, s.OriginPeakRPS, limit, s.OriginPeakConcurrency)
+	switch s.Scenario {
+	case "scaleout":
+		fmt.Fprintf(tw, "scale-out\t%s of keys moved (ideal %s); hit ratio recovered in %s\n",
+			pct(s.KeysMovedFraction), pct(s.IdealMovedFraction), durStr(s.RecoveryMS))
+	case "tierdown":
+		if s.DetectMS != 0 || s.RecoverMS != 0 {
+			fmt.Fprintf(tw, "tier\tfailure detected in %s, recovery seen in %s\n", durStr(s.DetectMS), durStr(s.RecoverMS))
+		}
+	case "origindown":
+		fmt.Fprintf(tw, "origin outage\terrors for keys with a stale copy %d, without %d; recovered in %s\n",
+			s.ErrorsWithStaleCopy, s.ErrorsWithoutCopy, durStr(s.RecoveryMS))
+	}
+	if s.BadValues > 0 {
+		fmt.Fprintf(tw, "WRONG VALUES\t%d\n", s.BadValues)
+	}
+	if len(s.Phases) > 1 {
+		fmt.Fprintln(tw, "\t")
+		fmt.Fprintln(tw, "phase\tfrom   requests  errors  shed  stale  hit     origin/s  peak/s  p50ms  p99ms")
+		for _, p := range s.Phases {
+			fmt.Fprintf(tw, "%s\t%5.1fs %9d %7d %5d %6d %6s %9.0f %7.0f %6.2f %6.2f\n", p.Name, p.StartMS/1000,
+				p.Requests, p.Errors, p.Shed, p.StaleServed, pct(p.HitRatio), p.OriginRPS, p.OriginPeakRPS, p.P50MS, p.P99MS)
+		}
+	}
+	for _, e := range s.ErrorSample {
+		fmt.Fprintf(tw, "error\t%s\n", strings.TrimSpace(e))
+	}
+	_ = tw.Flush()
+}
+
+func durStr(msv float64) string {
+	if msv < 0 {
+		return "never"
+	}
+	return fmt.Sprintf("%.1fs", msv/1000)
+}
+
+// WriteReport writes the self-contained HTML report.
+func (s *Summary) WriteReport(w io.Writer) error { return writeReport(w, s) }

@@ -1,0 +1,314 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// NewClientFunc builds the Client a client process drives.
+type NewClientFunc func(ClientSetup) (Client, error)
+
+// RunClientProcess is the body of a client process: it reads commands from
+// in (JSON lines written by the parent), drives the Client that newClient
+// builds with the configured number of goroutines, and writes per-interval
+// results to out. It returns when the parent says stop, when the work is
+// done (herd, request cap, deadline), or when in closes (the parent died).
+func RunClientProcess(in io.Reader, out io.Writer, newClient NewClientFunc) error {
+	lw := newLineWriter(out)
+	sc := newLineScanner(in)
+	var cfg *workerConfig
+	for cfg == nil {
+		if !sc.Scan() {
+			return errors.New("loadtest: client process: no config on stdin")
+		}
+		var cmd command
+		if err := jsonUnmarshal(sc.Bytes(), &cmd); err != nil {
+			return fmt.Errorf("loadtest: client process: bad command: %w", err)
+		}
+		if cmd.Op == "config" && cmd.Config != nil {
+			cfg = cmd.Config
+		}
+	}
+	w := &worker{cfg: *cfg, lw: lw}
+	w.cfg.init()
+	c, err := newClient(cfg.Setup)
+	if err != nil {
+		_ = lw.write(report{Type: "fatal", ID: cfg.ID, Msg: err.Error()})
+		return err
+	}
+	defer c.Close()
+	w.client = c
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	startc := make(chan time.Time, 1)
+	// Commands after the config: start, addrs, stop. EOF means the parent is gone.
+	go func() {
+		defer cancel()
+		for sc.Scan() {
+			var cmd command
+			if jsonUnmarshal(sc.Bytes(), &cmd) != nil {
+				continue
+			}
+			switch cmd.Op {
+			case "start":
+				select {
+				case startc <- time.Unix(0, cmd.T0):
+				default:
+				}
+			case "addrs":
+				if err := c.SetAddrs(cmd.Addrs); err != nil {
+					w.noteErr(fmt.Errorf("set addrs: %w", err))
+				}
+			case "stop":
+				return
+			}
+		}
+	}()
+	if err := lw.write(report{Type: "ready", ID: cfg.ID}); err != nil {
+		return err
+	}
+	var t0 time.Time
+	select {
+	case t0 = <-startc:
+	case <-ctx.Done():
+		return nil
+	}
+	w.run(ctx, t0)
+	return lw.write(report{Type: "done", ID: cfg.ID, Errs: w.sampleErrs(), NodesUp: c.NodesUp()})
+}
+
+func (c *workerConfig) init() {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 1
+	}
+	if c.Keys <= 0 {
+		c.Keys = 1
+	}
+	if c.ZipfS <= 1 {
+		c.ZipfS = 1.1
+	}
+	if c.Interval <= 0 {
+		c.Interval = 500 * time.Millisecond
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 5 * time.Second
+	}
+	if c.Deadline <= 0 {
+		c.Deadline = 5 * time.Minute
+	}
+}
+
+// worker drives one client process's goroutines.
+type worker struct {
+	cfg     workerConfig
+	lw      *lineWriter
+	client  Client
+	shards  []*shard
+	hadCopy []atomic.Bool // per key: this process has served a value for it
+	issued  atomic.Int64
+
+	errMu sync.Mutex
+	errs  []string // first distinct error messages, for the summary
+}
+
+// shard is one goroutine's counters; the ticker swaps them out.
+type shard struct {
+	mu sync.Mutex // protects c and h
+	c  counters
+	h  hist
+}
+
+func (w *worker) key(i int) string { return w.cfg.KeyPrefix + strconv.Itoa(i) }
+
+func (w *worker) run(ctx context.Context, t0 time.Time) {
+	ctx, cancel := context.WithDeadline(ctx, t0.Add(w.cfg.Deadline))
+	defer cancel()
+	w.hadCopy = make([]atomic.Bool, w.cfg.Keys)
+	keys := make([]string, w.cfg.Keys)
+	for i := range keys {
+		keys[i] = w.key(i)
+	}
+	var lim *rate.Limiter
+	if w.cfg.Rate > 0 && !w.cfg.Herd {
+		lim = rate.NewLimiter(rate.Limit(w.cfg.Rate), max(1, int(w.cfg.Rate/50)))
+	}
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < w.cfg.Concurrency; g++ {
+		s := &shard{}
+		w.shards = append(w.shards, s)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-gate
+			w.loop(ctx, g, s, keys, lim)
+		}()
+	}
+	tickDone := make(chan struct{})
+	tickStop := make(chan struct{})
+	go func() {
+		defer close(tickDone)
+		w.ticker(t0, tickStop)
+	}()
+	if d := time.Until(t0); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	close(gate) // every goroutine starts at the same instant
+	wg.Wait()
+	close(tickStop)
+	<-tickDone
+}
+
+func (w *worker) loop(ctx context.Context, g int, s *shard, keys []string, lim *rate.Limiter) {
+	seed := w.cfg.Seed*1_000_003 + uint64(w.cfg.ID)*10_007 + uint64(g)
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	var z *rand.Zipf
+	if !w.cfg.Herd && len(keys) > 1 {
+		z = rand.NewZipf(r, w.cfg.ZipfS, 1, uint64(len(keys)-1))
+	}
+	buf := make([]byte, 0, 256)
+	for n := 0; ; n++ {
+		if ctx.Err() != nil {
+			return
+		}
+		var ki int
+		switch {
+		case w.cfg.Herd:
+			if n >= len(keys) {
+				return
+			}
+			ki = (g + n) % len(keys)
+		case z != nil:
+			ki = int(z.Uint64())
+		}
+		if lim != nil && lim.Wait(ctx) != nil {
+			return
+		}
+		if w.cfg.MaxRequests > 0 && w.issued.Add(1) > w.cfg.MaxRequests {
+			return
+		}
+		key := keys[ki]
+		rctx, rcancel := context.WithTimeout(ctx, w.cfg.Timeout)
+		start := time.Now()
+		v, out, err := w.client.Get(rctx, key, buf[:0])
+		lat := time.Since(start)
+		rcancel()
+		if ctx.Err() != nil {
+			return // the run ended under this call: not the client's failure
+		}
+		buf = v[:0]
+		s.mu.Lock()
+		s.c.Requests++
+		s.h.record(lat)
+		switch {
+		case err != nil && w.client.IsShed(err):
+			s.c.Shed++
+		case err != nil:
+			s.c.Errors++
+			if w.hadCopy[ki].Load() {
+				s.c.ErrsWithCpy++
+			}
+		default:
+			switch out.Source {
+			case SourceL1:
+				s.c.L1Hits++
+			case SourceL2:
+				s.c.L2Hits++
+			case SourceOrigin:
+				s.c.Loads++
+			}
+			if out.Shared {
+				s.c.Coalesced++
+			}
+			if out.Stale {
+				s.c.Stale++
+			}
+			if !validValue(key, v, w.cfg.ValueSize) {
+				s.c.BadValues++
+			}
+		}
+		s.mu.Unlock()
+		if err != nil && !w.client.IsShed(err) {
+			w.noteErr(err)
+		} else if err == nil {
+			w.hadCopy[ki].Store(true)
+		}
+	}
+}
+
+// validValue reports whether v is what the origin serves for key.
+func validValue(key string, v []byte, size int) bool {
+	if size > 0 {
+		return bytes.Equal(v, Value(key, size))
+	}
+	return len(v) > len(key) && string(v[:len(key)]) == key && v[len(key)] == '|'
+}
+
+// ticker sends each interval's counts at the interval's end (aligned to t0)
+// and a final partial interval when stop closes.
+func (w *worker) ticker(t0 time.Time, stop <-chan struct{}) {
+	iv := w.cfg.Interval
+	for i := 0; ; i++ {
+		next := t0.Add(time.Duration(i+1) * iv)
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-t.C:
+			w.flush(i)
+		case <-stop:
+			t.Stop()
+			w.flush(max(0, int(time.Since(t0)/iv)))
+			return
+		}
+	}
+}
+
+func (w *worker) flush(i int) {
+	var c counters
+	var h hist
+	for _, s := range w.shards {
+		s.mu.Lock()
+		c.add(&s.c)
+		h.merge(&s.h)
+		s.c = counters{}
+		s.h.reset()
+		s.mu.Unlock()
+	}
+	_ = w.lw.write(report{Type: "tick", ID: w.cfg.ID, I: i, C: &c, H: h.sparse(), MaxNS: h.maxNS, NodesUp: w.client.NodesUp()})
+}
+
+func (w *worker) noteErr(err error) {
+	msg := err.Error()
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	if len(w.errs) >= 5 {
+		return
+	}
+	for _, e := range w.errs {
+		if e == msg {
+			return
+		}
+	}
+	w.errs = append(w.errs, msg)
+}
+
+func (w *worker) sampleErrs() []string {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return append([]string(nil), w.errs...)
+}
