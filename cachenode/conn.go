@@ -129,6 +129,9 @@ func (c *conn) serve() {
 		if c.s.shuttingDown.Load() { // Shutdown may have set a deadline we just replaced
 			return
 		}
+		if c.rd.Unauthenticated && !c.authRequired() {
+			c.rd.Unauthenticated = false // requirepass was removed with CONFIG SET
+		}
 		err = c.rd.Fill()
 		c.lastActive.Store(time.Now().UnixNano())
 		if err != nil {

@@ -61,6 +61,10 @@ func newClient(t testing.TB, addr string, opt *redis.Options) *redis.Client {
 		opt.Protocol = 2
 	}
 	opt.DisableIdentity = true
+	if opt.ReadTimeout == 0 {
+		opt.ReadTimeout = 30 * time.Second // a loaded machine under -race
+		opt.WriteTimeout = 30 * time.Second
+	}
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { rdb.Close() })
 	return rdb

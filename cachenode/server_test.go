@@ -576,3 +576,21 @@ func TestMetricsEndpoints(t *testing.T) {
 		t.Error("ready after Shutdown")
 	}
 }
+
+func TestLargeValues(t *testing.T) {
+	s := startServer(t, Config{})
+	ctx := ctxT(t)
+	rdb := newClient(t, s.Addr().String(), nil)
+	for _, size := range []int{0, 1, 16 << 10, 1 << 20, 8 << 20} {
+		v := strings.Repeat("x", size)
+		if err := rdb.Set(ctx, "big", v, 0).Err(); err != nil {
+			t.Fatalf("SET %d bytes: %v", size, err)
+		}
+		if got, err := rdb.Get(ctx, "big").Result(); err != nil || got != v {
+			t.Fatalf("GET %d bytes: len %d, %v", size, len(got), err)
+		}
+		if n := rdb.Append(ctx, "big", "y").Val(); n != int64(size+1) {
+			t.Fatalf("APPEND to %d bytes: %d", size, n)
+		}
+	}
+}
