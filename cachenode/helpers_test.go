@@ -177,3 +177,7 @@ func ctxT(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+func bytesContains(s, sub string) bool { return strings.Contains(s, sub) }
