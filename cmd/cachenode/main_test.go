@@ -435,6 +435,11 @@ func TestBadFlags(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "address already in use") {
 		t.Errorf("port in use: %v; output:\n%s", err, out)
 	}
+	// The metrics address in use: the same.
+	out, err = exec.CommandContext(ctx, binary, "--port", strconv.Itoa(redistest.FreePort(t)), "--metrics-addr", "127.0.0.1:"+port).CombinedOutput()
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "address already in use") {
+		t.Errorf("metrics port in use: %v; output:\n%s", err, out)
+	}
 }
 
 func TestMetricsEndpoints(t *testing.T) {
