@@ -554,7 +554,37 @@ function ioredisAdapter(lib, r) {
     },
     clientInfo: () => r.call('CLIENT', 'INFO'),
     close: async () => assert.equal(await r.quit(), 'OK'),
+    typed: (name) => ioredisTyped(name, r),
   };
+}
+
+// ioredisTyped runs commands through ioredis's own methods, its scanStream
+// and a typed pipeline.
+async function ioredisTyped(name, r) {
+  const p = `ct:${name.replace(/\W+/g, '-')}:typed:${randomBytes(4).toString('hex')}:`;
+  await check(`${name}: typed set/get/mget/incrbyfloat/ttl/exists/scanStream/pipeline/del`, async () => {
+    assert.equal(await r.set(`${p}k`, 'v', 'EX', 100, 'NX'), 'OK');
+    assert.equal(await r.set(`${p}k`, 'w', 'GET'), 'v');
+    assert.equal(await r.get(`${p}k`), 'w');
+    assert.deepEqual(await r.mget(`${p}k`, `${p}missing`), ['w', null]);
+    assert.equal(await r.incrbyfloat(`${p}f`, 2.5), '2.5');
+    assert.equal(await r.incr(`${p}n`), 1);
+    assert.equal(await r.expire(`${p}n`, 100), 1);
+    const ttl = await r.ttl(`${p}n`);
+    assert.ok(ttl > 0 && ttl <= 100, `TTL ${ttl}`);
+    assert.equal(await r.exists(`${p}k`, `${p}n`, `${p}missing`), 2);
+    const seen = [];
+    await new Promise((resolve, reject) => {
+      r.scanStream({ match: `${p}*`, count: 1 })
+        .on('data', (keys) => seen.push(...keys))
+        .on('error', reject)
+        .on('end', resolve);
+    });
+    assert.deepEqual([...new Set(seen)].sort(), [`${p}f`, `${p}k`, `${p}n`]);
+    const res = await r.pipeline().set(`${p}pl`, 'x').get(`${p}pl`).incr(`${p}n`).getBuffer(`${p}pl`).exec();
+    assert.deepEqual(res, [[null, 'OK'], [null, 'x'], [null, 2], [null, Buffer.from('x')]]);
+    assert.equal(await r.del(`${p}k`, `${p}n`, `${p}f`, `${p}pl`), 4);
+  });
 }
 
 function nodeRedisAdapter(lib, c) {
