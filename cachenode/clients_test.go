@@ -120,7 +120,7 @@ func clientsDir(t *testing.T) (node, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pkg := range []string{"ioredis", "redis"} {
+	for _, pkg := range []string{"ioredis", "ioredis6", "redis", "redis6"} {
 		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
 			t.Skipf("npm packages not installed in %s; run `npm ci --prefix test/clients` to enable the ioredis/node-redis checks", dir)
 		}

@@ -699,7 +699,7 @@ async function runVariant(v, ctx) {
   });
   console.log(`     ${name} handshake: ${proxy.handshake().join(', ') || '(none)'}`);
   for (const e of proxy.unexpected('connect').filter((e) => tolerated(e, ctx))) {
-    console.log(`     ${name} handshake error tolerated (stock Redis ${ctx.version} gives it too; the library ignores it): ${e}`);
+    console.log(`     ${name} handshake error tolerated (stock Redis ${ctx.version} answers the same; the library ignores it): ${e}`);
   }
   if (!h) {
     await proxy.close();
