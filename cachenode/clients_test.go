@@ -443,12 +443,12 @@ var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 
 // testInteractiveCLI types into redis-cli's interactive mode and checks the
 // replies, its help (built from COMMAND DOCS) and that COMMAND DOCS succeeded.
-func testInteractiveCLI(t *testing.T, tg clientTarget) {
+func testInteractiveCLI(t *testing.T, tg clientTarget, flags ...string) {
 	cli := redisCLI(t)
 	rdb := goRedis(t, tg)
 	summary := docsSummary(t, rdb, "get")
 
-	line := fmt.Sprintf("stty cols 200 rows 50 && exec %s -h 127.0.0.1 -p %d", cli, tg.port)
+	line := fmt.Sprintf("stty cols 200 rows 50 && exec %s -h 127.0.0.1 -p %d %s", cli, tg.port, strings.Join(flags, " "))
 	if tg.password != "" {
 		line += " --no-auth-warning -a " + tg.password
 	}
@@ -498,12 +498,19 @@ func testInteractiveCLI(t *testing.T, tg clientTarget) {
 
 func TestRedisCLIInteractive(t *testing.T) {
 	redisCLI(t)
-	eachClientTarget(t, "", testInteractiveCLI)
+	eachClientTarget(t, "", func(t *testing.T, tg clientTarget) { testInteractiveCLI(t, tg) })
 }
 
 func TestRedisCLIInteractiveRequirePass(t *testing.T) {
 	redisCLI(t)
-	eachClientTarget(t, testPassword, testInteractiveCLI)
+	eachClientTarget(t, testPassword, func(t *testing.T, tg clientTarget) { testInteractiveCLI(t, tg) })
+}
+
+// TestRedisCLIInteractiveRESP3 is the interactive session after HELLO 3:
+// COMMAND DOCS then comes back as maps.
+func TestRedisCLIInteractiveRESP3(t *testing.T) {
+	redisCLI(t)
+	eachClientTarget(t, "", func(t *testing.T, tg clientTarget) { testInteractiveCLI(t, tg, "-3") })
 }
 
 // cliCase is one redis-cli run: arguments after -h/-p, optional standard
