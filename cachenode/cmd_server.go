@@ -129,6 +129,7 @@ func cmdHello(c *conn, args [][]byte) {
 	}
 	if ver != 0 {
 		c.proto = int(ver)
+		c.protoSeen.Store(int32(ver))
 	}
 	c.mapLen(7)
 	c.bulkStr("server")
@@ -227,7 +228,7 @@ func (c *conn) clientLine(b []byte, cl *conn, now time.Time) []byte {
 	if cl == c {
 		idle = 0
 	}
-	proto := 2
+	proto := int(cl.protoSeen.Load())
 	if cl == c {
 		proto = c.proto
 	}

@@ -33,8 +33,9 @@ type conn struct {
 	proto   int
 	authed  bool
 	quit    bool
-	rdl     bool // a read deadline is set
-	wdl     bool // a write deadline is set
+	ncmd    uint64 // commands executed, for latency sampling
+	rdl     bool   // a read deadline is set
+	wdl     bool   // a write deadline is set
 
 	id      int64
 	created time.Time
@@ -44,8 +45,9 @@ type conn struct {
 	name       atomic.Pointer[string]
 	libName    atomic.Pointer[string]
 	libVer     atomic.Pointer[string]
-	lastActive atomic.Int64 // unix nanoseconds of the last command
+	lastActive atomic.Int64 // unix nanoseconds of the last read from the client
 	lastCmd    atomic.Pointer[command]
+	protoSeen  atomic.Int32 // proto, for other connections' CLIENT LIST
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -62,6 +64,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.rd = resp.NewReader(c)
 	c.rd.Unauthenticated = !c.authed
 	c.lastActive.Store(c.created.UnixNano())
+	c.protoSeen.Store(2)
 	return c
 }
 
@@ -126,7 +129,9 @@ func (c *conn) serve() {
 		if c.s.shuttingDown.Load() { // Shutdown may have set a deadline we just replaced
 			return
 		}
-		if err := c.rd.Fill(); err != nil {
+		err = c.rd.Fill()
+		c.lastActive.Store(time.Now().UnixNano())
+		if err != nil {
 			var ne net.Error
 			switch {
 			case errors.Is(err, resp.ErrQueryBufferLimit):

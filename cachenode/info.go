@@ -212,9 +212,9 @@ func (s *Server) info(want map[string]bool) []byte {
 			if calls == 0 {
 				continue
 			}
-			usec := st.nanos.Load() / 1000
+			per := st.usecPerCall() // estimated from sampled calls
 			fmt.Fprintf(&b, "cmdstat_%s:calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d\r\n",
-				cmd.name, calls, usec, float64(usec)/float64(calls), st.rejected.Load(), st.failed.Load())
+				cmd.name, calls, int64(per*float64(calls)), per, st.rejected.Load(), st.failed.Load())
 		}
 	}
 	if section("Keyspace") && st.Keys > 0 {

@@ -49,7 +49,9 @@ type Config struct {
 	Origin OriginConfig
 	// Client configures the cache client in every client process. Zero
 	// fields take loadtest's defaults: L1 32 MiB, TTL 5s (origindown 1s),
-	// StaleTTL 1m, LoadTimeout 2s, HealthInterval 250ms, L2Timeout 200ms.
+	// L1TTL none (scaleout 500ms, so that reads reach the tier and the
+	// join shows at the origin), StaleTTL 1m, LoadTimeout 2s,
+	// HealthInterval 250ms, L2Timeout 200ms.
 	Client ClientConfig
 	// Interval is the reporting interval of the time series. Default 500ms.
 	Interval time.Duration
@@ -145,6 +147,9 @@ func (c *Config) init() error {
 		if c.Scenario == "origindown" {
 			cc.TTL = time.Second
 		}
+	}
+	if cc.L1TTL == 0 && c.Scenario == "scaleout" {
+		cc.L1TTL = 500 * time.Millisecond
 	}
 	if cc.StaleTTL == 0 {
 		cc.StaleTTL = time.Minute

@@ -251,14 +251,14 @@ func (r *run) steps() []step {
 		return []step{{0.4, "node joined", r.scaleOut}}
 	case "tierdown":
 		return []step{
-			{0.25, "node 1 killed", func() error { r.tier.kill(0); return nil }},
-			{0.45, "all nodes killed", func() error {
+			{0.20, "node 1 killed", func() error { r.tier.kill(0); return nil }},
+			{0.40, "all nodes killed", func() error {
 				for i := 1; i < len(r.tier.addrs()); i++ {
 					r.tier.kill(i)
 				}
 				return nil
 			}},
-			{0.70, "nodes restarting", func() error {
+			{0.60, "nodes restarting", func() error {
 				for i := range r.tier.addrs() {
 					if err := r.tier.restart(i); err != nil {
 						return err

@@ -77,6 +77,9 @@ type Summary struct {
 	DetectMS  float64 `json:"detect_ms,omitempty"`
 	RecoverMS float64 `json:"recover_ms,omitempty"`
 
+	// LatencyHist is the latency distribution of all requests: the
+	// non-empty histogram buckets, each with its upper bound.
+	LatencyHist []HistBin `json:"latency_hist"`
 	Events      []Event   `json:"events"`
 	Phases      []Phase   `json:"phases"`
 	Series      []Point   `json:"series"`
@@ -115,6 +118,13 @@ type Point struct {
 	P50MS       float64 `json:"p50_ms"`
 	P99MS       float64 `json:"p99_ms"`
 	NodesUp     int     `json:"nodes_up"` // -1: unknown
+}
+
+// HistBin is one latency histogram bucket: Count requests took at most
+// UpToMS (and more than the previous bucket's bound).
+type HistBin struct {
+	UpToMS float64 `json:"up_to_ms"`
+	Count  uint64  `json:"count"`
 }
 
 // RatePt is the origin's call rate over the 1s window ending at TMS.
@@ -229,6 +239,11 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 	s.ClientLoads, s.BadValues = all.Loads, all.BadValues
 	s.ErrorsWithStaleCopy, s.ErrorsWithoutCopy = all.ErrsWithCpy, all.Errors-all.ErrsWithCpy
 	s.P50MS, s.P99MS, s.MaxMS = h.quantileMS(0.5), h.quantileMS(0.99), h.maxMS()
+	for i, c := range h.counts {
+		if c > 0 {
+			s.LatencyHist = append(s.LatencyHist, HistBin{UpToMS: histUpper(i) / 1e6, Count: c})
+		}
+	}
 	if secs := elapsed.Seconds(); secs > 0 {
 		s.ThroughputRPS = float64(all.Requests) / secs
 	}
@@ -311,10 +326,14 @@ func (r *run) scenarioFigures(s *Summary) {
 			return
 		}
 		base /= float64(n)
+		// Recovered: the first interval after the join where the mean hit
+		// ratio of it and the one before is back within 2 points of the
+		// baseline (single intervals are too noisy on a busy machine).
 		s.RecoveryMS = -1
-		for _, p := range s.Series {
-			if p.TMS >= at && p.Requests > 0 && hit(p) >= base-0.01 {
-				s.RecoveryMS = p.TMS + ivMS - at
+		for i := 1; i < len(s.Series); i++ {
+			p, q := s.Series[i], s.Series[i-1]
+			if p.TMS >= at && p.Requests > 0 && q.Requests > 0 && (hit(p)+hit(q))/2 >= base-0.02 {
+				s.RecoveryMS = math.Max(0, p.TMS+ivMS-at)
 				break
 			}
 		}
@@ -367,7 +386,7 @@ func (s *Summary) WriteTable(w io.Writer) {
 		s.Scenario, s.Nodes, s.Procs, s.Concurrency, s.Keys, s.DurationMS/1000, map[bool]string{true: " INTERRUPTED"}[s.Interrupted])
 	fmt.Fprintf(tw, "requests\t%d (%.0f/s)  errors %d  shed %d  stale served %d\n", s.Requests, s.ThroughputRPS, s.Errors, s.Shed, s.StaleServed)
 	fmt.Fprintf(tw, "hits\tL1 %s  L2 %s  coalesced %d\n", pct(s.L1HitRatio), pct(s.L2HitRatio), s.Coalesced)
-	fmt.Fprintf(tw, "latency\tp50 %.2fms  p99 %.2fms  max %.2fms\n", s.P50MS, s.P99MS, s.MaxMS)
+	fmt.Fprintf(tw, "latency\tp50 %s  p99 %s  max %s\n", fmtMS(s.P50MS), fmtMS(s.P99MS), fmtMS(s.MaxMS))
 	limit := "no limit"
 	if s.OriginLimitRPS > 0 {
 		limit = fmt.Sprintf("limit %.0f/s", s.OriginLimitRPS)
@@ -391,16 +410,29 @@ func (s *Summary) WriteTable(w io.Writer) {
 	}
 	if len(s.Phases) > 1 {
 		fmt.Fprintln(tw, "\t")
-		fmt.Fprintln(tw, "phase\tfrom   requests  errors  shed  stale  hit     origin/s  peak/s  p50ms  p99ms")
+		fmt.Fprintln(tw, "phase\tfrom   requests  errors  shed  stale    hit  origin/s  peak/s       p50       p99")
 		for _, p := range s.Phases {
-			fmt.Fprintf(tw, "%s\t%5.1fs %9d %7d %5d %6d %6s %9.0f %7.0f %6.2f %6.2f\n", p.Name, p.StartMS/1000,
-				p.Requests, p.Errors, p.Shed, p.StaleServed, pct(p.HitRatio), p.OriginRPS, p.OriginPeakRPS, p.P50MS, p.P99MS)
+			fmt.Fprintf(tw, "%s\t%5.1fs %9d %7d %5d %6d %6s %9.0f %7.0f %9s %9s\n", p.Name, p.StartMS/1000,
+				p.Requests, p.Errors, p.Shed, p.StaleServed, pct(p.HitRatio), p.OriginRPS, p.OriginPeakRPS, fmtMS(p.P50MS), fmtMS(p.P99MS))
 		}
 	}
 	for _, e := range s.ErrorSample {
 		fmt.Fprintf(tw, "error\t%s\n", strings.TrimSpace(e))
 	}
 	_ = tw.Flush()
+}
+
+// fmtMS formats a latency given in milliseconds: µs below 0.1ms.
+func fmtMS(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case v < 0.1:
+		return fmt.Sprintf("%.1fµs", v*1000)
+	case v < 10:
+		return fmt.Sprintf("%.2fms", v)
+	}
+	return fmt.Sprintf("%.1fms", v)
 }
 
 func durStr(msv float64) string {

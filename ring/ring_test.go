@@ -949,3 +949,29 @@ func TestConcurrentLookups(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestOwnersAll asks for every live node, which runs the long-list
+// rendezvous path, and checks it against the reference sequence.
+func TestOwnersAll(t *testing.T) {
+	as := addrs(300)
+	nodes := make([]Node, len(as))
+	for i, a := range as {
+		nodes[i] = Node{a, 1 + i%3}
+	}
+	r := NewWeighted(nodes...)
+	for i := 0; i < len(as); i += 7 {
+		r = r.WithDown(as[i])
+	}
+	for _, h := range randomHashes(20, 6) {
+		got := r.OwnersHash(h, 1000, []string{"x"})
+		want := append([]string{"x"}, refOwners(r, h, 1000)...)
+		if !slices.Equal(got, want) || len(got) != r.Live()+1 {
+			t.Fatalf("Owners(all) = %d owners, differs from the reference (%d)", len(got)-1, len(want)-1)
+		}
+		for _, n := range []int{5, 6, 40} {
+			if got := r.OwnersHash(h, n, nil); !slices.Equal(got, want[1:n+1]) {
+				t.Fatalf("Owners(%d) is not a prefix of Owners(all)", n)
+			}
+		}
+	}
+}

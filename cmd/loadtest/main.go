@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -53,6 +54,7 @@ func run(args []string) int {
 	fs.IntVar(&cfg.Origin.Capacity, "origin-capacity", 64, "concurrent calls the origin serves at full speed (503 beyond twice that)")
 	fs.IntVar(&cfg.Origin.ValueSize, "value-size", 64, "value size in bytes")
 	fs.DurationVar(&cfg.Client.TTL, "ttl", 0, "cache TTL (default 5s, origindown 1s)")
+	fs.DurationVar(&cfg.Client.L1TTL, "l1-ttl", 0, "cap on how long an L1 copy is fresh, so reads reach the tier (default none; scaleout 500ms)")
 	fs.DurationVar(&cfg.Client.StaleTTL, "stale-ttl", 0, "how long past TTL a stale value may be served (default 1m)")
 	fs.IntVar(&cfg.Client.L1Bytes, "l1-bytes", 0, "L1 size per process in bytes (default 32 MiB)")
 	fs.DurationVar(&cfg.Interval, "interval", 500*time.Millisecond, "reporting interval of the time series")
@@ -64,8 +66,11 @@ func run(args []string) int {
 	fs.BoolVar(&quiet, "quiet", false, "no progress line")
 	fs.BoolVar(&verbose, "v", false, "show the nodes' and client processes' stderr")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: loadtest SCENARIO [flags]\n\nscenarios: %s\n\nflags:\n", strings.Join(loadtest.Scenarios, ", "))
+		fmt.Fprintf(fs.Output(), "usage: loadtest SCENARIO [flags]\n       loadtest render SUMMARY.json REPORT.html\n\nscenarios: %s\n\nflags:\n", strings.Join(loadtest.Scenarios, ", "))
 		fs.PrintDefaults()
+	}
+	if len(args) == 3 && args[0] == "render" {
+		return render(args[1], args[2])
 	}
 	// The scenario may come before or after the flags.
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -140,4 +145,23 @@ func writeFile(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return f.Close()
+}
+
+// render rewrites the HTML report of a run from its JSON summary.
+func render(jsonPath, htmlPath string) int {
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		return 1
+	}
+	var sum loadtest.Summary
+	if err := json.Unmarshal(b, &sum); err != nil {
+		fmt.Fprintf(os.Stderr, "loadtest: %s: %v\n", jsonPath, err)
+		return 1
+	}
+	if err := writeFile(htmlPath, sum.WriteReport); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		return 1
+	}
+	return 0
 }

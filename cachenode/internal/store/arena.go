@@ -15,7 +15,7 @@ const (
 	chunkSize = 1 << chunkBits // 1 MiB
 	chunkMask = chunkSize - 1
 	// maxSmall is the largest entry stored in chunks; bigger entries get
-	// their own Go-heap allocation.
+	// their own mapping, rounded up to pages, unmapped when they die.
 	maxSmall = 64 << 10
 	// largeFlag marks an offset that indexes shard.large instead of chunks.
 	largeFlag = 1 << 31
@@ -75,4 +75,22 @@ func freeTable(t []uint64) {
 	}
 	size := (len(t)*8 + pageSize - 1) &^ (pageSize - 1)
 	munmapBytes(unsafe.Slice((*byte)(unsafe.Pointer(&t[0])), size))
+}
+
+// allocLarge returns memory for an entry of size > maxSmall bytes: its own
+// page-rounded mapping, so freeing it returns the memory to the OS at once
+// (a Go-heap allocation would wait for the GC, and GOGC lets the heap grow
+// to twice its live size).
+func allocLarge(size int) []byte {
+	if !offheap {
+		return make([]byte, size)
+	}
+	return mmapBytes((size + pageSize - 1) &^ (pageSize - 1))
+}
+
+// freeLarge releases memory from allocLarge. Nothing may refer to it after.
+func freeLarge(b []byte) {
+	if offheap {
+		munmapBytes(b)
+	}
 }

@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // fakeClock is a manually advanced clock for Config.Now.
@@ -277,7 +275,9 @@ func runModel(t *testing.T, data []byte, shards int) {
 				}
 			}
 		}
-		checkInvariants(t, s, m, step)
+		if step%8 == 0 || len(r.b) == 0 {
+			checkInvariants(t, s, m, step)
+		}
 	}
 }
 
@@ -300,7 +300,7 @@ func checkInvariants(t *testing.T, s *Store, m *model, step int) {
 				nv++
 			}
 			key, _, size := entryKV(b)
-			h := xxhashSum(key)
+			h := s.hash(key)
 			if s.shardIndex(h) != i || uint32(h>>32) != slotTag(sl) {
 				t.Fatalf("step %d: key %q in wrong shard or tag", step, key)
 			}
@@ -339,8 +339,6 @@ func checkInvariants(t *testing.T, s *Store, m *model, step int) {
 	}
 }
 
-func xxhashSum(b []byte) uint64 { return xxhash.Sum64(b) }
-
 // seedOps builds a deterministic pseudo-random op sequence.
 func seedOps(seed uint64, n int) []byte {
 	b := make([]byte, n)
@@ -355,7 +353,11 @@ func seedOps(seed uint64, n int) []byte {
 }
 
 func TestModelRandom(t *testing.T) {
-	for seed := uint64(1); seed <= 12; seed++ {
+	seeds := uint64(12)
+	if raceEnabled || testing.Short() {
+		seeds = 4
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
 		for _, shards := range []int{1, 3, 16} {
 			t.Run(fmt.Sprintf("seed%d/shards%d", seed, shards), func(t *testing.T) {
 				runModel(t, seedOps(seed, 3000), shards)

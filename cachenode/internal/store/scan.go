@@ -1,5 +1,7 @@
 package store
 
+import "sync"
+
 // Scan cursors are shardIndex<<32 | tag: the iteration visits shards in
 // order and, within a shard, keys in increasing order of their tag (the
 // high 32 bits of their hash), a range of tags per step. Since the range of
@@ -12,6 +14,14 @@ type scanItem struct {
 	end int // end of the key in the buffer
 	exp int64
 }
+
+// scanBuf holds the keys collected by one step of Scan.
+type scanBuf struct {
+	keys  []byte
+	items []scanItem
+}
+
+var scanPool = sync.Pool{New: func() any { return new(scanBuf) }}
 
 // Scan visits keys starting at cursor (0 starts an iteration) and returns
 // the cursor to continue from, 0 when the iteration is complete. count is a
@@ -29,8 +39,14 @@ func (s *Store) Scan(cursor uint64, count int, fn func(key []byte, expireAt int6
 	if si >= uint64(len(s.shards)) {
 		return 0
 	}
-	var buf []byte
-	var items []scanItem
+	sb := scanPool.Get().(*scanBuf)
+	defer func() {
+		if cap(sb.keys) <= 1<<20 {
+			scanPool.Put(sb)
+		}
+	}()
+	buf, items := sb.keys, sb.items
+	defer func() { sb.keys, sb.items = buf[:0], items[:0] }()
 	for visited := 0; visited < count; {
 		sh := &s.shards[si]
 		end := uint64(1 << 32)

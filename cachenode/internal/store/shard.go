@@ -11,7 +11,7 @@ import (
 // open-addressing index over entries packed in chunks.
 //
 // The index is a table of uint64 slots, tag<<32 | (offset+1), 0 meaning
-// empty, where tag is the high 32 bits of the key's xxhash and offset locates
+// empty, where tag is the high 32 bits of the key's hash and offset locates
 // the entry. It holds no pointers, so the GC never scans it. A key's home
 // position is tag*n>>32, which is monotonic in tag; collisions probe
 // linearly forward, without wrapping: the table has overflow slots past n and
@@ -31,7 +31,7 @@ type shard struct {
 	arena  int64    // bytes written to chunks since the last compaction (live+dead)
 	live   int64    // bytes of live small entries
 
-	large     [][]byte // entries larger than maxSmall, own allocations
+	large     [][]byte // entries larger than maxSmall, each in its own mapping
 	largeFree []uint32 // free indexes in large
 	largeMem  int64    // bytes held by large
 
@@ -200,7 +200,7 @@ func (sh *shard) allocLocked(size int, s *Store) (uint32, []byte) {
 			return off, sh.chunks[off>>chunkBits][in : in+size]
 		}
 	}
-	b := make([]byte, size)
+	b := allocLarge(size)
 	var idx uint32
 	if n := len(sh.largeFree); n > 0 {
 		idx = sh.largeFree[n-1]
@@ -220,6 +220,7 @@ func (sh *shard) freeLocked(off uint32, size int, s *Store) {
 	if off&largeFlag != 0 {
 		idx := off &^ largeFlag
 		c := int64(cap(sh.large[idx]))
+		freeLarge(sh.large[idx])
 		sh.large[idx] = nil
 		sh.largeFree = append(sh.largeFree, idx)
 		sh.largeMem -= c
@@ -249,13 +250,6 @@ func (sh *shard) maybeCompactLocked(s *Store) {
 		sh.resizeLocked(max(8, n*3/2), s)
 	}
 }
-
-// dropMin is the smallest freed tail of a chunk whose pages compaction
-// returns to the OS. Smaller tails stay resident (they are refilled soon,
-// and dropping them would cost a syscall and page faults per compaction):
-// at most dropMin bytes per shard of resident memory that used memory does
-// not count.
-const dropMin = 16 << 10
 
 // compactPool recycles the scratch slices of compactLocked.
 var compactPool = sync.Pool{New: func() any { return new([]uint64) }}
@@ -300,14 +294,16 @@ func (sh *shard) compactLocked(s *Store) {
 	clear(sh.chunks[keep:])
 	sh.chunks = sh.chunks[:keep]
 	if keep > 0 {
-		// Drop the pages of the last chunk past the new end that held data.
+		// Drop the pages of the last chunk past the new end that held data. The
+		// page holding the new end stays resident with stale bytes past it:
+		// up to one page per shard that used memory does not count.
 		last := keep - 1
 		from := int(sh.pos-uint32(last)<<chunkBits+pageSize-1) &^ (pageSize - 1)
 		to := chunkSize
 		if int(oldPos>>chunkBits) == last {
 			to = int(oldPos&chunkMask+pageSize-1) &^ (pageSize - 1)
 		}
-		if to-from >= dropMin {
+		if from < to {
 			dropPages(sh.chunks[last][from:to])
 		}
 	}
@@ -322,6 +318,11 @@ func (sh *shard) releaseLocked(s *Store) {
 	freeTable(sh.table)
 	sh.chunks, sh.pos, sh.arena, sh.live = nil, 0, 0, 0
 	sh.table, sh.n, sh.tabMem = nil, 0, 0
+	for _, b := range sh.large {
+		if b != nil {
+			freeLarge(b)
+		}
+	}
 	sh.large, sh.largeFree, sh.largeMem = nil, nil, 0
 	sh.expCursor = 0
 	sh.nkeys.Store(0)

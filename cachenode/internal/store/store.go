@@ -1,13 +1,15 @@
 package store
 
 import (
+	"hash/maphash"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/cespare/xxhash/v2"
 )
+
+// maxShards bounds Config.Shards.
+const maxShards = 1 << 16
 
 // Config configures a Store. The zero value is a usable, unbounded store
 // with the allkeys-lru policy.
@@ -18,7 +20,8 @@ type Config struct {
 	MaxMemory int64
 	// Policy is the eviction policy applied by EnsureMemory. Default AllKeysLRU.
 	Policy Policy
-	// Shards is the number of independently locked shards. Default 256.
+	// Shards is the number of independently locked shards. Default 256, at
+	// most 65536.
 	Shards int
 	// ExpireInterval is the period of the active expiry cycle, which removes
 	// expired keys that are never read. Default 100ms.
@@ -77,6 +80,7 @@ type Stats struct {
 type Store struct {
 	shards []shard
 	now    func() time.Time
+	seed   maphash.Seed // random per store: clients cannot aim keys at one shard or slot
 
 	maxMemory atomic.Int64
 	policy    atomic.Int64
@@ -104,6 +108,7 @@ func New(cfg Config) *Store {
 	if cfg.Shards <= 0 {
 		cfg.Shards = 256
 	}
+	cfg.Shards = min(cfg.Shards, maxShards)
 	if cfg.ExpireInterval <= 0 {
 		cfg.ExpireInterval = 100 * time.Millisecond
 	}
@@ -113,6 +118,7 @@ func New(cfg Config) *Store {
 	s := &Store{
 		shards: make([]shard, cfg.Shards),
 		now:    cfg.Now,
+		seed:   maphash.MakeSeed(),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 
@@ -146,6 +152,10 @@ func (s *Store) account(sh *shard, delta int64) {
 }
 
 func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
+
+// hash returns the key's hash, seeded per store (hash/maphash), so that
+// clients cannot craft keys that pile up in one shard or probe sequence.
+func (s *Store) hash(key []byte) uint64 { return maphash.Bytes(s.seed, key) }
 
 // shardIndex returns the shard of a key hash: its low 32 bits, scaled.
 func (s *Store) shardIndex(h uint64) int {
@@ -235,7 +245,7 @@ func (s *Store) putLocked(sh *shard, tag uint32, i int, old []byte, key, val []b
 // Get appends the value of key to dst. It counts a hit or a miss and marks
 // the key as recently used. It does not allocate when dst has room.
 func (s *Store) Get(dst, key []byte) (val []byte, ok bool) {
-	sh, tag := s.locate(xxhash.Sum64(key))
+	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	i, b := s.lookupLocked(sh, tag, key)
 	if i < 0 {
@@ -256,7 +266,7 @@ func (s *Store) Get(dst, key []byte) (val []byte, ok bool) {
 // PTTL, TYPE, EXPIRETIME): it counts a hit or a miss, marks the key as used
 // only if touch is set, and also returns the key's expiry time.
 func (s *Store) Lookup(dst, key []byte, touch bool) (val []byte, expireAt int64, ok bool) {
-	sh, tag := s.locate(xxhash.Sum64(key))
+	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	i, b := s.lookupLocked(sh, tag, key)
 	if i < 0 {
@@ -279,7 +289,7 @@ func (s *Store) Lookup(dst, key []byte, touch bool) (val []byte, expireAt int64,
 // Peek appends the value of key to dst and returns its expiry time, without
 // counting a hit or a miss and without marking the key as used.
 func (s *Store) Peek(dst, key []byte) (val []byte, expireAt int64, ok bool) {
-	sh, tag := s.locate(xxhash.Sum64(key))
+	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	i, b := s.lookupLocked(sh, tag, key)
@@ -296,7 +306,7 @@ func (s *Store) Peek(dst, key []byte) (val []byte, expireAt int64, ok bool) {
 // written reports whether the command took effect (false when NX or XX
 // prevented it). An expiry time already in the past deletes the key.
 func (s *Store) Set(key, val []byte, a SetArgs, dst []byte) (prev []byte, hadPrev, written bool) {
-	sh, tag := s.locate(xxhash.Sum64(key))
+	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	i, b := s.lookupLocked(sh, tag, key)
@@ -337,7 +347,7 @@ func (s *Store) Set(key, val []byte, a SetArgs, dst []byte) (prev []byte, hadPre
 // appending to it copies. newVal may alias cur. fn must not call the Store.
 // A Put with newExpireAt in the past deletes the key.
 func (s *Store) Update(key []byte, fn func(cur []byte, expireAt int64, exists bool) (newVal []byte, newExpireAt int64, op Op)) {
-	sh, tag := s.locate(xxhash.Sum64(key))
+	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	i, b := s.lookupLocked(sh, tag, key)
@@ -367,7 +377,7 @@ func (s *Store) Update(key []byte, fn func(cur []byte, expireAt int64, exists bo
 
 // Delete removes key and reports whether it existed.
 func (s *Store) Delete(key []byte) bool {
-	sh, tag := s.locate(xxhash.Sum64(key))
+	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	i, b := s.lookupLocked(sh, tag, key)
@@ -388,7 +398,7 @@ func (s *Store) Exists(key []byte) bool {
 // Touch marks key as recently used (TOUCH) and reports whether it exists.
 // Like Redis it counts a hit or a miss.
 func (s *Store) Touch(key []byte) bool {
-	sh, tag := s.locate(xxhash.Sum64(key))
+	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	i, b := s.lookupLocked(sh, tag, key)
@@ -407,7 +417,7 @@ func (s *Store) Touch(key []byte) bool {
 // whether src existed, renamed whether the move happened. Renaming a key to
 // itself succeeds without change, except with nx (dst exists), as in Redis.
 func (s *Store) Rename(src, dst []byte, nx bool) (srcExists, renamed bool) {
-	ha, hb := xxhash.Sum64(src), xxhash.Sum64(dst)
+	ha, hb := s.hash(src), s.hash(dst)
 	a, ta := s.locate(ha)
 	b, tb := s.locate(hb)
 	if a == b {

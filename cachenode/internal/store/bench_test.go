@@ -1,0 +1,137 @@
+package store
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"sync/atomic"
+	"testing"
+)
+
+const benchKeys = 1 << 16
+
+func benchStore(b *testing.B, n, vlen int) (*Store, [][]byte) {
+	s := New(Config{})
+	b.Cleanup(func() { s.Close() })
+	keys := make([][]byte, n)
+	val := make([]byte, vlen)
+	for i := range keys {
+		keys[i] = []byte("key:" + strconv.Itoa(i))
+		s.Set(keys[i], val, SetArgs{}, nil)
+	}
+	return s, keys
+}
+
+func BenchmarkGet(b *testing.B) {
+	s, keys := benchStore(b, benchKeys, 64)
+	buf := make([]byte, 0, 128)
+	b.ReportAllocs()
+	b.SetBytes(64)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var ok bool
+		if buf, ok = s.Get(buf[:0], keys[i&(benchKeys-1)]); !ok {
+			b.Fatal("miss")
+		}
+	}
+}
+
+func BenchmarkGetMiss(b *testing.B) {
+	s, _ := benchStore(b, benchKeys, 64)
+	key := []byte("missing-key")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, ok := s.Get(nil, key); ok {
+			b.Fatal("hit")
+		}
+	}
+}
+
+func BenchmarkSet(b *testing.B) {
+	s, keys := benchStore(b, benchKeys, 64)
+	val := make([]byte, 64)
+	b.ReportAllocs()
+	b.SetBytes(64)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.Set(keys[i&(benchKeys-1)], val, SetArgs{}, nil)
+	}
+}
+
+// BenchmarkSetEvict writes new keys into a store at its memory limit, so
+// every write pays for eviction.
+func BenchmarkSetEvict(b *testing.B) {
+	s := New(Config{MaxMemory: 8 << 20})
+	b.Cleanup(func() { s.Close() })
+	val := make([]byte, 64)
+	var key []byte
+	b.ReportAllocs()
+	b.SetBytes(64)
+	for i := 0; i < b.N; i++ {
+		key = strconv.AppendInt(append(key[:0], "key:"...), int64(i), 10)
+		if err := s.EnsureMemory(); err != nil {
+			b.Fatal(err)
+		}
+		s.Set(key, val, SetArgs{}, nil)
+	}
+}
+
+func benchMixed(b *testing.B, writePct int) {
+	s, keys := benchStore(b, benchKeys, 64)
+	var seed atomic.Uint64
+	b.ReportAllocs()
+	b.SetBytes(64)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(seed.Add(1), 7))
+		buf := make([]byte, 0, 128)
+		val := make([]byte, 64)
+		for pb.Next() {
+			k := keys[r.IntN(benchKeys)]
+			if r.IntN(100) < writePct {
+				s.Set(k, val, SetArgs{}, nil)
+			} else {
+				buf, _ = s.Get(buf[:0], k)
+			}
+		}
+	})
+}
+
+func BenchmarkParallelGet(b *testing.B)        { benchMixed(b, 0) }
+func BenchmarkParallelMixed90_10(b *testing.B) { benchMixed(b, 10) }
+func BenchmarkParallelMixed50_50(b *testing.B) { benchMixed(b, 50) }
+
+func BenchmarkScan(b *testing.B) {
+	s, _ := benchStore(b, benchKeys, 16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for i := 0; i < b.N; i++ {
+		cur := uint64(0)
+		for {
+			cur = s.Scan(cur, 100, func([]byte, int64) { n++ })
+			if cur == 0 {
+				break
+			}
+		}
+	}
+	if n != b.N*benchKeys {
+		b.Fatalf("scanned %d keys, want %d", n, b.N*benchKeys)
+	}
+}
+
+func TestGetDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	s, _ := newTestStore(t, Config{})
+	key, val := []byte("key"), make([]byte, 64)
+	s.Set(key, val, SetArgs{}, nil)
+	buf := make([]byte, 0, 128)
+	if n := testing.AllocsPerRun(1000, func() { buf, _ = s.Get(buf[:0], key) }); n != 0 {
+		t.Fatalf("Get allocates %.1f times per call", n)
+	}
+	if n := testing.AllocsPerRun(1000, func() { s.Set(key, val, SetArgs{}, nil) }); n != 0 {
+		t.Fatalf("overwriting Set allocates %.1f times per call", n)
+	}
+}
