@@ -27,5 +27,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	./scripts/bench-vs-redis.sh
 
+## demo: the herd and tierdown scenarios against a fresh local tier; reports in reports/.
+demo:
+	./scripts/demo.sh
+
 clean:
 	rm -rf bin
