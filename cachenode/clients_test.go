@@ -130,10 +130,10 @@ func clientsDir(t *testing.T) (node, dir string) {
 
 var summaryLine = regexp.MustCompile(`(?m)^(\d+) passed, (\d+) failed$`)
 
-// runNodeClients runs run.mjs against tg and fails the test, with the
-// script's output, unless every check passed.
-func runNodeClients(t *testing.T, tg clientTarget) {
-	out, err := nodeClients(t, tg)
+// runNodeClients runs run.mjs against tg (env added to its environment) and
+// fails the test, with the script's output, unless every check passed.
+func runNodeClients(t *testing.T, tg clientTarget, env ...string) {
+	out, err := nodeClients(t, tg, env...)
 	m := summaryLine.FindAllStringSubmatch(out, -1)
 	switch {
 	case err != nil || len(m) == 0:
@@ -170,12 +170,14 @@ func nodeClients(t *testing.T, tg clientTarget, env ...string) (string, error) {
 
 func TestNodeClients(t *testing.T) {
 	clientsDir(t)
-	eachClientTarget(t, "", runNodeClients)
+	eachClientTarget(t, "", func(t *testing.T, tg clientTarget) { runNodeClients(t, tg) })
 }
 
+// TestNodeClientsRequirePass checks each library's AUTH handshake, WRONGPASS
+// and NOAUTH; the command suite is cut short (TestNodeClients runs it whole).
 func TestNodeClientsRequirePass(t *testing.T) {
 	clientsDir(t)
-	eachClientTarget(t, testPassword, runNodeClients)
+	eachClientTarget(t, testPassword, func(t *testing.T, tg clientTarget) { runNodeClients(t, tg, "CLIENTS_SUITE=short") })
 }
 
 // TestNodeClientsSeeSwallowedErrors checks that run.mjs fails when the
