@@ -248,7 +248,7 @@ func goRedis(t *testing.T, tg clientTarget) *redis.Client {
 	return rdb
 }
 
-// docsSummary returns the summary COMMAND DOCS gives for cmd on tg.
+// docsSummary returns the summary the server's COMMAND DOCS gives for cmd.
 func docsSummary(t *testing.T, rdb *redis.Client, cmd string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -316,7 +316,7 @@ type ttySession struct {
 	done  chan struct{} // closed when the program has exited
 	err   error         // the program's exit status, set before done closes
 
-	mu      sync.Mutex // protects out and answered, and serializes writes to stdin
+	mu      sync.Mutex // protects out, answers and cursor, and serializes writes to stdin
 	out     []byte     // everything the terminal showed
 	answers int        // cursor-position queries answered
 	cursor  int        // where the next expect starts looking
