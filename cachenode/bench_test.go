@@ -3,6 +3,7 @@ package cachenode
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -138,4 +139,26 @@ func (r byteReader) Len() int { return r.b.Len() + r.Reader.Buffered() }
 func bytesReader(b []byte) byteReader {
 	br := bytes.NewReader(b)
 	return byteReader{Reader: bufio.NewReader(br), b: br}
+}
+
+// BenchmarkPipelineSet16 is BenchmarkPipelineGet16 for SETs of 64-byte
+// values over a keyspace of 100k keys (like redis-benchmark -r).
+func BenchmarkPipelineSet16(b *testing.B) {
+	s := benchServer(b)
+	var batch strings.Builder
+	val := strings.Repeat("v", 64)
+	for i := 0; i < 16; i++ {
+		batch.WriteString(encode("SET", fmt.Sprintf("key:%012d", i*6151%100000), val))
+	}
+	in := []byte(batch.String())
+	fc := &fakeConn{in: in, off: len(in), rounds: b.N}
+	c := newConn(s, fc)
+	s.connWG.Add(1)
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	b.ResetTimer()
+	c.serve()
 }

@@ -16,7 +16,7 @@ const (
 	flushThreshold = 64 * 1024
 	// keepOutCap: a reply buffer that grew beyond this is released after the
 	// flush so idle connections do not hold large buffers.
-	keepOutCap = 1 << 20
+	keepOutCap = 128 << 10
 )
 
 // conn is one client connection, served by one goroutine (serve). Fields
@@ -128,6 +128,9 @@ func (c *conn) serve() {
 		}
 		if c.s.shuttingDown.Load() { // Shutdown may have set a deadline we just replaced
 			return
+		}
+		if c.rd.Unauthenticated && !c.authRequired() {
+			c.rd.Unauthenticated = false // requirepass was removed with CONFIG SET
 		}
 		err = c.rd.Fill()
 		c.lastActive.Store(time.Now().UnixNano())

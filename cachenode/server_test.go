@@ -576,3 +576,82 @@ func TestMetricsEndpoints(t *testing.T) {
 		t.Error("ready after Shutdown")
 	}
 }
+
+func TestLargeValues(t *testing.T) {
+	s := startServer(t, Config{})
+	ctx := ctxT(t)
+	rdb := newClient(t, s.Addr().String(), nil)
+	for _, size := range []int{0, 1, 16 << 10, 1 << 20, 8 << 20} {
+		v := strings.Repeat("x", size)
+		if err := rdb.Set(ctx, "big", v, 0).Err(); err != nil {
+			t.Fatalf("SET %d bytes: %v", size, err)
+		}
+		if got, err := rdb.Get(ctx, "big").Result(); err != nil || got != v {
+			t.Fatalf("GET %d bytes: len %d, %v", size, len(got), err)
+		}
+		if n := rdb.Append(ctx, "big", "y").Val(); n != int64(size+1) {
+			t.Fatalf("APPEND to %d bytes: %d", size, n)
+		}
+	}
+}
+
+// TestConcurrentClients runs mixed traffic from many connections while
+// others list clients, read INFO and change the configuration (race test).
+func TestConcurrentClients(t *testing.T) {
+	s := startServer(t, Config{MaxMemory: 4 << 20})
+	ctx := ctxT(t)
+	rdb := newClient(t, s.Addr().String(), &redis.Options{PoolSize: 16})
+	errc := make(chan error, 20)
+	for w := 0; w < 16; w++ {
+		go func(w int) {
+			var err error
+			for i := 0; i < 300 && err == nil; i++ {
+				k := fmt.Sprintf("k%d", (w*7919+i)%500)
+				switch i % 6 {
+				case 0:
+					err = rdb.Set(ctx, k, strings.Repeat("v", 100+i), time.Minute).Err()
+				case 1:
+					err = rdb.Get(ctx, k).Err()
+				case 2:
+					err = rdb.Incr(ctx, "counter").Err()
+				case 3:
+					err = rdb.MGet(ctx, k, "counter", "x").Err()
+				case 4:
+					err = rdb.Expire(ctx, k, time.Hour).Err()
+				case 5:
+					err = rdb.Del(ctx, k).Err()
+				}
+				if err == redis.Nil {
+					err = nil
+				}
+			}
+			errc <- err
+		}(w)
+	}
+	for w := 0; w < 4; w++ {
+		go func(w int) {
+			var err error
+			for i := 0; i < 30 && err == nil; i++ {
+				switch w {
+				case 0:
+					err = rdb.ClientList(ctx).Err()
+				case 1:
+					err = rdb.Info(ctx, "all").Err()
+				case 2:
+					err = rdb.ConfigSet(ctx, "maxmemory", strconv.Itoa((4+i%3)<<20)).Err()
+				case 3:
+					err = rdb.Scan(ctx, 0, "*", 100).Err()
+				}
+			}
+			errc <- err
+		}(w)
+	}
+	for i := 0; i < 20; i++ {
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
+	}
+	if got := rdb.Get(ctx, "counter").Val(); got != "800" {
+		t.Errorf("counter = %s, want 800 (16 workers x 50 INCR)", got)
+	}
+}
