@@ -527,6 +527,7 @@ type cliCase struct {
 	want    string // regexp for stdout, anchored at both ends
 	wantErr string // regexp for stderr, anchored at both ends
 	sorted  bool   // sort stdout's lines first (SCAN order is unspecified)
+	exact   bool   // want is the exact stdout, not a regexp (binary output)
 }
 
 func runCLICases(t *testing.T, tg clientTarget, cases []cliCase) {
@@ -553,7 +554,7 @@ func runCLICases(t *testing.T, tg clientTarget, cases []cliCase) {
 			t.Errorf("%s: %v (stderr %q)", name, err, stderr.String())
 			continue
 		}
-		if !regexp.MustCompile(`\A(?:` + c.want + `)\z`).MatchString(got) {
+		if c.exact && got != c.want || !c.exact && !regexp.MustCompile(`\A(?:`+c.want+`)\z`).MatchString(got) {
 			t.Errorf("%s:\n got stdout %q\nwant /%s/", name, got, c.want)
 		}
 		if !regexp.MustCompile(`\A(?:` + c.wantErr + `)\z`).MatchString(stderr.String()) {
@@ -576,6 +577,13 @@ func TestRedisCLI(t *testing.T) {
 	sort.Strings(scanAll)
 	sort.Strings(scan1)
 	lines := func(keys []string) string { return regexp.QuoteMeta(strings.Join(keys, "\n") + "\n") }
+	binValue := "a\x00b\xff\r\n\x00"
+	var pipe strings.Builder
+	for i := 0; i < 100; i++ {
+		k, v := fmt.Sprintf("pipe:%d", i), strconv.Itoa(i)
+		fmt.Fprintf(&pipe, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(k), k, len(v), v)
+	}
+	pipeIn := pipe.String()
 	q := regexp.QuoteMeta
 	cases := []cliCase{
 		{args: []string{"--no-raw", "set", "k", "v"}, want: `OK\n`},
@@ -616,6 +624,18 @@ func TestRedisCLI(t *testing.T) {
 		{args: []string{"--no-raw", "dbsize"}, want: `\(integer\) 31\n`},
 		{args: []string{"info", "keyspace"}, want: `# Keyspace\r\ndb0:keys=31,expires=1,avg_ttl=\d+(,\w+=\d+)*\r\n\n?`},
 		{args: []string{"-3", "--no-raw", "info", "keyspace"}, want: `# Keyspace\r\ndb0:keys=31,expires=1,avg_ttl=\d+(,\w+=\d+)*\r\n\n?`},
+		// --bigkeys: SCAN, TYPE and STRLEN over the keyspace; esc is the longest.
+		{args: []string{"--bigkeys"}, want: `(?s).*\nBiggest string found '"esc"' has 5 bytes\n.*\n31 strings with \d+ bytes \(100\.00% of keys, avg size \d+\.\d+\)\n.*`},
+		// -r repeats a command.
+		{args: []string{"-r", "3", "--no-raw", "incr", "rep"}, want: q("(integer) 1\n(integer) 2\n(integer) 3\n")},
+		// -x takes the last argument from standard input, byte for byte.
+		{args: []string{"-x", "set", "binx"}, stdin: binValue, want: `OK\n`},
+		{args: []string{"--raw", "get", "binx"}, want: binValue + "\n", exact: true},
+		{args: []string{"--no-raw", "strlen", "binx"}, want: fmt.Sprintf(`\(integer\) %d\n`, len(binValue))},
+		// --pipe: mass insertion from RESP on standard input, then an ECHO to
+		// find the last reply.
+		{args: []string{"--pipe"}, stdin: pipeIn, want: q("All data transferred. Waiting for the last reply...\nLast reply received from server.\nerrors: 0, replies: 100\n")},
+		{args: []string{"--no-raw", "get", "pipe:99"}, want: `"99"\n`},
 	}
 	eachClientTarget(t, "", func(t *testing.T, tg clientTarget) { runCLICases(t, tg, cases) })
 }
