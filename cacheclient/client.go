@@ -89,11 +89,6 @@ type Client struct {
 	// (node.nextProbe, node.backoff).
 	mu sync.Mutex
 
-	// now is a coarse clock, Unix milliseconds, advanced every millisecond
-	// by the clock goroutine: reading the system clock costs 100-200 ns on
-	// some virtual machines, as much as the rest of an L1 hit.
-	now atomic.Int64
-
 	closed atomic.Bool
 	stop   context.CancelFunc // ends the background goroutines
 	bg     sync.WaitGroup     // health loop and discovery watcher
@@ -127,9 +122,7 @@ func New(cfg Config) (*Client, error) {
 
 	ctx, stop := context.WithCancel(context.Background())
 	c.stop = stop
-	c.now.Store(time.Now().UnixMilli())
-	c.bg.Add(1)
-	go c.clock(ctx)
+	sharedClock.acquire()
 	if cfg.Discovery != nil {
 		first := make(chan error, 1)
 		c.bg.Add(1)
@@ -141,6 +134,7 @@ func New(cfg Config) (*Client, error) {
 			if err != nil {
 				c.stop()
 				c.bg.Wait()
+				sharedClock.release()
 				return nil, fmt.Errorf("cacheclient: discovery: %w", err)
 			}
 		case <-time.After(discoveryWait):
@@ -166,6 +160,7 @@ func (c *Client) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.flightTO+time.Second)
 	defer cancel()
 	werr := c.group.Wait(ctx)
+	sharedClock.release()
 	c.mu.Lock()
 	t := c.topo.Load()
 	c.topo.Store(&topology{base: ring.New(), live: ring.New(), nodes: map[string]*node{}})
@@ -701,33 +696,8 @@ func (c *Client) snapshotNodes() map[string]*node {
 }
 
 // nowMs returns the coarse current time in Unix milliseconds (the L1 hit
-// path's clock). It lags the real time by up to a millisecond, more when the
-// clock goroutine is starved of CPU.
-func (c *Client) nowMs() int64 { return c.now.Load() }
+// path's clock; see coarseClock).
+func (c *Client) nowMs() int64 { return sharedClock.coarse() }
 
-// preciseMs reads the system clock (the slow paths' clock) and advances the
-// coarse clock with it.
-func (c *Client) preciseMs() int64 {
-	ms := time.Now().UnixMilli()
-	for {
-		cur := c.now.Load()
-		if ms <= cur || c.now.CompareAndSwap(cur, ms) {
-			return ms
-		}
-	}
-}
-
-// clock advances c.now every millisecond until ctx ends.
-func (c *Client) clock(ctx context.Context) {
-	defer c.bg.Done()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			c.preciseMs()
-		}
-	}
-}
+// preciseMs reads the system clock (the slow paths' clock).
+func (c *Client) preciseMs() int64 { return sharedClock.precise() }

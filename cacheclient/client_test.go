@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cachetier/cachetier/cachenode"
 	"github.com/cachetier/cachetier/loader"
 )
 
@@ -482,4 +485,61 @@ func TestStaleWhileRevalidateFromL2(t *testing.T) {
 			return err == nil && !info.Stale && info.Source == SourceL2
 		})
 	})
+}
+
+func TestL1TTLCapsL1Freshness(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 1)
+		origin := &countingLoader{}
+		ctx := context.Background()
+		c := newClient(t, Config{Addrs: addrsOf(nodes), TTL: time.Hour, L1TTL: 50 * time.Millisecond})
+		if _, err := c.Get(ctx, "k", origin); err != nil {
+			t.Fatal(err)
+		}
+		if _, info, _ := c.GetInfo(ctx, "k", origin, nil); info.Source != SourceL1 {
+			t.Fatalf("right after load: %+v, want L1", info)
+		}
+		time.Sleep(120 * time.Millisecond)
+		// The L1 copy is past L1TTL: the value is re-read, fresh, from L2.
+		if v, info, err := c.GetInfo(ctx, "k", origin, nil); err != nil || string(v) != "v:k" || info.Source != SourceL2 || info.Stale {
+			t.Fatalf("after L1TTL: %q %+v %v, want fresh from L2", v, info, err)
+		}
+		if n := origin.calls.Load(); n != 1 {
+			t.Fatalf("origin calls %d", n)
+		}
+	})
+}
+
+func TestPassword(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := cachenode.New(cachenode.Config{Addr: ln.Addr().String(), RequirePass: "s3cret",
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = srv.Serve(ln); close(done) }()
+	defer func() { srv.Close(); <-done }()
+	ctx := context.Background()
+	origin := &countingLoader{}
+
+	c := newClient(t, Config{Addrs: []string{ln.Addr().String()}, Password: "s3cret"})
+	if err := c.Set(ctx, "k", []byte("v"), 0); err != nil {
+		t.Fatalf("Set with password: %v", err)
+	}
+	c2 := newClient(t, Config{Addrs: []string{ln.Addr().String()}, Password: "s3cret"})
+	if v, info, err := c2.GetInfo(ctx, "k", origin, nil); err != nil || string(v) != "v" || info.Source != SourceL2 {
+		t.Fatalf("Get with password: %q %+v %v", v, info, err)
+	}
+	// A wrong password is an L2 error: the client still answers, from the origin.
+	bad := newClient(t, Config{Addrs: []string{ln.Addr().String()}, Password: "wrong"})
+	if v, info, err := bad.GetInfo(ctx, "k", origin, nil); err != nil || string(v) != "v:k" || info.Source != SourceOrigin {
+		t.Fatalf("wrong password: %q %+v %v", v, info, err)
+	}
+	if s := bad.Stats(); s.L2Errors == 0 {
+		t.Fatalf("wrong password not counted as an L2 error: %+v", s)
+	}
 }

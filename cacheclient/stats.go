@@ -127,7 +127,9 @@ func newMetrics() *metrics {
 
 // Collector returns a Prometheus collector for the client's metrics, for the
 // caller to register (prometheus.MustRegister(c.Collector())). Every call
-// returns a collector over the same counters; register one.
+// returns a collector over the same counters; register one. Metric names are
+// fixed (cachetier_client_...): to register several clients in one registry,
+// give each its own labels with prometheus.WrapRegistererWith.
 func (c *Client) Collector() prometheus.Collector { return collector{c} }
 
 type collector struct{ c *Client }

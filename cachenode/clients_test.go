@@ -120,7 +120,7 @@ func clientsDir(t *testing.T) (node, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pkg := range []string{"ioredis", "redis"} {
+	for _, pkg := range []string{"ioredis", "ioredis6", "redis", "redis6"} {
 		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
 			t.Skipf("npm packages not installed in %s; run `npm ci --prefix test/clients` to enable the ioredis/node-redis checks", dir)
 		}
@@ -133,6 +133,25 @@ var summaryLine = regexp.MustCompile(`(?m)^(\d+) passed, (\d+) failed$`)
 // runNodeClients runs run.mjs against tg and fails the test, with the
 // script's output, unless every check passed.
 func runNodeClients(t *testing.T, tg clientTarget) {
+	out, err := nodeClients(t, tg)
+	m := summaryLine.FindAllStringSubmatch(out, -1)
+	switch {
+	case err != nil || len(m) == 0:
+		t.Fatalf("node run.mjs %s: %v\n%s", tg.addr, err, out)
+	case m[len(m)-1][2] != "0":
+		t.Fatalf("node run.mjs %s: %s failed\n%s", tg.addr, m[len(m)-1][2], out)
+	case m[len(m)-1][1] == "0":
+		t.Fatalf("node run.mjs %s: no check ran\n%s", tg.addr, out)
+	}
+	t.Logf("%s: %s", tg.name, m[len(m)-1][0])
+	if testing.Verbose() {
+		t.Log(out)
+	}
+}
+
+// nodeClients runs run.mjs against tg, with env added to the environment,
+// and returns its output and exit error.
+func nodeClients(t *testing.T, tg clientTarget, env ...string) (string, error) {
 	node, dir := clientsDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -142,23 +161,11 @@ func runNodeClients(t *testing.T, tg clientTarget) {
 	}
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NODE_NO_WARNINGS=", "CLIENTS_TIMEOUT_MS=150000")
+	cmd.Env = append(append(os.Environ(), "CLIENTS_TIMEOUT_MS=150000"), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
-	m := summaryLine.FindAllStringSubmatch(out.String(), -1)
-	switch {
-	case err != nil || len(m) == 0:
-		t.Fatalf("node %s: %v\n%s", strings.Join(args, " "), err, out.String())
-	case m[len(m)-1][2] != "0":
-		t.Fatalf("node %s: %s failed\n%s", strings.Join(args, " "), m[len(m)-1][2], out.String())
-	case m[len(m)-1][1] == "0":
-		t.Fatalf("node %s: no check ran\n%s", strings.Join(args, " "), out.String())
-	}
-	t.Logf("%s: %s", tg.name, m[len(m)-1][0])
-	if testing.Verbose() {
-		t.Log(out.String())
-	}
+	return out.String(), err
 }
 
 func TestNodeClients(t *testing.T) {
@@ -169,6 +176,39 @@ func TestNodeClients(t *testing.T) {
 func TestNodeClientsRequirePass(t *testing.T) {
 	clientsDir(t)
 	eachClientTarget(t, testPassword, runNodeClients)
+}
+
+// TestNodeClientsSeeSwallowedErrors checks that run.mjs fails when the
+// server refuses a handshake command whose error the library swallows:
+// ioredis skips its INFO ready check, with only a console warning, when INFO
+// is refused with NOPERM.
+func TestNodeClientsSeeSwallowedErrors(t *testing.T) {
+	clientsDir(t)
+	tg := startClientsRedis(t, "")
+	rdb := goRedis(t, tg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rdb.Do(ctx, "ACL", "SETUSER", "default", "-info").Err(); err != nil {
+		t.Fatalf("ACL SETUSER default -info: %v", err)
+	}
+	out, err := nodeClients(t, tg, "CLIENTS_ONLY=^ioredis 5")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("run.mjs exited with %v, want exit status 1\n%s", err, out)
+	}
+	for _, want := range []string{
+		"FAIL ioredis 5 (RESP2): connect: AssertionError: error replies to the connection handshake",
+		"info -> -NOPERM this user has no permissions to run the 'info' command",
+		"FAIL no warnings printed by the libraries",
+		"Skipping the ready check because INFO command fails",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if m := summaryLine.FindAllStringSubmatch(out, -1); len(m) == 0 || m[len(m)-1][2] == "0" {
+		t.Errorf("no failure counted in the summary line:\n%s", out)
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -398,14 +438,17 @@ func (s *ttySession) wait() error {
 	}
 }
 
+// ansi matches the terminal control sequences redis-cli and linenoise write.
+var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+
 // testInteractiveCLI types into redis-cli's interactive mode and checks the
 // replies, its help (built from COMMAND DOCS) and that COMMAND DOCS succeeded.
-func testInteractiveCLI(t *testing.T, tg clientTarget) {
+func testInteractiveCLI(t *testing.T, tg clientTarget, flags ...string) {
 	cli := redisCLI(t)
 	rdb := goRedis(t, tg)
 	summary := docsSummary(t, rdb, "get")
 
-	line := fmt.Sprintf("stty cols 200 rows 50 && exec %s -h 127.0.0.1 -p %d", cli, tg.port)
+	line := fmt.Sprintf("stty cols 200 rows 50 && exec %s -h 127.0.0.1 -p %d %s", cli, tg.port, strings.Join(flags, " "))
 	if tg.password != "" {
 		line += " --no-auth-warning -a " + tg.password
 	}
@@ -426,15 +469,20 @@ func testInteractiveCLI(t *testing.T, tg clientTarget) {
 	if err := s.wait(); err != nil {
 		t.Fatalf("redis-cli exited with %v. Terminal:\n%s", err, s.output())
 	}
-	out := s.output()
+	out := ansi.ReplaceAllString(s.output(), "")
+	// help shows the syntax built from the COMMAND DOCS arguments.
+	if !strings.Contains(strings.ReplaceAll(out, "\r", ""), "\n  GET key\n") {
+		t.Errorf("help get does not show the syntax %q:\n%q", "GET key", out)
+	}
 	for _, bad := range []string{"ERR", "(error)", "Error", "Unknown"} {
 		if strings.Contains(out, bad) {
 			t.Errorf("terminal shows %q:\n%s", bad, out)
 		}
 	}
 	// While "set " is typed, redis-cli shows the SET arguments as a hint.
-	if !strings.Contains(out, "value [NX|XX]") {
-		t.Errorf("no hint for SET (want %q) in the terminal:\n%q", "value [NX|XX]", out)
+	// (Redis 7.2+ spells the alternatives "[NX | XX]".)
+	if !regexp.MustCompile(`set k value \[NX ?\| ?XX\]`).MatchString(out) {
+		t.Errorf("no hint for SET (want %q) in the terminal:\n%q", "set k value [NX|XX]", out)
 	}
 	// redis-cli builds its help and hints from COMMAND DOCS when it starts.
 	st := commandStat(t, rdb, "command|docs")
@@ -450,12 +498,19 @@ func testInteractiveCLI(t *testing.T, tg clientTarget) {
 
 func TestRedisCLIInteractive(t *testing.T) {
 	redisCLI(t)
-	eachClientTarget(t, "", testInteractiveCLI)
+	eachClientTarget(t, "", func(t *testing.T, tg clientTarget) { testInteractiveCLI(t, tg) })
 }
 
 func TestRedisCLIInteractiveRequirePass(t *testing.T) {
 	redisCLI(t)
-	eachClientTarget(t, testPassword, testInteractiveCLI)
+	eachClientTarget(t, testPassword, func(t *testing.T, tg clientTarget) { testInteractiveCLI(t, tg) })
+}
+
+// TestRedisCLIInteractiveRESP3 is the interactive session after HELLO 3:
+// COMMAND DOCS then comes back as maps.
+func TestRedisCLIInteractiveRESP3(t *testing.T) {
+	redisCLI(t)
+	eachClientTarget(t, "", func(t *testing.T, tg clientTarget) { testInteractiveCLI(t, tg, "-3") })
 }
 
 // cliCase is one redis-cli run: arguments after -h/-p, optional standard

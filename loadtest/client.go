@@ -26,9 +26,9 @@ type Outcome struct {
 	Shared bool
 }
 
-// Client is the cache client that each client process drives. The default,
-// used by the loadtest binary, is cacheclient; tests and embedders can
-// substitute their own with ClientProcess.NewClient.
+// Client is the cache client that each client process drives. The loadtest
+// binary uses DefaultClient (cacheclient); a program that embeds the client
+// process (RunClientProcess) can drive another implementation.
 type Client interface {
 	// Get returns key's value, appended to dst.
 	Get(ctx context.Context, key string, dst []byte) ([]byte, Outcome, error)

@@ -41,8 +41,8 @@ type Config struct {
 	ZipfS float64
 	// OriginRPS is each client process's origin rate limit, per second
 	// (0: the client's default, unlimited unless it has one; negative: 0).
-	// The limiter's burst is a twentieth of it (at least 1), so that the
-	// origin's busiest second stays within the limit plus one 100 ms
+	// The limiter's burst is a fiftieth of it (at least 1), so that the
+	// origin's busiest second stays well within the limit plus one 100 ms
 	// counting bucket.
 	OriginRPS float64
 	// Origin configures the origin simulator.
@@ -166,7 +166,7 @@ func (c *Config) init() error {
 	if c.OriginRPS > 0 {
 		cc.OriginRPS = c.OriginRPS
 		if cc.OriginBurst == 0 {
-			cc.OriginBurst = max(1, int(c.OriginRPS/20))
+			cc.OriginBurst = max(1, int(c.OriginRPS/50))
 		}
 	}
 	c.Origin.init()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -173,7 +174,7 @@ func (r *run) readReports(p *proc, stdout io.Reader) {
 	}()
 	for sc.Scan() {
 		var rep report
-		if jsonUnmarshal(sc.Bytes(), &rep) != nil {
+		if json.Unmarshal(sc.Bytes(), &rep) != nil {
 			continue
 		}
 		switch rep.Type {
@@ -192,7 +193,7 @@ func (r *run) readReports(p *proc, stdout io.Reader) {
 		case "done":
 			r.mu.Lock()
 			for _, e := range rep.Errs {
-				if len(r.errs) < 10 {
+				if len(r.errs) < 6 {
 					r.errs = append(r.errs, fmt.Sprintf("process %d: %s", p.id, e))
 				}
 			}

@@ -305,6 +305,8 @@ func headline(s *Summary) (cards, verdicts []card) {
 		rel := math.Abs(s.KeysMovedFraction-s.IdealMovedFraction) / math.Max(s.IdealMovedFraction, 1e-9)
 		v(rel <= 0.05, "keys moved", pct(s.KeysMovedFraction), "ideal "+pct(s.IdealMovedFraction)+" = 1/(N+1)")
 		cards = append(cards, card{Label: "hit ratio recovered", Value: durStr(s.RecoveryMS), Note: "after the join"})
+		cards = append(cards, card{Label: "origin miss spike", Value: fmtNum(s.OriginPeakRPSAfterJoin) + "/s",
+			Note: "busiest second after the join; " + fmtNum(s.OriginRPSBeforeJoin) + "/s before"})
 	}
 	if s.BadValues > 0 {
 		v(false, "wrong values", fmt.Sprint(s.BadValues), "values that were not the key's value")
@@ -327,7 +329,7 @@ func charts(s *Summary) []template.HTML {
 	oc := chart{title: "origin calls/s (1 s sliding window, as counted by the origin)", xmax: xmax}
 	var ox, oy []float64
 	for _, p := range s.OriginRate {
-		if p.TMS/1000 <= xmax+1 {
+		if p.TMS/1000 <= xmax {
 			ox, oy = append(ox, p.TMS/1000), append(oy, p.RPS)
 		}
 	}

@@ -67,6 +67,11 @@ type Summary struct {
 
 	KeysMovedFraction  float64 `json:"keys_moved_fraction"`
 	IdealMovedFraction float64 `json:"ideal_moved_fraction"`
+	// OriginRPSBeforeJoin and OriginPeakRPSAfterJoin (scaleout) show the
+	// miss spike: the origin's mean rate over the 2s before the join and
+	// its busiest 1s window in the 3s after it.
+	OriginRPSBeforeJoin    float64 `json:"origin_rps_before_join,omitempty"`
+	OriginPeakRPSAfterJoin float64 `json:"origin_peak_rps_after_join,omitempty"`
 	// RecoveryMS is, for scaleout, the time from the join until the hit
 	// ratio is back to its level before; for origindown, from the origin's
 	// return until an interval without errors; -1 if it never recovered.
@@ -285,6 +290,12 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		ph.P50MS, ph.P99MS = phH.quantileMS(0.5), phH.quantileMS(0.99)
 		s.Phases = append(s.Phases, ph)
 	}
+	if at := eventTime(s.Events, "node joined"); at >= 0 {
+		j := time.Duration(at * 1e6)
+		n, _ := originIn(max(0, j-2*time.Second), j)
+		s.OriginRPSBeforeJoin = float64(n) / math.Min(2, j.Seconds()+1e-9)
+		_, s.OriginPeakRPSAfterJoin = originIn(j, j+3*time.Second)
+	}
 	r.scenarioFigures(s)
 	return s
 }
@@ -395,8 +406,8 @@ func (s *Summary) WriteTable(w io.Writer) {
 		s.OriginCalls, s.OriginFailed, s.OriginKeys, s.OriginMaxCallsPerKey, s.OriginPeakRPS, limit, s.OriginPeakConcurrency)
 	switch s.Scenario {
 	case "scaleout":
-		fmt.Fprintf(tw, "scale-out\t%s of keys moved (ideal %s); hit ratio recovered in %s\n",
-			pct(s.KeysMovedFraction), pct(s.IdealMovedFraction), durStr(s.RecoveryMS))
+		fmt.Fprintf(tw, "scale-out\t%s of keys moved (ideal %s); origin %.0f/s before the join, peak %.0f/s after; hit ratio recovered in %s\n",
+			pct(s.KeysMovedFraction), pct(s.IdealMovedFraction), s.OriginRPSBeforeJoin, s.OriginPeakRPSAfterJoin, durStr(s.RecoveryMS))
 	case "tierdown":
 		if s.DetectMS != 0 || s.RecoverMS != 0 {
 			fmt.Fprintf(tw, "tier\tfailure detected in %s, recovery seen in %s\n", durStr(s.DetectMS), durStr(s.RecoverMS))

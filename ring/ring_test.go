@@ -686,7 +686,7 @@ func checkStep(t *testing.T, before *Ring, o op, hs []uint64) *Ring {
 			}
 		}
 	}
-	for _, h := range hs[:min(len(hs), 64)] {
+	for _, h := range hs[:min(len(hs), 32)] {
 		checkOwners(t, after, h)
 	}
 	// Failover agrees with Owners: the second owner takes over.
@@ -763,7 +763,7 @@ func randomOp(rng *rand.Rand, r *Ring, next *int, heavy bool) op {
 func TestRandomHistories(t *testing.T) {
 	hs := randomHashes(400, 2)
 	rng := rand.New(rand.NewPCG(3, 3))
-	histories, steps := 150, 25
+	histories, steps := 100, 25
 	if testing.Short() {
 		histories = 30
 	}

@@ -110,7 +110,11 @@ func run(args []string) int {
 	defer stop()
 	sum, err := loadtest.Run(ctx, cfg)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "loadtest:") {
+			msg = "loadtest: " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
 		return 1
 	}
 	sum.WriteTable(os.Stdout)

@@ -42,17 +42,66 @@ func getChunk() []byte {
 		return c
 	}
 	chunkPool.mu.Unlock()
-	return mmapBytes(chunkSize)
+	return osAlloc(chunkSize)
 }
 
 func putChunk(c []byte) {
-	if !offheap {
-		return // let the GC have it
+	if !offheap || osFreeIfHeap(c) {
+		return // Go heap memory: the GC takes it back
 	}
 	dropPages(c)
 	chunkPool.mu.Lock()
 	chunkPool.free = append(chunkPool.free, c)
 	chunkPool.mu.Unlock()
+}
+
+// osHeap records the allocations osAlloc had to make on the Go heap because
+// mmap failed (out of memory, or vm.max_map_count reached): the store then
+// degrades to heap memory instead of crashing.
+var osHeap struct {
+	mu sync.Mutex // protects m
+	m  map[*byte]struct{}
+}
+
+// mmapFn is mmapBytes; tests replace it to simulate mmap failures.
+var mmapFn = mmapBytes
+
+// osAlloc returns n bytes of zeroed memory outside the Go heap when possible.
+func osAlloc(n int) []byte {
+	if !offheap {
+		return make([]byte, n)
+	}
+	if b, err := mmapFn(n); err == nil {
+		return b
+	}
+	b := make([]byte, n)
+	osHeap.mu.Lock()
+	if osHeap.m == nil {
+		osHeap.m = make(map[*byte]struct{})
+	}
+	osHeap.m[unsafe.SliceData(b)] = struct{}{}
+	osHeap.mu.Unlock()
+	return b
+}
+
+// osFreeIfHeap forgets b and reports true if osAlloc made it on the Go heap.
+func osFreeIfHeap(b []byte) bool {
+	osHeap.mu.Lock()
+	defer osHeap.mu.Unlock()
+	p := unsafe.SliceData(b)
+	if _, ok := osHeap.m[p]; ok {
+		delete(osHeap.m, p)
+		return true
+	}
+	return false
+}
+
+// osFree releases memory from osAlloc (b must be the whole allocation).
+// Nothing may refer to it after.
+func osFree(b []byte) {
+	if offheap && !osFreeIfHeap(b) {
+		munmapBytes(b)
+	}
 }
 
 // tableOffheapMin is the table size (bytes) from which tables are mmapped
@@ -65,7 +114,7 @@ func allocTable(n int) ([]uint64, int64) {
 		return make([]uint64, n), int64(n * 8)
 	}
 	size := (n*8 + pageSize - 1) &^ (pageSize - 1)
-	b := mmapBytes(size)
+	b := osAlloc(size)
 	return unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), n), int64(size)
 }
 
@@ -74,7 +123,7 @@ func freeTable(t []uint64) {
 		return
 	}
 	size := (len(t)*8 + pageSize - 1) &^ (pageSize - 1)
-	munmapBytes(unsafe.Slice((*byte)(unsafe.Pointer(&t[0])), size))
+	osFree(unsafe.Slice((*byte)(unsafe.Pointer(&t[0])), size))
 }
 
 // allocLarge returns memory for an entry of size > maxSmall bytes: its own
@@ -82,15 +131,8 @@ func freeTable(t []uint64) {
 // (a Go-heap allocation would wait for the GC, and GOGC lets the heap grow
 // to twice its live size).
 func allocLarge(size int) []byte {
-	if !offheap {
-		return make([]byte, size)
-	}
-	return mmapBytes((size + pageSize - 1) &^ (pageSize - 1))
+	return osAlloc((size + pageSize - 1) &^ (pageSize - 1))
 }
 
 // freeLarge releases memory from allocLarge. Nothing may refer to it after.
-func freeLarge(b []byte) {
-	if offheap {
-		munmapBytes(b)
-	}
-}
+func freeLarge(b []byte) { osFree(b) }

@@ -173,7 +173,7 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 	if sh.dead() > 0 {
 		sh.compactLocked(s)
 	}
-	if n := int(sh.nkeys.Load()); sh.n > 16 && n < sh.n/2 {
+	if n := int(sh.nkeys.Load()); sh.n > 16 && n < sh.n*5/8 {
 		sh.resizeLocked(n*5/4+1, s) // give back index memory too
 	}
 	sh.maybeCompactLocked(s)

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -376,4 +377,27 @@ func FuzzModel(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		runModel(t, data, 1+int(len(data)%5))
 	})
+}
+
+// TestMmapFailureFallsBack runs the model with every mmap failing: the store
+// must degrade to Go heap memory, not crash.
+func TestMmapFailureFallsBack(t *testing.T) {
+	mmapFn = func(int) ([]byte, error) { return nil, errors.New("simulated ENOMEM") }
+	defer func() { mmapFn = mmapBytes }()
+	chunkPool.mu.Lock()
+	saved := chunkPool.free
+	chunkPool.free = nil
+	chunkPool.mu.Unlock()
+	defer func() {
+		chunkPool.mu.Lock()
+		chunkPool.free = append(chunkPool.free, saved...)
+		chunkPool.mu.Unlock()
+	}()
+	runModel(t, seedOps(7, 3000), 2)
+	osHeap.mu.Lock()
+	n := len(osHeap.m)
+	osHeap.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d heap fallback allocations still registered after Close", n)
+	}
 }

@@ -4,7 +4,7 @@ package store
 
 const offheap = false
 
-func mmapBytes(n int) []byte { return make([]byte, n) }
+func mmapBytes(n int) ([]byte, error) { return make([]byte, n), nil }
 
 func munmapBytes(b []byte) {}
 

@@ -11,19 +11,13 @@ const offheap = true
 
 // mmapBytes returns n bytes of zeroed anonymous memory outside the Go heap.
 // Untouched pages cost no resident memory.
-func mmapBytes(n int) []byte {
-	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		panic("store: mmap failed: " + err.Error())
-	}
-	return b
+func mmapBytes(n int) ([]byte, error) {
+	return syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 }
 
 // munmapBytes returns memory obtained from mmapBytes to the OS.
 func munmapBytes(b []byte) {
-	if err := syscall.Munmap(b); err != nil {
-		panic("store: munmap failed: " + err.Error())
-	}
+	_ = syscall.Munmap(b) // fails only for a range that is not mapped
 }
 
 // dropPages releases the resident pages of b to the OS while keeping the
