@@ -195,15 +195,10 @@ func cmdConfigSet(c *conn, args [][]byte) {
 	c.ok()
 }
 
-// cmdConfigResetStat is accepted for compatibility; the store's counters are
-// cumulative and Prometheus counters must not go backwards, so it resets
-// nothing.
-func cmdConfigResetStat(c *conn, _ [][]byte) { c.ok() }
-
 func cmdConfigHelp(c *conn, _ [][]byte) {
 	c.helpReply("CONFIG",
 		"GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
 		"SET <directive> <value>", "    Set the configuration <directive> to <value>.",
-		"RESETSTAT", "    Accepted for compatibility; counters are not reset.",
+		"RESETSTAT", "    Reset statistics reported by the INFO command.",
 	)
 }

@@ -244,7 +244,18 @@ func (c *conn) clientLine(b []byte, cl *conn, now time.Time) []byte {
 	b = strconv.AppendInt(b, int64(now.Sub(cl.created)/time.Second), 10)
 	b = append(b, " idle="...)
 	b = strconv.AppendInt(b, int64(idle), 10)
-	b = append(b, " flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd="...)
+	b = append(b, " flags="...)
+	switch {
+	case cl.noEvict.Load() && cl.noTouch.Load():
+		b = append(b, "eT"...)
+	case cl.noEvict.Load():
+		b = append(b, 'e')
+	case cl.noTouch.Load():
+		b = append(b, 'T')
+	default:
+		b = append(b, 'N')
+	}
+	b = append(b, " db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd="...)
 	b = append(b, cmdName...)
 	b = append(b, " user=default redir=-1 resp="...)
 	b = strconv.AppendInt(b, int64(proto), 10)
@@ -321,7 +332,24 @@ func cmdClientHelp(c *conn, _ [][]byte) {
 		"GETNAME", "    Return the name of the current connection.",
 		"ID", "    Return the ID of the current connection.",
 		"INFO", "    Return information about the current client connection.",
+		"KILL <ip:port>", "    Kill connection made from <ip:port>.",
+		"KILL <option> <value> [<option> <value> [...]]",
+		"    Kill connections. Options are:",
+		"    * ADDR (<ip:port>|<unixsocket>:0)",
+		"      Kill connections made from the specified address",
+		"    * LADDR (<ip:port>|<unixsocket>:0)",
+		"      Kill connections made to specified local address",
+		"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+		"      Kill connections by type.",
+		"    * USER <username>",
+		"      Kill connections authenticated by <username>.",
+		"    * SKIPME (YES|NO)",
+		"      Skip killing current connection (default: yes).",
+		"    * ID <client-id>",
+		"      Kill connections by client id.",
 		"LIST [TYPE <normal|master|replica|pubsub>]", "    Return information about client connections.",
+		"NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+		"NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
 		"SETINFO <option> <value>", "    Set client meta attr. Options are LIB-NAME and LIB-VER.",
 		"SETNAME <name>", "    Assign the name <name> to the current connection.",
 	)
@@ -590,4 +618,147 @@ func cmdCommandHelp(c *conn, _ [][]byte) {
 		"INFO [<command-name> ...]", "    Return details about multiple commands.",
 		"DOCS [<command-name> ...]", "    Return documentation details about multiple commands.",
 	)
+}
+
+// clientKillFilter is the parsed filter of CLIENT KILL's new form.
+type clientKillFilter struct {
+	id          int64
+	addr, laddr []byte
+	noneType    bool // TYPE master/replica/pubsub: no cachenode client matches
+	skipMe      bool
+}
+
+func (f *clientKillFilter) match(c, cl *conn) bool {
+	switch {
+	case f.noneType:
+		return false
+	case f.id != 0 && cl.id != f.id:
+		return false
+	case f.addr != nil && cl.addr != string(f.addr):
+		return false
+	case f.laddr != nil && cl.laddr != string(f.laddr):
+		return false
+	case f.skipMe && cl == c:
+		return false
+	}
+	return true
+}
+
+// cmdClientKill: CLIENT KILL ip:port (replies OK or "No such client") or
+// CLIENT KILL <filter> <value> ... (replies the number of clients killed),
+// filters ID, TYPE, ADDR, LADDR, USER (only "default" exists) and SKIPME.
+// A killed connection is closed at once; one that kills itself gets its
+// reply first, as in Redis.
+func cmdClientKill(c *conn, args [][]byte) {
+	f := clientKillFilter{skipMe: true}
+	oldForm := len(args) == 3
+	if oldForm {
+		f.addr, f.skipMe = args[2], false
+	} else {
+		for i := 2; i < len(args); i += 2 {
+			if i+1 >= len(args) {
+				c.err(errSyntax)
+				return
+			}
+			opt, v := args[i], args[i+1]
+			switch {
+			case eq(opt, "id"):
+				id, ok := resp.ParseInt(v)
+				if !ok || id < 1 {
+					c.err("ERR client-id should be greater than 0")
+					return
+				}
+				f.id = id
+			case eq(opt, "type"):
+				switch {
+				case eq(v, "normal"):
+				case eq(v, "master"), eq(v, "replica"), eq(v, "slave"), eq(v, "pubsub"):
+					f.noneType = true
+				default:
+					c.err("ERR Unknown client type '" + trunc(v, len(v)) + "'")
+					return
+				}
+			case eq(opt, "addr"):
+				f.addr = v
+			case eq(opt, "laddr"):
+				f.laddr = v
+			case eq(opt, "user"):
+				if string(v) != "default" {
+					c.err("ERR No such user '" + trunc(v, len(v)) + "'")
+					return
+				}
+			case eq(opt, "skipme"):
+				switch {
+				case eq(v, "yes"):
+					f.skipMe = true
+				case eq(v, "no"):
+					f.skipMe = false
+				default:
+					c.err(errSyntax)
+					return
+				}
+			default:
+				c.err(errSyntax)
+				return
+			}
+		}
+	}
+	killed := 0
+	c.s.mu.Lock()
+	for cl := range c.s.conns {
+		if !f.match(c, cl) {
+			continue
+		}
+		killed++
+		if cl == c {
+			c.quit = true // close after this reply
+			continue
+		}
+		cl.nc.Close()
+	}
+	c.s.mu.Unlock()
+	if !oldForm {
+		c.int(int64(killed))
+	} else if killed == 0 {
+		c.err("ERR No such client")
+	} else {
+		c.ok()
+	}
+}
+
+// parseOnOff parses the ON|OFF argument of CLIENT NO-EVICT / NO-TOUCH.
+func parseOnOff(b []byte) (on, ok bool) {
+	switch {
+	case eq(b, "on"):
+		return true, true
+	case eq(b, "off"):
+		return false, true
+	}
+	return false, false
+}
+
+// cmdClientNoEvict is accepted and shown in CLIENT LIST (flag e): cachenode
+// never evicts clients for memory (each costs a bounded ~13 KB idle), so
+// every client is already protected.
+func cmdClientNoEvict(c *conn, args [][]byte) {
+	on, ok := parseOnOff(args[2])
+	if !ok {
+		c.err(errSyntax)
+		return
+	}
+	c.noEvict.Store(on)
+	c.ok()
+}
+
+// cmdClientNoTouch: with NO-TOUCH on, GET, MGET and GETRANGE do not update
+// the keys' LRU clock (TOUCH still does), so a monitoring client does not
+// keep keys from being evicted.
+func cmdClientNoTouch(c *conn, args [][]byte) {
+	on, ok := parseOnOff(args[2])
+	if !ok {
+		c.err(errSyntax)
+		return
+	}
+	c.noTouch.Store(on)
+	c.ok()
 }

@@ -21,8 +21,18 @@ func (c *conn) keepScratch(b []byte) {
 	}
 }
 
+// get reads key for GET-like commands: a hit or miss is counted and the
+// key's LRU clock updated unless the client turned CLIENT NO-TOUCH on.
+func (c *conn) get(dst, key []byte) ([]byte, bool) {
+	if c.noTouch.Load() {
+		v, _, ok := c.s.store.Lookup(dst, key, false)
+		return v, ok
+	}
+	return c.s.store.Get(dst, key)
+}
+
 func cmdGet(c *conn, args [][]byte) {
-	v, ok := c.s.store.Get(c.scratch[:0], args[1])
+	v, ok := c.get(c.scratch[:0], args[1])
 	if !ok {
 		c.null()
 		return
@@ -214,7 +224,7 @@ func cmdMGet(c *conn, args [][]byte) {
 	c.array(len(args) - 1)
 	buf := c.scratch[:0]
 	for _, k := range args[1:] {
-		v, ok := c.s.store.Get(buf[:0], k)
+		v, ok := c.get(buf[:0], k)
 		if ok {
 			c.bulk(v)
 		} else {
@@ -292,7 +302,7 @@ func cmdGetRange(c *conn, args [][]byte) {
 		c.err(errNotInt)
 		return
 	}
-	v, _ := c.s.store.Get(c.scratch[:0], args[1])
+	v, _ := c.get(c.scratch[:0], args[1])
 	defer c.keepScratch(v)
 	n := int64(len(v))
 	if start < 0 && end < 0 && start > end {

@@ -49,6 +49,8 @@ type conn struct {
 	lastActive atomic.Int64 // unix nanoseconds of the last read from the client
 	lastCmd    atomic.Pointer[command]
 	protoSeen  atomic.Int32 // proto, for other connections' CLIENT LIST
+	noEvict    atomic.Bool  // CLIENT NO-EVICT on (shown in CLIENT LIST)
+	noTouch    atomic.Bool  // CLIENT NO-TOUCH on: reads do not update the LRU clock
 }
 
 func newConn(s *Server, nc net.Conn) *conn {

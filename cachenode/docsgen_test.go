@@ -67,7 +67,7 @@ func TestRecordedDocs(t *testing.T) {
 				t.Errorf("RESP%s COMMAND DOCS lacks %q", proto, want)
 			}
 		}
-		if bytesContains(r, "client|kill") {
+		if bytesContains(r, "client|tracking") {
 			t.Errorf("RESP%s COMMAND DOCS lists an unimplemented subcommand", proto)
 		}
 	}

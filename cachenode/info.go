@@ -175,22 +175,23 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("aof_enabled", 0)
 		kv("aof_rewrite_in_progress", 0)
 	}
+	base := s.statBaseOrZero()
 	if section("Stats") {
 		var calls uint64
 		for i := range s.stats {
 			n, _, _ := s.counts(i)
-			calls += n
+			calls += since(n, base.calls[i])
 		}
-		kv("total_connections_received", s.connsTotal.Load())
+		kv("total_connections_received", since(s.connsTotal.Load(), base.conns))
 		kv("total_commands_processed", calls)
 		in, out := s.netTotals()
-		kv("total_net_input_bytes", in)
-		kv("total_net_output_bytes", out)
-		kv("rejected_connections", s.rejected.Load())
-		kv("expired_keys", st.Expired)
-		kv("evicted_keys", st.Evicted)
-		kv("keyspace_hits", st.Hits)
-		kv("keyspace_misses", st.Misses)
+		kv("total_net_input_bytes", since(in, base.netIn))
+		kv("total_net_output_bytes", since(out, base.netOut))
+		kv("rejected_connections", since(s.rejected.Load(), base.rejected))
+		kv("expired_keys", since(st.Expired, base.expired))
+		kv("evicted_keys", since(st.Evicted, base.evicted))
+		kv("keyspace_hits", since(st.Hits, base.hits))
+		kv("keyspace_misses", since(st.Misses, base.misses))
 		kv("pubsub_channels", 0)
 		kv("pubsub_patterns", 0)
 	}
@@ -210,11 +211,16 @@ func (s *Server) info(want map[string]bool) []byte {
 	if section("Commandstats") {
 		for _, cmd := range commandList {
 			st := &s.stats[cmd.id]
-			calls, failed, rejected := s.counts(cmd.id)
+			id := cmd.id
+			calls, failed, rejected := s.counts(id)
+			calls, failed, rejected = since(calls, base.calls[id]), since(failed, base.failed[id]), since(rejected, base.rejectedCmd[id])
 			if calls == 0 {
 				continue
 			}
-			per := st.usecPerCall() // estimated from sampled calls
+			per := 0.0 // estimated from sampled calls
+			if n := since(st.sampled.Load(), base.sampled[id]); n > 0 {
+				per = float64(since(st.nanos.Load(), base.nanos[id])) / float64(n) / 1000
+			}
 			fmt.Fprintf(&b, "cmdstat_%s:calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d\r\n",
 				cmd.name, calls, int64(per*float64(calls)), per, rejected, failed)
 		}

@@ -71,15 +71,6 @@ func (st *cmdStats) sample(d time.Duration) {
 	(*h).Observe(d.Seconds())
 }
 
-// usecPerCall estimates the mean execution time from the sampled calls.
-func (st *cmdStats) usecPerCall() float64 {
-	n := st.sampled.Load()
-	if n == 0 {
-		return 0
-	}
-	return float64(st.nanos.Load()) / float64(n) / 1000
-}
-
 // metrics is the Prometheus collector of one Server (no global state). It
 // reads the server's and the store's counters at scrape time.
 type metrics struct {

@@ -45,7 +45,8 @@ type Server struct {
 	rejected      atomic.Uint64
 	stripes       [statStripes]stripe
 	lastRejectLog atomic.Int64
-	maxOut        atomic.Int64 // largest reply batch written (INFO client_recent_max_output_buffer)
+	maxOut        atomic.Int64             // largest reply batch written (INFO client_recent_max_output_buffer)
+	base          atomic.Pointer[statBase] // counters at the last CONFIG RESETSTAT
 
 	mu        sync.Mutex // protects the fields below
 	listeners map[net.Listener]struct{}

@@ -1,0 +1,343 @@
+package cachenode
+
+import (
+	"runtime/debug"
+
+	"github.com/cachetier/cachetier/cachenode/internal/store"
+	"github.com/cachetier/cachetier/internal/resp"
+)
+
+// Sizes of the store's entry layout (see cachenode/internal/store/entry.go):
+// flags and LRU clock, the expiry time of a key with a TTL, the largest
+// entry packed into a shared chunk and the page size larger ones are
+// rounded up to, and the index slot that points at an entry.
+const (
+	entryHdr      = 5
+	entryTTL      = 8
+	entryMaxSmall = 64 << 10
+	entryPage     = 4096
+	indexSlot     = 8
+)
+
+// uvarintSize is the length of x as an encoding/binary uvarint.
+func uvarintSize(x int) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// keyMemory is the memory the store accounts for a key of klen bytes with
+// a value of vlen bytes: its entry (header, lengths, key, value), rounded to
+// pages for entries stored on their own mapping, plus its index slot.
+func keyMemory(klen, vlen int, ttl bool) int64 {
+	n := entryHdr + uvarintSize(klen) + uvarintSize(vlen) + klen + vlen
+	if ttl {
+		n += entryTTL
+	}
+	if n > entryMaxSmall {
+		n = (n + entryPage - 1) &^ (entryPage - 1)
+	}
+	return int64(n + indexSlot)
+}
+
+// cmdMemoryUsage: MEMORY USAGE key [SAMPLES n]. Strings have no nested
+// values, so SAMPLES is validated like Redis and otherwise unused. The key is
+// looked up without counting a hit or a miss and without touching its LRU
+// clock, like Redis's dictFind.
+func cmdMemoryUsage(c *conn, args [][]byte) {
+	for j := 3; j < len(args); j++ {
+		if !eq(args[j], "samples") || j+1 >= len(args) {
+			c.err(errSyntax)
+			return
+		}
+		n, ok := resp.ParseInt(args[j+1])
+		if !ok {
+			c.err(errNotInt)
+			return
+		}
+		if n < 0 {
+			c.err(errSyntax)
+			return
+		}
+		j++
+	}
+	v, exp, ok := c.s.store.Peek(c.scratch[:0], args[2])
+	c.keepScratch(v)
+	if !ok {
+		c.null()
+		return
+	}
+	c.int(keyMemory(len(args[2]), len(v), exp != 0))
+}
+
+// cmdMemoryStats answers a subset of Redis's MEMORY STATS fields, from the
+// store's accounting (the store's memory is Redis's "dataset") and the
+// process's resident size.
+func cmdMemoryStats(c *conn, _ [][]byte) {
+	var st store.Stats
+	c.s.store.UpdateStats(&st)
+	r := rss()
+	c.s.mu.Lock()
+	clients := len(c.s.conns)
+	c.s.mu.Unlock()
+	perKey := int64(0)
+	if st.Keys > 0 {
+		perKey = st.UsedMemory / int64(st.Keys)
+	}
+	frag := 0.0
+	if st.UsedMemory > 0 {
+		frag = float64(r) / float64(st.UsedMemory)
+	}
+	c.mapLen(12)
+	c.bulkStr("total.allocated")
+	c.int(st.UsedMemory)
+	c.bulkStr("replication.backlog")
+	c.int(0)
+	c.bulkStr("clients.slaves")
+	c.int(0)
+	c.bulkStr("clients.normal")
+	c.int(int64(clients) * idleClientBytes)
+	c.bulkStr("aof.buffer")
+	c.int(0)
+	c.bulkStr("db.0")
+	c.mapLen(2)
+	c.bulkStr("overhead.hashtable.main")
+	c.int(int64(st.Keys) * indexSlot)
+	c.bulkStr("overhead.hashtable.expires")
+	c.int(0)
+	c.bulkStr("keys.count")
+	c.int(int64(st.Keys))
+	c.bulkStr("keys.bytes-per-key")
+	c.int(perKey)
+	c.bulkStr("dataset.bytes")
+	c.int(st.UsedMemory)
+	c.bulkStr("allocator.resident")
+	c.int(r)
+	c.bulkStr("fragmentation")
+	c.out = resp.AppendDouble(c.out, frag, c.proto)
+	c.bulkStr("fragmentation.bytes")
+	c.int(r - st.UsedMemory)
+}
+
+// idleClientBytes is the measured memory of an idle connection (see
+// TestIdleConnectionMemory), reported as MEMORY STATS clients.normal.
+const idleClientBytes = 13 << 10
+
+// Redis's MEMORY DOCTOR texts for the two cases cachenode can tell apart.
+const (
+	doctorEmpty = "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting."
+	doctorOK    = "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."
+	doctorMinB  = 5 << 20 // Redis: below 5 MB the detector does not run
+)
+
+func cmdMemoryDoctor(c *conn, _ [][]byte) {
+	msg := doctorOK
+	if c.s.store.UsedMemory() < doctorMinB {
+		msg = doctorEmpty
+	}
+	c.verbatim([]byte(msg))
+}
+
+// cmdMemoryMallocStats answers like Redis built without jemalloc: the Go
+// runtime's allocator has no such report.
+func cmdMemoryMallocStats(c *conn, _ [][]byte) {
+	c.verbatim([]byte("Stats not supported for the current allocator"))
+}
+
+// cmdMemoryPurge returns freed Go heap memory to the operating system (the
+// store's own memory is returned as it is freed).
+func cmdMemoryPurge(c *conn, _ [][]byte) {
+	debug.FreeOSMemory()
+	c.ok()
+}
+
+func cmdMemoryHelp(c *conn, _ [][]byte) {
+	c.helpReply("MEMORY",
+		"DOCTOR", "    Return memory problems reports.",
+		"MALLOC-STATS", "    Return internal statistics report from the memory allocator.",
+		"PURGE", "    Attempt to purge dirty pages for reclamation by the allocator.",
+		"STATS", "    Return information about the memory usage of the server.",
+		"USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value. Nested values are",
+		"    sampled up to <count> times (default: 5, 0 means sample all).",
+	)
+}
+
+// OBJECT.
+
+// objectLookup looks key up for OBJECT like Redis (no LRU update, no hit or
+// miss counted) and replies null when it does not exist.
+func (c *conn) objectLookup(key []byte) ([]byte, bool) {
+	v, _, ok := c.s.store.Peek(c.scratch[:0], key)
+	c.keepScratch(v)
+	if !ok {
+		c.null()
+	}
+	return v, ok
+}
+
+// Redis's string encodings: values that parse as a 64-bit integer are
+// stored as "int", short strings as "embstr" (object header and string in
+// one allocation), longer ones as "raw".
+const (
+	embstrMax      = 44    // OBJ_ENCODING_EMBSTR_SIZE_LIMIT
+	sharedInts     = 10000 // OBJ_SHARED_INTEGERS
+	sharedRefcount = 1<<31 - 1
+)
+
+// stringEncoding returns the encoding Redis gives a string value set with
+// SET: "int", "embstr" or "raw". (Redis keeps values built by APPEND or
+// SETRANGE "raw" whatever their length; cachenode does not track how a
+// value was built and answers by value.)
+func stringEncoding(v []byte) string {
+	if len(v) <= 20 {
+		if _, ok := resp.ParseInt(v); ok {
+			return "int"
+		}
+	}
+	if len(v) <= embstrMax {
+		return "embstr"
+	}
+	return "raw"
+}
+
+func cmdObjectEncoding(c *conn, args [][]byte) {
+	if v, ok := c.objectLookup(args[2]); ok {
+		c.bulkStr(stringEncoding(v))
+	}
+}
+
+func cmdObjectRefCount(c *conn, args [][]byte) {
+	v, ok := c.objectLookup(args[2])
+	if !ok {
+		return
+	}
+	// Redis shares the objects of the integers 0..9999 (refcount INT_MAX)
+	// unless maxmemory is set with an LRU or LFU policy.
+	pol := store.Policy(c.s.policy.Load())
+	lru := pol == store.AllKeysLRU || pol == store.VolatileLRU
+	if n, isInt := resp.ParseInt(v); isInt && n >= 0 && n < sharedInts && (c.s.maxMemory.Load() == 0 || !lru) {
+		c.int(sharedRefcount)
+		return
+	}
+	c.int(1)
+}
+
+// cmdObjectIdleTime answers 0 for an existing key: the store's LRU clock
+// counts writes, not time, so the idle time in seconds is not known.
+func cmdObjectIdleTime(c *conn, args [][]byte) {
+	if _, ok := c.objectLookup(args[2]); ok {
+		c.int(0)
+	}
+}
+
+// cmdObjectFreq always fails for an existing key, as in Redis without an
+// LFU policy: the store has no LFU policies.
+func cmdObjectFreq(c *conn, args [][]byte) {
+	if _, ok := c.objectLookup(args[2]); ok {
+		c.err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	}
+}
+
+func cmdObjectHelp(c *conn, _ [][]byte) {
+	c.helpReply("OBJECT",
+		"ENCODING <key>", "    Return the kind of internal representation used in order to store the value",
+		"    associated with a <key>.",
+		"FREQ <key>", "    Return the access frequency index of the <key>. The returned integer is",
+		"    proportional to the logarithm of the recent access frequency of the key.",
+		"IDLETIME <key>", "    Return the idle time of the <key>, that is the approximated number of",
+		"    seconds elapsed since the last access to the key.",
+		"REFCOUNT <key>", "    Return the number of references of the value associated with the specified",
+		"    <key>.",
+	)
+}
+
+// SLOWLOG: cachenode keeps no slow log (execution time is only sampled, one
+// command in latencySample), so the log is always empty.
+
+func cmdSlowlogGet(c *conn, args [][]byte) {
+	if len(args) > 3 {
+		c.err("ERR wrong number of arguments for 'slowlog|get' command")
+		return
+	}
+	if len(args) == 3 {
+		n, ok := resp.ParseInt(args[2])
+		if !ok || n < -1 {
+			c.err("ERR count should be greater than or equal to -1")
+			return
+		}
+	}
+	c.array(0)
+}
+
+func cmdSlowlogLen(c *conn, _ [][]byte)   { c.int(0) }
+func cmdSlowlogReset(c *conn, _ [][]byte) { c.ok() }
+
+func cmdSlowlogHelp(c *conn, _ [][]byte) {
+	c.helpReply("SLOWLOG",
+		"GET [<count>]", "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+		"    Entries are made of:",
+		"    id, timestamp, time in microseconds, arguments array, client IP and port,",
+		"    client name",
+		"LEN", "    Return the length of the slowlog.",
+		"RESET", "    Reset the slowlog.",
+	)
+}
+
+// LATENCY: the latency monitor is off (Redis's default
+// latency-monitor-threshold 0) and cannot be turned on, so there are no
+// events. Per-command latency is in INFO commandstats and the
+// cachenode_command_duration_seconds histogram.
+
+func cmdLatencyEmpty(c *conn, _ [][]byte) { c.array(0) }
+
+func cmdLatencyReset(c *conn, _ [][]byte) { c.int(0) }
+
+func cmdLatencyGraph(c *conn, args [][]byte) {
+	c.err("ERR No samples available for event '" + trunc(args[2], len(args[2])) + "'")
+}
+
+func cmdLatencyDoctor(c *conn, _ [][]byte) {
+	c.verbatim([]byte(`I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use "CONFIG SET latency-monitor-threshold <milliseconds>." in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.` + "\n"))
+}
+
+func cmdLatencyHelp(c *conn, _ [][]byte) {
+	c.helpReply("LATENCY",
+		"DOCTOR", "    Return a human readable latency analysis report.",
+		"GRAPH <event>", "    Return an ASCII latency graph for the <event> class.",
+		"HISTORY <event>", "    Return time-latency samples for the <event> class.",
+		"LATEST", "    Return the latest latency samples for all events.",
+		"RESET [<event> ...]", "    Reset latency data of one or more <event> classes.",
+		"    (default: reset all data for all event classes)",
+	)
+}
+
+// cmdLastSave answers the server's start time: nothing is ever saved, and
+// Redis reports its start time until its first save.
+func cmdLastSave(c *conn, _ [][]byte) { c.int(c.s.start.Unix()) }
+
+// cmdRole: a master without replicas, replication offset 0.
+func cmdRole(c *conn, _ [][]byte) {
+	c.array(3)
+	c.bulkStr("master")
+	c.int(0)
+	c.array(0)
+}
+
+// cmdReset resets the connection's state like Redis's RESET: protocol back
+// to RESP2, name cleared, CLIENT NO-EVICT and NO-TOUCH off and, when a
+// password is required, the connection unauthenticated again.
+func cmdReset(c *conn, _ [][]byte) {
+	c.proto = 2
+	c.protoSeen.Store(2)
+	c.name.Store(nil)
+	c.noEvict.Store(false)
+	c.noTouch.Store(false)
+	if *c.s.requirePass.Load() != "" {
+		c.authed = false
+		c.rd.Unauthenticated = true
+	}
+	c.simple("RESET")
+}

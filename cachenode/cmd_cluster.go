@@ -1,0 +1,34 @@
+package cachenode
+
+// errClusterDisabled is Redis's reply to CLUSTER, READONLY and READWRITE on
+// a server not started with cluster-enabled yes.
+const errClusterDisabled = "ERR This instance has cluster support disabled"
+
+// clusterSubs are Redis 7's CLUSTER subcommands and their arities: Redis
+// checks the subcommand name and the arity before it answers that cluster
+// support is disabled, so cachenode knows them all.
+var clusterSubs = []struct {
+	name  string
+	arity int
+}{
+	{"addslots", -3}, {"addslotsrange", -4}, {"bumpepoch", 2}, {"count-failure-reports", 3},
+	{"countkeysinslot", 3}, {"delslots", -3}, {"delslotsrange", -4}, {"failover", -2},
+	{"flushslots", 2}, {"forget", 3}, {"getkeysinslot", 4}, {"help", 2}, {"info", 2},
+	{"keyslot", 3}, {"links", 2}, {"meet", -4}, {"myid", 2}, {"myshardid", 2}, {"nodes", 2},
+	{"replicas", 3}, {"replicate", 3}, {"reset", -2}, {"saveconfig", 2}, {"set-config-epoch", 3},
+	{"setslot", -4}, {"shards", 2}, {"slaves", 3}, {"slots", 2},
+}
+
+// clusterCommand builds the CLUSTER container: cachenode is a standalone
+// server, so every subcommand answers like Redis without cluster support.
+func clusterCommand() *command {
+	subs := make([]*command, len(clusterSubs))
+	for i, sc := range clusterSubs {
+		subs[i] = def(sc.name, sc.arity, flagStale, 0, 0, 0, "@slow", "cluster", "3.0.0",
+			"Cluster subcommand "+sc.name+" (cluster support is disabled).", "O(1)", cmdClusterDisabled)
+	}
+	return container("cluster", -2, 0, "@slow", "cluster", "3.0.0", "A container for Redis Cluster commands.", nil, subs...)
+}
+
+// cmdClusterDisabled answers CLUSTER ..., READONLY and READWRITE.
+func cmdClusterDisabled(c *conn, _ [][]byte) { c.err(errClusterDisabled) }

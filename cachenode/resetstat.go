@@ -1,0 +1,62 @@
+package cachenode
+
+import "github.com/cachetier/cachetier/cachenode/internal/store"
+
+// statBase holds the counter values at the last CONFIG RESETSTAT. INFO
+// reports counters minus this base, so RESETSTAT resets what INFO shows
+// while the underlying counters (and the Prometheus metrics built on them,
+// which must never go backwards) keep counting.
+type statBase struct {
+	hits, misses, evicted, expired uint64
+	conns, rejected, netIn, netOut uint64
+	calls, failed, rejectedCmd     []uint64 // by command id
+	sampled, nanos                 []uint64 // by command id
+}
+
+// resetStats records the current counters as the new base.
+func (s *Server) resetStats() {
+	var st store.Stats
+	s.store.UpdateStats(&st)
+	n := len(s.stats)
+	b := &statBase{
+		hits: st.Hits, misses: st.Misses, evicted: st.Evicted, expired: st.Expired,
+		conns: s.connsTotal.Load(), rejected: s.rejected.Load(),
+		calls: make([]uint64, n), failed: make([]uint64, n), rejectedCmd: make([]uint64, n),
+		sampled: make([]uint64, n), nanos: make([]uint64, n),
+	}
+	b.netIn, b.netOut = s.netTotals()
+	for id := range s.stats {
+		b.calls[id], b.failed[id], b.rejectedCmd[id] = s.counts(id)
+		b.sampled[id], b.nanos[id] = s.stats[id].sampled.Load(), s.stats[id].nanos.Load()
+	}
+	s.base.Store(b)
+}
+
+// statBaseOrZero returns the base of the last CONFIG RESETSTAT, or a zero
+// base when there was none.
+func (s *Server) statBaseOrZero() *statBase {
+	if b := s.base.Load(); b != nil {
+		return b
+	}
+	n := len(s.stats)
+	return &statBase{calls: make([]uint64, n), failed: make([]uint64, n), rejectedCmd: make([]uint64, n),
+		sampled: make([]uint64, n), nanos: make([]uint64, n)}
+}
+
+// since returns cur-base, or 0 if a counter is behind its base (never
+// expected; counters only grow).
+func since(cur, base uint64) uint64 {
+	if cur < base {
+		return 0
+	}
+	return cur - base
+}
+
+// cmdConfigResetStat resets the statistics INFO reports: keyspace hits and
+// misses, expired and evicted keys, commands processed and commandstats,
+// connections received and rejected, network bytes. Prometheus counters are
+// not reset.
+func cmdConfigResetStat(c *conn, _ [][]byte) {
+	c.s.resetStats()
+	c.ok()
+}
