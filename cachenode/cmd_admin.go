@@ -259,7 +259,7 @@ func cmdObjectHelp(c *conn, _ [][]byte) {
 
 func cmdSlowlogGet(c *conn, args [][]byte) {
 	if len(args) > 3 {
-		c.err("ERR wrong number of arguments for 'slowlog|get' command")
+		c.err("ERR unknown subcommand or wrong number of arguments for '" + trunc(args[1], 128) + "'. Try SLOWLOG HELP.")
 		return
 	}
 	if len(args) == 3 {
