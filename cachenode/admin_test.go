@@ -345,3 +345,56 @@ func TestCommandTableConsistency(t *testing.T) {
 		}
 	}
 }
+
+func TestClientPause(t *testing.T) {
+	s := startServer(t, Config{})
+	admin := dialRaw(t, s.Addr().String())
+	reader := dialRaw(t, s.Addr().String())
+	writer := dialRaw(t, s.Addr().String())
+
+	// WRITE: reads go on, writes wait until CLIENT UNPAUSE.
+	if r := admin.do("CLIENT", "PAUSE", "600000", "WRITE"); r != "+OK\r\n" {
+		t.Fatalf("CLIENT PAUSE: %q", r)
+	}
+	writer.send(encode("SET", "k", "v"))
+	if r := reader.do("GET", "k"); r != "$-1\r\n" {
+		t.Errorf("GET during a WRITE pause: %q (the SET must not have run)", r)
+	}
+	if r := admin.do("CLIENT", "UNPAUSE"); r != "+OK\r\n" {
+		t.Fatalf("CLIENT UNPAUSE: %q", r)
+	}
+	if r := writer.reply(); r != "+OK\r\n" {
+		t.Errorf("SET after UNPAUSE: %q", r)
+	}
+	if r := reader.do("GET", "k"); r != "$1\r\nv\r\n" {
+		t.Errorf("GET after UNPAUSE: %q", r)
+	}
+
+	// ALL: every command waits for the timeout; a pipeline's earlier
+	// replies are written before waiting.
+	start := time.Now()
+	admin.do("CLIENT", "PAUSE", "300")
+	reader.send(encode("GET", "k"))
+	if r := reader.reply(); r != "$1\r\nv\r\n" {
+		t.Errorf("GET after an ALL pause: %q", r)
+	}
+	if el := time.Since(start); el < 250*time.Millisecond {
+		t.Errorf("GET answered %v into a 300 ms ALL pause", el)
+	}
+
+	// Close ends a pause: the blocked client's goroutine must not leak
+	// (goleak checks at the end of the package's tests).
+	admin.do("CLIENT", "PAUSE", "600000", "ALL")
+	writer.send(encode("GET", "k"))
+	deadline := time.Now().Add(10 * time.Second)
+	for s.pause.Load() == nil && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not end a CLIENT PAUSE")
+	}
+}

@@ -348,6 +348,8 @@ func cmdClientHelp(c *conn, _ [][]byte) {
 		"    * ID <client-id>",
 		"      Kill connections by client id.",
 		"LIST [TYPE <normal|master|replica|pubsub>]", "    Return information about client connections.",
+		"PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
+		"UNPAUSE", "    Stop the current client pause, resuming traffic.",
 		"NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
 		"NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
 		"SETINFO <option> <value>", "    Set client meta attr. Options are LIB-NAME and LIB-VER.",

@@ -120,6 +120,8 @@ func init() {
 			def("info", 2, conn, 0, 0, 0, "@slow @connection", "connection", "6.2.0", "Returns information about the connection.", "O(1)", cmdClientInfo),
 			def("kill", -3, flagAdmin|conn, 0, 0, 0, "@admin @slow @dangerous @connection", "connection", "2.4.0", "Terminates open connections.", "O(N) where N is the number of client connections", cmdClientKill),
 			def("no-evict", 3, flagAdmin|conn, 0, 0, 0, "@admin @slow @dangerous @connection", "connection", "7.0.0", "Sets the client eviction mode of the connection.", "O(1)", cmdClientNoEvict),
+			def("pause", -3, flagAdmin|conn, 0, 0, 0, "@admin @slow @dangerous @connection", "connection", "3.0.0", "Suspends commands processing.", "O(1)", cmdClientPause),
+			def("unpause", 2, flagAdmin|conn, 0, 0, 0, "@admin @slow @dangerous @connection", "connection", "6.2.0", "Resumes processing commands from paused clients.", "O(N) Where N is the number of paused clients", cmdClientUnpause),
 			def("no-touch", 3, flagNoScript|flagLoading|flagStale, 0, 0, 0, "@slow @connection", "connection", "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "O(1)", cmdClientNoTouch),
 			def("help", 2, flagLoading|flagStale, 0, 0, 0, "@slow @connection", "connection", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", cmdClientHelp),
 		),
@@ -286,6 +288,9 @@ func (c *conn) exec(args [][]byte) {
 			c.st.cmd[cmd.id].rejected.Add(1)
 			return
 		}
+	}
+	if p := c.s.pause.Load(); p != nil && (p.all || cmd.flags&flagWrite != 0) {
+		c.waitPause(cmd.flags&flagWrite != 0)
 	}
 	mark := len(c.out)
 	// Reading the clock costs as much as a GET on some VMs (kvm-clock), so

@@ -59,7 +59,11 @@ type Server struct {
 	serveWG   sync.WaitGroup
 	closeOnce sync.Once
 
-	shuttingDown atomic.Bool // mirrors closing for lock-free reads
+	shuttingDown atomic.Bool   // mirrors closing for lock-free reads
+	closed       chan struct{} // closed when closing is set: ends CLIENT PAUSE waits
+
+	pauseMu sync.Mutex                 // serialises CLIENT PAUSE / UNPAUSE
+	pause   atomic.Pointer[pauseState] // the CLIENT PAUSE in effect, nil if none
 }
 
 // New validates cfg, fills its defaults and returns a Server with an empty
@@ -78,6 +82,7 @@ func New(cfg Config) (*Server, error) {
 		runID:     hex.EncodeToString(id[:]),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		closed:    make(chan struct{}),
 	}
 	s.maxMemory.Store(c.MaxMemory)
 	s.policy.Store(int64(pol))
@@ -276,6 +281,9 @@ func (s *Server) ready() bool {
 func (s *Server) beginClose() []*conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.closing {
+		close(s.closed)
+	}
 	s.closing = true
 	s.shuttingDown.Store(true)
 	for ln := range s.listeners {
