@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/fastcache"
+	"github.com/dgraph-io/ristretto/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/cachetier/cachetier/loader"
 )
@@ -94,9 +96,16 @@ func BenchmarkFastcacheBaseline(b *testing.B) {
 	}
 }
 
-// BenchmarkL2Hit is a hit on a redis-server node on loopback (L1 disabled).
+// BenchmarkL2Hit is a hit on one node on loopback (L1 disabled): a
+// redis-server process, or an in-process cachenode.
 func BenchmarkL2Hit(b *testing.B) {
-	nodes := startRedisNodes(b, 1)
+	for _, kind := range nodeKinds {
+		b.Run(kind, func(b *testing.B) { benchL2Hit(b, kind) })
+	}
+}
+
+func benchL2Hit(b *testing.B, kind string) {
+	nodes := startNodes(b, kind, 1)
 	c, err := New(Config{Addrs: addrsOf(nodes), L1Bytes: -1, TTL: time.Hour, L2Timeout: time.Second})
 	if err != nil {
 		b.Fatal(err)
@@ -129,26 +138,40 @@ func BenchmarkL2Hit(b *testing.B) {
 	})
 }
 
-// BenchmarkZipfMix is a parallel read-through mix over 100k keys with a Zipf
-// (s=1.1) popularity: L1 hits, L2 hits and origin loads on one redis-server
-// node, with a 32 MiB L1. It reports the share of each source.
+// BenchmarkZipfMix is a parallel read-through mix over 20k keys with a Zipf
+// (s=1.1) popularity, against one redis-server node that already holds the
+// even-numbered keys (as if other processes had loaded them): a fresh client
+// gets L1 hits, L2 hits and origin loads. It reports the share of each.
 func BenchmarkZipfMix(b *testing.B) {
-	nodes := startRedisNodes(b, 1)
-	c, err := New(Config{Addrs: addrsOf(nodes), TTL: time.Hour, L2Timeout: time.Second, OriginMaxConcurrent: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	const nkeys = 100_000
+	nodes := startNodes(b, "redis", 1)
+	const nkeys = 20_000
 	keys := make([]string, nkeys)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("zipf:%d", i)
 	}
 	val := benchValue(256)
+	ctx := context.Background()
+	// Pre-load L2 with a pipeline of enveloped values.
+	rdb := redis.NewClient(&redis.Options{Addr: nodes[0].Addr, DisableIdentity: true})
+	now := time.Now().UnixMilli()
+	env := append(appendHeader(nil, header{t1: now + 3_600_000, t2: now + 7_200_000}), val...)
+	pipe := rdb.Pipeline()
+	for i := 0; i < nkeys; i += 2 {
+		pipe.Set(ctx, keys[i], env, 2*time.Hour)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		b.Fatal(err)
+	}
+	rdb.Close()
+
+	c, err := New(Config{Addrs: addrsOf(nodes), TTL: time.Hour, L2Timeout: time.Second, OriginMaxConcurrent: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
 	origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
 		return loader.Result{Value: val}, nil
 	})
-	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -162,10 +185,69 @@ func BenchmarkZipfMix(b *testing.B) {
 	})
 	b.StopTimer()
 	s := c.Stats()
-	total := float64(s.L1Hits + s.L1Misses)
-	if total > 0 {
+	if total := float64(s.L1Hits + s.L1Misses); total > 0 {
 		b.ReportMetric(float64(s.L1Hits)/total, "l1-ratio")
 		b.ReportMetric(float64(s.L2Hits)/total, "l2-ratio")
 		b.ReportMetric(float64(s.OriginLoads)/total, "origin-ratio")
 	}
+}
+
+// newRistretto returns a ristretto cache sized like the default L1, holding
+// 1000 keys of 128 bytes with a TTL (as the client's entries have one).
+func newRistretto(b *testing.B, keys []string) *ristretto.Cache[string, []byte] {
+	rc, err := ristretto.NewCache(&ristretto.Config[string, []byte]{
+		NumCounters: 1e6, MaxCost: 64 << 20, BufferItems: 64,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, k := range keys {
+		rc.SetWithTTL(k, benchValue(128), 128, time.Hour)
+	}
+	rc.Wait()
+	return rc
+}
+
+// BenchmarkRistrettoHit is the comparison for BenchmarkL1Hit/value=128: a
+// ristretto (v2) hit copied into the caller's buffer, in the same file, on
+// the same machine.
+func BenchmarkRistrettoHit(b *testing.B) {
+	rc := newRistretto(b, []string{"bench:key"})
+	defer rc.Close()
+	buf := make([]byte, 0, 256)
+	b.SetBytes(128)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v, ok := rc.Get("bench:key")
+		if !ok {
+			b.Fatal("miss")
+		}
+		buf = append(buf[:0], v...)
+	}
+}
+
+// BenchmarkRistrettoHitParallel is the comparison for BenchmarkL1HitParallel.
+func BenchmarkRistrettoHitParallel(b *testing.B) {
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("bench:%d", i)
+	}
+	rc := newRistretto(b, keys)
+	defer rc.Close()
+	b.SetBytes(128)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 0, 256)
+		i := rand.IntN(len(keys))
+		for pb.Next() {
+			i++
+			v, ok := rc.Get(keys[i%len(keys)])
+			if !ok {
+				continue // ristretto may drop sets under contention
+			}
+			buf = append(buf[:0], v...)
+		}
+	})
 }

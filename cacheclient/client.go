@@ -89,11 +89,6 @@ type Client struct {
 	// (node.nextProbe, node.backoff).
 	mu sync.Mutex
 
-	// now is a coarse clock, Unix milliseconds, advanced every millisecond
-	// by the clock goroutine: reading the system clock costs 100-200 ns on
-	// some virtual machines, as much as the rest of an L1 hit.
-	now atomic.Int64
-
 	closed atomic.Bool
 	stop   context.CancelFunc // ends the background goroutines
 	bg     sync.WaitGroup     // health loop and discovery watcher
@@ -127,12 +122,24 @@ func New(cfg Config) (*Client, error) {
 
 	ctx, stop := context.WithCancel(context.Background())
 	c.stop = stop
-	c.now.Store(time.Now().UnixMilli())
-	c.bg.Add(1)
-	go c.clock(ctx)
+	sharedClock.acquire()
 	if cfg.Discovery != nil {
+		first := make(chan error, 1)
 		c.bg.Add(1)
-		go c.watch(ctx, cfg.Discovery)
+		go c.watch(ctx, cfg.Discovery, first)
+		// Wait briefly for the first node set (or a configuration error),
+		// so that the first requests already have a tier.
+		select {
+		case err := <-first:
+			if err != nil {
+				c.stop()
+				c.bg.Wait()
+				sharedClock.release()
+				return nil, fmt.Errorf("cacheclient: discovery: %w", err)
+			}
+		case <-time.After(discoveryWait):
+			c.log.Warn("cacheclient: no node set from discovery yet; serving from L1 and the origin meanwhile")
+		}
 	} else if len(cfg.Addrs) > 0 {
 		c.setMembership(Membership{Ring: ring.New(cfg.Addrs...)})
 	}
@@ -153,6 +160,7 @@ func (c *Client) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.flightTO+time.Second)
 	defer cancel()
 	werr := c.group.Wait(ctx)
+	sharedClock.release()
 	c.mu.Lock()
 	t := c.topo.Load()
 	c.topo.Store(&topology{base: ring.New(), live: ring.New(), nodes: map[string]*node{}})
@@ -170,7 +178,8 @@ func (c *Client) Close() error {
 }
 
 // Get returns the value of key: from L1 when fresh there, else from the key's
-// node, else from l (at most one load per key at a time in this process),
+// node, else from l (at most one load per key at a time in this process;
+// with l nil, a miss is loader.ErrNotFound and nothing is cached),
 // storing what it loaded in both levels. A key the origin does not have
 // returns loader.ErrNotFound (cached for NegativeTTL). With the origin
 // failing, a stale value inside its window is returned instead of the error;
@@ -220,7 +229,13 @@ func (c *Client) GetInfo(ctx context.Context, key string, l loader.Loader, dst [
 		c.st.l1Misses.Add(1)
 	}
 
-	res, shared, err := c.group.Do(ctx, key, c.flightTO, func(fctx context.Context) (loader.Result, error) {
+	fkey := key
+	if l == nil {
+		// A lookup without a loader must not hand its "not found" to
+		// callers that have one.
+		fkey = "\x00noloader\x00" + key
+	}
+	res, shared, err := c.group.Do(ctx, fkey, c.flightTO, func(fctx context.Context) (loader.Result, error) {
 		return c.fill(fctx, key, l, false)
 	})
 	if shared {
@@ -230,9 +245,12 @@ func (c *Client) GetInfo(ctx context.Context, key string, l loader.Loader, dst [
 		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 			return dst[:n], Info{Shared: shared}, err
 		}
-		if haveStale {
+		var le *loadError
+		if haveStale && !errors.As(err, &le) && !errors.Is(err, ErrShed) {
 			// The flight failed in a way it could not cover itself (it
 			// timed out or panicked): the L1 stale copy is still good.
+			// (A loadError or ErrShed means the flight already judged the
+			// stale candidates, with the precise clock, and found none.)
 			c.st.staleServed.Add(1)
 			return dst, Info{Source: SourceL1, Stale: true, Shared: shared}, nil
 		}
@@ -245,7 +263,9 @@ func (c *Client) GetInfo(ctx context.Context, key string, l loader.Loader, dst [
 	info := Info{Source: Source(meta & metaSource), Stale: meta&metaStale != 0,
 		Negative: meta&metaNegative != 0, Shared: shared}
 	if info.Negative {
-		c.st.negativeHits.Add(1)
+		if info.Source != SourceNone { // SourceNone: a lookup without loader
+			c.st.negativeHits.Add(1)
+		}
 		return dst[:n], info, loader.ErrNotFound
 	}
 	if info.Stale {
@@ -256,6 +276,15 @@ func (c *Client) GetInfo(ctx context.Context, key string, l loader.Loader, dst [
 	}
 	return append(dst[:n], val...), info, nil
 }
+
+// loadError is an origin failure with no stale value to fall back on.
+type loadError struct {
+	key string
+	err error
+}
+
+func (e *loadError) Error() string { return fmt.Sprintf("cacheclient: load %q: %v", e.key, e.err) }
+func (e *loadError) Unwrap() error { return e.err }
 
 // The result of a flight travels to every waiter as loader.Result.Value: one
 // meta byte followed by the value.
@@ -289,7 +318,7 @@ func decodeFlight(b []byte) (meta byte, val []byte) {
 // revalidate refreshes key in the background unless a load of it is already
 // running (stale-while-revalidate).
 func (c *Client) revalidate(key string, l loader.Loader) {
-	if c.closed.Load() {
+	if l == nil || c.closed.Load() {
 		return
 	}
 	if c.group.DoAsync(key, c.flightTO, func(ctx context.Context) (loader.Result, error) {
@@ -302,7 +331,7 @@ func (c *Client) revalidate(key string, l loader.Loader) {
 // fill is the body of a flight: L1 again, then L2, then the origin. With
 // refresh set (a background revalidation) a stale entry is not an answer.
 func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh bool) (loader.Result, error) {
-	now := c.nowMs()
+	now := c.preciseMs()
 	var cand []byte // a stale value to fall back on
 	candSrc := SourceNone
 
@@ -359,6 +388,11 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 		}
 	}
 
+	if l == nil {
+		// No loader: a plain lookup. Not found, and nothing to cache.
+		return encodeFlight(SourceNone, false, true, nil), nil
+	}
+
 	// Origin, if the limiter allows.
 	release, ok := c.lim.TryAcquire()
 	if !ok {
@@ -370,7 +404,7 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 	}
 	res, err := c.load(ctx, key, l)
 	release()
-	now = c.nowMs()
+	now = c.preciseMs()
 	if err != nil {
 		if errors.Is(err, loader.ErrNotFound) {
 			if c.cfg.NegativeTTL > 0 {
@@ -383,7 +417,7 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 			c.log.Warn("cacheclient: origin failed, serving stale", "key", key, "err", err)
 			return encodeFlight(candSrc, true, false, cand), nil
 		}
-		return loader.Result{}, fmt.Errorf("cacheclient: load %q: %w", key, err)
+		return loader.Result{}, &loadError{key: key, err: err}
 	}
 	ttl := res.TTL
 	if ttl <= 0 {
@@ -406,9 +440,6 @@ func (c *Client) load(ctx context.Context, key string, l loader.Loader) (res loa
 			c.st.originErrors.Add(1)
 		}
 	}()
-	if l == nil {
-		return loader.Result{}, loader.ErrNotFound
-	}
 	return l.Load(ctx, key)
 }
 
@@ -449,7 +480,10 @@ func (c *Client) setL2(ctx context.Context, key string, h header, val []byte, no
 	}
 	bp := envPool.Get().(*[]byte)
 	env := append(appendHeader((*bp)[:0], h), val...)
-	err := c.l2Do(ctx, nd, func(ctx context.Context) error {
+	// A big value gets time to travel (about 100 MB/s on top of L2Timeout),
+	// so that its size alone cannot mark a healthy node down.
+	extra := time.Duration(len(env)) * 10 * time.Nanosecond
+	err := c.l2DoExtra(ctx, nd, extra, func(ctx context.Context) error {
 		return nd.rdb.Set(ctx, key, env, ttl).Err()
 	})
 	if cap(env) <= 64*1024 {
@@ -494,7 +528,12 @@ func (c *Client) l2Get(ctx context.Context, nd *node, key string) ([]byte, error
 // l2Do runs one L2 request under L2Timeout, records it, and feeds the node's
 // health.
 func (c *Client) l2Do(parent context.Context, nd *node, fn func(ctx context.Context) error) error {
-	ctx, cancel := context.WithTimeout(parent, c.cfg.L2Timeout)
+	return c.l2DoExtra(parent, nd, 0, fn)
+}
+
+// l2DoExtra is l2Do with extra time on top of L2Timeout.
+func (c *Client) l2DoExtra(parent context.Context, nd *node, extra time.Duration, fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(parent, c.cfg.L2Timeout+extra)
 	defer cancel()
 	start := time.Now()
 	err := fn(ctx)
@@ -527,7 +566,7 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 		ttl = c.cfg.TTL
 	}
 	c.group.Forget(key)
-	now := c.nowMs()
+	now := c.preciseMs()
 	t1 := now + msCeil(ttl)
 	return c.store(ctx, key, header{t1: t1, t2: t1 + msCeil(c.cfg.StaleTTL)}, value, now)
 }
@@ -574,12 +613,9 @@ func (c *Client) setMembership(m Membership) {
 		return
 	}
 	old := c.topo.Load()
-	base := m.Ring
-	if base == nil {
-		// Apply the list as minimal leaves and joins to the current ring,
-		// so that only the keys of nodes that left or joined move.
-		base = old.base.WithNodes(m.Addrs...)
-	}
+	// Minimal leaves and joins from the current ring (or the operator's
+	// table as given), so that only the keys of nodes that left or joined move.
+	base := m.Build(old.base)
 	nodes := make(map[string]*node, len(base.Nodes()))
 	for _, a := range base.Nodes() {
 		if nd, ok := old.nodes[a]; ok {
@@ -636,7 +672,7 @@ func (c *Client) nodeFailed(nd *node, err error) {
 	nd.downMarks.Add(1)
 	nd.backoff = c.cfg.HealthInterval
 	nd.nextProbe = time.Now().Add(jitter(nd.backoff))
-	c.topo.Store(&topology{base: t.base, live: t.live.WithDown(nd.addr), nodes: t.nodes})
+	c.topo.Store(&topology{base: t.base, live: liveRing(t.base, t.nodes), nodes: t.nodes})
 	c.log.Warn("cacheclient: node down", "node", nd.addr, "err", err)
 }
 
@@ -650,7 +686,9 @@ func (c *Client) markUp(nd *node) {
 	}
 	nd.fails.Store(0)
 	nd.down.Store(false)
-	c.topo.Store(&topology{base: t.base, live: t.live.WithUp(nd.addr), nodes: t.nodes})
+	// Rebuilt from base: a node the operator marked down in a slot table
+	// stays down whatever its PINGs say.
+	c.topo.Store(&topology{base: t.base, live: liveRing(t.base, t.nodes), nodes: t.nodes})
 	c.log.Info("cacheclient: node up", "node", nd.addr)
 }
 
@@ -659,20 +697,9 @@ func (c *Client) snapshotNodes() map[string]*node {
 	return maps.Clone(c.topo.Load().nodes)
 }
 
-// nowMs returns the coarse current time in Unix milliseconds.
-func (c *Client) nowMs() int64 { return c.now.Load() }
+// nowMs returns the coarse current time in Unix milliseconds (the L1 hit
+// path's clock; see coarseClock).
+func (c *Client) nowMs() int64 { return sharedClock.coarse() }
 
-// clock advances c.now every millisecond until ctx ends.
-func (c *Client) clock(ctx context.Context) {
-	defer c.bg.Done()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case t := <-tick.C:
-			c.now.Store(t.UnixMilli())
-		}
-	}
-}
+// preciseMs reads the system clock (the slow paths' clock).
+func (c *Client) preciseMs() int64 { return sharedClock.precise() }

@@ -19,173 +19,177 @@ import (
 // see no error, the node must be marked down, and back up once it restarts on
 // the same port.
 func TestNodeKilledMidTraffic(t *testing.T) {
-	nodes := startRedisNodes(t, 3)
-	origin := &countingLoader{}
-	c := newClient(t, Config{
-		Addrs:               addrsOf(nodes),
-		L1Bytes:             -1, // every request goes to L2
-		L2Timeout:           300 * time.Millisecond,
-		FailureThreshold:    2,
-		HealthInterval:      50 * time.Millisecond,
-		OriginMaxConcurrent: -1,
-	})
-	victim := nodes[0]
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 3)
+		origin := &countingLoader{}
+		c := newClient(t, Config{
+			Addrs:               addrsOf(nodes),
+			L1Bytes:             -1, // every request goes to L2
+			L2Timeout:           300 * time.Millisecond,
+			FailureThreshold:    2,
+			HealthInterval:      50 * time.Millisecond,
+			OriginMaxConcurrent: -1,
+		})
+		victim := nodes[0]
 
-	var (
-		stop     = make(chan struct{})
-		wg       sync.WaitGroup
-		requests atomic.Int64
-		errs     = make(chan error, 100)
-	)
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 200000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				key := fmt.Sprintf("key:%d", (i*8+w)%300)
-				v, err := c.Get(context.Background(), key, origin)
-				requests.Add(1)
-				if err == nil && string(v) != "v:"+key {
-					err = fmt.Errorf("%s: wrong value %q", key, v)
-				}
-				if err != nil {
+		var (
+			stop     = make(chan struct{})
+			wg       sync.WaitGroup
+			requests atomic.Int64
+			errs     = make(chan error, 100)
+		)
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 200000; i++ {
 					select {
-					case errs <- err:
+					case <-stop:
+						return
 					default:
 					}
+					key := fmt.Sprintf("key:%d", (i*8+w)%300)
+					v, err := c.Get(context.Background(), key, origin)
+					requests.Add(1)
+					if err == nil && string(v) != "v:"+key {
+						err = fmt.Errorf("%s: wrong value %q", key, v)
+					}
+					if err != nil {
+						select {
+						case errs <- err:
+						default:
+						}
+					}
 				}
-			}
-		}()
-	}
-	waitFor(t, 10*time.Second, "warm-up traffic", func() bool { return requests.Load() > 500 })
-
-	victim.Kill()
-	waitFor(t, 10*time.Second, "victim marked down", func() bool { return !nodeUp(c, victim.Addr) })
-	up, down := c.Nodes()
-	if len(up) != 2 || len(down) != 1 || down[0] != victim.Addr {
-		t.Fatalf("Nodes() = %v, %v", up, down)
-	}
-	before := requests.Load()
-	waitFor(t, 10*time.Second, "traffic on the survivors", func() bool { return requests.Load() > before+500 })
-
-	victim.Restart()
-	waitFor(t, 10*time.Second, "victim marked up", func() bool { return nodeUp(c, victim.Addr) })
-	before = requests.Load()
-	waitFor(t, 10*time.Second, "traffic after recovery", func() bool { return requests.Load() > before+500 })
-	close(stop)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Errorf("caller saw an error: %v", err)
-	}
-	var vs NodeStats
-	for _, n := range c.Stats().Nodes {
-		if n.Addr == victim.Addr {
-			vs = n
+			}()
 		}
-	}
-	if vs.MarkedDown == 0 || !vs.Up {
-		t.Fatalf("victim stats %+v", vs)
-	}
+		waitFor(t, 10*time.Second, "warm-up traffic", func() bool { return requests.Load() > 500 })
+
+		victim.Kill()
+		waitFor(t, 10*time.Second, "victim marked down", func() bool { return !nodeUp(c, victim.Addr) })
+		up, down := c.Nodes()
+		if len(up) != 2 || len(down) != 1 || down[0] != victim.Addr {
+			t.Fatalf("Nodes() = %v, %v", up, down)
+		}
+		before := requests.Load()
+		waitFor(t, 10*time.Second, "traffic on the survivors", func() bool { return requests.Load() > before+500 })
+
+		victim.Restart()
+		waitFor(t, 10*time.Second, "victim marked up", func() bool { return nodeUp(c, victim.Addr) })
+		before = requests.Load()
+		waitFor(t, 10*time.Second, "traffic after recovery", func() bool { return requests.Load() > before+500 })
+		close(stop)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("caller saw an error: %v", err)
+		}
+		var vs NodeStats
+		for _, n := range c.Stats().Nodes {
+			if n.Addr == victim.Addr {
+				vs = n
+			}
+		}
+		if vs.MarkedDown == 0 || !vs.Up {
+			t.Fatalf("victim stats %+v", vs)
+		}
+	})
 }
 
 // TestTierDownProtectsOrigin kills the whole tier: warm keys keep coming from
 // L1, cold keys are loaded within the origin limit or shed fast, and the
 // origin never sees more concurrent loads than the limit.
 func TestTierDownProtectsOrigin(t *testing.T) {
-	nodes := startRedisNodes(t, 2)
-	const limit = 2
-	origin := &countingLoader{delay: 20 * time.Millisecond}
-	c := newClient(t, Config{
-		Addrs:               addrsOf(nodes),
-		L2Timeout:           200 * time.Millisecond,
-		FailureThreshold:    2,
-		HealthInterval:      50 * time.Millisecond,
-		OriginMaxConcurrent: limit,
-	})
-	ctx := context.Background()
-	const warm = 50
-	for i := 0; i < warm; i++ {
-		if _, err := c.Get(ctx, fmt.Sprintf("warm:%d", i), origin); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, nd := range nodes {
-		nd.Kill()
-	}
-	origin.peak.Store(0)
-	callsBefore := origin.calls.Load()
-
-	var (
-		wg                       sync.WaitGroup
-		served, shed, warmServed atomic.Int64
-		maxShed                  atomic.Int64 // ns
-		errs                     = make(chan error, 100)
-		deadline                 = time.Now().Add(700 * time.Millisecond)
-	)
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 10000 && time.Now().Before(deadline); i++ {
-				key := fmt.Sprintf("warm:%d", i%warm)
-				if i%2 == 1 {
-					key = fmt.Sprintf("cold:%d:%d", w, i)
-				}
-				start := time.Now()
-				v, err := c.Get(ctx, key, origin)
-				switch {
-				case errors.Is(err, ErrShed):
-					shed.Add(1)
-					if d := int64(time.Since(start)); d > maxShed.Load() {
-						maxShed.Store(d)
-					}
-					if i%2 == 0 {
-						errs <- fmt.Errorf("warm key %s shed", key)
-					}
-				case err != nil:
-					select {
-					case errs <- fmt.Errorf("%s: %w", key, err):
-					default:
-					}
-				case string(v) != "v:"+key:
-					errs <- fmt.Errorf("%s: wrong value %q", key, v)
-				default:
-					served.Add(1)
-					if i%2 == 0 {
-						warmServed.Add(1)
-					}
-				}
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 2)
+		const limit = 2
+		origin := &countingLoader{delay: 20 * time.Millisecond}
+		c := newClient(t, Config{
+			Addrs:               addrsOf(nodes),
+			L2Timeout:           200 * time.Millisecond,
+			FailureThreshold:    2,
+			HealthInterval:      50 * time.Millisecond,
+			OriginMaxConcurrent: limit,
+		})
+		ctx := context.Background()
+		const warm = 50
+		for i := 0; i < warm; i++ {
+			if _, err := c.Get(ctx, fmt.Sprintf("warm:%d", i), origin); err != nil {
+				t.Fatal(err)
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if p := origin.peak.Load(); p > limit {
-		t.Fatalf("origin saw %d concurrent loads, limit %d", p, limit)
-	}
-	if shed.Load() == 0 || warmServed.Load() == 0 {
-		t.Fatalf("served %d (warm %d), shed %d: the scenario did not exercise shedding", served.Load(), warmServed.Load(), shed.Load())
-	}
-	// Shedding is immediate: nothing waits for a load slot or an origin
-	// timeout (LoadTimeout is 5s). The bound is generous for a slow machine.
-	if d := time.Duration(maxShed.Load()); d > 2*time.Second {
-		t.Fatalf("slowest shed took %v", d)
-	}
-	s := c.Stats()
-	if s.Shed != uint64(shed.Load()) {
-		t.Fatalf("Stats.Shed = %d, callers saw %d", s.Shed, shed.Load())
-	}
-	t.Logf("tier down: served %d (warm %d), shed %d, origin calls %d, peak %d, slowest shed %v",
-		served.Load(), warmServed.Load(), shed.Load(), origin.calls.Load()-callsBefore, origin.peak.Load(), time.Duration(maxShed.Load()))
+		}
+		for _, nd := range nodes {
+			nd.Kill()
+		}
+		origin.peak.Store(0)
+		callsBefore := origin.calls.Load()
+
+		var (
+			wg                       sync.WaitGroup
+			served, shed, warmServed atomic.Int64
+			maxShed                  atomic.Int64 // ns
+			errs                     = make(chan error, 100)
+			deadline                 = time.Now().Add(700 * time.Millisecond)
+		)
+		for w := 0; w < 32; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 10000 && time.Now().Before(deadline); i++ {
+					key := fmt.Sprintf("warm:%d", i%warm)
+					if i%2 == 1 {
+						key = fmt.Sprintf("cold:%d:%d", w, i)
+					}
+					start := time.Now()
+					v, err := c.Get(ctx, key, origin)
+					switch {
+					case errors.Is(err, ErrShed):
+						shed.Add(1)
+						if d := int64(time.Since(start)); d > maxShed.Load() {
+							maxShed.Store(d)
+						}
+						if i%2 == 0 {
+							errs <- fmt.Errorf("warm key %s shed", key)
+						}
+					case err != nil:
+						select {
+						case errs <- fmt.Errorf("%s: %w", key, err):
+						default:
+						}
+					case string(v) != "v:"+key:
+						errs <- fmt.Errorf("%s: wrong value %q", key, v)
+					default:
+						served.Add(1)
+						if i%2 == 0 {
+							warmServed.Add(1)
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if p := origin.peak.Load(); p > limit {
+			t.Fatalf("origin saw %d concurrent loads, limit %d", p, limit)
+		}
+		if shed.Load() == 0 || warmServed.Load() == 0 {
+			t.Fatalf("served %d (warm %d), shed %d: the scenario did not exercise shedding", served.Load(), warmServed.Load(), shed.Load())
+		}
+		// Shedding is immediate: nothing waits for a load slot or an origin
+		// timeout (LoadTimeout is 5s). The bound is generous for a slow machine.
+		if d := time.Duration(maxShed.Load()); d > 2*time.Second {
+			t.Fatalf("slowest shed took %v", d)
+		}
+		s := c.Stats()
+		if s.Shed != uint64(shed.Load()) {
+			t.Fatalf("Stats.Shed = %d, callers saw %d", s.Shed, shed.Load())
+		}
+		t.Logf("tier down: served %d (warm %d), shed %d, origin calls %d, peak %d, slowest shed %v",
+			served.Load(), warmServed.Load(), shed.Load(), origin.calls.Load()-callsBefore, origin.peak.Load(), time.Duration(maxShed.Load()))
+	})
 }
 
 // TestOriginRateLimit counts origin calls under a rate limit with the tier
@@ -231,7 +235,7 @@ func TestShedServesStale(t *testing.T) {
 	if _, err := c.Get(ctx, "k", origin); err != nil { // uses the only token
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
 	v, info, err := c.GetInfo(ctx, "k", origin, nil)
 	if err != nil || string(v) != "v:k" || !info.Stale {
 		t.Fatalf("%q %+v %v, want stale value", v, info, err)
@@ -316,51 +320,53 @@ func TestBlackholedNode(t *testing.T) {
 // TestFailoverTTL: with a key's owner down, its entry goes to the failover
 // owner with a Redis TTL capped at FailoverTTL, flagged in the envelope.
 func TestFailoverTTL(t *testing.T) {
-	nodes := startRedisNodes(t, 3)
-	addrs := addrsOf(nodes)
-	c := newClient(t, Config{
-		Addrs:            addrs,
-		L2Timeout:        300 * time.Millisecond,
-		FailureThreshold: 1,
-		HealthInterval:   time.Hour,
-		FailoverTTL:      5 * time.Second,
-		TTL:              time.Hour,
-	})
-	r := ring.New(addrs...)
-	// A key owned by node 0.
-	var key string
-	for i := 0; ; i++ {
-		key = fmt.Sprintf("fk%d", i)
-		if o, _ := r.Owner(key); o == addrs[0] {
-			break
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 3)
+		addrs := addrsOf(nodes)
+		c := newClient(t, Config{
+			Addrs:            addrs,
+			L2Timeout:        300 * time.Millisecond,
+			FailureThreshold: 1,
+			HealthInterval:   time.Hour,
+			FailoverTTL:      5 * time.Second,
+			TTL:              time.Hour,
+		})
+		r := ring.New(addrs...)
+		// A key owned by node 0.
+		var key string
+		for i := 0; ; i++ {
+			key = fmt.Sprintf("fk%d", i)
+			if o, _ := r.Owner(key); o == addrs[0] {
+				break
+			}
 		}
-	}
-	failoverAddr := r.WithDown(addrs[0]).Owners(key, 1, nil)[0]
-	nodes[0].Kill()
-	ctx := context.Background()
-	origin := &countingLoader{}
-	waitFor(t, 10*time.Second, "owner marked down", func() bool {
-		_ = c.Delete(ctx, "probe:"+key) // traffic to notice the failure
-		_, _ = c.Get(ctx, key, origin)
-		return !nodeUp(c, addrs[0])
+		failoverAddr := r.WithDown(addrs[0]).Owners(key, 1, nil)[0]
+		nodes[0].Kill()
+		ctx := context.Background()
+		origin := &countingLoader{}
+		waitFor(t, 10*time.Second, "owner marked down", func() bool {
+			_ = c.Delete(ctx, "probe:"+key) // traffic to notice the failure
+			_, _ = c.Get(ctx, key, origin)
+			return !nodeUp(c, addrs[0])
+		})
+		if err := c.Set(ctx, key, []byte("x"), 0); err != nil {
+			t.Fatal(err)
+		}
+		rdb := redis.NewClient(&redis.Options{Addr: failoverAddr, DisableIdentity: true})
+		defer rdb.Close()
+		pttl, err := rdb.PTTL(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pttl <= 0 || pttl > 5*time.Second {
+			t.Fatalf("PTTL on failover owner = %v, want (0, 5s]", pttl)
+		}
+		raw, err := rdb.Get(ctx, key).Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, ok := parseHeader(raw); !ok || h.flags&flagFailover == 0 {
+			t.Fatalf("envelope %x: failover flag missing", raw[:min(len(raw), envHdrLen)])
+		}
 	})
-	if err := c.Set(ctx, key, []byte("x"), 0); err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: failoverAddr, DisableIdentity: true})
-	defer rdb.Close()
-	pttl, err := rdb.PTTL(ctx, key).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pttl <= 0 || pttl > 5*time.Second {
-		t.Fatalf("PTTL on failover owner = %v, want (0, 5s]", pttl)
-	}
-	raw, err := rdb.Get(ctx, key).Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h, ok := parseHeader(raw); !ok || h.flags&flagFailover == 0 {
-		t.Fatalf("envelope %x: failover flag missing", raw[:min(len(raw), envHdrLen)])
-	}
 }

@@ -2,6 +2,7 @@ package cacheclient
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 )
@@ -85,11 +86,29 @@ func jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.75 + rand.Float64()/2))
 }
 
-// watch runs the Discoverer until ctx ends, installing each membership it
-// reports.
-func (c *Client) watch(ctx context.Context, d Discoverer) {
+// discoveryWait is how long New waits for the Discoverer's first node set.
+const discoveryWait = 2 * time.Second
+
+// watch runs the Discoverer until ctx ends, installing each node set it
+// reports. The first update, or Watch failing before any, is signalled on
+// first (buffered).
+func (c *Client) watch(ctx context.Context, d Discoverer, first chan<- error) {
 	defer c.bg.Done()
-	err := d.Watch(ctx, c.setMembership)
+	signalled := false
+	err := d.Watch(ctx, func(m Membership) {
+		c.setMembership(m)
+		if !signalled {
+			signalled = true
+			first <- nil
+		}
+	})
+	if !signalled {
+		if err == nil {
+			err = errors.New("Watch returned without a node set")
+		}
+		first <- err
+		return
+	}
 	if err != nil && ctx.Err() == nil {
 		c.log.Error("cacheclient: discovery stopped", "err", err)
 	}

@@ -3,6 +3,7 @@ package cacheclient
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachetier/cachetier/cachenode"
 	"github.com/cachetier/cachetier/internal/redistest"
 	"github.com/cachetier/cachetier/loader"
 )
@@ -23,10 +25,51 @@ type testNode struct {
 	Addr string
 	port int
 	t    testing.TB
+	kind string // "redis" or "cachenode"
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	cmd  *exec.Cmd     // redis
+	done chan struct{} // closed when the process or Serve has ended
+	srv  *cachenode.Server
+}
+
+// nodeKinds are the two kinds of node the client must work over.
+var nodeKinds = []string{"redis", "cachenode"}
+
+// eachNodeKind runs fn as a subtest against stock redis-server nodes and
+// against in-process cachenode servers.
+func eachNodeKind(t *testing.T, fn func(t *testing.T, start func(t testing.TB, n int) []*testNode)) {
+	for _, kind := range nodeKinds {
+		t.Run(kind, func(t *testing.T) {
+			fn(t, func(t testing.TB, n int) []*testNode { return startNodes(t, kind, n) })
+		})
+	}
+}
+
+// startNodes starts n nodes of the kind given on loopback.
+func startNodes(t testing.TB, kind string, n int) []*testNode {
+	t.Helper()
+	if kind == "redis" {
+		return startRedisNodes(t, n)
+	}
+	nodes := make([]*testNode, n)
+	for i := range nodes {
+		nd := &testNode{t: t, kind: kind}
+		var err error
+		for attempt := 0; attempt < 3; attempt++ {
+			nd.port = redistest.FreePort(t)
+			nd.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(nd.port))
+			if err = nd.start(); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("start cachenode: %v", err)
+		}
+		t.Cleanup(nd.Kill)
+		nodes[i] = nd
+	}
+	return nodes
 }
 
 // startRedisNodes starts n redis-server processes on loopback, skipping the
@@ -57,6 +100,23 @@ func startRedisNodes(t testing.TB, n int) []*testNode {
 }
 
 func (nd *testNode) start() error {
+	if nd.kind == "cachenode" {
+		ln, err := net.Listen("tcp", nd.Addr)
+		if err != nil {
+			return err
+		}
+		srv, err := cachenode.New(cachenode.Config{Addr: nd.Addr, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		done := make(chan struct{})
+		go func() { _ = srv.Serve(ln); close(done) }()
+		nd.mu.Lock()
+		nd.srv, nd.done = srv, done
+		nd.mu.Unlock()
+		return nil
+	}
 	cmd := exec.Command(redistest.Binary(), "--port", strconv.Itoa(nd.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "",
 		"--dir", os.TempDir())
@@ -79,9 +139,14 @@ func (nd *testNode) start() error {
 // Kill ends the node with SIGKILL (a crash) and waits for it.
 func (nd *testNode) Kill() {
 	nd.mu.Lock()
-	cmd, done := nd.cmd, nd.done
-	nd.cmd = nil
+	cmd, done, srv := nd.cmd, nd.done, nd.srv
+	nd.cmd, nd.srv = nil, nil
 	nd.mu.Unlock()
+	if srv != nil {
+		_ = srv.Close() // listener and every connection closed at once
+		<-done
+		return
+	}
 	if cmd == nil {
 		return
 	}

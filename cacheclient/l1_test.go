@@ -146,3 +146,31 @@ func TestL1GetNoAlloc(t *testing.T) {
 		t.Fatalf("l1.get allocates %v times per call", allocs)
 	}
 }
+
+// FuzzL1RoundTrip stores arbitrary keys and values (sizes around fastcache's
+// 64 KiB limit included) and reads them back.
+func FuzzL1RoundTrip(f *testing.F) {
+	l := newL1(256 << 20)
+	f.Add("k", []byte("v"), uint16(0))
+	f.Add("", []byte{}, uint16(0))
+	f.Add(bigKeyPrefix+"k", []byte("x"), uint16(65000))
+	f.Add("k2", []byte("y"), uint16(65535))
+	f.Fuzz(func(t *testing.T, key string, val []byte, pad uint16) {
+		val = append(val, bytes.Repeat([]byte{7}, int(pad))...)
+		h := header{t1: 1, t2: 2}
+		l.set(key, h, val)
+		got, gh, ok := l.get([]byte("p"), key)
+		if len(key) > maxL1Key {
+			if ok {
+				t.Fatal("hit for a key too long for L1")
+			}
+			return
+		}
+		if !ok {
+			t.Fatalf("miss (key len %d, value len %d)", len(key), len(val))
+		}
+		if gh != h || !bytes.Equal(got[1:], val) || got[0] != 'p' {
+			t.Fatalf("round trip differs (key len %d, value len %d)", len(key), len(val))
+		}
+	})
+}

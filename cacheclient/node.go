@@ -34,12 +34,14 @@ type node struct {
 
 func newNode(addr string, cfg *Config, lat prometheus.Observer) *node {
 	opt := &redis.Options{
-		Addr:            addr,
-		Password:        cfg.Password,
-		DialTimeout:     cfg.DialTimeout,
-		DialerRetries:   1,
-		ReadTimeout:     cfg.L2Timeout,
-		WriteTimeout:    cfg.L2Timeout,
+		Addr:          addr,
+		Password:      cfg.Password,
+		DialTimeout:   cfg.DialTimeout,
+		DialerRetries: 1,
+		// Every call carries a context deadline (L2Timeout, more for big
+		// writes); these are only a backstop.
+		ReadTimeout:     cfg.L2Timeout + time.Second,
+		WriteTimeout:    cfg.L2Timeout + time.Second,
 		MaxRetries:      -1, // a retry would double the cost of a dead node
 		PoolSize:        cfg.PoolSize,
 		PoolTimeout:     cfg.L2Timeout,

@@ -1,6 +1,7 @@
 package cachenode
 
 import (
+	"bytes"
 	"net"
 	"sort"
 	"strconv"
@@ -113,7 +114,20 @@ func setRequirePass(s *Server, b []byte) (func(), string) {
 func cmdConfigGet(c *conn, args [][]byte) {
 	seen := make(map[string]bool)
 	var names []string
+	var exact map[string]string // parameter -> name as the client spelled it
 	for _, pat := range args[2:] {
+		if !bytes.ContainsAny(pat, "*?[\\") {
+			// Redis answers an exact name with the spelling it was asked with.
+			if p := findParam(pat); p != nil && !seen[p.name] {
+				seen[p.name] = true
+				names = append(names, p.name)
+				if exact == nil {
+					exact = make(map[string]string)
+				}
+				exact[p.name] = string(pat)
+			}
+			continue
+		}
 		for _, p := range configParams {
 			if !seen[p.name] && store.Match(pat, []byte(p.name), true) {
 				seen[p.name] = true
@@ -126,7 +140,11 @@ func cmdConfigGet(c *conn, args [][]byte) {
 	for _, n := range names {
 		for _, p := range configParams {
 			if p.name == n {
-				c.bulkStr(n)
+				if e, ok := exact[n]; ok {
+					c.bulkStr(e)
+				} else {
+					c.bulkStr(n)
+				}
 				c.bulkStr(p.get(c.s))
 			}
 		}

@@ -129,6 +129,7 @@ func cmdHello(c *conn, args [][]byte) {
 	}
 	if ver != 0 {
 		c.proto = int(ver)
+		c.protoSeen.Store(int32(ver))
 	}
 	c.mapLen(7)
 	c.bulkStr("server")
@@ -227,7 +228,7 @@ func (c *conn) clientLine(b []byte, cl *conn, now time.Time) []byte {
 	if cl == c {
 		idle = 0
 	}
-	proto := 2
+	proto := int(cl.protoSeen.Load())
 	if cl == c {
 		proto = c.proto
 	}
@@ -362,6 +363,17 @@ func appendFlags(c *conn, f cmdFlag) {
 }
 
 func (c *conn) commandInfo(cmd *command) {
+	if rec, ok := recordedInfo()[cmd.name]; ok {
+		c.array(10)
+		for _, e := range rec.elems[:9] {
+			c.out = appendValue(c.out, e, c.proto)
+		}
+		c.array(len(cmd.subList))
+		for _, s := range cmd.subList {
+			c.commandInfo(s)
+		}
+		return
+	}
 	c.array(10)
 	c.bulkStr(cmd.name)
 	c.int(int64(cmd.arity))
@@ -471,20 +483,31 @@ func cmdCommandInfo(c *conn, args [][]byte) {
 	}
 }
 
+// commandDocs writes cmd's COMMAND DOCS entry: Redis's recorded docs when
+// there are some (with arguments, for redis-cli's hints), else the built-in
+// summary. Subcommands are the ones cachenode implements.
 func (c *conn) commandDocs(cmd *command) {
-	n := 4
+	rec, ok := recordedDocs()[cmd.name]
+	var fields []value
+	if ok {
+		for i := 0; i+1 < len(rec.elems); i += 2 {
+			if rec.elems[i].str != "subcommands" {
+				fields = append(fields, rec.elems[i], rec.elems[i+1])
+			}
+		}
+	} else {
+		str := func(s string) value { return value{kind: '$', str: s} }
+		fields = []value{str("summary"), str(cmd.summary), str("since"), str(cmd.since),
+			str("group"), str(cmd.group), str("complexity"), str(cmd.complex)}
+	}
+	n := len(fields) / 2
 	if cmd.subList != nil {
 		n++
 	}
 	c.mapLen(n)
-	c.bulkStr("summary")
-	c.bulkStr(cmd.summary)
-	c.bulkStr("since")
-	c.bulkStr(cmd.since)
-	c.bulkStr("group")
-	c.bulkStr(cmd.group)
-	c.bulkStr("complexity")
-	c.bulkStr(cmd.complex)
+	for _, f := range fields {
+		c.out = appendValue(c.out, f, c.proto)
+	}
 	if cmd.subList != nil {
 		c.bulkStr("subcommands")
 		c.mapLen(len(cmd.subList))

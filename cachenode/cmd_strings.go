@@ -427,7 +427,12 @@ func parseLD(b []byte) (*big.Float, bool) {
 		return nil, false
 	}
 	s := string(b)
-	f, _, err := big.ParseFloat(s, 10, ldPrec, big.ToNearestEven)
+	base := 10
+	if body := strings.TrimLeft(s, "+-"); len(s)-len(body) <= 1 && len(body) > 2 && body[0] == '0' &&
+		body[1]|0x20 == 'x' && !strings.Contains(body, "_") {
+		base = 0 // strtold reads C99 hex floats: 0x10, 0x1.8p3
+	}
+	f, _, err := big.ParseFloat(s, base, ldPrec, big.ToNearestEven)
 	if err != nil {
 		switch strings.ToLower(strings.TrimLeft(s, "+-")) {
 		case "inf", "infinity":

@@ -30,6 +30,7 @@ package cachenode_test
 //	                      protocol errors) and compare the one reply
 //	#!rawrep PREFIX N S [SUFFIX]  send PREFIX, S repeated N times, SUFFIX
 //	                      (oversized lines) and compare the one reply
+//	#!replies N           the next raw step reads N replies (a pipeline)
 //	#!closed              both servers must have closed the connection; then
 //	                      reconnect (fresh, unauthenticated connection)
 //	#!reconnect           close the connection and open a fresh one
@@ -91,6 +92,7 @@ func TestCompatCorpus(t *testing.T) {
 		}
 		for _, proto := range []int{2, 3} {
 			t.Run(fmt.Sprintf("%s/resp%d", filepath.Base(f), proto), func(t *testing.T) {
+				t.Parallel() // each script has its own pair of servers
 				runScript(t, script, proto)
 			})
 		}
@@ -112,6 +114,7 @@ type step struct {
 	ignore   bool
 	expect   []byte // non-nil: cachenode must reply exactly this
 	onlyRESP int    // 0: both
+	replies  int    // replies to read for a raw step (default 1)
 }
 
 type script struct {
@@ -173,6 +176,15 @@ func parseScript(path string) (*script, error) {
 					return nil, err
 				}
 				pending.expect = []byte(rest[0])
+			case "replies":
+				if err := argc(1); err != nil {
+					return nil, err
+				}
+				v, err := strconv.Atoi(rest[0])
+				if err != nil || v < 0 {
+					return nil, fmt.Errorf("line %d: bad #!replies", n)
+				}
+				pending.replies = v
 			case "resp2":
 				pending.onlyRESP = 2
 			case "resp3":
@@ -189,7 +201,7 @@ func parseScript(path string) (*script, error) {
 					return nil, fmt.Errorf("line %d: #!rawrep takes PREFIX N S [SUFFIX]", n)
 				}
 				reps, err := strconv.Atoi(rest[1])
-				if err != nil || reps < 0 || reps > 1<<20 {
+				if err != nil || reps < 0 || reps > 64<<20 {
 					return nil, fmt.Errorf("line %d: bad #!rawrep count", n)
 				}
 				pending.line, pending.text = n, line
@@ -684,7 +696,9 @@ func runScript(t *testing.T, s *script, proto int) {
 			switch {
 			case st.raw != nil:
 				if errs[i] = tg.send(st.raw); errs[i] == nil {
-					got[i], errs[i] = readReply(tg.r)
+					for j := 0; j < max(st.replies, 1) && errs[i] == nil; j++ {
+						got[i], errs[i] = readReplyInto(tg.r, got[i])
+					}
 				}
 			case st.scan:
 				got[i], errs[i] = scanAll(tg, st.args)
@@ -696,7 +710,7 @@ func runScript(t *testing.T, s *script, proto int) {
 			t.Fatalf("%s: redis: %v (reply so far %q); the corpus line is wrong", where, errs[0], got[0])
 		}
 		if dump {
-			t.Logf("%s:%d: %-40.40s -> %q", s.name, st.line, st.text, got[0])
+			t.Logf("%s:%d: %-40.40s -> %s", s.name, st.line, st.text, clip(got[0]))
 		}
 		if st.ignore || (selfCheck && st.expect != nil) {
 			continue
@@ -704,26 +718,26 @@ func runScript(t *testing.T, s *script, proto int) {
 		var diff string
 		switch {
 		case errs[1] != nil:
-			diff = fmt.Sprintf("cachenode: %v (reply so far %q); redis replied %q", errs[1], got[1], got[0])
+			diff = fmt.Sprintf("cachenode: %v (reply so far %s); redis replied %s", errs[1], clip(got[1]), clip(got[0]))
 		case st.expect != nil:
 			if !bytes.Equal(got[1], st.expect) {
-				diff = fmt.Sprintf("cachenode replied %q, want %q", got[1], st.expect)
+				diff = fmt.Sprintf("cachenode replied %s, want %s", clip(got[1]), clip(st.expect))
 			}
 		case st.typeOnly:
 			if shape(got[0]) != shape(got[1]) {
-				diff = fmt.Sprintf("reply types differ: redis %q, cachenode %q", got[0], got[1])
+				diff = fmt.Sprintf("reply types differ: redis %s, cachenode %s", clip(got[0]), clip(got[1]))
 			}
 		case st.approx >= 0:
 			if !approxEqual(got[0], got[1], st.approx) {
-				diff = fmt.Sprintf("redis %q, cachenode %q (allowed ±%d)", got[0], got[1], st.approx)
+				diff = fmt.Sprintf("redis %s, cachenode %s (allowed ±%d)", clip(got[0]), clip(got[1]), st.approx)
 			}
 		case st.sort:
 			if !bytes.Equal(sortedAggregate(got[0]), sortedAggregate(got[1])) {
-				diff = fmt.Sprintf("(order ignored) redis %q, cachenode %q", got[0], got[1])
+				diff = fmt.Sprintf("(order ignored) redis %s, cachenode %s", clip(got[0]), clip(got[1]))
 			}
 		default:
 			if !bytes.Equal(got[0], got[1]) {
-				diff = fmt.Sprintf("redis %q, cachenode %q", got[0], got[1])
+				diff = fmt.Sprintf("redis %s, cachenode %s", clip(got[0]), clip(got[1]))
 			}
 		}
 		if diff == "" {
@@ -742,6 +756,15 @@ func runScript(t *testing.T, s *script, proto int) {
 			t.Fatalf("too many differences; stopping this script")
 		}
 	}
+}
+
+// clip quotes a reply for a message, cut to a readable length.
+func clip(b []byte) string {
+	const max = 400
+	if len(b) <= max {
+		return strconv.Quote(string(b))
+	}
+	return strconv.Quote(string(b[:max])) + fmt.Sprintf("... (%d bytes)", len(b))
 }
 
 func approxEqual(a, b []byte, tol int64) bool {

@@ -16,7 +16,7 @@ const (
 	flushThreshold = 64 * 1024
 	// keepOutCap: a reply buffer that grew beyond this is released after the
 	// flush so idle connections do not hold large buffers.
-	keepOutCap = 1 << 20
+	keepOutCap = 128 << 10
 )
 
 // conn is one client connection, served by one goroutine (serve). Fields
@@ -24,6 +24,7 @@ const (
 // by other connections (CLIENT LIST) and the server.
 type conn struct {
 	s  *Server
+	st *stripe // this connection's share of the server's counters
 	nc net.Conn
 	rd *resp.Reader
 
@@ -33,8 +34,9 @@ type conn struct {
 	proto   int
 	authed  bool
 	quit    bool
-	rdl     bool // a read deadline is set
-	wdl     bool // a write deadline is set
+	ncmd    uint64 // commands executed, for latency sampling
+	rdl     bool   // a read deadline is set
+	wdl     bool   // a write deadline is set
 
 	id      int64
 	created time.Time
@@ -44,8 +46,9 @@ type conn struct {
 	name       atomic.Pointer[string]
 	libName    atomic.Pointer[string]
 	libVer     atomic.Pointer[string]
-	lastActive atomic.Int64 // unix nanoseconds of the last command
+	lastActive atomic.Int64 // unix nanoseconds of the last read from the client
 	lastCmd    atomic.Pointer[command]
+	protoSeen  atomic.Int32 // proto, for other connections' CLIENT LIST
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -58,17 +61,19 @@ func newConn(s *Server, nc net.Conn) *conn {
 		addr:    nc.RemoteAddr().String(),
 		laddr:   nc.LocalAddr().String(),
 	}
+	c.st = &s.stripes[c.id%statStripes]
 	c.authed = *s.requirePass.Load() == ""
 	c.rd = resp.NewReader(c)
 	c.rd.Unauthenticated = !c.authed
 	c.lastActive.Store(c.created.UnixNano())
+	c.protoSeen.Store(2)
 	return c
 }
 
 // Read reads from the network connection, counting bytes for INFO.
 func (c *conn) Read(p []byte) (int, error) {
 	n, err := c.nc.Read(p)
-	c.s.netIn.Add(uint64(n))
+	c.st.netIn.Add(uint64(n))
 	return n, err
 }
 
@@ -126,7 +131,12 @@ func (c *conn) serve() {
 		if c.s.shuttingDown.Load() { // Shutdown may have set a deadline we just replaced
 			return
 		}
-		if err := c.rd.Fill(); err != nil {
+		if c.rd.Unauthenticated && !c.authRequired() {
+			c.rd.Unauthenticated = false // requirepass was removed with CONFIG SET
+		}
+		err = c.rd.Fill()
+		c.lastActive.Store(time.Now().UnixNano())
+		if err != nil {
 			var ne net.Error
 			switch {
 			case errors.Is(err, resp.ErrQueryBufferLimit):
@@ -158,7 +168,7 @@ func (c *conn) flush() bool {
 		c.wdl = false
 	}
 	n, err := c.nc.Write(c.out)
-	c.s.netOut.Add(uint64(n))
+	c.st.netOut.Add(uint64(n))
 	if cap(c.out) > keepOutCap {
 		c.out = nil
 	} else {

@@ -61,6 +61,10 @@ func newClient(t testing.TB, addr string, opt *redis.Options) *redis.Client {
 		opt.Protocol = 2
 	}
 	opt.DisableIdentity = true
+	if opt.ReadTimeout == 0 {
+		opt.ReadTimeout = 30 * time.Second // a loaded machine under -race
+		opt.WriteTimeout = 30 * time.Second
+	}
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
@@ -173,3 +177,7 @@ func ctxT(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+func bytesContains(s, sub string) bool { return strings.Contains(s, sub) }

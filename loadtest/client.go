@@ -26,9 +26,9 @@ type Outcome struct {
 	Shared bool
 }
 
-// Client is the cache client that each client process drives. The default,
-// used by the loadtest binary, is cacheclient; tests and embedders can
-// substitute their own with ClientProcess.NewClient.
+// Client is the cache client that each client process drives. The loadtest
+// binary uses DefaultClient (cacheclient); a program that embeds the client
+// process (RunClientProcess) can drive another implementation.
 type Client interface {
 	// Get returns key's value, appended to dst.
 	Get(ctx context.Context, key string, dst []byte) ([]byte, Outcome, error)
@@ -51,6 +51,9 @@ type ClientConfig struct {
 	L1Bytes int `json:"l1_bytes,omitempty"`
 	// TTL is how long a loaded value is fresh.
 	TTL time.Duration `json:"ttl,omitempty"`
+	// L1TTL, when shorter than TTL, caps how long the L1 copy is fresh, so
+	// that more reads reach the tier (L2).
+	L1TTL time.Duration `json:"l1_ttl,omitempty"`
 	// StaleTTL is how long past TTL a value may be served when the origin fails.
 	StaleTTL time.Duration `json:"stale_ttl,omitempty"`
 	// LoadTimeout bounds one origin load.

@@ -41,15 +41,20 @@ type Config struct {
 	ZipfS float64
 	// OriginRPS is each client process's origin rate limit, per second
 	// (0: the client's default, unlimited unless it has one; negative: 0).
-	// The limiter's burst is a twentieth of it (at least 1), so that the
-	// origin's busiest second stays within the limit plus one 100 ms
+	// The limiter's burst is a fiftieth of it (at least 1), so that the
+	// origin's busiest second stays well within the limit plus one 100 ms
 	// counting bucket.
 	OriginRPS float64
 	// Origin configures the origin simulator.
 	Origin OriginConfig
+	// OriginErrorRate makes this fraction (0..1) of origin calls fail with
+	// 500 for the whole run (failure injection on top of the scenario's).
+	OriginErrorRate float64
 	// Client configures the cache client in every client process. Zero
 	// fields take loadtest's defaults: L1 32 MiB, TTL 5s (origindown 1s),
-	// StaleTTL 1m, LoadTimeout 2s, HealthInterval 250ms, L2Timeout 200ms.
+	// L1TTL none (scaleout 500ms, so that reads reach the tier and the
+	// join shows at the origin), StaleTTL 1m, LoadTimeout 2s,
+	// HealthInterval 250ms, L2Timeout 200ms.
 	Client ClientConfig
 	// Interval is the reporting interval of the time series. Default 500ms.
 	Interval time.Duration
@@ -146,6 +151,9 @@ func (c *Config) init() error {
 			cc.TTL = time.Second
 		}
 	}
+	if cc.L1TTL == 0 && c.Scenario == "scaleout" {
+		cc.L1TTL = 500 * time.Millisecond
+	}
 	if cc.StaleTTL == 0 {
 		cc.StaleTTL = time.Minute
 	}
@@ -161,7 +169,7 @@ func (c *Config) init() error {
 	if c.OriginRPS > 0 {
 		cc.OriginRPS = c.OriginRPS
 		if cc.OriginBurst == 0 {
-			cc.OriginBurst = max(1, int(c.OriginRPS/20))
+			cc.OriginBurst = max(1, int(c.OriginRPS/50))
 		}
 	}
 	c.Origin.init()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if r.origin, err = StartOrigin(cfg.Origin); err != nil {
 		return nil, fmt.Errorf("loadtest: origin: %w", err)
 	}
+	r.origin.SetErrorRate(cfg.OriginErrorRate)
 	addrs := cfg.Addrs
 	if len(addrs) == 0 {
 		r.tier = &tier{exe: cfg.Exe, nodeBin: cfg.NodeBin, maxmemory: cfg.MaxMemory, logw: cfg.Log}
@@ -173,7 +175,7 @@ func (r *run) readReports(p *proc, stdout io.Reader) {
 	}()
 	for sc.Scan() {
 		var rep report
-		if jsonUnmarshal(sc.Bytes(), &rep) != nil {
+		if json.Unmarshal(sc.Bytes(), &rep) != nil {
 			continue
 		}
 		switch rep.Type {
@@ -192,7 +194,7 @@ func (r *run) readReports(p *proc, stdout io.Reader) {
 		case "done":
 			r.mu.Lock()
 			for _, e := range rep.Errs {
-				if len(r.errs) < 10 {
+				if len(r.errs) < 6 {
 					r.errs = append(r.errs, fmt.Sprintf("process %d: %s", p.id, e))
 				}
 			}
@@ -251,14 +253,14 @@ func (r *run) steps() []step {
 		return []step{{0.4, "node joined", r.scaleOut}}
 	case "tierdown":
 		return []step{
-			{0.25, "node 1 killed", func() error { r.tier.kill(0); return nil }},
-			{0.45, "all nodes killed", func() error {
+			{0.20, "node 1 killed", func() error { r.tier.kill(0); return nil }},
+			{0.40, "all nodes killed", func() error {
 				for i := 1; i < len(r.tier.addrs()); i++ {
 					r.tier.kill(i)
 				}
 				return nil
 			}},
-			{0.70, "nodes restarting", func() error {
+			{0.60, "nodes restarting", func() error {
 				for i := range r.tier.addrs() {
 					if err := r.tier.restart(i); err != nil {
 						return err

@@ -124,3 +124,13 @@ func (h *hist) addSparse(b [][2]uint64, maxNS uint64) {
 }
 
 func (h *hist) reset() { *h = hist{} }
+
+// histUpper returns the exclusive upper bound, in ns, of bucket i.
+func histUpper(i int) float64 {
+	if i < histLinear {
+		return float64(i + 1)
+	}
+	e := (i-histLinear)/histSub + 1
+	lo := uint64(histSub+(i-histLinear)%histSub) << uint(e)
+	return float64(lo + uint64(1)<<uint(e))
+}

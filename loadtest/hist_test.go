@@ -77,3 +77,12 @@ func BenchmarkHistRecord(b *testing.B) {
 		h.record(time.Duration(i&0xffff) * time.Microsecond)
 	}
 }
+
+func TestHistUpperBounds(t *testing.T) {
+	for _, ns := range []uint64{0, 1, 31, 32, 33, 63, 64, 1000, 123456, 1 << 33} {
+		i := histIndex(ns)
+		if up := histUpper(i); float64(ns) >= up || (i > 0 && float64(ns) < histUpper(i-1)) {
+			t.Errorf("%dns in bucket %d with bounds [%v, %v)", ns, i, histUpper(i-1), up)
+		}
+	}
+}

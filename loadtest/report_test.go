@@ -51,7 +51,7 @@ func TestReportIsSelfContained(t *testing.T) {
 			t.Errorf("report refers to something outside itself: contains %q", bad)
 		}
 	}
-	for _, want := range []string{"node 1 killed", "limit 200/s", "tier down", "190/s ≤ 200/s"} {
+	for _, want := range []string{"node 1 killed", "limit 200/s", "tier down", "190/s / 200/s", "within the limit"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}

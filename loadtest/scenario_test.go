@@ -142,7 +142,7 @@ func TestScenarioTierdown(t *testing.T) {
 	}
 	// origin_peak_rps is the busiest 1 s window, slid in steps of the
 	// origin's 100 ms counting bucket; the slack is one such bucket at the
-	// limit (it covers the limiter's burst of limit/20 and HTTP jitter).
+	// limit (it covers the limiter's burst of limit/50 and HTTP jitter).
 	slack := limit * float64(100*time.Millisecond) / float64(time.Second)
 	if peak := num(t, m, "origin_peak_rps"); peak > limit+slack {
 		t.Fatalf("origin peak %.1f/s above its limit %.0f/s + %.0f slack", peak, limit, slack)

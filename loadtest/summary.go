@@ -22,21 +22,36 @@ type Event struct {
 // documented in the README. Counts are over all client processes; origin
 // figures are what the origin simulator saw.
 type Summary struct {
-	Scenario    string  `json:"scenario"`
-	Nodes       int     `json:"nodes"`
-	Procs       int     `json:"procs"`
-	Concurrency int     `json:"concurrency"`
-	Keys        int     `json:"keys"`
-	DurationMS  float64 `json:"duration_ms"`
-	Interrupted bool    `json:"interrupted,omitempty"`
+	// Scenario is the scenario's name.
+	Scenario string `json:"scenario"`
+	// Nodes is the tier's size at the start; Procs, Concurrency and Keys
+	// are the run's settings.
+	Nodes       int `json:"nodes"`
+	Procs       int `json:"procs"`
+	Concurrency int `json:"concurrency"`
+	Keys        int `json:"keys"`
+	// DurationMS is how long the clients ran.
+	DurationMS float64 `json:"duration_ms"`
+	// Interrupted is set when the run was canceled (Ctrl-C) before its end.
+	Interrupted bool `json:"interrupted,omitempty"`
 
-	Requests    int64 `json:"requests"`
-	Errors      int64 `json:"errors"` // failures other than shed
-	Shed        int64 `json:"shed"`
-	L1Hits      int64 `json:"l1_hits"`
-	L2Hits      int64 `json:"l2_hits"`
-	OriginCalls int64 `json:"origin_calls"` // as counted by the origin
-	Coalesced   int64 `json:"coalesced"`
+	// Requests counts every Get; each ended as exactly one of an error, a
+	// shed, or a value (from L1, L2 or an origin load).
+	Requests int64 `json:"requests"`
+	// Errors counts failures other than shed.
+	Errors int64 `json:"errors"`
+	// Shed counts calls the client refused to protect the origin.
+	Shed int64 `json:"shed"`
+	// L1Hits and L2Hits count values served from the in-process cache and
+	// from the tier (stale values served from L1 included).
+	L1Hits int64 `json:"l1_hits"`
+	L2Hits int64 `json:"l2_hits"`
+	// OriginCalls is the number of calls the origin received.
+	OriginCalls int64 `json:"origin_calls"`
+	// Coalesced counts calls that shared another caller's load.
+	Coalesced int64 `json:"coalesced"`
+	// StaleServed counts expired values served because the origin failed
+	// or was shed.
 	StaleServed int64 `json:"stale_served"`
 	// ClientLoads counts requests answered by an origin load (own or shared).
 	ClientLoads int64 `json:"client_loads"`
@@ -48,25 +63,44 @@ type Summary struct {
 	// ErrorsWithoutCopy counts errors for keys never served before.
 	ErrorsWithoutCopy int64 `json:"errors_without_copy"`
 
+	// ThroughputRPS is Requests per second of the run.
 	ThroughputRPS float64 `json:"throughput_rps"`
-	HitRatio      float64 `json:"hit_ratio"` // (l1+l2)/requests
-	L1HitRatio    float64 `json:"l1_hit_ratio"`
-	L2HitRatio    float64 `json:"l2_hit_ratio"`
-	P50MS         float64 `json:"p50_ms"`
-	P99MS         float64 `json:"p99_ms"`
-	MaxMS         float64 `json:"max_ms"`
+	// HitRatio is (L1Hits+L2Hits)/Requests; L1HitRatio and L2HitRatio are
+	// its two parts.
+	HitRatio   float64 `json:"hit_ratio"`
+	L1HitRatio float64 `json:"l1_hit_ratio"`
+	L2HitRatio float64 `json:"l2_hit_ratio"`
+	// P50MS, P99MS and MaxMS are latency percentiles of all requests.
+	P50MS float64 `json:"p50_ms"`
+	P99MS float64 `json:"p99_ms"`
+	MaxMS float64 `json:"max_ms"`
 
-	OriginFailed          int64   `json:"origin_failed"`
-	OriginPeakRPS         float64 `json:"origin_peak_rps"` // max calls in any 1s window
-	OriginLimitRPS        float64 `json:"origin_limit_rps"`
-	OriginBurst           int     `json:"origin_burst"` // summed over processes
-	OriginPeakConcurrency int64   `json:"origin_peak_concurrency"`
-	OriginKeys            int     `json:"origin_keys"`
-	OriginMaxCallsPerKey  int64   `json:"origin_max_calls_per_key"`
-	OriginCallsPerKey     float64 `json:"origin_calls_per_key"` // mean over keys called
+	// OriginFailed counts origin calls answered with an error status.
+	OriginFailed int64 `json:"origin_failed"`
+	// OriginPeakRPS is the busiest 1s window at the origin (slid by 100ms).
+	OriginPeakRPS float64 `json:"origin_peak_rps"`
+	// OriginLimitRPS is the origin limit summed over processes (0: none);
+	// OriginBurst is the limiters' burst, summed.
+	OriginLimitRPS float64 `json:"origin_limit_rps"`
+	OriginBurst    int     `json:"origin_burst"`
+	// OriginPeakConcurrency is the most calls in progress at the origin.
+	OriginPeakConcurrency int64 `json:"origin_peak_concurrency"`
+	// OriginKeys is the number of distinct keys the origin was asked for;
+	// OriginMaxCallsPerKey and OriginCallsPerKey the most and the mean
+	// calls for one of them.
+	OriginKeys           int     `json:"origin_keys"`
+	OriginMaxCallsPerKey int64   `json:"origin_max_calls_per_key"`
+	OriginCallsPerKey    float64 `json:"origin_calls_per_key"`
 
+	// KeysMovedFraction (scaleout) is the fraction of the run's keys whose
+	// owner changed when the node joined; IdealMovedFraction is 1/(N+1).
 	KeysMovedFraction  float64 `json:"keys_moved_fraction"`
 	IdealMovedFraction float64 `json:"ideal_moved_fraction"`
+	// OriginRPSBeforeJoin and OriginPeakRPSAfterJoin (scaleout) show the
+	// miss spike: the origin's mean rate over the 2s before the join and
+	// its busiest 1s window in the 3s after it.
+	OriginRPSBeforeJoin    float64 `json:"origin_rps_before_join,omitempty"`
+	OriginPeakRPSAfterJoin float64 `json:"origin_peak_rps_after_join,omitempty"`
 	// RecoveryMS is, for scaleout, the time from the join until the hit
 	// ratio is back to its level before; for origindown, from the origin's
 	// return until an interval without errors; -1 if it never recovered.
@@ -77,12 +111,21 @@ type Summary struct {
 	DetectMS  float64 `json:"detect_ms,omitempty"`
 	RecoverMS float64 `json:"recover_ms,omitempty"`
 
-	Events      []Event   `json:"events"`
-	Phases      []Phase   `json:"phases"`
-	Series      []Point   `json:"series"`
-	OriginRate  []RatePt  `json:"origin_rate"` // 1s sliding window, every origin bucket
-	ErrorSample []string  `json:"error_sample,omitempty"`
-	Config      RunConfig `json:"config"`
+	// LatencyHist is the latency distribution of all requests: the
+	// non-empty histogram buckets, each with its upper bound.
+	LatencyHist []HistBin `json:"latency_hist"`
+	// Events are what the scenario did, in order.
+	Events []Event `json:"events"`
+	// Phases aggregate the run between events.
+	Phases []Phase `json:"phases"`
+	// Series has one point per reporting interval.
+	Series []Point `json:"series"`
+	// OriginRate is the origin's 1s sliding-window rate every 100ms.
+	OriginRate []RatePt `json:"origin_rate"`
+	// ErrorSample holds a few distinct error messages.
+	ErrorSample []string `json:"error_sample,omitempty"`
+	// Config records the run's settings.
+	Config RunConfig `json:"config"`
 }
 
 // Phase aggregates the part of a run between two scenario events.
@@ -115,6 +158,13 @@ type Point struct {
 	P50MS       float64 `json:"p50_ms"`
 	P99MS       float64 `json:"p99_ms"`
 	NodesUp     int     `json:"nodes_up"` // -1: unknown
+}
+
+// HistBin is one latency histogram bucket: Count requests took at most
+// UpToMS (and more than the previous bucket's bound).
+type HistBin struct {
+	UpToMS float64 `json:"up_to_ms"`
+	Count  uint64  `json:"count"`
 }
 
 // RatePt is the origin's call rate over the 1s window ending at TMS.
@@ -229,6 +279,11 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 	s.ClientLoads, s.BadValues = all.Loads, all.BadValues
 	s.ErrorsWithStaleCopy, s.ErrorsWithoutCopy = all.ErrsWithCpy, all.Errors-all.ErrsWithCpy
 	s.P50MS, s.P99MS, s.MaxMS = h.quantileMS(0.5), h.quantileMS(0.99), h.maxMS()
+	for i, c := range h.counts {
+		if c > 0 {
+			s.LatencyHist = append(s.LatencyHist, HistBin{UpToMS: histUpper(i) / 1e6, Count: c})
+		}
+	}
 	if secs := elapsed.Seconds(); secs > 0 {
 		s.ThroughputRPS = float64(all.Requests) / secs
 	}
@@ -269,6 +324,12 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		}
 		ph.P50MS, ph.P99MS = phH.quantileMS(0.5), phH.quantileMS(0.99)
 		s.Phases = append(s.Phases, ph)
+	}
+	if at := eventTime(s.Events, "node joined"); at >= 0 {
+		j := time.Duration(at * 1e6)
+		n, _ := originIn(max(0, j-2*time.Second), j)
+		s.OriginRPSBeforeJoin = float64(n) / math.Min(2, j.Seconds()+1e-9)
+		_, s.OriginPeakRPSAfterJoin = originIn(j, j+3*time.Second)
 	}
 	r.scenarioFigures(s)
 	return s
@@ -311,10 +372,14 @@ func (r *run) scenarioFigures(s *Summary) {
 			return
 		}
 		base /= float64(n)
+		// Recovered: the first interval after the join where the mean hit
+		// ratio of it and the one before is back within 2 points of the
+		// baseline (single intervals are too noisy on a busy machine).
 		s.RecoveryMS = -1
-		for _, p := range s.Series {
-			if p.TMS >= at && p.Requests > 0 && hit(p) >= base-0.01 {
-				s.RecoveryMS = p.TMS + ivMS - at
+		for i := 1; i < len(s.Series); i++ {
+			p, q := s.Series[i], s.Series[i-1]
+			if p.TMS >= at && p.Requests > 0 && q.Requests > 0 && (hit(p)+hit(q))/2 >= base-0.02 {
+				s.RecoveryMS = math.Max(0, p.TMS+ivMS-at)
 				break
 			}
 		}
@@ -367,7 +432,7 @@ func (s *Summary) WriteTable(w io.Writer) {
 		s.Scenario, s.Nodes, s.Procs, s.Concurrency, s.Keys, s.DurationMS/1000, map[bool]string{true: " INTERRUPTED"}[s.Interrupted])
 	fmt.Fprintf(tw, "requests\t%d (%.0f/s)  errors %d  shed %d  stale served %d\n", s.Requests, s.ThroughputRPS, s.Errors, s.Shed, s.StaleServed)
 	fmt.Fprintf(tw, "hits\tL1 %s  L2 %s  coalesced %d\n", pct(s.L1HitRatio), pct(s.L2HitRatio), s.Coalesced)
-	fmt.Fprintf(tw, "latency\tp50 %.2fms  p99 %.2fms  max %.2fms\n", s.P50MS, s.P99MS, s.MaxMS)
+	fmt.Fprintf(tw, "latency\tp50 %s  p99 %s  max %s\n", fmtMS(s.P50MS), fmtMS(s.P99MS), fmtMS(s.MaxMS))
 	limit := "no limit"
 	if s.OriginLimitRPS > 0 {
 		limit = fmt.Sprintf("limit %.0f/s", s.OriginLimitRPS)
@@ -376,8 +441,8 @@ func (s *Summary) WriteTable(w io.Writer) {
 		s.OriginCalls, s.OriginFailed, s.OriginKeys, s.OriginMaxCallsPerKey, s.OriginPeakRPS, limit, s.OriginPeakConcurrency)
 	switch s.Scenario {
 	case "scaleout":
-		fmt.Fprintf(tw, "scale-out\t%s of keys moved (ideal %s); hit ratio recovered in %s\n",
-			pct(s.KeysMovedFraction), pct(s.IdealMovedFraction), durStr(s.RecoveryMS))
+		fmt.Fprintf(tw, "scale-out\t%s of keys moved (ideal %s); origin %.0f/s before the join, peak %.0f/s after; hit ratio recovered in %s\n",
+			pct(s.KeysMovedFraction), pct(s.IdealMovedFraction), s.OriginRPSBeforeJoin, s.OriginPeakRPSAfterJoin, durStr(s.RecoveryMS))
 	case "tierdown":
 		if s.DetectMS != 0 || s.RecoverMS != 0 {
 			fmt.Fprintf(tw, "tier\tfailure detected in %s, recovery seen in %s\n", durStr(s.DetectMS), durStr(s.RecoverMS))
@@ -391,16 +456,29 @@ func (s *Summary) WriteTable(w io.Writer) {
 	}
 	if len(s.Phases) > 1 {
 		fmt.Fprintln(tw, "\t")
-		fmt.Fprintln(tw, "phase\tfrom   requests  errors  shed  stale  hit     origin/s  peak/s  p50ms  p99ms")
+		fmt.Fprintln(tw, "phase\tfrom   requests  errors  shed  stale    hit  origin/s  peak/s       p50       p99")
 		for _, p := range s.Phases {
-			fmt.Fprintf(tw, "%s\t%5.1fs %9d %7d %5d %6d %6s %9.0f %7.0f %6.2f %6.2f\n", p.Name, p.StartMS/1000,
-				p.Requests, p.Errors, p.Shed, p.StaleServed, pct(p.HitRatio), p.OriginRPS, p.OriginPeakRPS, p.P50MS, p.P99MS)
+			fmt.Fprintf(tw, "%s\t%5.1fs %9d %7d %5d %6d %6s %9.0f %7.0f %9s %9s\n", p.Name, p.StartMS/1000,
+				p.Requests, p.Errors, p.Shed, p.StaleServed, pct(p.HitRatio), p.OriginRPS, p.OriginPeakRPS, fmtMS(p.P50MS), fmtMS(p.P99MS))
 		}
 	}
 	for _, e := range s.ErrorSample {
 		fmt.Fprintf(tw, "error\t%s\n", strings.TrimSpace(e))
 	}
 	_ = tw.Flush()
+}
+
+// fmtMS formats a latency given in milliseconds: µs below 0.1ms.
+func fmtMS(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case v < 0.1:
+		return fmt.Sprintf("%.1fµs", v*1000)
+	case v < 10:
+		return fmt.Sprintf("%.2fms", v)
+	}
+	return fmt.Sprintf("%.1fms", v)
 }
 
 func durStr(msv float64) string {

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +33,7 @@ func RunClientProcess(in io.Reader, out io.Writer, newClient NewClientFunc) erro
 			return errors.New("loadtest: client process: no config on stdin")
 		}
 		var cmd command
-		if err := jsonUnmarshal(sc.Bytes(), &cmd); err != nil {
+		if err := json.Unmarshal(sc.Bytes(), &cmd); err != nil {
 			return fmt.Errorf("loadtest: client process: bad command: %w", err)
 		}
 		if cmd.Op == "config" && cmd.Config != nil {
@@ -57,7 +58,7 @@ func RunClientProcess(in io.Reader, out io.Writer, newClient NewClientFunc) erro
 		defer cancel()
 		for sc.Scan() {
 			var cmd command
-			if jsonUnmarshal(sc.Bytes(), &cmd) != nil {
+			if json.Unmarshal(sc.Bytes(), &cmd) != nil {
 				continue
 			}
 			switch cmd.Op {
@@ -182,7 +183,9 @@ func (w *worker) loop(ctx context.Context, g int, s *shard, keys []string, lim *
 	if !w.cfg.Herd && len(keys) > 1 {
 		z = rand.NewZipf(r, w.cfg.ZipfS, 1, uint64(len(keys)-1))
 	}
-	buf := make([]byte, 0, 256)
+	// buf is only ever passed as dst; a returned slice is never reused,
+	// since a client may return memory it shares with other callers.
+	buf := make([]byte, 0, max(256, w.cfg.ValueSize))
 	for n := 0; ; n++ {
 		if ctx.Err() != nil {
 			return
@@ -212,7 +215,6 @@ func (w *worker) loop(ctx context.Context, g int, s *shard, keys []string, lim *
 		if ctx.Err() != nil {
 			return // the run ended under this call: not the client's failure
 		}
-		buf = v[:0]
 		s.mu.Lock()
 		s.c.Requests++
 		s.h.record(lat)
@@ -296,7 +298,7 @@ func (w *worker) noteErr(err error) {
 	msg := err.Error()
 	w.errMu.Lock()
 	defer w.errMu.Unlock()
-	if len(w.errs) >= 5 {
+	if len(w.errs) >= 3 {
 		return
 	}
 	for _, e := range w.errs {

@@ -2,6 +2,8 @@ package ring
 
 import (
 	"bytes"
+	"cmp"
+	"slices"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
@@ -121,8 +123,10 @@ func contains(list []string, s string) bool {
 // extended slice; the first is Owner(key). The owners come from the key's
 // probe sequence, so the second owner is the node that Owner returns once
 // the first is marked down, the third once the first two are, and so on.
-// It returns fewer than n when fewer live nodes exist (see Live). It
-// allocates only if dst lacks capacity.
+// It returns fewer than n when fewer live nodes exist (see Live). With
+// room in dst it allocates nothing, except when more than 4 owners must come
+// from the rendezvous fallback (long lists in small or mostly dead rings),
+// where it sorts the live slots once.
 func (r *Ring) Owners(key string, n int, dst []string) []string {
 	return r.OwnersHash(HashKey(key), n, dst)
 }
@@ -147,8 +151,53 @@ func (r *Ring) OwnersHash(h uint64, n int, dst []string) []string {
 			dst = append(dst, a)
 		}
 	}
+	if n-(len(dst)-start) > 4 {
+		return r.rendezvousAll(h, n, dst, start)
+	}
 	for len(dst)-start < n {
 		dst = append(dst, r.slots[r.rendezvous(h, dst[start:])])
 	}
 	return dst
+}
+
+// rendezvousAll appends to dst the live addresses not in dst[start:], by
+// descending rendezvous score, until dst[start:] holds n. It is the
+// rendezvous loop of OwnersHash for long owner lists: O(live·log live)
+// instead of a scan per owner.
+func (r *Ring) rendezvousAll(h uint64, n int, dst []string, start int) []string {
+	chosen := make(map[string]struct{}, n)
+	for _, a := range dst[start:] {
+		chosen[a] = struct{}{}
+	}
+	type cand struct {
+		score uint64
+		slot  int32
+	}
+	cands := make([]cand, 0, len(r.live))
+	for _, i := range r.live {
+		if _, ok := chosen[r.slots[i]]; !ok {
+			cands = append(cands, cand{score(h, i), i})
+		}
+	}
+	slices.SortFunc(cands, func(a, b cand) int {
+		if a.score != b.score {
+			return cmp.Compare(b.score, a.score)
+		}
+		return cmp.Compare(a.slot, b.slot)
+	})
+	for _, c := range cands {
+		if len(dst)-start == n {
+			break
+		}
+		if a := r.slots[c.slot]; !inSet(chosen, a) {
+			chosen[a] = struct{}{}
+			dst = append(dst, a)
+		}
+	}
+	return dst
+}
+
+func inSet(set map[string]struct{}, s string) bool {
+	_, ok := set[s]
+	return ok
 }

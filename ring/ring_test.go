@@ -686,7 +686,7 @@ func checkStep(t *testing.T, before *Ring, o op, hs []uint64) *Ring {
 			}
 		}
 	}
-	for _, h := range hs[:min(len(hs), 64)] {
+	for _, h := range hs[:min(len(hs), 32)] {
 		checkOwners(t, after, h)
 	}
 	// Failover agrees with Owners: the second owner takes over.
@@ -763,7 +763,7 @@ func randomOp(rng *rand.Rand, r *Ring, next *int, heavy bool) op {
 func TestRandomHistories(t *testing.T) {
 	hs := randomHashes(400, 2)
 	rng := rand.New(rand.NewPCG(3, 3))
-	histories, steps := 150, 25
+	histories, steps := 100, 25
 	if testing.Short() {
 		histories = 30
 	}
@@ -948,4 +948,30 @@ func TestConcurrentLookups(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestOwnersAll asks for every live node, which runs the long-list
+// rendezvous path, and checks it against the reference sequence.
+func TestOwnersAll(t *testing.T) {
+	as := addrs(300)
+	nodes := make([]Node, len(as))
+	for i, a := range as {
+		nodes[i] = Node{a, 1 + i%3}
+	}
+	r := NewWeighted(nodes...)
+	for i := 0; i < len(as); i += 7 {
+		r = r.WithDown(as[i])
+	}
+	for _, h := range randomHashes(20, 6) {
+		got := r.OwnersHash(h, 1000, []string{"x"})
+		want := append([]string{"x"}, refOwners(r, h, 1000)...)
+		if !slices.Equal(got, want) || len(got) != r.Live()+1 {
+			t.Fatalf("Owners(all) = %d owners, differs from the reference (%d)", len(got)-1, len(want)-1)
+		}
+		for _, n := range []int{5, 6, 40} {
+			if got := r.OwnersHash(h, n, nil); !slices.Equal(got, want[1:n+1]) {
+				t.Fatalf("Owners(%d) is not a prefix of Owners(all)", n)
+			}
+		}
+	}
 }

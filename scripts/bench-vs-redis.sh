@@ -17,7 +17,11 @@
 # Usage: scripts/bench-vs-redis.sh [--no-throughput] [--no-memory] [--no-bound]
 # Environment: N (requests per run, default 200000), ROUNDS (default 3),
 # KEYS (memory test keys, default 1000000), MAXMEMORY (default 2gb),
-# POLICY (default allkeys-lru), FILL_MAXMEMORY (default 100mb), CACHENODE_BIN (skip the build, use this binary).
+# POLICY (default allkeys-lru), FILL_MAXMEMORY (default 100mb), PIN (1: run
+# both servers on CPU 0 and redis-benchmark on CPU 1 with taskset, so the client
+# does not steal the server's CPU and both servers get one core, as redis's
+# single command thread uses; 0: no pinning; default 1 when taskset exists and
+# there are at least 2 CPUs), CACHENODE_BIN (skip the build, use this binary).
 # Every process it starts is stopped on exit (by PID); every run has a time limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +42,7 @@ for a in "$@"; do
 	--no-memory) do_memory=0 ;;
 	--no-bound) do_bound=0 ;;
 	-h | --help)
-		sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -66,6 +70,17 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+PIN=${PIN:-auto}
+if [ "$PIN" = auto ]; then
+	if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
+fi
+srv_pin=()
+cli_pin=()
+if [ "$PIN" = 1 ]; then
+	srv_pin=(taskset -c 0)
+	cli_pin=(taskset -c 1)
+fi
 
 if [ -n "${CACHENODE_BIN:-}" ]; then
 	bin=$CACHENODE_BIN
@@ -98,7 +113,7 @@ wait_ping() { # port
 }
 
 start_cachenode() { # port [maxmemory] -> sets last_pid
-	"$bin" --port "$1" --bind 127.0.0.1 --maxmemory "${2:-$MAXMEMORY}" --maxmemory-policy "$POLICY" \
+	"${srv_pin[@]}" "$bin" --port "$1" --bind 127.0.0.1 --maxmemory "${2:-$MAXMEMORY}" --maxmemory-policy "$POLICY" \
 		--loglevel warning >"$work/cachenode-$1.log" 2>&1 &
 	last_pid=$!
 	pids+=("$last_pid")
@@ -106,7 +121,7 @@ start_cachenode() { # port [maxmemory] -> sets last_pid
 }
 
 start_redis() { # port [maxmemory] -> sets last_pid
-	redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+	"${srv_pin[@]}" redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
 		--dir "$work" --maxmemory "${2:-$MAXMEMORY}" --maxmemory-policy "$POLICY" \
 		--loglevel warning --logfile "$work/redis-$1.log" &
 	last_pid=$!
@@ -134,6 +149,8 @@ cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/nul
 echo "# bench-vs-redis $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "# machine: $(nproc) CPUs ($cpu_model), $(awk '/^MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr)"
 echo "# $(redis-server --version | cut -d' ' -f1-3); $("$bin" --version); $(go version | cut -d' ' -f3)"
+echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
+trap 'echo "# load average at end: $(cut -d" " -f1-3 /proc/loadavg)"; cleanup' EXIT
 
 if [ "$do_throughput" = 1 ]; then
 	cport=$(free_port)
@@ -144,7 +161,8 @@ if [ "$do_throughput" = 1 ]; then
 	start_redis "$rport"
 	rpid=$last_pid
 	echo "# throughput: redis-benchmark -c 50 -d 64 -r 1000000 -t set,get -n $N, $ROUNDS rounds, servers alternating"
-	echo "# maxmemory $MAXMEMORY, policy $POLICY; cachenode pid $cpid port $cport, redis pid $rpid port $rport"
+	if [ "$PIN" = 1 ]; then pinning="servers pinned to CPU 0, redis-benchmark to CPU 1"; else pinning="no CPU pinning"; fi
+	echo "# $pinning; maxmemory $MAXMEMORY, policy $POLICY; cachenode pid $cpid port $cport, redis pid $rpid port $rport"
 	results=$work/results.csv # server,P,test,rps,p99
 	: >"$results"
 	for round in $(seq 1 "$ROUNDS"); do
@@ -152,7 +170,7 @@ if [ "$do_throughput" = 1 ]; then
 		for P in 1 16; do
 			for server in $order; do
 				if [ "$server" = cachenode ]; then port=$cport; else port=$rport; fi
-				if ! out=$(timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -d 64 \
+				if ! out=$(timeout "$RUN_TIMEOUT" "${cli_pin[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -d 64 \
 					-r 1000000 -t set,get -n "$N" -P "$P" --csv 2>&1); then
 					echo "bench-vs-redis: redis-benchmark against $server failed or timed out:" >&2
 					echo "$out" >&2
@@ -247,7 +265,7 @@ if [ "$do_bound" = 1 ]; then
 				done
 			) &
 			sampler=$!
-			if ! timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -t set -d "$size" -r 100000000 \
+			if ! timeout "$RUN_TIMEOUT" "${cli_pin[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -t set -d "$size" -r 100000000 \
 				-n "$n" -P 16 -c 20 -q >"$work/fill.log" 2>&1; then
 				echo "bench-vs-redis: fill of $server failed or timed out:" >&2
 				cat "$work/fill.log" >&2

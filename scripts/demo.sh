@@ -12,8 +12,8 @@ echo "== herd: 4 client processes × 500 goroutines ask one cold key at the same
 	--json reports/herd.json --report reports/herd.html
 echo
 echo "== tierdown: steady traffic; one node killed, then all; then they come back"
-./bin/loadtest tierdown --nodes 3 --procs 2 --concurrency 32 --keys 2000 \
-	--duration 20s --origin-rps 100 --ttl 2s \
+./bin/loadtest tierdown --nodes 3 --procs 2 --concurrency 32 --keys 500 \
+	--duration 20s --origin-rps 100 --ttl 30s --l1-ttl 1s \
 	--json reports/tierdown.json --report reports/tierdown.html
 echo
 echo "reports: reports/herd.html reports/tierdown.html (open them in a browser; they work offline)"

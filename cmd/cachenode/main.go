@@ -8,7 +8,8 @@
 //	--port N                  TCP port (default 7000)
 //	--bind ADDR               listen address (default 127.0.0.1)
 //	--maxmemory SIZE          bound on the data held: 100mb, 2gb, 1k, bytes; 0 = unlimited
-//	--maxmemory-policy NAME   allkeys-lru (default), volatile-lru, allkeys-random, noeviction, ...
+//	--maxmemory-policy NAME   allkeys-lru (default), volatile-lru, allkeys-random,
+//	                          volatile-random, volatile-ttl, noeviction (no LFU)
 //	--requirepass PW          require AUTH PW (or HELLO ... AUTH default PW) first
 //	--maxclients N            maximum connected clients (default 10000)
 //	--timeout SECONDS         close clients idle this long; 0 = never (default)
@@ -67,7 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		port       = fs.Int("port", 7000, "TCP `port` to listen on")
 		bind       = fs.String("bind", "127.0.0.1", "`address` to listen on")
 		maxMemory  = fs.String("maxmemory", "0", "bound on the data held (`size`: 100mb, 2gb, 1k, bytes); 0 = unlimited")
-		policy     = fs.String("maxmemory-policy", "allkeys-lru", "eviction `policy`: allkeys-lru, volatile-lru, allkeys-random, noeviction")
+		policy     = fs.String("maxmemory-policy", "allkeys-lru", "eviction `policy`: allkeys-lru, volatile-lru, allkeys-random, volatile-random, volatile-ttl, noeviction")
 		pass       = fs.String("requirepass", "", "require clients to AUTH with this `password`")
 		maxClients = fs.Int("maxclients", 10000, "maximum number of connected `clients`")
 		timeout    = fs.Int("timeout", 0, "close clients idle for this many `seconds`; 0 = never")
@@ -75,15 +76,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		logLevel   = fs.String("loglevel", "notice", "log `level`: debug, verbose, notice, warning")
 		version    = fs.Bool("version", false, "print the version and exit")
 	)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: cachenode [--flag value ...]\n\nA Redis-protocol cache node. Flags (one or two dashes; --flag=value works too):\n\n")
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
+	fs.Usage = func() {} // errors get a one-line message; --help the list
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+			fmt.Fprintf(stderr, "Usage: cachenode [--flag value ...]\n\nA Redis-protocol cache node. Flags (one or two dashes; --flag=value works too):\n\n")
+			var buf strings.Builder
+			fs.SetOutput(&buf)
+			fs.PrintDefaults()
+			// Show the redis-server spelling (--flag); Go accepts both.
+			io.WriteString(stderr, strings.ReplaceAll("\n"+buf.String(), "\n  -", "\n  --")[1:])
 			return nil, err
 		}
 		return nil, usageError{err.Error()}
@@ -171,7 +172,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "cachenode: %v\nRun 'cachenode --help' for the list of flags.\n", err)
+		fmt.Fprintf(stderr, "%s\nRun 'cachenode --help' for the list of flags.\n", prefixed(err))
 		return 2
 	}
 	if o.version {
@@ -184,7 +185,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	srv, err := cachenode.New(o.cfg)
 	if err != nil {
 		// New rejects bad settings (an unknown policy, say): a usage error.
-		fmt.Fprintf(stderr, "cachenode: %v\nRun 'cachenode --help' for the list of flags.\n", err)
+		fmt.Fprintf(stderr, "%s\nRun 'cachenode --help' for the list of flags.\n", prefixed(err))
 		return 2
 	}
 
@@ -201,16 +202,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("cachenode: cannot serve", "addr", o.cfg.Addr, "err", err)
 		return 1
 	}
-	attrs := []any{
-		"addr", srv.Addr().String(),
-		"maxmemory", o.cfg.MaxMemory,
-		"maxmemory_policy", o.cfg.MaxMemoryPolicy,
-		"maxclients", o.cfg.MaxClients,
-		"timeout", o.cfg.Timeout.String(),
-		"auth", o.cfg.RequirePass != "",
-		"version", versionString(),
-		"pid", os.Getpid(),
-	}
+	// The server logs its limits when it starts listening; add what only
+	// the process knows.
+	attrs := []any{"addr", srv.Addr().String(), "version", versionString(), "pid", os.Getpid()}
 	if ma := srv.MetricsAddr(); ma != nil {
 		attrs = append(attrs, "metrics_addr", ma.String())
 	}
@@ -221,7 +215,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("cachenode: server stopped", "err", err)
 		return 1
 	case sig := <-sigs:
-		log.Info("cachenode shutting down", "signal", sig.String(), "grace", shutdownGrace.String())
+		log.Info("cachenode: signal received, shutting down", "signal", sig.String(), "grace", shutdownGrace.String())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
@@ -243,6 +237,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("cachenode stopped")
 	return 0
+}
+
+// prefixed returns err's message starting with "cachenode: " once.
+func prefixed(err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "cachenode: ") {
+		return msg
+	}
+	return "cachenode: " + msg
 }
 
 // waitListening waits until srv has a listener, or ListenAndServe has

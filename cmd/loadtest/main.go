@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -47,12 +48,15 @@ func run(args []string) int {
 	fs.DurationVar(&cfg.Duration, "duration", 0, "run length (default herd 30s limit, steady 10s, scaleout 15s, tierdown 20s, origindown 15s)")
 	fs.Float64Var(&cfg.OriginRPS, "origin-rps", 0, "each client process's origin limit in calls/s (0: none)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "requests/s per process (default 1000; -1: unpaced)")
+	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "bound on one request")
 	fs.Int64Var(&cfg.MaxRequests, "max-requests", 0, "cap on requests per process (0: none)")
 	fs.Float64Var(&cfg.ZipfS, "zipf", 1.1, "Zipf exponent of key popularity (> 1)")
 	fs.DurationVar(&originLat, "origin-latency", 20*time.Millisecond, "origin median latency")
 	fs.IntVar(&cfg.Origin.Capacity, "origin-capacity", 64, "concurrent calls the origin serves at full speed (503 beyond twice that)")
+	fs.Float64Var(&cfg.OriginErrorRate, "origin-error-rate", 0, "fraction of origin calls that fail with 500 (failure injection)")
 	fs.IntVar(&cfg.Origin.ValueSize, "value-size", 64, "value size in bytes")
 	fs.DurationVar(&cfg.Client.TTL, "ttl", 0, "cache TTL (default 5s, origindown 1s)")
+	fs.DurationVar(&cfg.Client.L1TTL, "l1-ttl", 0, "cap on how long an L1 copy is fresh, so reads reach the tier (default none; scaleout 500ms)")
 	fs.DurationVar(&cfg.Client.StaleTTL, "stale-ttl", 0, "how long past TTL a stale value may be served (default 1m)")
 	fs.IntVar(&cfg.Client.L1Bytes, "l1-bytes", 0, "L1 size per process in bytes (default 32 MiB)")
 	fs.DurationVar(&cfg.Interval, "interval", 500*time.Millisecond, "reporting interval of the time series")
@@ -64,8 +68,11 @@ func run(args []string) int {
 	fs.BoolVar(&quiet, "quiet", false, "no progress line")
 	fs.BoolVar(&verbose, "v", false, "show the nodes' and client processes' stderr")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: loadtest SCENARIO [flags]\n\nscenarios: %s\n\nflags:\n", strings.Join(loadtest.Scenarios, ", "))
+		fmt.Fprintf(fs.Output(), "usage: loadtest SCENARIO [flags]\n       loadtest render SUMMARY.json REPORT.html\n\nscenarios: %s\n\nflags:\n", strings.Join(loadtest.Scenarios, ", "))
 		fs.PrintDefaults()
+	}
+	if len(args) == 3 && args[0] == "render" {
+		return render(args[1], args[2])
 	}
 	// The scenario may come before or after the flags.
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -105,7 +112,11 @@ func run(args []string) int {
 	defer stop()
 	sum, err := loadtest.Run(ctx, cfg)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "loadtest:") {
+			msg = "loadtest: " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
 		return 1
 	}
 	sum.WriteTable(os.Stdout)
@@ -140,4 +151,23 @@ func writeFile(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return f.Close()
+}
+
+// render rewrites the HTML report of a run from its JSON summary.
+func render(jsonPath, htmlPath string) int {
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		return 1
+	}
+	var sum loadtest.Summary
+	if err := json.Unmarshal(b, &sum); err != nil {
+		fmt.Fprintf(os.Stderr, "loadtest: %s: %v\n", jsonPath, err)
+		return 1
+	}
+	if err := writeFile(htmlPath, sum.WriteReport); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		return 1
+	}
+	return 0
 }

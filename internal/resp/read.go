@@ -24,7 +24,7 @@ const (
 	// maxMultibulk is the largest multibulk count accepted (INT_MAX).
 	maxMultibulk = 1<<31 - 1
 
-	defaultBufSize = 16 * 1024
+	defaultBufSize = 4 * 1024
 	// shrinkAbove: an empty buffer larger than this is released.
 	shrinkAbove = 256 * 1024
 )

@@ -1,0 +1,127 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cachetier/cachetier/cacheclient"
+	"github.com/cachetier/cachetier/loader"
+)
+
+// DefaultClient builds the client each client process drives by default:
+// a cacheclient.Client over the tier that loads misses from the origin
+// through loader.HTTP.
+func DefaultClient(s ClientSetup) (Client, error) {
+	d := &pushDiscovery{addrs: slices.Clone(s.Addrs), changed: make(chan struct{}, 1), first: make(chan struct{})}
+	cc := s.Config
+	c, err := cacheclient.New(cacheclient.Config{
+		Discovery:           d,
+		L1Bytes:             cc.L1Bytes,
+		TTL:                 cc.TTL,
+		StaleTTL:            cc.StaleTTL,
+		L1TTL:               cc.L1TTL,
+		LoadTimeout:         cc.LoadTimeout,
+		OriginRate:          cc.OriginRPS,
+		OriginBurst:         cc.OriginBurst,
+		OriginMaxConcurrent: cc.OriginMaxConcurrent,
+		HealthInterval:      cc.HealthInterval,
+		L2Timeout:           cc.L2Timeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Start with the whole tier known: wait for the first membership update.
+	t := time.NewTimer(10 * time.Second)
+	defer t.Stop()
+	select {
+	case <-d.first:
+	case <-t.C:
+		_ = c.Close()
+		return nil, errors.New("loadtest: cache client did not apply its node list")
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 256}
+	return &cacheClient{c: c, d: d, tr: tr,
+		l: &loader.HTTP{Base: s.OriginURL, Client: &http.Client{Transport: tr}}}, nil
+}
+
+type cacheClient struct {
+	c  *cacheclient.Client
+	d  *pushDiscovery
+	l  loader.Loader
+	tr *http.Transport
+}
+
+func (a *cacheClient) Get(ctx context.Context, key string, dst []byte) ([]byte, Outcome, error) {
+	v, info, err := a.c.GetInfo(ctx, key, a.l, dst)
+	out := Outcome{Stale: info.Stale, Shared: info.Shared}
+	switch info.Source {
+	case cacheclient.SourceL1:
+		out.Source = SourceL1
+	case cacheclient.SourceL2:
+		out.Source = SourceL2
+	case cacheclient.SourceOrigin:
+		out.Source = SourceOrigin
+	}
+	return v, out, err
+}
+
+func (a *cacheClient) IsShed(err error) bool { return errors.Is(err, cacheclient.ErrShed) }
+
+func (a *cacheClient) SetAddrs(addrs []string) error {
+	a.d.set(addrs)
+	return nil
+}
+
+func (a *cacheClient) NodesUp() int {
+	up, _ := a.c.Nodes()
+	return len(up)
+}
+
+func (a *cacheClient) Close() error {
+	err := a.c.Close()
+	a.tr.CloseIdleConnections()
+	return err
+}
+
+// pushDiscovery is a cacheclient.Discoverer whose node list the parent
+// changes (scale-out) through SetAddrs.
+type pushDiscovery struct {
+	mu      sync.Mutex // protects addrs
+	addrs   []string
+	changed chan struct{} // buffer 1: a pending change
+	first   chan struct{} // closed once the first list is applied
+}
+
+func (d *pushDiscovery) set(addrs []string) {
+	d.mu.Lock()
+	d.addrs = slices.Clone(addrs)
+	d.mu.Unlock()
+	select {
+	case d.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (d *pushDiscovery) current() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.addrs)
+}
+
+// Watch implements cacheclient.Discoverer.
+func (d *pushDiscovery) Watch(ctx context.Context, update func(cacheclient.Membership)) error {
+	update(cacheclient.Membership{Addrs: d.current()})
+	close(d.first)
+	for {
+		select {
+		case <-d.changed:
+			update(cacheclient.Membership{Addrs: d.current()})
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
