@@ -672,7 +672,7 @@ func (c *Client) nodeFailed(nd *node, err error) {
 	nd.downMarks.Add(1)
 	nd.backoff = c.cfg.HealthInterval
 	nd.nextProbe = time.Now().Add(jitter(nd.backoff))
-	c.topo.Store(&topology{base: t.base, live: t.live.WithDown(nd.addr), nodes: t.nodes})
+	c.topo.Store(&topology{base: t.base, live: liveRing(t.base, t.nodes), nodes: t.nodes})
 	c.log.Warn("cacheclient: node down", "node", nd.addr, "err", err)
 }
 
@@ -686,7 +686,9 @@ func (c *Client) markUp(nd *node) {
 	}
 	nd.fails.Store(0)
 	nd.down.Store(false)
-	c.topo.Store(&topology{base: t.base, live: t.live.WithUp(nd.addr), nodes: t.nodes})
+	// Rebuilt from base: a node the operator marked down in a slot table
+	// stays down whatever its PINGs say.
+	c.topo.Store(&topology{base: t.base, live: liveRing(t.base, t.nodes), nodes: t.nodes})
 	c.log.Info("cacheclient: node up", "node", nd.addr)
 }
 

@@ -61,7 +61,7 @@ func ExampleClient_GetInfo_stale() {
 	ctx := context.Background()
 	_, _ = c.Get(ctx, "answer", origin)
 	up = false
-	time.Sleep(60 * time.Millisecond) // past the fresh window
+	time.Sleep(100 * time.Millisecond) // past the fresh window
 	v, info, err := c.GetInfo(ctx, "answer", origin, nil)
 	fmt.Println(string(v), info.Stale, err)
 	_, err = c.Get(ctx, "question", origin)

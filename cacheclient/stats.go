@@ -64,7 +64,8 @@ type Stats struct {
 type NodeStats struct {
 	// Addr is the node's host:port.
 	Addr string
-	// Up is false while the node is marked down.
+	// Up is false while the node is marked down (by the health checks, or
+	// by the operator in a discovered slot table).
 	Up bool
 	// Requests counts L2 requests sent to the node (health PINGs excluded).
 	Requests uint64
@@ -94,9 +95,10 @@ func (c *Client) Stats() Stats {
 	if c.l1 != nil {
 		s.L1Entries, s.L1Bytes = c.l1.stats()
 	}
-	for a, nd := range c.topo.Load().nodes {
+	t := c.topo.Load()
+	for a, nd := range t.nodes {
 		s.Nodes = append(s.Nodes, NodeStats{
-			Addr: a, Up: !nd.down.Load(), Requests: nd.requests.Load(),
+			Addr: a, Up: !t.live.IsDown(a), Requests: nd.requests.Load(),
 			Errors: nd.errors.Load(), MarkedDown: nd.downMarks.Load(),
 		})
 	}

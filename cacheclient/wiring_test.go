@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cachetier/cachetier/ring"
 )
 
 // TestDiscoveryWiring feeds node sets through a Discoverer while traffic runs:
@@ -150,4 +152,48 @@ func TestCollector(t *testing.T) {
 			t.Errorf("L1 gauges: %v %v", got["cachetier_client_l1_entries"], got["cachetier_client_l1_bytes"])
 		}
 	})
+}
+
+// TestOperatorDownStaysDown: a node marked down in the discovered slot table
+// gets no traffic and is not marked up by the health checks, though it
+// answers PING.
+func TestOperatorDownStaysDown(t *testing.T) {
+	nodes := startNodes(t, "cachenode", 2)
+	addrs := addrsOf(nodes)
+	r := ring.New(addrs...).WithDown(addrs[0])
+	disc := DiscovererFunc(func(ctx context.Context, update func(Membership)) error {
+		update(Membership{Addrs: r.Nodes(), Ring: r})
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	c := newClient(t, Config{Discovery: disc, HealthInterval: 10 * time.Millisecond, L1Bytes: -1,
+		FailureThreshold: 1})
+	origin := &countingLoader{}
+	// Let the node fail its PINGs and come back: the health checks mark it
+	// down and up again, which must not undo the operator's mark.
+	nodes[0].Kill()
+	waitFor(t, 10*time.Second, "failed PINGs noticed", func() bool {
+		for _, n := range c.Stats().Nodes {
+			if n.Addr == addrs[0] && n.MarkedDown > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	nodes[0].Restart()
+	probesDone := time.Now().Add(300 * time.Millisecond) // well past the backoff of a few probes
+	for i := 0; time.Now().Before(probesDone) || i < 50; i++ {
+		if _, err := c.Get(context.Background(), fmt.Sprintf("op:%d", i), origin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up, down := c.Nodes()
+	if !slices.Equal(up, addrs[1:]) || !slices.Equal(down, addrs[:1]) {
+		t.Fatalf("Nodes() = %v, %v; want up %v, down %v", up, down, addrs[1:], addrs[:1])
+	}
+	for _, n := range c.Stats().Nodes {
+		if n.Addr == addrs[0] && n.Requests != 0 {
+			t.Fatalf("operator-down node got %d requests", n.Requests)
+		}
+	}
 }

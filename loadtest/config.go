@@ -47,6 +47,9 @@ type Config struct {
 	OriginRPS float64
 	// Origin configures the origin simulator.
 	Origin OriginConfig
+	// OriginErrorRate makes this fraction (0..1) of origin calls fail with
+	// 500 for the whole run (failure injection on top of the scenario's).
+	OriginErrorRate float64
 	// Client configures the cache client in every client process. Zero
 	// fields take loadtest's defaults: L1 32 MiB, TTL 5s (origindown 1s),
 	// L1TTL none (scaleout 500ms, so that reads reach the tier and the

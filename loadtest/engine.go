@@ -37,6 +37,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if r.origin, err = StartOrigin(cfg.Origin); err != nil {
 		return nil, fmt.Errorf("loadtest: origin: %w", err)
 	}
+	r.origin.SetErrorRate(cfg.OriginErrorRate)
 	addrs := cfg.Addrs
 	if len(addrs) == 0 {
 		r.tier = &tier{exe: cfg.Exe, nodeBin: cfg.NodeBin, maxmemory: cfg.MaxMemory, logw: cfg.Log}

@@ -22,21 +22,36 @@ type Event struct {
 // documented in the README. Counts are over all client processes; origin
 // figures are what the origin simulator saw.
 type Summary struct {
-	Scenario    string  `json:"scenario"`
-	Nodes       int     `json:"nodes"`
-	Procs       int     `json:"procs"`
-	Concurrency int     `json:"concurrency"`
-	Keys        int     `json:"keys"`
-	DurationMS  float64 `json:"duration_ms"`
-	Interrupted bool    `json:"interrupted,omitempty"`
+	// Scenario is the scenario's name.
+	Scenario string `json:"scenario"`
+	// Nodes is the tier's size at the start; Procs, Concurrency and Keys
+	// are the run's settings.
+	Nodes       int `json:"nodes"`
+	Procs       int `json:"procs"`
+	Concurrency int `json:"concurrency"`
+	Keys        int `json:"keys"`
+	// DurationMS is how long the clients ran.
+	DurationMS float64 `json:"duration_ms"`
+	// Interrupted is set when the run was canceled (Ctrl-C) before its end.
+	Interrupted bool `json:"interrupted,omitempty"`
 
-	Requests    int64 `json:"requests"`
-	Errors      int64 `json:"errors"` // failures other than shed
-	Shed        int64 `json:"shed"`
-	L1Hits      int64 `json:"l1_hits"`
-	L2Hits      int64 `json:"l2_hits"`
-	OriginCalls int64 `json:"origin_calls"` // as counted by the origin
-	Coalesced   int64 `json:"coalesced"`
+	// Requests counts every Get; each ended as exactly one of an error, a
+	// shed, or a value (from L1, L2 or an origin load).
+	Requests int64 `json:"requests"`
+	// Errors counts failures other than shed.
+	Errors int64 `json:"errors"`
+	// Shed counts calls the client refused to protect the origin.
+	Shed int64 `json:"shed"`
+	// L1Hits and L2Hits count values served from the in-process cache and
+	// from the tier (stale values served from L1 included).
+	L1Hits int64 `json:"l1_hits"`
+	L2Hits int64 `json:"l2_hits"`
+	// OriginCalls is the number of calls the origin received.
+	OriginCalls int64 `json:"origin_calls"`
+	// Coalesced counts calls that shared another caller's load.
+	Coalesced int64 `json:"coalesced"`
+	// StaleServed counts expired values served because the origin failed
+	// or was shed.
 	StaleServed int64 `json:"stale_served"`
 	// ClientLoads counts requests answered by an origin load (own or shared).
 	ClientLoads int64 `json:"client_loads"`
@@ -48,23 +63,37 @@ type Summary struct {
 	// ErrorsWithoutCopy counts errors for keys never served before.
 	ErrorsWithoutCopy int64 `json:"errors_without_copy"`
 
+	// ThroughputRPS is Requests per second of the run.
 	ThroughputRPS float64 `json:"throughput_rps"`
-	HitRatio      float64 `json:"hit_ratio"` // (l1+l2)/requests
-	L1HitRatio    float64 `json:"l1_hit_ratio"`
-	L2HitRatio    float64 `json:"l2_hit_ratio"`
-	P50MS         float64 `json:"p50_ms"`
-	P99MS         float64 `json:"p99_ms"`
-	MaxMS         float64 `json:"max_ms"`
+	// HitRatio is (L1Hits+L2Hits)/Requests; L1HitRatio and L2HitRatio are
+	// its two parts.
+	HitRatio   float64 `json:"hit_ratio"`
+	L1HitRatio float64 `json:"l1_hit_ratio"`
+	L2HitRatio float64 `json:"l2_hit_ratio"`
+	// P50MS, P99MS and MaxMS are latency percentiles of all requests.
+	P50MS float64 `json:"p50_ms"`
+	P99MS float64 `json:"p99_ms"`
+	MaxMS float64 `json:"max_ms"`
 
-	OriginFailed          int64   `json:"origin_failed"`
-	OriginPeakRPS         float64 `json:"origin_peak_rps"` // max calls in any 1s window
-	OriginLimitRPS        float64 `json:"origin_limit_rps"`
-	OriginBurst           int     `json:"origin_burst"` // summed over processes
-	OriginPeakConcurrency int64   `json:"origin_peak_concurrency"`
-	OriginKeys            int     `json:"origin_keys"`
-	OriginMaxCallsPerKey  int64   `json:"origin_max_calls_per_key"`
-	OriginCallsPerKey     float64 `json:"origin_calls_per_key"` // mean over keys called
+	// OriginFailed counts origin calls answered with an error status.
+	OriginFailed int64 `json:"origin_failed"`
+	// OriginPeakRPS is the busiest 1s window at the origin (slid by 100ms).
+	OriginPeakRPS float64 `json:"origin_peak_rps"`
+	// OriginLimitRPS is the origin limit summed over processes (0: none);
+	// OriginBurst is the limiters' burst, summed.
+	OriginLimitRPS float64 `json:"origin_limit_rps"`
+	OriginBurst    int     `json:"origin_burst"`
+	// OriginPeakConcurrency is the most calls in progress at the origin.
+	OriginPeakConcurrency int64 `json:"origin_peak_concurrency"`
+	// OriginKeys is the number of distinct keys the origin was asked for;
+	// OriginMaxCallsPerKey and OriginCallsPerKey the most and the mean
+	// calls for one of them.
+	OriginKeys           int     `json:"origin_keys"`
+	OriginMaxCallsPerKey int64   `json:"origin_max_calls_per_key"`
+	OriginCallsPerKey    float64 `json:"origin_calls_per_key"`
 
+	// KeysMovedFraction (scaleout) is the fraction of the run's keys whose
+	// owner changed when the node joined; IdealMovedFraction is 1/(N+1).
 	KeysMovedFraction  float64 `json:"keys_moved_fraction"`
 	IdealMovedFraction float64 `json:"ideal_moved_fraction"`
 	// OriginRPSBeforeJoin and OriginPeakRPSAfterJoin (scaleout) show the
@@ -85,12 +114,18 @@ type Summary struct {
 	// LatencyHist is the latency distribution of all requests: the
 	// non-empty histogram buckets, each with its upper bound.
 	LatencyHist []HistBin `json:"latency_hist"`
-	Events      []Event   `json:"events"`
-	Phases      []Phase   `json:"phases"`
-	Series      []Point   `json:"series"`
-	OriginRate  []RatePt  `json:"origin_rate"` // 1s sliding window, every origin bucket
-	ErrorSample []string  `json:"error_sample,omitempty"`
-	Config      RunConfig `json:"config"`
+	// Events are what the scenario did, in order.
+	Events []Event `json:"events"`
+	// Phases aggregate the run between events.
+	Phases []Phase `json:"phases"`
+	// Series has one point per reporting interval.
+	Series []Point `json:"series"`
+	// OriginRate is the origin's 1s sliding-window rate every 100ms.
+	OriginRate []RatePt `json:"origin_rate"`
+	// ErrorSample holds a few distinct error messages.
+	ErrorSample []string `json:"error_sample,omitempty"`
+	// Config records the run's settings.
+	Config RunConfig `json:"config"`
 }
 
 // Phase aggregates the part of a run between two scenario events.
