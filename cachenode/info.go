@@ -175,7 +175,7 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("aof_enabled", 0)
 		kv("aof_rewrite_in_progress", 0)
 	}
-	base := s.statBaseOrZero()
+	base := s.base.Load()
 	if section("Stats") {
 		var calls uint64
 		for i := range s.stats {

@@ -17,13 +17,9 @@ type statBase struct {
 func (s *Server) resetStats() {
 	var st store.Stats
 	s.store.UpdateStats(&st)
-	n := len(s.stats)
-	b := &statBase{
-		hits: st.Hits, misses: st.Misses, evicted: st.Evicted, expired: st.Expired,
-		conns: s.connsTotal.Load(), rejected: s.rejected.Load(),
-		calls: make([]uint64, n), failed: make([]uint64, n), rejectedCmd: make([]uint64, n),
-		sampled: make([]uint64, n), nanos: make([]uint64, n),
-	}
+	b := newStatBase(len(s.stats))
+	b.hits, b.misses, b.evicted, b.expired = st.Hits, st.Misses, st.Evicted, st.Expired
+	b.conns, b.rejected = s.connsTotal.Load(), s.rejected.Load()
 	b.netIn, b.netOut = s.netTotals()
 	for id := range s.stats {
 		b.calls[id], b.failed[id], b.rejectedCmd[id] = s.counts(id)
@@ -32,13 +28,8 @@ func (s *Server) resetStats() {
 	s.base.Store(b)
 }
 
-// statBaseOrZero returns the base of the last CONFIG RESETSTAT, or a zero
-// base when there was none.
-func (s *Server) statBaseOrZero() *statBase {
-	if b := s.base.Load(); b != nil {
-		return b
-	}
-	n := len(s.stats)
+// newStatBase returns a base of zeros, sized for the command table.
+func newStatBase(n int) *statBase {
 	return &statBase{calls: make([]uint64, n), failed: make([]uint64, n), rejectedCmd: make([]uint64, n),
 		sampled: make([]uint64, n), nanos: make([]uint64, n)}
 }

@@ -46,7 +46,7 @@ type Server struct {
 	stripes       [statStripes]stripe
 	lastRejectLog atomic.Int64
 	maxOut        atomic.Int64             // largest reply batch written (INFO client_recent_max_output_buffer)
-	base          atomic.Pointer[statBase] // counters at the last CONFIG RESETSTAT
+	base          atomic.Pointer[statBase] // counters at the last CONFIG RESETSTAT (zeros before)
 
 	mu        sync.Mutex // protects the fields below
 	listeners map[net.Listener]struct{}
@@ -92,6 +92,7 @@ func New(cfg Config) (*Server, error) {
 	s.requirePass.Store(&pw)
 	s.store = store.New(store.Config{MaxMemory: c.MaxMemory, Policy: pol})
 	s.stats = make([]cmdStats, len(commandList)+1) // last: unknown commands
+	s.base.Store(newStatBase(len(s.stats)))
 	for i := range s.stripes {
 		s.stripes[i].cmd = make([]cmdCount, len(commandList)+1)
 	}
