@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/cachetier/cachetier/cachenode/internal/store"
@@ -70,6 +69,12 @@ func rss() int64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int64(ms.Sys)
+}
+
+// cpuSeconds formats a CPU time as Redis does: seconds with six decimals.
+func cpuSeconds(d time.Duration) string {
+	us := d.Microseconds()
+	return fmt.Sprintf("%d.%06d", us/1e6, us%1e6)
 }
 
 // avgTTL estimates the mean remaining TTL (ms) of keys with a TTL by
@@ -202,10 +207,9 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("master_repl_offset", 0)
 	}
 	if section("CPU") {
-		var ru syscall.Rusage
-		if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-			kv("used_cpu_sys", fmt.Sprintf("%d.%06d", ru.Stime.Sec, ru.Stime.Usec))
-			kv("used_cpu_user", fmt.Sprintf("%d.%06d", ru.Utime.Sec, ru.Utime.Usec))
+		if sys, user, ok := cpuTimes(); ok {
+			kv("used_cpu_sys", cpuSeconds(sys))
+			kv("used_cpu_user", cpuSeconds(user))
 		}
 	}
 	if section("Commandstats") {
