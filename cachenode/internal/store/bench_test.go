@@ -135,3 +135,22 @@ func TestGetDoesNotAllocate(t *testing.T) {
 		t.Fatalf("overwriting Set allocates %.1f times per call", n)
 	}
 }
+
+// BenchmarkSetRandom1M writes 64-byte values to random keys of a 1M
+// keyspace (redis-benchmark -t set -r 1000000): mostly new keys at first,
+// then overwrites, with the index growing as it fills.
+func BenchmarkSetRandom1M(b *testing.B) {
+	const space = 1 << 20
+	s := New(Config{})
+	b.Cleanup(func() { s.Close() })
+	val := make([]byte, 64)
+	r := rand.New(rand.NewPCG(1, 2))
+	key := make([]byte, 0, 32)
+	b.ReportAllocs()
+	b.SetBytes(64)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		key = strconv.AppendInt(append(key[:0], "key:"...), int64(r.IntN(space)), 10)
+		s.Set(key, val, SetArgs{}, nil)
+	}
+}
