@@ -81,6 +81,7 @@ type Client struct {
 	l1       *l1 // nil when disabled
 	group    loader.Group
 	lim      *loader.Limiter
+	backoff  *backoffTable // nil when ErrorBackoff < 0
 	flightTO time.Duration // bound on one flight: L2 read + origin load + L2 write
 	log      *slog.Logger
 
@@ -118,6 +119,9 @@ func New(cfg Config) (*Client, error) {
 		maxConc = 0
 	}
 	c.lim = loader.NewLimiter(maxConc, cfg.OriginRate, cfg.OriginBurst)
+	if cfg.ErrorBackoff > 0 {
+		c.backoff = newBackoffTable(cfg.ErrorBackoff, cfg.ErrorBackoffMax)
+	}
 	c.topo.Store(&topology{base: ring.New(), live: ring.New(), nodes: map[string]*node{}})
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -393,7 +397,20 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 		return encodeFlight(SourceNone, false, true, nil), nil
 	}
 
-	// Origin, if the limiter allows.
+	// Origin, unless the key is in error backoff...
+	var kh uint64
+	if c.backoff != nil {
+		kh = ring.HashKey(key)
+		if lastErr, fails, left, in := c.backoff.check(kh, now); in {
+			c.st.backoffSuppressed.Add(1)
+			if candSrc != SourceNone {
+				return encodeFlight(candSrc, true, false, cand), nil
+			}
+			return loader.Result{}, &loadError{key: key, err: fmt.Errorf("%w after %d consecutive failures (next try in %v): %w",
+				ErrOriginBackoff, fails, left, lastErr)}
+		}
+	}
+	// ...and if the limiter allows.
 	release, ok := c.lim.TryAcquire()
 	if !ok {
 		c.st.limiterRefused.Add(1)
@@ -405,6 +422,13 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 	res, err := c.load(ctx, key, l)
 	release()
 	now = c.preciseMs()
+	if c.backoff != nil {
+		if err != nil && !errors.Is(err, loader.ErrNotFound) {
+			c.backoff.failed(kh, now, err)
+		} else {
+			c.backoff.succeeded(kh)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, loader.ErrNotFound) {
 			if c.cfg.NegativeTTL > 0 {
@@ -566,6 +590,9 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 		ttl = c.cfg.TTL
 	}
 	c.group.Forget(key)
+	if c.backoff != nil {
+		c.backoff.succeeded(ring.HashKey(key)) // a value is at hand: no reason to wait
+	}
 	now := c.preciseMs()
 	t1 := now + msCeil(ttl)
 	return c.store(ctx, key, header{t1: t1, t2: t1 + msCeil(c.cfg.StaleTTL)}, value, now)
