@@ -82,6 +82,7 @@ type Client struct {
 	group    loader.Group
 	lim      *loader.Limiter
 	backoff  *backoffTable // nil when ErrorBackoff < 0
+	tombs    tombstones    // keys written while their owner was down
 	flightTO time.Duration // bound on one flight: L2 read + origin load + L2 write
 	log      *slog.Logger
 
@@ -355,8 +356,21 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 	}
 
 	// L2: the key's live owner.
-	if nd, _ := c.route(key); nd != nil {
-		env, err := c.l2Get(ctx, nd, key)
+	if nd, failover := c.route(key); nd != nil {
+		var env []byte
+		var err error
+		if !failover && c.tombs.take(key, nd.addr, now) {
+			// Deleted or overwritten while this owner was down: its copy is
+			// out of date. Delete it instead of reading it.
+			err = c.l2Do(ctx, nd, func(ctx context.Context) error {
+				return nd.rdb.Del(ctx, key).Err()
+			})
+			if err != nil {
+				c.tombs.add(key, nd.addr, now+msCeil(c.cfg.TTL+c.cfg.StaleTTL))
+			}
+		} else {
+			env, err = c.l2Get(ctx, nd, key)
+		}
 		switch {
 		case err != nil:
 			// Counted in l2Get; go on to the origin.
@@ -590,6 +604,7 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 		ttl = c.cfg.TTL
 	}
 	c.group.Forget(key)
+	c.tombstoneWrite(key)
 	if c.backoff != nil {
 		c.backoff.succeeded(ring.HashKey(key)) // a value is at hand: no reason to wait
 	}
@@ -599,12 +614,16 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 }
 
 // Delete removes key from L1 and from its node. Other processes' L1 copies
-// live on until their (L1TTL-capped) fresh window ends.
+// live on until their (L1TTL-capped) fresh window ends. If the key's owner is
+// marked down, the copy on the failover owner is deleted and a tombstone is
+// kept so that the owner's own copy is deleted when it comes back (Set does
+// the same).
 func (c *Client) Delete(ctx context.Context, key string) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
 	c.group.Forget(key)
+	c.tombstoneWrite(key)
 	if c.l1 != nil {
 		c.l1.del(key)
 	}
