@@ -78,8 +78,9 @@ type topology struct {
 // one per process with New and Close it when done.
 type Client struct {
 	cfg      Config
-	l1       *l1 // nil when disabled
-	group    loader.Group
+	l1       *l1          // nil when disabled
+	group    loader.Group // flights of calls with a loader
+	lookups  loader.Group // flights of calls without one (nil Loader)
 	lim      *loader.Limiter
 	backoff  *backoffTable // nil when ErrorBackoff < 0
 	tombs    tombstones    // keys written while their owner was down
@@ -164,7 +165,7 @@ func (c *Client) Close() error {
 	c.bg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), c.flightTO+time.Second)
 	defer cancel()
-	werr := c.group.Wait(ctx)
+	werr := errors.Join(c.group.Wait(ctx), c.lookups.Wait(ctx))
 	sharedClock.release()
 	c.mu.Lock()
 	t := c.topo.Load()
@@ -234,13 +235,13 @@ func (c *Client) GetInfo(ctx context.Context, key string, l loader.Loader, dst [
 		c.st.l1Misses.Add(1)
 	}
 
-	fkey := key
+	g := &c.group
 	if l == nil {
 		// A lookup without a loader must not hand its "not found" to
-		// callers that have one.
-		fkey = "\x00noloader\x00" + key
+		// callers that have one: it has flights of its own.
+		g = &c.lookups
 	}
-	res, shared, err := c.group.Do(ctx, fkey, c.flightTO, func(fctx context.Context) (loader.Result, error) {
+	res, shared, err := g.Do(ctx, key, c.flightTO, func(fctx context.Context) (loader.Result, error) {
 		return c.fill(fctx, key, l, false)
 	})
 	if shared {
@@ -264,7 +265,7 @@ func (c *Client) GetInfo(ctx context.Context, key string, l loader.Loader, dst [
 		}
 		return dst[:n], Info{Shared: shared}, err
 	}
-	meta, val := decodeFlight(res.Value)
+	meta, val := decodeFlight(res)
 	info := Info{Source: Source(meta & metaSource), Stale: meta&metaStale != 0,
 		Negative: meta&metaNegative != 0, Shared: shared}
 	if info.Negative {
@@ -291,8 +292,10 @@ type loadError struct {
 func (e *loadError) Error() string { return fmt.Sprintf("cacheclient: load %q: %v", e.key, e.err) }
 func (e *loadError) Unwrap() error { return e.err }
 
-// The result of a flight travels to every waiter as loader.Result.Value: one
-// meta byte followed by the value.
+// The result of a flight travels to every waiter as a loader.Result: the
+// value in Value, shared read-only by the waiters (each copies it into its own
+// dst), and these meta bits in TTL, which a flight's result does not otherwise
+// use. Nothing is copied or allocated for it.
 const (
 	metaSource   = 0x03 // a Source
 	metaStale    = 0x04
@@ -307,17 +310,11 @@ func encodeFlight(src Source, stale, negative bool, val []byte) loader.Result {
 	if negative {
 		m |= metaNegative
 	}
-	b := make([]byte, 1+len(val))
-	b[0] = m
-	copy(b[1:], val)
-	return loader.Result{Value: b}
+	return loader.Result{Value: val, TTL: time.Duration(m)}
 }
 
-func decodeFlight(b []byte) (meta byte, val []byte) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	return b[0], b[1:]
+func decodeFlight(r loader.Result) (meta byte, val []byte) {
+	return byte(r.TTL), r.Value
 }
 
 // revalidate refreshes key in the background unless a load of it is already
@@ -604,6 +601,7 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 		ttl = c.cfg.TTL
 	}
 	c.group.Forget(key)
+	c.lookups.Forget(key)
 	c.tombstoneWrite(key)
 	if c.backoff != nil {
 		c.backoff.succeeded(ring.HashKey(key)) // a value is at hand: no reason to wait
@@ -623,6 +621,7 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 		return ErrClosed
 	}
 	c.group.Forget(key)
+	c.lookups.Forget(key)
 	c.tombstoneWrite(key)
 	if c.l1 != nil {
 		c.l1.del(key)
