@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: all build test race vet fmt-check run bench demo clean
+.PHONY: all build test vet fmt-check run bench demo clients-deps clean
 
 all: build
 
@@ -30,6 +30,10 @@ bench:
 ## demo: the herd and tierdown scenarios against a fresh local tier; reports in reports/.
 demo:
 	./scripts/demo.sh
+
+## clients-deps: install the npm packages for the ioredis/node-redis compatibility tests.
+clients-deps:
+	npm ci --prefix test/clients --no-audit --no-fund
 
 clean:
 	rm -rf bin

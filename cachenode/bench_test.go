@@ -162,3 +162,27 @@ func BenchmarkPipelineSet16(b *testing.B) {
 	b.ResetTimer()
 	c.serve()
 }
+
+// BenchmarkCommandGetParallel runs GET hits from one connection per
+// goroutine (shared store and counters).
+func BenchmarkCommandGetParallel(b *testing.B) {
+	s := benchServer(b)
+	setup := newConn(s, &fakeConn{})
+	for i := 0; i < 1000; i++ {
+		setup.exec(argv("SET", fmt.Sprintf("key:%09d", i), strings.Repeat("v", 64)))
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		c := newConn(s, &fakeConn{})
+		keys := make([][][]byte, 1000)
+		for i := range keys {
+			keys[i] = argv("GET", fmt.Sprintf("key:%09d", i))
+		}
+		i := 0
+		for pb.Next() {
+			c.out = c.out[:0]
+			c.exec(keys[i%len(keys)])
+			i++
+		}
+	})
+}

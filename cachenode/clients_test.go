@@ -130,10 +130,10 @@ func clientsDir(t *testing.T) (node, dir string) {
 
 var summaryLine = regexp.MustCompile(`(?m)^(\d+) passed, (\d+) failed$`)
 
-// runNodeClients runs run.mjs against tg and fails the test, with the
-// script's output, unless every check passed.
-func runNodeClients(t *testing.T, tg clientTarget) {
-	out, err := nodeClients(t, tg)
+// runNodeClients runs run.mjs against tg (env added to its environment) and
+// fails the test, with the script's output, unless every check passed.
+func runNodeClients(t *testing.T, tg clientTarget, env ...string) {
+	out, err := nodeClients(t, tg, env...)
 	m := summaryLine.FindAllStringSubmatch(out, -1)
 	switch {
 	case err != nil || len(m) == 0:
@@ -170,12 +170,14 @@ func nodeClients(t *testing.T, tg clientTarget, env ...string) (string, error) {
 
 func TestNodeClients(t *testing.T) {
 	clientsDir(t)
-	eachClientTarget(t, "", runNodeClients)
+	eachClientTarget(t, "", func(t *testing.T, tg clientTarget) { runNodeClients(t, tg) })
 }
 
+// TestNodeClientsRequirePass checks each library's AUTH handshake, WRONGPASS
+// and NOAUTH; the command suite is cut short (TestNodeClients runs it whole).
 func TestNodeClientsRequirePass(t *testing.T) {
 	clientsDir(t)
-	eachClientTarget(t, testPassword, runNodeClients)
+	eachClientTarget(t, testPassword, func(t *testing.T, tg clientTarget) { runNodeClients(t, tg, "CLIENTS_SUITE=short") })
 }
 
 // TestNodeClientsSeeSwallowedErrors checks that run.mjs fails when the
@@ -246,7 +248,7 @@ func goRedis(t *testing.T, tg clientTarget) *redis.Client {
 	return rdb
 }
 
-// docsSummary returns the summary COMMAND DOCS gives for cmd on tg.
+// docsSummary returns the summary the server's COMMAND DOCS gives for cmd.
 func docsSummary(t *testing.T, rdb *redis.Client, cmd string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -314,7 +316,7 @@ type ttySession struct {
 	done  chan struct{} // closed when the program has exited
 	err   error         // the program's exit status, set before done closes
 
-	mu      sync.Mutex // protects out and answered, and serializes writes to stdin
+	mu      sync.Mutex // protects out, answers and cursor, and serializes writes to stdin
 	out     []byte     // everything the terminal showed
 	answers int        // cursor-position queries answered
 	cursor  int        // where the next expect starts looking
@@ -470,20 +472,24 @@ func testInteractiveCLI(t *testing.T, tg clientTarget, flags ...string) {
 		t.Fatalf("redis-cli exited with %v. Terminal:\n%s", err, s.output())
 	}
 	out := ansi.ReplaceAllString(s.output(), "")
-	// help shows the syntax built from the COMMAND DOCS arguments.
-	if !strings.Contains(strings.ReplaceAll(out, "\r", ""), "\n  GET key\n") {
-		t.Errorf("help get does not show the syntax %q:\n%q", "GET key", out)
-	}
 	for _, bad := range []string{"ERR", "(error)", "Error", "Unknown"} {
 		if strings.Contains(out, bad) {
 			t.Errorf("terminal shows %q:\n%s", bad, out)
 		}
 	}
-	// While "set " is typed, redis-cli shows the SET arguments as a hint.
-	// (Redis 7.2+ spells the alternatives "[NX | XX]".)
-	if !regexp.MustCompile(`set k value \[NX ?\| ?XX\]`).MatchString(out) {
-		t.Errorf("no hint for SET (want %q) in the terminal:\n%q", "set k value [NX|XX]", out)
-	}
+	// The argument syntax redis-cli shows comes from the "arguments" of
+	// each COMMAND DOCS entry.
+	t.Run("arguments from COMMAND DOCS", func(t *testing.T) {
+		// help shows the syntax.
+		if !strings.Contains(strings.ReplaceAll(out, "\r", ""), "\n  GET key\n") {
+			t.Errorf("help get does not show the syntax %q:\n%q", "GET key", out)
+		}
+		// While "set k " is typed, the rest of SET's syntax shows as a hint.
+		// (Redis 7.2+ spells the alternatives "[NX | XX]".)
+		if !regexp.MustCompile(`set k value \[NX ?\| ?XX\]`).MatchString(out) {
+			t.Errorf("no hint for SET (want %q) in the terminal:\n%q", "set k value [NX|XX]", out)
+		}
+	})
 	// redis-cli builds its help and hints from COMMAND DOCS when it starts.
 	st := commandStat(t, rdb, "command|docs")
 	if !regexp.MustCompile(`calls=[1-9]\d*,.*rejected_calls=0,failed_calls=0$`).MatchString(st) {
@@ -521,6 +527,7 @@ type cliCase struct {
 	want    string // regexp for stdout, anchored at both ends
 	wantErr string // regexp for stderr, anchored at both ends
 	sorted  bool   // sort stdout's lines first (SCAN order is unspecified)
+	exact   bool   // want is the exact stdout, not a regexp (binary output)
 }
 
 func runCLICases(t *testing.T, tg clientTarget, cases []cliCase) {
@@ -547,7 +554,7 @@ func runCLICases(t *testing.T, tg clientTarget, cases []cliCase) {
 			t.Errorf("%s: %v (stderr %q)", name, err, stderr.String())
 			continue
 		}
-		if !regexp.MustCompile(`\A(?:` + c.want + `)\z`).MatchString(got) {
+		if c.exact && got != c.want || !c.exact && !regexp.MustCompile(`\A(?:`+c.want+`)\z`).MatchString(got) {
 			t.Errorf("%s:\n got stdout %q\nwant /%s/", name, got, c.want)
 		}
 		if !regexp.MustCompile(`\A(?:` + c.wantErr + `)\z`).MatchString(stderr.String()) {
@@ -570,6 +577,13 @@ func TestRedisCLI(t *testing.T) {
 	sort.Strings(scanAll)
 	sort.Strings(scan1)
 	lines := func(keys []string) string { return regexp.QuoteMeta(strings.Join(keys, "\n") + "\n") }
+	binValue := "a\x00b\xff\r\n\x00"
+	var pipe strings.Builder
+	for i := 0; i < 100; i++ {
+		k, v := fmt.Sprintf("pipe:%d", i), strconv.Itoa(i)
+		fmt.Fprintf(&pipe, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(k), k, len(v), v)
+	}
+	pipeIn := pipe.String()
 	q := regexp.QuoteMeta
 	cases := []cliCase{
 		{args: []string{"--no-raw", "set", "k", "v"}, want: `OK\n`},
@@ -610,6 +624,18 @@ func TestRedisCLI(t *testing.T) {
 		{args: []string{"--no-raw", "dbsize"}, want: `\(integer\) 31\n`},
 		{args: []string{"info", "keyspace"}, want: `# Keyspace\r\ndb0:keys=31,expires=1,avg_ttl=\d+(,\w+=\d+)*\r\n\n?`},
 		{args: []string{"-3", "--no-raw", "info", "keyspace"}, want: `# Keyspace\r\ndb0:keys=31,expires=1,avg_ttl=\d+(,\w+=\d+)*\r\n\n?`},
+		// --bigkeys: SCAN, TYPE and STRLEN over the keyspace; esc is the longest.
+		{args: []string{"--bigkeys"}, want: `(?s).*\nBiggest string found '"esc"' has 5 bytes\n.*\n31 strings with \d+ bytes \(100\.00% of keys, avg size \d+\.\d+\)\n.*`},
+		// -r repeats a command.
+		{args: []string{"-r", "3", "--no-raw", "incr", "rep"}, want: q("(integer) 1\n(integer) 2\n(integer) 3\n")},
+		// -x takes the last argument from standard input, byte for byte.
+		{args: []string{"-x", "set", "binx"}, stdin: binValue, want: `OK\n`},
+		{args: []string{"--raw", "get", "binx"}, want: binValue + "\n", exact: true},
+		{args: []string{"--no-raw", "strlen", "binx"}, want: fmt.Sprintf(`\(integer\) %d\n`, len(binValue))},
+		// --pipe: mass insertion from RESP on standard input, then an ECHO to
+		// find the last reply.
+		{args: []string{"--pipe"}, stdin: pipeIn, want: q("All data transferred. Waiting for the last reply...\nLast reply received from server.\nerrors: 0, replies: 100\n")},
+		{args: []string{"--no-raw", "get", "pipe:99"}, want: `"99"\n`},
 	}
 	eachClientTarget(t, "", func(t *testing.T, tg clientTarget) { runCLICases(t, tg, cases) })
 }

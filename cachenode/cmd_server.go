@@ -363,6 +363,17 @@ func appendFlags(c *conn, f cmdFlag) {
 }
 
 func (c *conn) commandInfo(cmd *command) {
+	if rec, ok := recordedInfo()[cmd.name]; ok {
+		c.array(10)
+		for _, e := range rec.elems[:9] {
+			c.out = appendValue(c.out, e, c.proto)
+		}
+		c.array(len(cmd.subList))
+		for _, s := range cmd.subList {
+			c.commandInfo(s)
+		}
+		return
+	}
 	c.array(10)
 	c.bulkStr(cmd.name)
 	c.int(int64(cmd.arity))

@@ -220,37 +220,36 @@ func (c *conn) exec(args [][]byte) {
 	}
 	if cmd == nil {
 		c.unknownCommand(args)
-		c.s.stats[unknownID].reject()
+		c.st.cmd[unknownID].rejected.Add(1)
 		return
 	}
 	if cmd.subs != nil && len(args) >= 2 {
 		sub := lookupName(cmd.subs, args[1], &c.lower)
 		if sub == nil {
 			c.err("ERR unknown subcommand '" + trunc(args[1], 128) + "'. Try " + strings.ToUpper(cmd.name) + " HELP.")
-			c.s.stats[cmd.id].reject()
+			c.st.cmd[cmd.id].rejected.Add(1)
 			return
 		}
 		cmd = sub
 	}
 	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {
 		c.err("ERR wrong number of arguments for '" + cmd.name + "' command")
-		c.s.stats[cmd.id].reject()
+		c.st.cmd[cmd.id].rejected.Add(1)
 		return
 	}
 	if cmd.flags&flagNoAuth == 0 && c.authRequired() {
 		c.err(errNoAuth)
-		c.s.stats[cmd.id].reject()
+		c.st.cmd[cmd.id].rejected.Add(1)
 		return
 	}
 	if cmd.flags&flagDenyOOM != 0 && c.s.maxMemory.Load() > 0 {
 		if err := c.s.store.EnsureMemory(); err != nil {
 			c.err(errOOM)
-			c.s.stats[cmd.id].reject()
+			c.st.cmd[cmd.id].rejected.Add(1)
 			return
 		}
 	}
 	mark := len(c.out)
-	st := &c.s.stats[cmd.id]
 	// Reading the clock costs as much as a GET on some VMs (kvm-clock), so
 	// execution time is measured on a sample: one command in latencySample
 	// per connection, starting with the first.
@@ -258,11 +257,15 @@ func (c *conn) exec(args [][]byte) {
 	if c.ncmd%latencySample == 1 {
 		start := time.Now()
 		cmd.fn(c, args)
-		st.sample(time.Since(start))
+		c.s.stats[cmd.id].sample(time.Since(start))
 	} else {
 		cmd.fn(c, args)
 	}
-	st.done(len(c.out) > mark && c.out[mark] == '-')
+	cc := &c.st.cmd[cmd.id]
+	cc.calls.Add(1)
+	if len(c.out) > mark && c.out[mark] == '-' {
+		cc.failed.Add(1)
+	}
 	if c.lastCmd.Load() != cmd {
 		c.lastCmd.Store(cmd)
 	}

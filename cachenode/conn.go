@@ -24,6 +24,7 @@ const (
 // by other connections (CLIENT LIST) and the server.
 type conn struct {
 	s  *Server
+	st *stripe // this connection's share of the server's counters
 	nc net.Conn
 	rd *resp.Reader
 
@@ -60,6 +61,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		addr:    nc.RemoteAddr().String(),
 		laddr:   nc.LocalAddr().String(),
 	}
+	c.st = &s.stripes[c.id%statStripes]
 	c.authed = *s.requirePass.Load() == ""
 	c.rd = resp.NewReader(c)
 	c.rd.Unauthenticated = !c.authed
@@ -71,7 +73,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 // Read reads from the network connection, counting bytes for INFO.
 func (c *conn) Read(p []byte) (int, error) {
 	n, err := c.nc.Read(p)
-	c.s.netIn.Add(uint64(n))
+	c.st.netIn.Add(uint64(n))
 	return n, err
 }
 
@@ -166,7 +168,7 @@ func (c *conn) flush() bool {
 		c.wdl = false
 	}
 	n, err := c.nc.Write(c.out)
-	c.s.netOut.Add(uint64(n))
+	c.st.netOut.Add(uint64(n))
 	if cap(c.out) > keepOutCap {
 		c.out = nil
 	} else {

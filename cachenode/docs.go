@@ -20,6 +20,12 @@ import (
 //go:embed commanddocs.resp
 var commandDocsRESP3 []byte
 
+// commandInfoRESP3 is redis-server 7's COMMAND INFO reply (RESP3) for the
+// same commands: flags, key specifications and tips exactly as Redis has them.
+//
+//go:embed commandinfo.resp
+var commandInfoRESP3 []byte
+
 // value is a parsed RESP3 reply, used to re-encode the recorded docs in the
 // client's protocol.
 type value struct {
@@ -95,7 +101,35 @@ func appendValue(dst []byte, v value, proto int) []byte {
 var (
 	docsOnce   sync.Once
 	docsByName map[string]value // full command name -> docs map
+	infoOnce   sync.Once
+	infoByName map[string]value // full command name -> COMMAND INFO entry
 )
+
+// recordedInfo returns Redis's COMMAND INFO entry of each command cachenode
+// has, keyed by full name, subcommands included.
+func recordedInfo() map[string]value {
+	infoOnce.Do(func() {
+		infoByName = make(map[string]value)
+		v, err := parseValue(bufio.NewReader(bytes.NewReader(commandInfoRESP3)))
+		if err != nil || v.kind != '*' {
+			return
+		}
+		var add func(e value)
+		add = func(e value) {
+			if len(e.elems) != 10 || findCommand([]byte(e.elems[0].str)) == nil {
+				return
+			}
+			infoByName[e.elems[0].str] = e
+			for _, sub := range e.elems[9].elems {
+				add(sub)
+			}
+		}
+		for _, e := range v.elems {
+			add(e)
+		}
+	})
+	return infoByName
+}
 
 // recordedDocs returns Redis's docs for each command cachenode has, keyed
 // by full name ("get", "client|list"), keeping only the subcommands

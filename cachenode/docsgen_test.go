@@ -8,8 +8,9 @@ import (
 	"github.com/cachetier/cachetier/internal/redistest"
 )
 
-// TestGenerateCommandDocs records redis-server's COMMAND DOCS for the
-// commands cachenode implements into commanddocs.resp. It runs only with
+// TestGenerateCommandDocs records redis-server's COMMAND DOCS and
+// COMMAND INFO for the commands cachenode implements into commanddocs.resp
+// and commandinfo.resp. It runs only with
 // CACHENODE_GEN_DOCS=1 (go test -run TestGenerateCommandDocs).
 func TestGenerateCommandDocs(t *testing.T) {
 	if os.Getenv("CACHENODE_GEN_DOCS") != "1" {
@@ -29,6 +30,14 @@ func TestGenerateCommandDocs(t *testing.T) {
 	if err := os.WriteFile("commanddocs.resp", []byte(reply), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	args[1] = "INFO"
+	reply = c.do(args...)
+	if _, err := parseValue(bufio.NewReader(stringsReader(reply))); err != nil {
+		t.Fatalf("unparsable reply: %v", err)
+	}
+	if err := os.WriteFile("commandinfo.resp", []byte(reply), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestRecordedDocs(t *testing.T) {
@@ -46,6 +55,9 @@ func TestRecordedDocs(t *testing.T) {
 		v, err := parseValue(bufio.NewReader(stringsReader(r)))
 		if err != nil {
 			t.Fatalf("RESP%s: %v", proto, err)
+		}
+		if info := c.do("COMMAND", "INFO", "get"); !bytesContains(info, "begin_search") || !bytesContains(info, "+access") {
+			t.Errorf("RESP%s COMMAND INFO get lacks Redis's key specs: %q", proto, info)
 		}
 		if proto == "3" && v.kind != '%' || proto == "2" && v.kind != '*' {
 			t.Errorf("RESP%s: reply type %c", proto, v.kind)

@@ -178,12 +178,14 @@ func (s *Server) info(want map[string]bool) []byte {
 	if section("Stats") {
 		var calls uint64
 		for i := range s.stats {
-			calls += s.stats[i].calls.Load()
+			n, _, _ := s.counts(i)
+			calls += n
 		}
 		kv("total_connections_received", s.connsTotal.Load())
 		kv("total_commands_processed", calls)
-		kv("total_net_input_bytes", s.netIn.Load())
-		kv("total_net_output_bytes", s.netOut.Load())
+		in, out := s.netTotals()
+		kv("total_net_input_bytes", in)
+		kv("total_net_output_bytes", out)
 		kv("rejected_connections", s.rejected.Load())
 		kv("expired_keys", st.Expired)
 		kv("evicted_keys", st.Evicted)
@@ -208,13 +210,13 @@ func (s *Server) info(want map[string]bool) []byte {
 	if section("Commandstats") {
 		for _, cmd := range commandList {
 			st := &s.stats[cmd.id]
-			calls := st.calls.Load()
+			calls, failed, rejected := s.counts(cmd.id)
 			if calls == 0 {
 				continue
 			}
 			per := st.usecPerCall() // estimated from sampled calls
 			fmt.Fprintf(&b, "cmdstat_%s:calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d\r\n",
-				cmd.name, calls, int64(per*float64(calls)), per, st.rejected.Load(), st.failed.Load())
+				cmd.name, calls, int64(per*float64(calls)), per, rejected, failed)
 		}
 	}
 	if section("Keyspace") && st.Keys > 0 {

@@ -13,23 +13,50 @@ import (
 // cmdStats are one command's counters, updated lock-free by connections and
 // read by INFO commandstats and the Prometheus collector.
 type cmdStats struct {
+	sampled atomic.Uint64 // executions whose duration was measured
+	nanos   atomic.Uint64 // total duration of the measured executions
+	hist    atomic.Pointer[prometheus.Observer]
+	name    string
+	vec     *prometheus.HistogramVec
+}
+
+// statStripes: the call and byte counters are striped by connection so
+// that connections running on different cores rarely update the same
+// cache line; readers sum the stripes.
+const statStripes = 8
+
+// stripe is one stripe of the server's counters.
+type stripe struct {
+	cmd           []cmdCount // indexed by command id; last: unknown commands
+	netIn, netOut atomic.Uint64
+	_             [40]byte
+}
+
+// cmdCount counts one command's calls in one stripe.
+type cmdCount struct {
 	calls    atomic.Uint64 // executed
 	failed   atomic.Uint64 // executed, replied with an error
 	rejected atomic.Uint64 // refused before execution (arity, NOAUTH, OOM, ...)
-	sampled  atomic.Uint64 // executions whose duration was measured
-	nanos    atomic.Uint64 // total duration of the measured executions
-	hist     atomic.Pointer[prometheus.Observer]
-	name     string
-	vec      *prometheus.HistogramVec
 }
 
-func (st *cmdStats) reject() { st.rejected.Add(1) }
-
-func (st *cmdStats) done(isErr bool) {
-	st.calls.Add(1)
-	if isErr {
-		st.failed.Add(1)
+// counts sums command id's counters over the stripes.
+func (s *Server) counts(id int) (calls, failed, rejected uint64) {
+	for i := range s.stripes {
+		c := &s.stripes[i].cmd[id]
+		calls += c.calls.Load()
+		failed += c.failed.Load()
+		rejected += c.rejected.Load()
 	}
+	return calls, failed, rejected
+}
+
+// netTotals sums the bytes read from and written to clients.
+func (s *Server) netTotals() (in, out uint64) {
+	for i := range s.stripes {
+		in += s.stripes[i].netIn.Load()
+		out += s.stripes[i].netOut.Load()
+	}
+	return in, out
 }
 
 func (st *cmdStats) sample(d time.Duration) {
@@ -118,7 +145,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	s := m.s
 	for i := range s.stats {
 		st := &s.stats[i]
-		calls, failed, rej := st.calls.Load(), st.failed.Load(), st.rejected.Load()
+		calls, failed, rej := s.counts(i)
 		if calls == 0 && rej == 0 {
 			continue
 		}
@@ -148,8 +175,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	gauge(m.clients, float64(n))
 	counter(m.connsTotal, s.connsTotal.Load())
 	counter(m.rejected, s.rejected.Load())
-	counter(m.netIn, s.netIn.Load())
-	counter(m.netOut, s.netOut.Load())
+	in, out := s.netTotals()
+	counter(m.netIn, in)
+	counter(m.netOut, out)
 	ready := 0.0
 	if s.ready() {
 		ready = 1

@@ -41,7 +41,7 @@ var diffCases = map[string][]string{
 	"auth no pass":   {"AUTH|x", "AUTH|default|x", "AUTH|bob|x", "AUTH|a|b|c"},
 	"hello":          {"HELLO|1", "HELLO|4", "HELLO|x", "HELLO|2|FOO", "HELLO|2|SETNAME|bad name", "HELLO|2|AUTH|bob|x", "HELLO|2|AUTH|default"},
 	"config":         {"CONFIG", "CONFIG|GET", "CONFIG|GET|maxmemory", "CONFIG|GET|nosuchparam", "CONFIG|SET|maxmemory", "CONFIG|SET|nosuch|1", "CONFIG|SET|maxmemory|abc", "CONFIG|SET|timeout|abc", "CONFIG|SET|timeout|-1", "CONFIG|SET|maxmemory|10mb", "CONFIG|GET|maxmemory", "CONFIG|SET|maxmemory|0", "CONFIG|SET|maxmemory|1|maxmemory|2", "CONFIG|GET|maxmemory-policy", "CONFIG|SET|maxmemory-policy|noeviction", "CONFIG|GET|maxmemory-policy", "CONFIG|SET|maxmemory-policy|allkeys-lru", "CONFIG|GET|save", "CONFIG|GET|appendonly", "CONFIG|SET|databases|4", "CONFIG|SET|timeout|0", "CONFIG|GET|timeout", "CONFIG|SET|maxclients|0", "CONFIG|SET|maxclients|x", "CONFIG|FOO"},
-	"command":        {"COMMAND|FOO", "COMMAND|INFO|nosuch", "COMMAND|DOCS|nosuch", "COMMAND|COUNT|x"},
+	"command":        {"COMMAND|FOO", "COMMAND|INFO|nosuch", "COMMAND|INFO|get", "COMMAND|INFO|set|ttl|expire|mget|scan|nosuch", "COMMAND|DOCS|nosuch", "COMMAND|COUNT|x"},
 	"time":           {"~TIME"},
 	"binary":         {"SET|a\x00b|v\r\nw", "GET|a\x00b", "EXISTS|a\x00b", "KEYS|a*"},
 	"quit":           {"QUIT"},

@@ -43,7 +43,7 @@ type Server struct {
 	nextID        atomic.Int64
 	connsTotal    atomic.Uint64
 	rejected      atomic.Uint64
-	netIn, netOut atomic.Uint64
+	stripes       [statStripes]stripe
 	lastRejectLog atomic.Int64
 	maxOut        atomic.Int64 // largest reply batch written (INFO client_recent_max_output_buffer)
 
@@ -86,6 +86,9 @@ func New(cfg Config) (*Server, error) {
 	s.requirePass.Store(&pw)
 	s.store = store.New(store.Config{MaxMemory: c.MaxMemory, Policy: pol})
 	s.stats = make([]cmdStats, len(commandList)+1) // last: unknown commands
+	for i := range s.stripes {
+		s.stripes[i].cmd = make([]cmdCount, len(commandList)+1)
+	}
 	s.registry = prometheus.NewRegistry()
 	s.metrics = newMetrics(s)
 	s.registry.MustRegister(s.metrics)

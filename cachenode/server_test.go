@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -418,7 +419,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	}
 	// Every command executed was answered, and every answer is a command
 	// executed.
-	if got := s.stats[commands["set"].id].calls.Load(); got != uint64(oks) {
+	if got, _, _ := s.counts(commands["set"].id); got != uint64(oks) {
 		t.Errorf("server executed %d SETs, client got %d replies", got, oks)
 	}
 	if err := s.Serve(ln); err != ErrServerClosed {
@@ -653,5 +654,29 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	if got := rdb.Get(ctx, "counter").Val(); got != "800" {
 		t.Errorf("counter = %s, want 800 (16 workers x 50 INCR)", got)
+	}
+}
+
+// TestIdleConnectionMemory measures what an idle client costs the server
+// (buffers, goroutine stack) and bounds it.
+func TestIdleConnectionMemory(t *testing.T) {
+	s := startServer(t, Config{})
+	const n = 300
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	conns := make([]*rawConn, n)
+	for i := range conns {
+		conns[i] = dialRaw(t, s.Addr().String())
+		conns[i].do("PING")
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	// Both ends live in this process: the client side (a bufio.Reader of
+	// 4 KB and a net.Conn per connection) is counted too.
+	per := (int64(after.HeapInuse+after.StackInuse) - int64(before.HeapInuse+before.StackInuse)) / n
+	t.Logf("idle connection: %d bytes (server and test client sides)", per)
+	if per > 64<<10 {
+		t.Errorf("an idle connection costs %d bytes", per)
 	}
 }

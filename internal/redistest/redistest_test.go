@@ -16,3 +16,10 @@ func TestStartPingStop(t *testing.T) {
 	}
 	s.Stop() // idempotent
 }
+
+func TestStartWithPassword(t *testing.T) {
+	s := Start(t, "--requirepass", "secret")
+	if err := WaitPing(s.Addr, 2*time.Second); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+}

@@ -17,7 +17,8 @@
 //
 // Environment: CLIENTS_ONLY, a regular expression, runs only the library
 // variants whose names match (e.g. "^ioredis 5"); CLIENTS_TIMEOUT_MS bounds
-// the whole run (default 90000).
+// the whole run (default 90000); CLIENTS_SUITE=short runs the handshake,
+// AUTH and a few commands per variant instead of the whole suite.
 
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -284,7 +285,12 @@ const BIG = randomBytes(200 * 1024);
 //   clientInfo() -> CLIENT INFO text.
 async function suite(name, lib, proxy, ctx) {
   const p = `ct:${name.replace(/\W+/g, '-')}:${randomBytes(4).toString('hex')}:`;
-  const t = (what, fn) => check(`${name}: ${what}`, fn);
+  // CLIENTS_SUITE=short keeps a few commands (for runs that are about the
+  // handshake and AUTH, e.g. with a password).
+  const short = process.env.CLIENTS_SUITE === 'short';
+  const core = new Set(['PING', 'SET and GET', 'binary value with \\0, \\xff and CRLF bytes', 'batch of 1000 commands in one pipeline',
+    'CLIENT INFO shows the library set by CLIENT SETINFO on connect', 'AUTH again on a connected client', 'cleanup']);
+  const t = (what, fn) => (short && !core.has(what) ? undefined : check(`${name}: ${what}`, fn));
   const c = lib.cmd;
 
   await t('PING', async () => assert.equal(await c('PING'), 'PONG'));
@@ -532,12 +538,16 @@ async function suite(name, lib, proxy, ctx) {
 
 const VARIANTS = [
   { name: 'ioredis 5 (RESP2)', lib: ioredis5, opts: {} },
+  { name: 'ioredis 5 with connectionName', lib: ioredis5, opts: { connectionName: 'compat-io5' }, connName: 'compat-io5', handshakeOnly: true },
   { name: 'ioredis 6 (default: RESP3)', lib: ioredis6, opts: {} },
+  { name: 'ioredis 6 with connectionName', lib: ioredis6, opts: { connectionName: 'compat-io6' }, connName: 'compat-io6', handshakeOnly: true },
   { name: 'ioredis 6 RESP2', lib: ioredis6, opts: { protocol: 2 } },
   { name: 'node-redis 5 RESP3', lib: nodeRedis5, opts: { RESP: 3 } },
   { name: 'node-redis 5 (default: RESP2)', lib: nodeRedis5, opts: {} },
   { name: 'node-redis 5 RESP2 (HELLO 2)', lib: nodeRedis5, opts: { RESP: 2 } },
   { name: 'node-redis 6 (default: RESP3)', lib: nodeRedis6, opts: {} },
+  { name: 'node-redis 6 with name (HELLO 3 SETNAME)', lib: nodeRedis6, opts: { name: 'compat-nr6' }, connName: 'compat-nr6', handshakeOnly: true },
+  { name: 'node-redis 5 with name (CLIENT SETNAME)', lib: nodeRedis5, opts: { name: 'compat-nr5' }, connName: 'compat-nr5', handshakeOnly: true },
   { name: 'node-redis 6 RESP2', lib: nodeRedis6, opts: { RESP: 2 } },
 ];
 
@@ -706,8 +716,16 @@ async function runVariant(v, ctx) {
     return;
   }
   proxy.phase = 'commands';
-  await suite(name, h.lib, proxy, ctx);
-  if (h.lib.typed) await h.lib.typed(name);
+  if (v.connName) {
+    await check(`${name}: CLIENT GETNAME is the name set on connect`, async () => {
+      assert.equal(await h.lib.cmd('CLIENT', 'GETNAME'), v.connName);
+      assert.match(String(await h.lib.clientInfo()), new RegExp(` name=${v.connName} `));
+    });
+  }
+  if (!v.handshakeOnly) {
+    await suite(name, h.lib, proxy, ctx);
+    if (h.lib.typed && process.env.CLIENTS_SUITE !== 'short') await h.lib.typed(name);
+  }
   await check(`${name}: no unexpected error replies or error events`, async () => {
     assert.deepEqual(proxy.unexpected('commands'), []);
     assert.deepEqual(proxy.expected.map((e) => String(e.re)), [], 'expected errors that never came');

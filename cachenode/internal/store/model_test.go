@@ -5,10 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"sync/atomic"
 	"testing"
 	"time"
 )
+
+// modelSeed is the hash seed of the stores runModel creates.
+var modelSeed = maphash.MakeSeed()
 
 // fakeClock is a manually advanced clock for Config.Now.
 type fakeClock struct{ ms atomic.Int64 }
@@ -106,6 +110,7 @@ func runModel(t *testing.T, data []byte, shards int) {
 	clk := newFakeClock()
 	s := New(Config{Shards: shards, Now: clk.Now, ExpireInterval: time.Hour})
 	defer s.Close()
+	s.seed = modelSeed // same layout for the same input: fuzzing needs deterministic coverage
 	if len(data) > 0 {
 		s.compactMin = int64(data[0]) * 64 // also exercise compaction
 	}
@@ -159,6 +164,9 @@ func runModel(t *testing.T, data []byte, shards int) {
 			kind := r.byte() % 4
 			nexp := r.exp(now)
 			e, had := m.get(string(k))
+			if kind == 0 && len(e.val)+len(v) > 256<<10 {
+				kind = 3 // bound value growth: repeated appends would make runs quadratic
+			}
 			s.Update(k, func(cur []byte, expireAt int64, exists bool) ([]byte, int64, Op) {
 				if exists != had || string(cur) != e.val || expireAt != e.exp {
 					t.Fatalf("step %d: Update(%q) saw %q,%d,%v want %q,%d,%v", step, k, cur, expireAt, exists, e.val, e.exp, had)
@@ -375,6 +383,9 @@ func FuzzModel(f *testing.F) {
 	binary.LittleEndian.PutUint64(b[:], 42)
 	f.Add(b[:])
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 4096 {
+			t.Skip("long op sequences make slow runs, not new cases")
+		}
 		runModel(t, data, 1+int(len(data)%5))
 	})
 }
