@@ -232,3 +232,25 @@ func TestBackoffTable(t *testing.T) {
 		t.Fatalf("%d of the 50 latest failing keys remembered, want nearly all", kept)
 	}
 }
+
+// A panicking loader returns its limiter permit and enters backoff.
+func TestPanickingLoaderReleasesPermit(t *testing.T) {
+	var calls atomic.Int64
+	boom := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		calls.Add(1)
+		panic("boom")
+	})
+	c := newClient(t, Config{OriginMaxConcurrent: 1, ErrorBackoff: time.Hour})
+	ctx := context.Background()
+	var pe *loader.PanicError
+	if _, err := c.Get(ctx, "p", boom); !errors.As(err, &pe) {
+		t.Fatalf("err = %v, want a PanicError", err)
+	}
+	if _, err := c.Get(ctx, "p", boom); !errors.Is(err, ErrOriginBackoff) || calls.Load() != 1 {
+		t.Fatalf("second Get: %v after %d calls, want backoff after 1", err, calls.Load())
+	}
+	// With a single permit, a leaked one would shed this load.
+	if v, err := c.Get(ctx, "q", &countingLoader{}); err != nil || string(v) != "v:q" {
+		t.Fatalf("Get after a panic: %q %v", v, err)
+	}
+}

@@ -430,8 +430,21 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 		}
 		return loader.Result{}, ErrShed
 	}
-	res, err := c.load(ctx, key, l)
-	release()
+	res, err := func() (loader.Result, error) {
+		// A panicking loader (recovered by the flight, which hands the
+		// waiters a *loader.PanicError) must still return its limiter
+		// permit, and counts as a failure for the backoff.
+		defer func() {
+			release()
+			if v := recover(); v != nil {
+				if c.backoff != nil {
+					c.backoff.failed(kh, c.preciseMs(), fmt.Errorf("loader panicked: %v", v))
+				}
+				panic(v)
+			}
+		}()
+		return c.load(ctx, key, l)
+	}()
 	now = c.preciseMs()
 	if c.backoff != nil {
 		if err != nil && !errors.Is(err, loader.ErrNotFound) {
