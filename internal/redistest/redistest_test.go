@@ -3,6 +3,8 @@ package redistest
 import (
 	"testing"
 	"time"
+
+	"github.com/cachetier/cachetier/internal/probe"
 )
 
 func TestStartPingStop(t *testing.T) {
@@ -11,7 +13,7 @@ func TestStartPingStop(t *testing.T) {
 		t.Fatalf("ping: %v", err)
 	}
 	s.Stop()
-	if err := ping(s.Addr); err == nil {
+	if err := probe.Ping(s.Addr); err == nil {
 		t.Fatalf("server still answers after Stop")
 	}
 	s.Stop() // idempotent
