@@ -147,7 +147,7 @@ func New(cfg Config) (*Client, error) {
 			c.log.Warn("cacheclient: no node set from discovery yet; serving from L1 and the origin meanwhile")
 		}
 	} else if len(cfg.Addrs) > 0 {
-		c.setMembership(Membership{Ring: ring.New(cfg.Addrs...)})
+		c.setMembership(Membership{Addrs: cfg.Addrs}) // Build dedupes: a repeated address is not extra weight
 	}
 	c.bg.Add(1)
 	go c.healthLoop(ctx)
