@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/cachetier/cachetier/internal/probe"
 )
 
@@ -25,3 +27,5 @@ func TestStartWithPassword(t *testing.T) {
 		t.Fatalf("ping: %v", err)
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
