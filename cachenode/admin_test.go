@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachetier/cachetier/cachenode/internal/store"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 )
@@ -26,6 +27,16 @@ func infoField(t *testing.T, info, field string) int64 {
 	t.Fatalf("INFO has no %s", field)
 	return 0
 }
+
+// Sizes of the store's entry layout (cachenode/internal/store/entry.go) that
+// TestMemoryUsage checks MEMORY USAGE against: the page size entries larger
+// than 64 KiB are rounded to, the expiry time of a key with a TTL, and the
+// index slot of a key.
+const (
+	entryPage = 4096
+	entryTTL  = 8
+	indexSlot = store.KeyIndexBytes
+)
 
 func TestMemoryUsage(t *testing.T) {
 	s := startServer(t, Config{})

@@ -7,42 +7,6 @@ import (
 	"github.com/cachetier/cachetier/internal/resp"
 )
 
-// Sizes of the store's entry layout (see cachenode/internal/store/entry.go):
-// flags and LRU clock, the expiry time of a key with a TTL, the largest
-// entry packed into a shared chunk and the page size larger ones are
-// rounded up to, and the index slot that points at an entry.
-const (
-	entryHdr      = 5
-	entryTTL      = 8
-	entryMaxSmall = 64 << 10
-	entryPage     = 4096
-	indexSlot     = 8
-)
-
-// uvarintSize is the length of x as an encoding/binary uvarint.
-func uvarintSize(x int) int {
-	n := 1
-	for x >= 0x80 {
-		x >>= 7
-		n++
-	}
-	return n
-}
-
-// keyMemory is the memory the store accounts for a key of klen bytes with
-// a value of vlen bytes: its entry (header, lengths, key, value), rounded to
-// pages for entries stored on their own mapping, plus its index slot.
-func keyMemory(klen, vlen int, ttl bool) int64 {
-	n := entryHdr + uvarintSize(klen) + uvarintSize(vlen) + klen + vlen
-	if ttl {
-		n += entryTTL
-	}
-	if n > entryMaxSmall {
-		n = (n + entryPage - 1) &^ (entryPage - 1)
-	}
-	return int64(n + indexSlot)
-}
-
 // cmdMemoryUsage: MEMORY USAGE key [SAMPLES n]. Strings have no nested
 // values, so SAMPLES is validated like Redis and otherwise unused. The key is
 // looked up without counting a hit or a miss and without touching its LRU
@@ -64,13 +28,12 @@ func cmdMemoryUsage(c *conn, args [][]byte) {
 		}
 		j++
 	}
-	v, exp, ok := c.s.store.Peek(c.scratch[:0], args[2])
-	c.keepScratch(v)
+	n, ok := c.s.store.KeyMemory(args[2])
 	if !ok {
 		c.null()
 		return
 	}
-	c.int(keyMemory(len(args[2]), len(v), exp != 0))
+	c.int(n)
 }
 
 // cmdMemoryStats answers a subset of Redis's MEMORY STATS fields, from the
@@ -105,7 +68,7 @@ func cmdMemoryStats(c *conn, _ [][]byte) {
 	c.bulkStr("db.0")
 	c.mapLen(2)
 	c.bulkStr("overhead.hashtable.main")
-	c.int(int64(st.Keys) * indexSlot)
+	c.int(int64(st.Keys) * store.KeyIndexBytes)
 	c.bulkStr("overhead.hashtable.expires")
 	c.int(0)
 	c.bulkStr("keys.count")

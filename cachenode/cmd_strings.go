@@ -240,29 +240,22 @@ func cmdMSet(c *conn, args [][]byte) {
 		c.err("ERR wrong number of arguments for 'mset' command")
 		return
 	}
-	for i := 1; i < len(args); i += 2 {
-		c.s.store.Set(args[i], args[i+1], store.SetArgs{}, nil)
-	}
+	c.s.store.SetMulti(args[1:], false)
 	c.ok()
 }
 
-// cmdMSetNX sets the keys only if none exists. The existence check and the
-// writes are not atomic against concurrent clients (the store locks per key).
+// cmdMSetNX sets the keys only if none exists. Like MSET it is atomic: the
+// existence check and the writes happen under the locks of all the keys.
 func cmdMSetNX(c *conn, args [][]byte) {
 	if len(args)%2 != 1 {
 		c.err("ERR wrong number of arguments for 'msetnx' command")
 		return
 	}
-	for i := 1; i < len(args); i += 2 {
-		if c.s.store.Exists(args[i]) {
-			c.int(0)
-			return
-		}
+	if c.s.store.SetMulti(args[1:], true) {
+		c.int(1)
+	} else {
+		c.int(0)
 	}
-	for i := 1; i < len(args); i += 2 {
-		c.s.store.Set(args[i], args[i+1], store.SetArgs{}, nil)
-	}
-	c.int(1)
 }
 
 func cmdAppend(c *conn, args [][]byte) {
