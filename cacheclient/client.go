@@ -78,9 +78,12 @@ type topology struct {
 // one per process with New and Close it when done.
 type Client struct {
 	cfg      Config
-	l1       *l1 // nil when disabled
-	group    loader.Group
+	l1       *l1          // nil when disabled
+	group    loader.Group // flights of calls with a loader
+	lookups  loader.Group // flights of calls without one (nil Loader)
 	lim      *loader.Limiter
+	backoff  *backoffTable // nil when ErrorBackoff < 0
+	tombs    tombstones    // keys written while their owner was down
 	flightTO time.Duration // bound on one flight: L2 read + origin load + L2 write
 	log      *slog.Logger
 
@@ -118,6 +121,9 @@ func New(cfg Config) (*Client, error) {
 		maxConc = 0
 	}
 	c.lim = loader.NewLimiter(maxConc, cfg.OriginRate, cfg.OriginBurst)
+	if cfg.ErrorBackoff > 0 {
+		c.backoff = newBackoffTable(cfg.ErrorBackoff, cfg.ErrorBackoffMax)
+	}
 	c.topo.Store(&topology{base: ring.New(), live: ring.New(), nodes: map[string]*node{}})
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -141,7 +147,7 @@ func New(cfg Config) (*Client, error) {
 			c.log.Warn("cacheclient: no node set from discovery yet; serving from L1 and the origin meanwhile")
 		}
 	} else if len(cfg.Addrs) > 0 {
-		c.setMembership(Membership{Ring: ring.New(cfg.Addrs...)})
+		c.setMembership(Membership{Addrs: cfg.Addrs}) // Build dedupes: a repeated address is not extra weight
 	}
 	c.bg.Add(1)
 	go c.healthLoop(ctx)
@@ -159,7 +165,7 @@ func (c *Client) Close() error {
 	c.bg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), c.flightTO+time.Second)
 	defer cancel()
-	werr := c.group.Wait(ctx)
+	werr := errors.Join(c.group.Wait(ctx), c.lookups.Wait(ctx))
 	sharedClock.release()
 	c.mu.Lock()
 	t := c.topo.Load()
@@ -229,13 +235,13 @@ func (c *Client) GetInfo(ctx context.Context, key string, l loader.Loader, dst [
 		c.st.l1Misses.Add(1)
 	}
 
-	fkey := key
+	g := &c.group
 	if l == nil {
 		// A lookup without a loader must not hand its "not found" to
-		// callers that have one.
-		fkey = "\x00noloader\x00" + key
+		// callers that have one: it has flights of its own.
+		g = &c.lookups
 	}
-	res, shared, err := c.group.Do(ctx, fkey, c.flightTO, func(fctx context.Context) (loader.Result, error) {
+	res, shared, err := g.Do(ctx, key, c.flightTO, func(fctx context.Context) (loader.Result, error) {
 		return c.fill(fctx, key, l, false)
 	})
 	if shared {
@@ -259,7 +265,7 @@ func (c *Client) GetInfo(ctx context.Context, key string, l loader.Loader, dst [
 		}
 		return dst[:n], Info{Shared: shared}, err
 	}
-	meta, val := decodeFlight(res.Value)
+	meta, val := decodeFlight(res)
 	info := Info{Source: Source(meta & metaSource), Stale: meta&metaStale != 0,
 		Negative: meta&metaNegative != 0, Shared: shared}
 	if info.Negative {
@@ -286,8 +292,10 @@ type loadError struct {
 func (e *loadError) Error() string { return fmt.Sprintf("cacheclient: load %q: %v", e.key, e.err) }
 func (e *loadError) Unwrap() error { return e.err }
 
-// The result of a flight travels to every waiter as loader.Result.Value: one
-// meta byte followed by the value.
+// The result of a flight travels to every waiter as a loader.Result: the
+// value in Value, shared read-only by the waiters (each copies it into its own
+// dst), and these meta bits in TTL, which a flight's result does not otherwise
+// use. Nothing is copied or allocated for it.
 const (
 	metaSource   = 0x03 // a Source
 	metaStale    = 0x04
@@ -302,17 +310,11 @@ func encodeFlight(src Source, stale, negative bool, val []byte) loader.Result {
 	if negative {
 		m |= metaNegative
 	}
-	b := make([]byte, 1+len(val))
-	b[0] = m
-	copy(b[1:], val)
-	return loader.Result{Value: b}
+	return loader.Result{Value: val, TTL: time.Duration(m)}
 }
 
-func decodeFlight(b []byte) (meta byte, val []byte) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	return b[0], b[1:]
+func decodeFlight(r loader.Result) (meta byte, val []byte) {
+	return byte(r.TTL), r.Value
 }
 
 // revalidate refreshes key in the background unless a load of it is already
@@ -351,8 +353,21 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 	}
 
 	// L2: the key's live owner.
-	if nd, _ := c.route(key); nd != nil {
-		env, err := c.l2Get(ctx, nd, key)
+	if nd, failover := c.route(key); nd != nil {
+		var env []byte
+		var err error
+		if !failover && c.tombs.take(key, nd.addr, now) {
+			// Deleted or overwritten while this owner was down: its copy is
+			// out of date. Delete it instead of reading it.
+			err = c.l2Do(ctx, nd, func(ctx context.Context) error {
+				return nd.rdb.Del(ctx, key).Err()
+			})
+			if err != nil {
+				c.tombs.add(key, nd.addr, now+msCeil(c.cfg.TTL+c.cfg.StaleTTL))
+			}
+		} else {
+			env, err = c.l2Get(ctx, nd, key)
+		}
 		switch {
 		case err != nil:
 			// Counted in l2Get; go on to the origin.
@@ -393,7 +408,20 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 		return encodeFlight(SourceNone, false, true, nil), nil
 	}
 
-	// Origin, if the limiter allows.
+	// Origin, unless the key is in error backoff...
+	var kh uint64
+	if c.backoff != nil {
+		kh = ring.HashKey(key)
+		if lastErr, fails, left, in := c.backoff.check(kh, now); in {
+			c.st.backoffSuppressed.Add(1)
+			if candSrc != SourceNone {
+				return encodeFlight(candSrc, true, false, cand), nil
+			}
+			return loader.Result{}, &loadError{key: key, err: fmt.Errorf("%w after %d consecutive failures (next try in %v): %w",
+				ErrOriginBackoff, fails, left, lastErr)}
+		}
+	}
+	// ...and if the limiter allows.
 	release, ok := c.lim.TryAcquire()
 	if !ok {
 		c.st.limiterRefused.Add(1)
@@ -402,9 +430,29 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 		}
 		return loader.Result{}, ErrShed
 	}
-	res, err := c.load(ctx, key, l)
-	release()
+	res, err := func() (loader.Result, error) {
+		// A panicking loader (recovered by the flight, which hands the
+		// waiters a *loader.PanicError) must still return its limiter
+		// permit, and counts as a failure for the backoff.
+		defer func() {
+			release()
+			if v := recover(); v != nil {
+				if c.backoff != nil {
+					c.backoff.failed(kh, c.preciseMs(), fmt.Errorf("loader panicked: %v", v))
+				}
+				panic(v)
+			}
+		}()
+		return c.load(ctx, key, l)
+	}()
 	now = c.preciseMs()
+	if c.backoff != nil {
+		if err != nil && !errors.Is(err, loader.ErrNotFound) {
+			c.backoff.failed(kh, now, err)
+		} else {
+			c.backoff.succeeded(kh)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, loader.ErrNotFound) {
 			if c.cfg.NegativeTTL > 0 {
@@ -566,18 +614,28 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 		ttl = c.cfg.TTL
 	}
 	c.group.Forget(key)
+	c.lookups.Forget(key)
+	c.tombstoneWrite(key)
+	if c.backoff != nil {
+		c.backoff.succeeded(ring.HashKey(key)) // a value is at hand: no reason to wait
+	}
 	now := c.preciseMs()
 	t1 := now + msCeil(ttl)
 	return c.store(ctx, key, header{t1: t1, t2: t1 + msCeil(c.cfg.StaleTTL)}, value, now)
 }
 
 // Delete removes key from L1 and from its node. Other processes' L1 copies
-// live on until their (L1TTL-capped) fresh window ends.
+// live on until their (L1TTL-capped) fresh window ends. If the key's owner is
+// marked down, the copy on the failover owner is deleted and a tombstone is
+// kept so that the owner's own copy is deleted when it comes back (Set does
+// the same).
 func (c *Client) Delete(ctx context.Context, key string) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
 	c.group.Forget(key)
+	c.lookups.Forget(key)
+	c.tombstoneWrite(key)
 	if c.l1 != nil {
 		c.l1.del(key)
 	}

@@ -76,6 +76,20 @@ type Config struct {
 	// OriginBurst is the token bucket's size when OriginRate is set.
 	// Default: 1.
 	OriginBurst int
+	// ErrorBackoff is how long, after an origin load of a key fails (an
+	// error or a timeout; loader.ErrNotFound is an answer, not a failure),
+	// further loads of that key do not reach the origin: they are answered
+	// with a stale value if one is inside its window (Info.Stale), else at
+	// once with the last error (wrapping ErrOriginBackoff and the origin's
+	// error). The window doubles with each consecutive failure of the key up
+	// to ErrorBackoffMax, is jittered down by up to 25%, and ends at the
+	// first success. State is kept for at most 8192 keys (a fixed table; see
+	// README). Default: 500ms. A negative value disables the backoff: every
+	// miss retries the origin (still one load per key at a time).
+	ErrorBackoff time.Duration
+	// ErrorBackoffMax caps the backoff window. Default: 10 seconds (or
+	// ErrorBackoff if larger).
+	ErrorBackoffMax time.Duration
 
 	// FailureThreshold is the number of consecutive failed L2 requests
 	// (network errors, timeouts) after which a node is marked down and its
@@ -111,6 +125,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	neg("LoadTimeout", cfg.LoadTimeout)
 	neg("HealthInterval", cfg.HealthInterval)
 	neg("FailoverTTL", cfg.FailoverTTL)
+	neg("ErrorBackoffMax", cfg.ErrorBackoffMax)
 	if cfg.OriginRate < 0 {
 		errs = append(errs, fmt.Errorf("cacheclient: OriginRate must not be negative, got %v", cfg.OriginRate))
 	}
@@ -130,6 +145,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.LoadTimeout, 5*time.Second)
 	def(&cfg.HealthInterval, 500*time.Millisecond)
 	def(&cfg.FailoverTTL, 10*time.Second)
+	def(&cfg.ErrorBackoff, 500*time.Millisecond)
+	def(&cfg.ErrorBackoffMax, 10*time.Second)
+	if cfg.ErrorBackoff > 0 && cfg.ErrorBackoffMax < cfg.ErrorBackoff {
+		cfg.ErrorBackoffMax = cfg.ErrorBackoff
+	}
 	if cfg.StaleTTL < 0 {
 		cfg.StaleTTL = 0
 	}

@@ -86,3 +86,30 @@ func ExampleTyped() {
 	fmt.Println(u.Name, err)
 	// Output: Ann <nil>
 }
+
+// After an origin failure, loads of the key do not reach the origin for a
+// while (Config.ErrorBackoff): without a stale value they fail at once.
+func ExampleConfig_errorBackoff() {
+	c, err := cacheclient.New(cacheclient.Config{ErrorBackoff: time.Minute})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	errDown := errors.New("database down")
+	calls := 0
+	origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		calls++
+		return loader.Result{}, errDown
+	})
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		_, err := c.Get(ctx, "user:1", origin)
+		fmt.Println(errors.Is(err, errDown), errors.Is(err, cacheclient.ErrOriginBackoff))
+	}
+	fmt.Println("origin calls:", calls, "suppressed:", c.Stats().BackoffSuppressed)
+	// Output:
+	// true false
+	// true true
+	// true true
+	// origin calls: 1 suppressed: 2
+}

@@ -67,6 +67,7 @@ func (c *Client) probe(ctx context.Context, nd *node) {
 	if err == nil {
 		if wasDown {
 			c.markUp(nd)
+			c.flushTombstones(ctx, nd)
 		} else {
 			c.nodeOK(nd)
 		}

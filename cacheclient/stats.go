@@ -16,6 +16,8 @@ type counters struct {
 	coalesced, staleServed     atomic.Uint64
 	shed, limiterRefused       atomic.Uint64
 	negativeHits, refreshes    atomic.Uint64
+	backoffSuppressed          atomic.Uint64
+	tombstonesFlushed          atomic.Uint64
 }
 
 // Stats is a snapshot of a client's counters (cumulative since New) and
@@ -53,6 +55,13 @@ type Stats struct {
 	// Refreshes counts background revalidations started
 	// (StaleWhileRevalidate).
 	Refreshes uint64
+	// BackoffSuppressed counts origin loads not made because the key was in
+	// origin error backoff (the caller got a stale value or the last error).
+	BackoffSuppressed uint64
+	// TombstonesFlushed counts keys deleted from a node that came back up
+	// because they were deleted or overwritten (Delete, Set) while it was
+	// down.
+	TombstonesFlushed uint64
 	// L1Entries and L1Bytes are the current size of L1 (fastcache's count;
 	// a big value counts as several entries).
 	L1Entries, L1Bytes uint64
@@ -78,19 +87,21 @@ type NodeStats struct {
 // Stats returns a snapshot of the client's counters.
 func (c *Client) Stats() Stats {
 	s := Stats{
-		L1Hits:         c.st.l1Hits.Load(),
-		L1Misses:       c.st.l1Misses.Load(),
-		L2Hits:         c.st.l2Hits.Load(),
-		L2Misses:       c.st.l2Misses.Load(),
-		L2Errors:       c.st.l2Errors.Load(),
-		OriginLoads:    c.st.originLoads.Load(),
-		OriginErrors:   c.st.originErrors.Load(),
-		Coalesced:      c.st.coalesced.Load(),
-		StaleServed:    c.st.staleServed.Load(),
-		Shed:           c.st.shed.Load(),
-		LimiterRefused: c.st.limiterRefused.Load(),
-		NegativeHits:   c.st.negativeHits.Load(),
-		Refreshes:      c.st.refreshes.Load(),
+		L1Hits:            c.st.l1Hits.Load(),
+		L1Misses:          c.st.l1Misses.Load(),
+		L2Hits:            c.st.l2Hits.Load(),
+		L2Misses:          c.st.l2Misses.Load(),
+		L2Errors:          c.st.l2Errors.Load(),
+		OriginLoads:       c.st.originLoads.Load(),
+		OriginErrors:      c.st.originErrors.Load(),
+		Coalesced:         c.st.coalesced.Load(),
+		StaleServed:       c.st.staleServed.Load(),
+		Shed:              c.st.shed.Load(),
+		LimiterRefused:    c.st.limiterRefused.Load(),
+		NegativeHits:      c.st.negativeHits.Load(),
+		Refreshes:         c.st.refreshes.Load(),
+		BackoffSuppressed: c.st.backoffSuppressed.Load(),
+		TombstonesFlushed: c.st.tombstonesFlushed.Load(),
 	}
 	if c.l1 != nil {
 		s.L1Entries, s.L1Bytes = c.l1.stats()
@@ -149,6 +160,8 @@ var (
 	descRefuse = prometheus.NewDesc("cachetier_client_origin_refused_total", "Origin loads refused by the limiter.", nil, nil)
 	descNeg    = prometheus.NewDesc("cachetier_client_negative_hits_total", "Not-found answers (cached or from the origin).", nil, nil)
 	descRefr   = prometheus.NewDesc("cachetier_client_refreshes_total", "Background revalidations started.", nil, nil)
+	descBoff   = prometheus.NewDesc("cachetier_client_origin_backoff_total", "Origin loads suppressed because the key was in error backoff.", nil, nil)
+	descTomb   = prometheus.NewDesc("cachetier_client_tombstones_flushed_total", "Keys deleted from a returning node because they were deleted or overwritten while it was down.", nil, nil)
 	descL1B    = prometheus.NewDesc("cachetier_client_l1_bytes", "Bytes used by L1.", nil, nil)
 	descL1E    = prometheus.NewDesc("cachetier_client_l1_entries", "Entries in L1.", nil, nil)
 	descUp     = prometheus.NewDesc("cachetier_client_node_up", "1 if the node is up, 0 while marked down.", []string{"node"}, nil)
@@ -160,7 +173,7 @@ var (
 // Describe implements prometheus.Collector.
 func (k collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descL1Hits, descL1Miss, descL2Hits, descL2Miss, descOrigin, descOErr,
-		descCoal, descStale, descShed, descRefuse, descNeg, descRefr, descL1B, descL1E, descUp, descNReq, descNErr, descNDown} {
+		descCoal, descStale, descShed, descRefuse, descNeg, descRefr, descBoff, descTomb, descL1B, descL1E, descUp, descNReq, descNErr, descNDown} {
 		ch <- d
 	}
 	k.c.metrics.originLatency.Describe(ch)
@@ -188,6 +201,8 @@ func (k collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRefuse, s.LimiterRefused)
 	counter(descNeg, s.NegativeHits)
 	counter(descRefr, s.Refreshes)
+	counter(descBoff, s.BackoffSuppressed)
+	counter(descTomb, s.TombstonesFlushed)
 	gauge(descL1B, float64(s.L1Bytes))
 	gauge(descL1E, float64(s.L1Entries))
 	for _, n := range s.Nodes {

@@ -1,8 +1,6 @@
 package loadtest
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cachetier/cachetier/internal/probe"
 )
 
 // NodeArg is the hidden first argument that makes the loadtest binary run
@@ -57,7 +57,7 @@ func (t *tier) addrs() []string {
 func (t *tier) add() (string, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
+		port, err := probe.FreePort()
 		if err != nil {
 			return "", err
 		}
@@ -104,7 +104,7 @@ func (t *tier) start(port int) (*node, error) {
 	}
 	n := &node{port: port, addr: net.JoinHostPort("127.0.0.1", p), cmd: cmd, stdin: stdin, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(n.done) }()
-	if err := waitPing(n.addr, n.done, 15*time.Second); err != nil {
+	if err := probe.WaitPing(n.addr, n.done, 15*time.Second); err != nil {
 		n.kill()
 		return nil, fmt.Errorf("loadtest: node on port %d did not come up: %w", port, err)
 	}
@@ -178,52 +178,4 @@ func (n *node) stop() {
 	case <-t.C:
 		n.kill()
 	}
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// waitPing polls addr with an inline PING until it answers +PONG, the
-// process exits (exited closes; nil: never) or the timeout passes.
-func waitPing(addr string, exited <-chan struct{}, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return errors.New("process exited before answering PING")
-		default:
-		}
-		if err = ping(addr); err == nil {
-			return nil
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	return err
-}
-
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(line) != "+PONG" {
-		return fmt.Errorf("unexpected reply %q", line)
-	}
-	return nil
 }

@@ -6,16 +6,16 @@
 package redistest
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cachetier/cachetier/internal/probe"
 )
 
 // Server is a redis-server process started by Start. It is stopped (by PID)
@@ -42,12 +42,11 @@ func Binary() string {
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := probe.FreePort()
 	if err != nil {
 		t.Fatalf("redistest: free port: %v", err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // Start runs redis-server on a free loopback port with persistence off and the
@@ -75,7 +74,7 @@ func Start(t testing.TB, args ...string) *Server {
 		}
 		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, cmd: cmd, done: make(chan struct{})}
 		go func() { _ = cmd.Wait(); close(s.done) }()
-		if lastErr = waitPing(s.Addr, s.done, 5*time.Second); lastErr == nil {
+		if lastErr = probe.WaitPing(s.Addr, s.done, 5*time.Second); lastErr == nil {
 			t.Cleanup(s.Stop)
 			return s
 		}
@@ -141,48 +140,8 @@ func (b *tailBuffer) String() string {
 	return string(b.buf)
 }
 
-// waitPing polls addr with an inline PING until it answers +PONG, the process
-// exits, or the timeout passes.
-func waitPing(addr string, exited <-chan struct{}, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return fmt.Errorf("process exited before answering PING")
-		default:
-		}
-		if err = ping(addr); err == nil {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return err
-}
-
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	// A server started with --requirepass answers NOAUTH: it is up all the same.
-	if reply := strings.TrimSpace(line); reply != "+PONG" && !strings.HasPrefix(reply, "-NOAUTH") {
-		return fmt.Errorf("unexpected reply %q", line)
-	}
-	return nil
-}
-
 // WaitPing polls addr with an inline PING until it answers +PONG or the
 // timeout passes. It works for any RESP server (cachenode included).
 func WaitPing(addr string, timeout time.Duration) error {
-	return waitPing(addr, nil, timeout)
+	return probe.WaitPing(addr, nil, timeout)
 }

@@ -3,6 +3,10 @@ package redistest
 import (
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/cachetier/cachetier/internal/probe"
 )
 
 func TestStartPingStop(t *testing.T) {
@@ -11,7 +15,7 @@ func TestStartPingStop(t *testing.T) {
 		t.Fatalf("ping: %v", err)
 	}
 	s.Stop()
-	if err := ping(s.Addr); err == nil {
+	if err := probe.Ping(s.Addr); err == nil {
 		t.Fatalf("server still answers after Stop")
 	}
 	s.Stop() // idempotent
@@ -23,3 +27,5 @@ func TestStartWithPassword(t *testing.T) {
 		t.Fatalf("ping: %v", err)
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
