@@ -27,6 +27,7 @@ type conn struct {
 	st *stripe // this connection's share of the server's counters
 	nc net.Conn
 	rd *resp.Reader
+	io *rawIO // raw socket I/O (Linux TCP and Unix sockets); nil: use nc
 
 	out     []byte // pending replies, written by flush
 	scratch []byte // buffer for values read from the store
@@ -65,6 +66,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 	c.st = &s.stripes[c.id%statStripes]
 	c.authed = *s.requirePass.Load() == ""
+	c.io = newRawIO(nc)
 	c.rd = resp.NewReader(c)
 	c.rd.Unauthenticated = !c.authed
 	c.lastActive.Store(c.created.UnixNano())
@@ -74,7 +76,13 @@ func newConn(s *Server, nc net.Conn) *conn {
 
 // Read reads from the network connection, counting bytes for INFO.
 func (c *conn) Read(p []byte) (int, error) {
-	n, err := c.nc.Read(p)
+	var n int
+	var err error
+	if c.io != nil {
+		n, err = c.io.read(p)
+	} else {
+		n, err = c.nc.Read(p)
+	}
 	c.st.netIn.Add(uint64(n))
 	return n, err
 }
@@ -169,7 +177,13 @@ func (c *conn) flush() bool {
 		_ = c.nc.SetWriteDeadline(time.Time{})
 		c.wdl = false
 	}
-	n, err := c.nc.Write(c.out)
+	var n int
+	var err error
+	if c.io != nil {
+		n, err = c.io.write(c.out)
+	} else {
+		n, err = c.nc.Write(c.out)
+	}
 	c.st.netOut.Add(uint64(n))
 	if cap(c.out) > keepOutCap {
 		c.out = nil

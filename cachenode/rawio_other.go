@@ -1,0 +1,11 @@
+//go:build !linux
+
+package cachenode
+
+// rawIO is only used on Linux; elsewhere connections use net.Conn directly.
+type rawIO struct{}
+
+func newRawIO(any) *rawIO { return nil }
+
+func (*rawIO) read(p []byte) (int, error)  { panic("unreachable") }
+func (*rawIO) write(p []byte) (int, error) { panic("unreachable") }
