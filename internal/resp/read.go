@@ -158,15 +158,9 @@ func (r *Reader) Next() ([][]byte, error) {
 				continue
 			}
 			data := r.buf[r.r:r.w]
-			nl := bytes.IndexByte(data, '\r')
-			if nl < 0 {
-				if len(data) > InlineMaxSize {
-					return nil, protoErr("too big mbulk count string")
-				}
-				return nil, ErrIncomplete
-			}
-			if nl > len(data)-2 {
-				return nil, ErrIncomplete
+			nl, err := countLine(data, "too big mbulk count string")
+			if err != nil {
+				return nil, err
 			}
 			n, ok := ParseInt(data[1:nl])
 			if !ok || n > maxMultibulk {
@@ -187,15 +181,9 @@ func (r *Reader) Next() ([][]byte, error) {
 		for r.want > 0 {
 			data := r.buf[r.r+r.pos : r.w]
 			if r.bulk < 0 {
-				nl := bytes.IndexByte(data, '\r')
-				if nl < 0 {
-					if len(data) > InlineMaxSize {
-						return nil, protoErr("too big bulk count string")
-					}
-					return nil, ErrIncomplete
-				}
-				if nl > len(data)-2 {
-					return nil, ErrIncomplete
+				nl, err := countLine(data, "too big bulk count string")
+				if err != nil {
+					return nil, err
 				}
 				if data[0] != '$' {
 					return nil, &ProtocolError{msg: "expected '$', got '" + string(data[:1]) + "'"}
@@ -427,4 +415,22 @@ func ParseInt(b []byte) (int64, bool) {
 		return 0, false
 	}
 	return int64(v), true
+}
+
+// countLine finds the '\r' ending the count line ("*N" or "$N") at the start
+// of data. It returns ErrIncomplete until the line and its "\r\n" are
+// buffered, and the protocol error tooBig once more than InlineMaxSize bytes
+// have come without a '\r', as Redis does.
+func countLine(data []byte, tooBig string) (int, error) {
+	nl := bytes.IndexByte(data, '\r')
+	if nl < 0 {
+		if len(data) > InlineMaxSize {
+			return 0, protoErr(tooBig)
+		}
+		return 0, ErrIncomplete
+	}
+	if nl > len(data)-2 {
+		return 0, ErrIncomplete
+	}
+	return nl, nil
 }
