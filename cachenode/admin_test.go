@@ -409,3 +409,38 @@ func TestClientPause(t *testing.T) {
 		t.Fatal("Close did not end a CLIENT PAUSE")
 	}
 }
+
+// TestObjectIdleTime: OBJECT IDLETIME counts the seconds since a key was last
+// read or written; a read resets it, except from a client with NO-TOUCH on,
+// and OBJECT IDLETIME itself does not touch the key.
+func TestObjectIdleTime(t *testing.T) {
+	s := startServer(t, Config{})
+	rdb := newClient(t, s.Addr().String(), nil)
+	noTouch := newClient(t, s.Addr().String(), &redis.Options{PoolSize: 1})
+	ctx := ctxT(t)
+	rdb.Set(ctx, "old", "v", 0)
+	rdb.Set(ctx, "read", "v", 0)
+	rdb.Set(ctx, "peeked", "v", 0)
+	if err := noTouch.Do(ctx, "CLIENT", "NO-TOUCH", "on").Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2600 * time.Millisecond)
+	rdb.Get(ctx, "read")
+	noTouch.Get(ctx, "peeked")
+	noTouch.MGet(ctx, "peeked")
+	for key, want := range map[string][2]time.Duration{
+		"old":    {time.Second, 4 * time.Second}, // 2.6 s, ± checkpoint spacing on a loaded machine
+		"read":   {0, 0},
+		"peeked": {time.Second, 4 * time.Second},
+	} {
+		for range 2 { // asking twice: OBJECT IDLETIME does not touch
+			got, err := rdb.ObjectIdleTime(ctx, key).Result()
+			if err != nil || got < want[0] || got > want[1] {
+				t.Errorf("OBJECT IDLETIME %s = %v, %v; want %v to %v", key, got, err, want[0], want[1])
+			}
+		}
+	}
+	if err := rdb.ObjectIdleTime(ctx, "nokey").Err(); err != redis.Nil {
+		t.Errorf("OBJECT IDLETIME nokey: %v, want nil", err)
+	}
+}

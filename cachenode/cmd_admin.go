@@ -188,12 +188,16 @@ func cmdObjectRefCount(c *conn, args [][]byte) {
 	c.int(1)
 }
 
-// cmdObjectIdleTime answers 0 for an existing key: the store's LRU clock
-// counts writes, not time, so the idle time in seconds is not known.
+// cmdObjectIdleTime answers the seconds since the key was last read or
+// written, from the store's clock checkpoints (exact to the second for the
+// last 10 minutes, coarser beyond; see store.IdleTime).
 func cmdObjectIdleTime(c *conn, args [][]byte) {
-	if _, ok := c.objectLookup(args[2]); ok {
-		c.int(0)
+	ms, ok := c.s.store.IdleTime(args[2])
+	if !ok {
+		c.null()
+		return
 	}
+	c.int(ms / 1000)
 }
 
 // cmdObjectFreq always fails for an existing key, as in Redis without an

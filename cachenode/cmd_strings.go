@@ -220,19 +220,30 @@ func cmdGetEX(c *conn, args [][]byte) {
 	}
 }
 
+// cmdMGet reads all the keys under their shards' locks at once, so that, as
+// in Redis, the reply never mixes values from before and after another
+// client's MSET.
 func cmdMGet(c *conn, args [][]byte) {
-	c.array(len(args) - 1)
-	buf := c.scratch[:0]
-	for _, k := range args[1:] {
-		v, ok := c.get(buf[:0], k)
-		if ok {
-			c.bulk(v)
-		} else {
+	keys := args[1:]
+	if cap(c.ends) < len(keys) {
+		c.ends = make([]int, len(keys))
+	}
+	ends := c.ends[:len(keys)]
+	buf := c.s.store.GetMulti(c.scratch[:0], keys, !c.noTouch.Load(), ends)
+	c.array(len(keys))
+	start := 0
+	for _, end := range ends {
+		if end < 0 {
 			c.null()
+			continue
 		}
-		buf = v
+		c.bulk(buf[start:end])
+		start = end
 	}
 	c.keepScratch(buf)
+	if cap(c.ends) > keepOutCap/8 {
+		c.ends = nil
+	}
 }
 
 func cmdMSet(c *conn, args [][]byte) {

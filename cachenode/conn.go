@@ -31,6 +31,7 @@ type conn struct {
 
 	out     []byte // pending replies, written by flush
 	scratch []byte // buffer for values read from the store
+	ends    []int  // MGET's value offsets in scratch
 	lower   [32]byte
 	proto   int
 	authed  bool

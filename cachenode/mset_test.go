@@ -1,9 +1,12 @@
 package cachenode
 
 import (
+	"context"
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestMSetNXRace has several clients race MSETNX on the same keys, over
@@ -59,6 +62,70 @@ func TestMSetNXRace(t *testing.T) {
 		}
 		if err := cl.Del(ctx, keys...).Err(); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestMGetAtomic has writers MSET a group of keys to one value per write
+// while a reader MGETs them: as in Redis, every MGET reply must hold the
+// values of a single MSET, never a mix of two.
+func TestMGetAtomic(t *testing.T) {
+	s := startServer(t, Config{})
+	ctx := ctxT(t)
+	keys := make([]string, 32)
+	for i := range keys {
+		keys[i] = "atomic:" + strconv.Itoa(i)
+	}
+	mset := func(cl interface {
+		MSet(context.Context, ...any) *redis.StatusCmd
+	}, v string) error {
+		pairs := make([]any, 0, 2*len(keys))
+		for _, k := range keys {
+			pairs = append(pairs, k, v)
+		}
+		return cl.MSet(ctx, pairs...).Err()
+	}
+	cl := newClient(t, s.Addr().String(), nil)
+	if err := mset(cl, "w0-0"); err != nil {
+		t.Fatal(err)
+	}
+	const writers, writes, reads = 2, 3000, 3000
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := 1; w <= writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < writes; n++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := mset(cl, "w"+strconv.Itoa(w)+"-"+strconv.Itoa(n)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(done)
+	for r := 0; r < reads; r++ {
+		vals, err := cl.MGet(ctx, keys...).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range vals {
+			if v != vals[0] {
+				t.Fatalf("read %d: MGET mixed two MSETs: %s = %v, %s = %v", r, keys[0], vals[0], keys[i], v)
+			}
+		}
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		default:
 		}
 	}
 }

@@ -21,6 +21,7 @@ func (s *Store) expireLoop(every time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
+			s.tickClock()
 			s.expireCycle(every / 4)
 		}
 	}

@@ -145,12 +145,32 @@ func runModel(t *testing.T, data []byte, shards int) {
 					m.m[string(k)] = modelEntry{string(v), exp}
 				}
 			}
-		case 1, 2: // GET
+		case 1: // GET
 			k := r.key()
 			e, had := m.get(string(k))
 			got, ok := s.Get(dst[:0], k)
 			if ok != had || string(got) != e.val {
 				t.Fatalf("step %d: Get(%q) = %q,%v want %q,%v", step, k, got, ok, e.val, had)
+			}
+		case 2: // MGET of 1-4 keys, maybe repeated or expired
+			keys := make([][]byte, 1+int(r.byte()%4))
+			for i := range keys {
+				keys[i] = r.key()
+			}
+			ends := make([]int, len(keys))
+			got := s.GetMulti(dst[:0], keys, true, ends)
+			start := 0
+			for i, k := range keys {
+				e, had := m.get(string(k))
+				if (ends[i] >= 0) != had {
+					t.Fatalf("step %d: GetMulti key %d %q found=%v, model %v", step, i, k, ends[i] >= 0, had)
+				}
+				if had {
+					if v := string(got[start:ends[i]]); v != e.val {
+						t.Fatalf("step %d: GetMulti key %d %q = %q, want %q", step, i, k, v, e.val)
+					}
+					start = ends[i]
+				}
 			}
 		case 3: // DEL
 			k := r.key()

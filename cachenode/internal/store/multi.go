@@ -14,22 +14,64 @@ func (s *Store) SetMulti(kv [][]byte, nx bool) bool {
 		panic("store: SetMulti with an odd number of arguments")
 	}
 	var buf [16]int
-	idx := buf[:0]
-	for i := 0; i < len(kv); i += 2 {
-		idx = append(idx, s.shardIndex(s.hash(kv[i])))
+	idx := s.lockKeys(buf[:0], kv, 2)
+	written := s.setMultiLocked(kv, nx)
+	s.unlockShards(idx)
+	return written
+}
+
+// GetMulti reads several keys atomically (MGET): no write by another caller
+// lands between two of its lookups. It appends the value of each key found
+// to dst and returns dst; ends must have len(keys) elements and receives, for
+// key i, the end offset of its value in the returned slice (the value starts
+// where the previous found key's value ends, or at len(dst) on entry), or -1
+// if the key does not exist. Like Get it counts a hit or a miss per key and,
+// if touch is set, marks the keys found as used.
+func (s *Store) GetMulti(dst []byte, keys [][]byte, touch bool, ends []int) []byte {
+	var buf [16]int
+	idx := s.lockKeys(buf[:0], keys, 1)
+	for i, k := range keys {
+		sh, tag := s.locate(s.hash(k))
+		j, b := s.lookupLocked(sh, tag, k)
+		if j < 0 {
+			sh.misses++
+			ends[i] = -1
+			continue
+		}
+		if touch {
+			setEntryLRU(b, s.clock.Load())
+		}
+		_, v, _ := entryKV(b)
+		dst = append(dst, v...)
+		sh.hits++
+		ends[i] = len(dst)
+	}
+	s.unlockShards(idx)
+	return dst
+}
+
+// lockKeys locks the shards of keys[0], keys[step], keys[2*step], ... in
+// index order (the order every multi-shard operation uses, so they cannot
+// deadlock), each once, and returns their indexes appended to idx.
+func (s *Store) lockKeys(idx []int, keys [][]byte, step int) []int {
+	for i := 0; i < len(keys); i += step {
+		idx = append(idx, s.shardIndex(s.hash(keys[i])))
 	}
 	slices.Sort(idx)
 	idx = slices.Compact(idx)
 	for _, i := range idx {
 		s.shards[i].mu.Lock()
 	}
-	written := s.setMultiLocked(kv, nx)
+	return idx
+}
+
+// unlockShards compacts, if due, and unlocks the shards lockKeys locked.
+func (s *Store) unlockShards(idx []int) {
 	for _, i := range idx {
 		sh := &s.shards[i]
 		sh.maybeCompactLocked(s)
 		sh.mu.Unlock()
 	}
-	return written
 }
 
 // setMultiLocked is SetMulti with every involved shard locked. Keys are

@@ -100,6 +100,8 @@ type Store struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	idle idleHistory // clock checkpoints for IdleTime
 }
 
 // New returns a store configured by cfg and starts its active expiry
@@ -129,6 +131,7 @@ func New(cfg Config) *Store {
 	}
 	s.maxMemory.Store(cfg.MaxMemory)
 	s.policy.Store(int64(cfg.Policy))
+	s.idle.init(checkpoint{at: s.nowMs()})
 	go s.expireLoop(cfg.ExpireInterval)
 	return s
 }
