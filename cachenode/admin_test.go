@@ -193,6 +193,11 @@ func TestClientKill(t *testing.T) {
 	a := dialRaw(t, s.Addr().String())
 	b := dialRaw(t, s.Addr().String())
 	c := dialRaw(t, s.Addr().String())
+	for _, r := range []*rawConn{me, b, c} { // a round trip: the server has registered them
+		if got := r.do("PING"); got != "+PONG\r\n" {
+			t.Fatalf("PING: %q", got)
+		}
+	}
 	idOf := func(r *rawConn) string {
 		return strings.TrimSuffix(strings.TrimPrefix(r.do("CLIENT", "ID"), ":"), "\r\n")
 	}

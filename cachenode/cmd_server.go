@@ -716,6 +716,9 @@ func cmdClientKill(c *conn, args [][]byte) {
 			c.quit = true // close after this reply
 			continue
 		}
+		// Gone from the client list at once, as in Redis (its goroutine,
+		// which ends on the closed socket, would remove it a little later).
+		delete(c.s.conns, cl)
 		cl.nc.Close()
 	}
 	c.s.mu.Unlock()

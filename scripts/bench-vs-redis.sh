@@ -4,8 +4,9 @@
 # 1. Throughput and p99: redis-benchmark -c 50 -d 64 -r 1000000 -t set,get -n N,
 #    with -P 1 and -P 16, against a cachenode and a redis-server started side by
 #    side on free loopback ports (same maxmemory and policy, redis persistence
-#    off), alternating servers, ROUNDS rounds; prints per-case medians of rps and
-#    p99 and the ratios cachenode/redis.
+#    off), alternating servers, ROUNDS rounds; the server not being measured is
+#    stopped (SIGSTOP) meanwhile so its background work does not steal the CPU;
+#    prints per-case medians of rps and p99 and the ratios cachenode/redis.
 # 2. Memory: 1M keys with 64-byte values loaded (pipelined, redis-cli --pipe)
 #    into a fresh process of each; prints VmRSS of each (and redis's
 #    used_memory_rss) and the ratio.
@@ -42,7 +43,7 @@ for a in "$@"; do
 	--no-memory) do_memory=0 ;;
 	--no-bound) do_bound=0 ;;
 	-h | --help)
-		sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -64,6 +65,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-vs-redis.XXXXXX")
 pids=()
 cleanup() {
+	for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; done # a stopped process cannot exit
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	rm -rf "$work"
@@ -169,13 +171,18 @@ if [ "$do_throughput" = 1 ]; then
 		if [ $((round % 2)) = 1 ]; then order="cachenode redis"; else order="redis cachenode"; fi
 		for P in 1 16; do
 			for server in $order; do
-				if [ "$server" = cachenode ]; then port=$cport; else port=$rport; fi
+				if [ "$server" = cachenode ]; then port=$cport idle=$rpid; else port=$rport idle=$cpid; fi
+				# The other server is stopped (SIGSTOP) during the run: idle, it still
+				# does background work (redis's serverCron rehashing and expiry,
+				# cachenode's expiry cycle and GC) on the same CPU.
+				kill -STOP "$idle"
 				if ! out=$(timeout "$RUN_TIMEOUT" "${cli_pin[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -d 64 \
 					-r 1000000 -t set,get -n "$N" -P "$P" --csv 2>&1); then
 					echo "bench-vs-redis: redis-benchmark against $server failed or timed out:" >&2
 					echo "$out" >&2
 					exit 1
 				fi
+				kill -CONT "$idle"
 				# "SET","123.45","avg","min","p50","p95","p99","max"
 				echo "$out" | tr -d '"' | awk -F, -v s="$server" -v p="$P" \
 					'$1=="SET" || $1=="GET" {print s","p","$1","$2","$7}' >>"$results"

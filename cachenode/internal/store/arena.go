@@ -115,6 +115,7 @@ func allocTable(n int) ([]uint64, int64) {
 	}
 	size := (n*8 + pageSize - 1) &^ (pageSize - 1)
 	b := osAlloc(size)
+	populate(b) // the table's pages are all about to be written
 	return unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), n), int64(size)
 }
 
@@ -136,3 +137,22 @@ func allocLarge(size int) []byte {
 
 // freeLarge releases memory from allocLarge. Nothing may refer to it after.
 func freeLarge(b []byte) { osFree(b) }
+
+// maxPrefault is the largest chunk prefault window (see shard.prefaultLocked).
+const maxPrefault = 16 << 10
+
+// prefaultWindow returns the chunk prefault window in bytes: maxPrefault, or
+// less with a small maxmemory, so that the windows of all the shards
+// (resident ahead of the writes and counted in used memory) stay within
+// 1/64 of it; 0 when prefaulting is off (the platform cannot, or the limit
+// is too small for even one page per shard).
+func (s *Store) prefaultWindow() int64 {
+	if !canPopulate() {
+		return 0
+	}
+	w := int64(maxPrefault)
+	if m := s.maxMemory.Load(); m > 0 {
+		w = min(w, m/int64(len(s.shards))/64&^(pageSize-1))
+	}
+	return w
+}

@@ -173,8 +173,8 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 	if sh.dead() > 0 {
 		sh.compactLocked(s)
 	}
-	if n := int(sh.nkeys.Load()); sh.n > 16 && n < sh.n*5/8 {
-		sh.resizeLocked(n*5/4+1, s) // give back index memory too
+	if n := int(sh.nkeys.Load()); sh.n > 16 && n < sh.n*3/8 {
+		sh.resizeLocked(n*3/2+1, s) // give back index memory too
 	}
 	sh.maybeCompactLocked(s)
 	if cap(cands) <= 1<<16 { // keep moderate scratch buffers for next time

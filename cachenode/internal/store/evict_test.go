@@ -143,7 +143,9 @@ func TestLRUHitRatioZipf(t *testing.T) {
 	if raceEnabled || testing.Short() {
 		ops = 200_000
 	}
-	s, _ := newTestStore(t, Config{})
+	// A maxmemory of the same order as the one measured below, so that the
+	// store's prefault window (which depends on it) is the same in both.
+	s, _ := newTestStore(t, Config{MaxMemory: capKeys * 200})
 	val := make([]byte, 64)
 	for i := 0; i < capKeys; i++ {
 		s.Set(fmt.Appendf(nil, "key:%07d", i), val, SetArgs{}, nil)
@@ -175,6 +177,9 @@ func TestLRUHitRatioZipf(t *testing.T) {
 	}
 	ours, exact := float64(hits)/float64(ops), float64(lruHits)/float64(ops)
 	t.Logf("Zipf s=1.1, %d ops, %d keys, room for %d: store hit ratio %.4f (holds %d keys), exact LRU %.4f", ops, keys, capKeys, ours, s.Len(), exact)
+	if n := s.Len(); n > capKeys*11/10 {
+		t.Fatalf("the store holds %d keys in the memory of %d", n, capKeys)
+	}
 	if ours < exact-0.01 {
 		t.Fatalf("approximated LRU hit ratio %.4f is well below exact LRU's %.4f", ours, exact)
 	}

@@ -15,3 +15,9 @@ func munmapBytes(b []byte) {}
 
 // dropPages zeroes b, as MADV_DONTNEED does on Linux.
 func dropPages(b []byte) { clear(b) }
+
+// canPopulate reports whether populate does anything: not off Linux.
+func canPopulate() bool { return false }
+
+// populate does nothing off Linux.
+func populate(b []byte) {}

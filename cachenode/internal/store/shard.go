@@ -30,6 +30,7 @@ type shard struct {
 	pos    uint32   // next write offset in the address space of chunks
 	arena  int64    // bytes written to chunks since the last compaction (live+dead)
 	live   int64    // bytes of live small entries
+	ahead  uint32   // bytes past pos in the current chunk prefaulted (and accounted)
 
 	large     [][]byte // entries larger than maxSmall, each in its own mapping
 	largeFree []uint32 // free indexes in large
@@ -103,10 +104,10 @@ func overflowFor(n int) int { return 16 + n/16 }
 // insertSlotLocked adds sl to the index, growing it as needed. The key must not be present.
 func (sh *shard) insertSlotLocked(sl uint64, s *Store) {
 	if need := int(sh.nkeys.Load()) + 1; sh.n == 0 || need > sh.n*4/5 {
-		sh.resizeLocked(max(8, need*5/4+1, sh.n*5/4), s)
+		sh.resizeLocked(max(8, need*5/4+1, sh.n*3/2), s)
 	}
 	for !sh.placeLocked(sl) {
-		sh.resizeLocked(sh.n*5/4+8, s)
+		sh.resizeLocked(sh.n*3/2+8, s)
 	}
 }
 
@@ -144,7 +145,7 @@ func (sh *shard) resizeLocked(n int, s *Store) {
 		// Pathological clustering at the end: retry bigger.
 		freeTable(t)
 		sh.table = old
-		n = n*5/4 + 8
+		n = n*3/2 + 8
 	}
 }
 
@@ -174,7 +175,8 @@ func (sh *shard) reserveLocked(size int, s *Store) (uint32, bool) {
 			next = ci + 1
 			waste := int64(chunkSize - in)
 			sh.arena += waste
-			s.account(sh, waste)
+			s.account(sh, waste-int64(sh.ahead)) // the prefaulted bytes are part of the waste
+			sh.ahead = 0
 		}
 		if next >= maxChunks {
 			return 0, false
@@ -188,8 +190,41 @@ func (sh *shard) reserveLocked(size int, s *Store) (uint32, bool) {
 	sh.pos += uint32(size)
 	sh.arena += int64(size)
 	sh.live += int64(size)
-	s.account(sh, int64(size))
+	delta := int64(size)
+	if uint32(size) <= sh.ahead {
+		sh.ahead -= uint32(size)
+		delta = 0
+	} else {
+		delta -= int64(sh.ahead)
+		resident := off&chunkMask + sh.ahead // the entry's bytes from here on are not
+		sh.ahead = 0
+		delta += int64(sh.prefaultLocked(s, resident))
+	}
+	s.account(sh, delta)
 	return off, true
+}
+
+// prefaultLocked makes the pages of the current chunk from offset from (in
+// the chunk) up to the first multiple of the store's prefault window past
+// the write position resident in one call, instead of one page fault per
+// page as writes reach them: a fault costs several times more (~12 us
+// against ~1-3 us per page on the VM this was measured on). The prefaulted
+// bytes ahead of the write position are counted in used memory, so resident
+// memory never runs ahead of it. It returns how many bytes are now ahead (0
+// when prefaulting is off).
+func (sh *shard) prefaultLocked(s *Store, from uint32) uint32 {
+	w := uint32(s.prefaultWindow())
+	if w == 0 {
+		return 0
+	}
+	in := sh.pos & chunkMask
+	end := min((in/w+1)*w, chunkSize)
+	if end <= in {
+		return 0 // the chunk is full
+	}
+	populate(sh.chunks[sh.pos>>chunkBits][from&^(pageSize-1) : end])
+	sh.ahead = end - in
+	return sh.ahead
 }
 
 // allocLocked reserves size bytes for a new entry and returns its offset and bytes.
@@ -269,9 +304,9 @@ func (sh *shard) compactLocked(s *Store) {
 		}
 	}
 	slices.Sort(ents)
-	oldPos := sh.pos
-	s.account(sh, -sh.arena)
-	sh.pos, sh.arena, sh.live = 0, 0, 0
+	oldPos, oldAhead := sh.pos, sh.ahead
+	s.account(sh, -sh.arena-int64(sh.ahead))
+	sh.pos, sh.arena, sh.live, sh.ahead = 0, 0, 0, 0
 	for _, e := range ents {
 		off, i := uint32(e>>32), int(uint32(e))
 		b := sh.chunks[off>>chunkBits][off&chunkMask:]
@@ -298,10 +333,10 @@ func (sh *shard) compactLocked(s *Store) {
 		// page holding the new end stays resident with stale bytes past it:
 		// up to one page per shard that used memory does not count.
 		last := keep - 1
-		from := int(sh.pos-uint32(last)<<chunkBits+pageSize-1) &^ (pageSize - 1)
+		from := int(sh.pos-uint32(last)<<chunkBits+sh.ahead+pageSize-1) &^ (pageSize - 1)
 		to := chunkSize
 		if int(oldPos>>chunkBits) == last {
-			to = int(oldPos&chunkMask+pageSize-1) &^ (pageSize - 1)
+			to = int(oldPos&chunkMask+oldAhead+pageSize-1) &^ (pageSize - 1)
 		}
 		if from < to {
 			dropPages(sh.chunks[last][from:to])
@@ -316,7 +351,7 @@ func (sh *shard) releaseLocked(s *Store) {
 		putChunk(c)
 	}
 	freeTable(sh.table)
-	sh.chunks, sh.pos, sh.arena, sh.live = nil, 0, 0, 0
+	sh.chunks, sh.pos, sh.arena, sh.live, sh.ahead = nil, 0, 0, 0, 0
 	sh.table, sh.n, sh.tabMem = nil, 0, 0
 	for _, b := range sh.large {
 		if b != nil {
