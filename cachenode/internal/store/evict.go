@@ -80,7 +80,18 @@ func (s *Store) pickVictim(p Policy) *shard {
 // sampleScoreLocked samples a few entries of sh and returns how good a
 // victim the shard is: higher is better.
 func (s *Store) sampleScoreLocked(sh *shard, p Policy) uint64 {
-	t := sh.table
+	if p == AllKeysRandom || p == VolatileRandom {
+		return uint64(sh.mem) // random policies: balance memory across shards
+	}
+	best := s.sampleIn(sh, sh.table, p)
+	if sh.old != nil { // during a resize, sample what is left of the previous table too
+		best = max(best, s.sampleIn(sh, sh.old[sh.mig:], p))
+	}
+	return best
+}
+
+// sampleIn is sampleScoreLocked for the slots t.
+func (s *Store) sampleIn(sh *shard, t []uint64, p Policy) uint64 {
 	if len(t) == 0 {
 		return 0
 	}
@@ -101,9 +112,6 @@ func (s *Store) sampleScoreLocked(sh *shard, p Policy) uint64 {
 		if sc := evictScore(b, p, clk, now); sc > best {
 			best = sc
 		}
-	}
-	if p == AllKeysRandom || p == VolatileRandom {
-		return uint64(sh.mem) // random policies: balance memory across shards
 	}
 	return best
 }
@@ -131,6 +139,7 @@ func evictScore(b []byte, p Policy, clk uint32, now int64) uint64 {
 func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	sh.finishResizeLocked(s)
 	if sh.dead() >= over {
 		sh.compactLocked(s)
 		return
@@ -174,7 +183,7 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 		sh.compactLocked(s)
 	}
 	if n := int(sh.nkeys.Load()); sh.n > 16 && n < sh.n*3/8 {
-		sh.resizeLocked(n*3/2+1, s) // give back index memory too
+		sh.resizeLocked(n*3/2+1, s, 0) // give back index memory too
 	}
 	sh.maybeCompactLocked(s)
 	if cap(cands) <= 1<<16 { // keep moderate scratch buffers for next time

@@ -59,6 +59,11 @@ func (s *Store) expireCycle(budget time.Duration) {
 func (s *Store) sweepShard(sh *shard) (examined, expired int) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	if sh.old != nil {
+		// Move a resize forward, so keys left in the previous table (which
+		// the sweep does not look at) are swept soon even without traffic.
+		sh.migrateLocked(sweepStep, s)
+	}
 	now := s.nowMs()
 	i := sh.expCursor
 	if i >= len(sh.table) {

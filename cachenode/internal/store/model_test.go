@@ -110,7 +110,8 @@ func runModel(t *testing.T, data []byte, shards int) {
 	clk := newFakeClock()
 	s := New(Config{Shards: shards, Now: clk.Now, ExpireInterval: time.Hour})
 	defer s.Close()
-	s.seed = modelSeed // same layout for the same input: fuzzing needs deterministic coverage
+	s.seed = modelSeed   // same layout for the same input: fuzzing needs deterministic coverage
+	s.syncResizeMax = 16 // exercise incremental resizes with small tables
 	if len(data) > 0 {
 		s.compactMin = int64(data[0]) * 64 // also exercise compaction
 	}
@@ -319,31 +320,40 @@ func checkInvariants(t *testing.T, s *Store, m *model, step int) {
 		mem += sh.mem
 		var live int64
 		var n, nv int64
-		for j, sl := range sh.table {
-			if sl == 0 {
-				continue
-			}
-			n++
-			b := sh.entry(slotOff(sl))
-			if b[0]&flagTTL != 0 {
-				nv++
-			}
-			key, _, size := entryKV(b)
-			h := s.hash(key)
-			if s.shardIndex(h) != i || uint32(h>>32) != slotTag(sl) {
-				t.Fatalf("step %d: key %q in wrong shard or tag", step, key)
-			}
-			if hm := sh.home(slotTag(sl)); hm > j {
-				t.Fatalf("step %d: slot %d before its home %d", step, j, hm)
-			}
-			for k := sh.home(slotTag(sl)); k < j; k++ {
-				if sh.table[k] == 0 {
-					t.Fatalf("step %d: hole between home and slot", step)
+		// The current table and, during an incremental resize, the part of
+		// the previous one not moved yet.
+		check := func(tab []uint64, tn, from int) {
+			for j := from; j < len(tab); j++ {
+				sl := tab[j]
+				if sl == 0 {
+					continue
+				}
+				n++
+				b := sh.entry(slotOff(sl))
+				if b[0]&flagTTL != 0 {
+					nv++
+				}
+				key, _, size := entryKV(b)
+				h := s.hash(key)
+				if s.shardIndex(h) != i || uint32(h>>32) != slotTag(sl) {
+					t.Fatalf("step %d: key %q in wrong shard or tag", step, key)
+				}
+				if hm := homeIn(slotTag(sl), tn); hm > j {
+					t.Fatalf("step %d: slot %d before its home %d", step, j, hm)
+				}
+				for k := max(homeIn(slotTag(sl), tn), from); k < j; k++ {
+					if tab[k] == 0 {
+						t.Fatalf("step %d: hole between home and slot", step)
+					}
+				}
+				if slotOff(sl)&largeFlag == 0 {
+					live += int64(size)
 				}
 			}
-			if slotOff(sl)&largeFlag == 0 {
-				live += int64(size)
-			}
+		}
+		check(sh.table, sh.n, 0)
+		if sh.old != nil {
+			check(sh.old, sh.oldN, sh.mig)
 		}
 		if live != sh.live || n != sh.nkeys.Load() || nv != sh.nvol.Load() {
 			t.Fatalf("step %d: shard %d live %d/%d keys %d/%d vol %d/%d", step, i, live, sh.live, n, sh.nkeys.Load(), nv, sh.nvol.Load())

@@ -76,15 +76,26 @@ func (s *Store) Scan(cursor uint64, count int, fn func(key []byte, expireAt int6
 	return si<<32 | tag
 }
 
-// collectLocked appends the live keys of sh with tags in [lo, hi) to buf.
+// collectLocked appends the live keys of sh with tags in [lo, hi) to buf:
+// from the current table and, during an incremental resize, from what is
+// left of the previous one (each key is in exactly one of them).
 func (s *Store) collectLocked(sh *shard, lo, hi uint64, buf []byte, items []scanItem) ([]byte, []scanItem) {
-	t := sh.table
+	buf, items = s.collectIn(sh, sh.table, sh.n, 0, lo, hi, buf, items)
+	if sh.old != nil {
+		buf, items = s.collectIn(sh, sh.old, sh.oldN, sh.mig, lo, hi, buf, items)
+	}
+	return buf, items
+}
+
+// collectIn is collectLocked for table t with n home positions, from
+// position from on.
+func (s *Store) collectIn(sh *shard, t []uint64, n, from int, lo, hi uint64, buf []byte, items []scanItem) ([]byte, []scanItem) {
 	if len(t) == 0 {
 		return buf, items
 	}
-	last := sh.home(uint32(hi - 1))
+	last := homeIn(uint32(hi-1), n)
 	now := s.nowMs()
-	for i := sh.home(uint32(lo)); i < len(t); i++ {
+	for i := max(homeIn(uint32(lo), n), from); i < len(t); i++ {
 		sl := t[i]
 		if sl == 0 {
 			if i > last {

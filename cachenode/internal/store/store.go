@@ -102,6 +102,8 @@ type Store struct {
 	once sync.Once
 
 	idle idleHistory // clock checkpoints for IdleTime
+
+	syncResizeMax int // tables smaller than this are resized at once; tests lower it
 }
 
 // New returns a store configured by cfg and starts its active expiry
@@ -124,7 +126,8 @@ func New(cfg Config) *Store {
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 
-		compactMin: 16 << 10,
+		compactMin:    16 << 10,
+		syncResizeMax: syncResizeMax,
 	}
 	for i := range s.shards {
 		s.account(&s.shards[i], shardOverhead)
@@ -187,7 +190,7 @@ func isExpired(b []byte, s *Store) bool {
 // lookupLocked returns the slot index and entry of key, or -1 if it does not
 // exist. It deletes the key if it expired (lazy expiry).
 func (s *Store) lookupLocked(sh *shard, tag uint32, key []byte) (int, []byte) {
-	i := sh.findLocked(tag, key)
+	i := sh.findLocked(tag, key, s)
 	if i < 0 {
 		return -1, nil
 	}
@@ -448,15 +451,15 @@ func (s *Store) Rename(src, dst []byte, nx bool) (srcExists, renamed bool) {
 	if string(src) == string(dst) {
 		return true, true
 	}
-	i := a.findLocked(ta, src)
+	i := a.findLocked(ta, src, s)
 	e := a.entry(slotOff(a.table[i]))
 	_, v, _ := entryKV(e)
 	var old []byte
-	if j >= 0 {
+	if j = b.findLocked(tb, dst, s); j >= 0 { // finding src may have moved slots
 		old = b.entry(slotOff(b.table[j]))
 	}
 	s.putLocked(b, tb, j, old, dst, v, entryExp(e))
-	if i = a.findLocked(ta, src); i >= 0 { // b's insert may have resized a's table
+	if i = a.findLocked(ta, src, s); i >= 0 { // b's insert may have resized a's table
 		s.removeAtLocked(a, i, a.entry(slotOff(a.table[i])))
 	}
 	return true, true
@@ -520,6 +523,7 @@ func (s *Store) RandomKey(dst []byte) ([]byte, bool) {
 			return dst, false
 		}
 		sh.mu.Lock()
+		sh.finishResizeLocked(s)
 		t := sh.table
 		if len(t) == 0 {
 			sh.mu.Unlock()
