@@ -273,17 +273,6 @@ func TestClientNoTouch(t *testing.T) {
 	}
 }
 
-func TestClientTrackingUnsupported(t *testing.T) {
-	s := startServer(t, Config{})
-	c := dialRaw(t, s.Addr().String())
-	c.do("HELLO", "3")
-	// node-redis's clientSideCache sends this; cachenode has no tracking
-	// and answers like a server without the subcommand.
-	if r := c.do("CLIENT", "TRACKING", "ON"); r != "-ERR unknown subcommand 'TRACKING'. Try CLIENT HELP.\r\n" {
-		t.Errorf("CLIENT TRACKING ON: %q", r)
-	}
-}
-
 func TestConfigResetStat(t *testing.T) {
 	s := startServer(t, Config{})
 	rdb := newClient(t, s.Addr().String(), &redis.Options{PoolSize: 1})

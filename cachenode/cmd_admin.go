@@ -302,6 +302,9 @@ func cmdReset(c *conn, _ [][]byte) {
 	c.name.Store(nil)
 	c.noEvict.Store(false)
 	c.noTouch.Store(false)
+	if c.trk != nil {
+		c.s.trk.disable(c)
+	}
 	if *c.s.requirePass.Load() != "" {
 		c.authed = false
 		c.rd.Unauthenticated = true

@@ -245,19 +245,34 @@ func (c *conn) clientLine(b []byte, cl *conn, now time.Time) []byte {
 	b = append(b, " idle="...)
 	b = strconv.AppendInt(b, int64(idle), 10)
 	b = append(b, " flags="...)
-	switch {
-	case cl.noEvict.Load() && cl.noTouch.Load():
-		b = append(b, "eT"...)
-	case cl.noEvict.Load():
+	redir := int64(-1)
+	nflags := len(b)
+	c.s.trk.mu.Lock()
+	if tr := cl.trk; tr != nil {
+		redir = tr.redirect
+		b = append(b, 't')
+		if tr.brokenRedir {
+			b = append(b, 'R')
+		}
+		if tr.bcast {
+			b = append(b, 'B')
+		}
+	}
+	c.s.trk.mu.Unlock()
+	if cl.noEvict.Load() {
 		b = append(b, 'e')
-	case cl.noTouch.Load():
+	}
+	if cl.noTouch.Load() {
 		b = append(b, 'T')
-	default:
+	}
+	if len(b) == nflags {
 		b = append(b, 'N')
 	}
 	b = append(b, " db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd="...)
 	b = append(b, cmdName...)
-	b = append(b, " user=default redir=-1 resp="...)
+	b = append(b, " user=default redir="...)
+	b = strconv.AppendInt(b, redir, 10)
+	b = append(b, " resp="...)
 	b = strconv.AppendInt(b, int64(proto), 10)
 	b = append(b, " lib-name="...)
 	b = append(b, loadStr(cl.libName.Load())...)
@@ -329,6 +344,8 @@ func (c *conn) helpReply(name string, lines ...string) {
 
 func cmdClientHelp(c *conn, _ [][]byte) {
 	c.helpReply("CLIENT",
+		"CACHING (YES|NO)", "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+		"GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled.",
 		"GETNAME", "    Return the name of the current connection.",
 		"ID", "    Return the ID of the current connection.",
 		"INFO", "    Return information about the current client connection.",
@@ -354,6 +371,10 @@ func cmdClientHelp(c *conn, _ [][]byte) {
 		"NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
 		"SETINFO <option> <value>", "    Set client meta attr. Options are LIB-NAME and LIB-VER.",
 		"SETNAME <name>", "    Assign the name <name> to the current connection.",
+		"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+		"         [OPTIN] [OPTOUT] [NOLOOP]",
+		"    Control server assisted client side caching.",
+		"TRACKINGINFO", "    Report tracking status for the current connection.",
 	)
 }
 
@@ -372,6 +393,7 @@ func cmdFlush(c *conn, args [][]byte) {
 		return
 	}
 	c.s.store.Flush()
+	c.s.trk.invalidateAll(c)
 	c.ok()
 }
 

@@ -122,6 +122,10 @@ func init() {
 			def("no-evict", 3, flagAdmin|conn, 0, 0, 0, "@admin @slow @dangerous @connection", "connection", "7.0.0", "Sets the client eviction mode of the connection.", "O(1)", cmdClientNoEvict),
 			def("pause", -3, flagAdmin|conn, 0, 0, 0, "@admin @slow @dangerous @connection", "connection", "3.0.0", "Suspends commands processing.", "O(1)", cmdClientPause),
 			def("unpause", 2, flagAdmin|conn, 0, 0, 0, "@admin @slow @dangerous @connection", "connection", "6.2.0", "Resumes processing commands from paused clients.", "O(N) Where N is the number of paused clients", cmdClientUnpause),
+			def("tracking", -3, conn, 0, 0, 0, "@slow @connection", "connection", "6.0.0", "Controls server-assisted client-side caching for the connection.", "O(1). Some options may introduce additional complexity.", cmdClientTracking),
+			def("caching", 3, conn, 0, 0, 0, "@slow @connection", "connection", "6.0.0", "Instructs the server whether to track the keys in the next request.", "O(1)", cmdClientCaching),
+			def("getredir", 2, conn, 0, 0, 0, "@slow @connection", "connection", "6.0.0", "Returns the client ID to which the connection's tracking notifications are redirected.", "O(1)", cmdClientGetRedir),
+			def("trackinginfo", 2, conn, 0, 0, 0, "@slow @connection", "connection", "6.2.0", "Returns information about server-assisted client-side caching for the connection.", "O(1)", cmdClientTrackingInfo),
 			def("no-touch", 3, flagNoScript|flagLoading|flagStale, 0, 0, 0, "@slow @connection", "connection", "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "O(1)", cmdClientNoTouch),
 			def("help", 2, flagLoading|flagStale, 0, 0, 0, "@slow @connection", "connection", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", cmdClientHelp),
 		),
@@ -234,6 +238,7 @@ func init() {
 	}
 	unknownID = len(commandList)
 	cmdGetEntry, cmdSetEntry = commands["get"], commands["set"]
+	clientCachingCmd = commands["client"].subs["caching"]
 }
 
 // lookupName finds the command named by b, ASCII case-insensitively,
@@ -292,6 +297,10 @@ func (c *conn) exec(args [][]byte) {
 	if p := c.s.pause.Load(); p != nil && (p.all || cmd.flags&flagWrite != 0) {
 		c.waitPause(cmd.flags&flagWrite != 0)
 	}
+	tracking := c.s.trk.active.Load() != 0
+	if tracking {
+		c.trackBefore(cmd, args)
+	}
 	mark := len(c.out)
 	// Reading the clock costs as much as a GET on some VMs (kvm-clock), so
 	// execution time is measured on a sample: one command in latencySample
@@ -303,6 +312,9 @@ func (c *conn) exec(args [][]byte) {
 		c.s.stats[cmd.id].sample(time.Since(start))
 	} else {
 		cmd.fn(c, args)
+	}
+	if tracking {
+		c.trackAfter(cmd, args)
 	}
 	cc := &c.st.cmd[cmd.id]
 	cc.calls.Add(1)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +54,13 @@ type conn struct {
 	protoSeen  atomic.Int32 // proto, for other connections' CLIENT LIST
 	noEvict    atomic.Bool  // CLIENT NO-EVICT on (shown in CLIENT LIST)
 	noTouch    atomic.Bool  // CLIENT NO-TOUCH on: reads do not update the LRU clock
+
+	trk         *tracking   // CLIENT TRACKING options; nil when off (see tracker)
+	pushMu      sync.Mutex  // protects pushBuf
+	pushBuf     []byte      // invalidation messages queued by other connections
+	pushPending atomic.Bool // pushBuf is not empty
+	wakeMu      sync.Mutex  // orders wake's read deadline and woken
+	woken       atomic.Bool // wake set the read deadline to now
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -145,7 +153,15 @@ func (c *conn) serve() {
 		if c.rd.Unauthenticated && !c.authRequired() {
 			c.rd.Unauthenticated = false // requirepass was removed with CONFIG SET
 		}
+		if c.woken.Load() && c.takeWake(timeout) {
+			continue // write the invalidation messages first
+		}
 		err = c.rd.Fill()
+		// takeWake locks before it looks at woken: a wake may have moved the
+		// deadline and not yet set woken.
+		if err != nil && isTimeout(err) && !c.s.shuttingDown.Load() && c.takeWake(timeout) {
+			continue // another connection queued invalidation messages (CLIENT TRACKING)
+		}
 		c.lastActive.Store(time.Now().UnixNano())
 		if err != nil {
 			var ne net.Error
@@ -164,6 +180,7 @@ func (c *conn) serve() {
 // flush writes the pending replies. It reports false when the connection
 // failed and must be closed.
 func (c *conn) flush() bool {
+	c.takePushes()
 	if len(c.out) == 0 {
 		return true
 	}
@@ -192,4 +209,40 @@ func (c *conn) flush() bool {
 		c.out = c.out[:0]
 	}
 	return err == nil
+}
+
+// wake makes the connection's goroutine return from a blocking read, to
+// write messages that another connection queued for it.
+func (c *conn) wake() {
+	c.wakeMu.Lock()
+	_ = c.nc.SetReadDeadline(time.Now())
+	c.woken.Store(true)
+	c.wakeMu.Unlock()
+}
+
+// takeWake reports whether wake was called since the last takeWake and, if
+// so, puts back the read deadline serve uses (timeout, or none). A read that
+// timed out while woken is false hit serve's own deadline: wake changes the
+// deadline and sets woken under wakeMu, and takeWake restores the deadline
+// and clears woken under it.
+func (c *conn) takeWake(timeout time.Duration) bool {
+	c.wakeMu.Lock()
+	defer c.wakeMu.Unlock()
+	if !c.woken.Load() {
+		return false
+	}
+	c.woken.Store(false)
+	if timeout > 0 {
+		_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
+		c.rdl = true
+	} else {
+		_ = c.nc.SetReadDeadline(time.Time{})
+		c.rdl = false
+	}
+	return true
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

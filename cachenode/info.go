@@ -154,7 +154,7 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("maxclients", s.maxClients.Load())
 		kv("client_recent_max_output_buffer", s.maxOut.Load())
 		kv("blocked_clients", 0)
-		kv("tracking_clients", 0)
+		kv("tracking_clients", s.trk.active.Load())
 	}
 	if section("Memory") {
 		r := rss()
@@ -199,6 +199,10 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("keyspace_misses", since(st.Misses, base.misses))
 		kv("pubsub_channels", 0)
 		kv("pubsub_patterns", 0)
+		keys, items, prefixes := s.trk.sizes()
+		kv("tracking_total_keys", keys)
+		kv("tracking_total_items", items)
+		kv("tracking_total_prefixes", prefixes)
 	}
 	if section("Replication") {
 		kv("role", "master")

@@ -51,6 +51,7 @@ type Server struct {
 	mu        sync.Mutex // protects the fields below
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	trk       tracker // CLIENT TRACKING
 	addr      net.Addr
 	httpSrv   *http.Server
 	httpLn    net.Listener
@@ -91,7 +92,9 @@ func New(cfg Config) (*Server, error) {
 	pw := c.RequirePass
 	s.requirePass.Store(&pw)
 	s.store = store.New(store.Config{MaxMemory: c.MaxMemory, Policy: pol})
-	s.stats = make([]cmdStats, len(commandList)+1) // last: unknown commands
+	s.trk.init()
+	s.store.SetRemoveHook(func(key []byte) { s.trk.invalidate(key, nil) }) // expired, evicted
+	s.stats = make([]cmdStats, len(commandList)+1)                         // last: unknown commands
 	s.base.Store(newStatBase(len(s.stats)))
 	for i := range s.stripes {
 		s.stripes[i].cmd = make([]cmdCount, len(commandList)+1)
@@ -230,6 +233,7 @@ func (s *Server) accept(nc net.Conn) {
 	}
 	c := newConn(s, nc)
 	s.conns[c] = struct{}{}
+	s.trk.addConn(c)
 	s.connWG.Add(1)
 	s.mu.Unlock()
 	go c.serve()
@@ -244,6 +248,7 @@ func (s *Server) logRejected(nc net.Conn) {
 }
 
 func (s *Server) removeConn(c *conn) {
+	s.trk.removeConn(c)
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()

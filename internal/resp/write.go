@@ -98,6 +98,11 @@ func appendHeader(dst []byte, c byte, n int) []byte {
 // caller then appends the n elements.
 func AppendArrayLen(dst []byte, n int) []byte { return appendHeader(dst, '*', n) }
 
+// AppendPushLen appends a RESP3 push header for n elements (">n"): an
+// out-of-band message such as a client-tracking invalidation. Only RESP3
+// connections may receive one.
+func AppendPushLen(dst []byte, n int) []byte { return appendHeader(dst, '>', n) }
+
 // AppendMapLen appends the header of a map of n key/value pairs: %n in RESP3,
 // an array of 2n elements in RESP2. The caller appends 2n elements.
 func AppendMapLen(dst []byte, n int, proto int) []byte {

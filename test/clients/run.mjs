@@ -792,6 +792,46 @@ async function authChecks() {
   });
 }
 
+// clientSideCacheCheck: node-redis 5's client-side cache (RESP3, CLIENT
+// TRACKING ON at connect) serves a repeated GET from its cache, and drops the
+// entry when another client writes the key (the server's invalidation push).
+async function clientSideCacheCheck() {
+  await check('node-redis 5 client-side cache (CLIENT TRACKING): hits, then invalidation', async () => {
+    const auth = password ? { password } : {};
+    const opts = { socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 10_000 }, ...auth };
+    const cached = nodeRedis5.mod.createClient({ ...opts, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 0 } });
+    const other = nodeRedis5.mod.createClient(opts);
+    const errors = [];
+    cached.on('error', (e) => errors.push(e));
+    other.on('error', (e) => errors.push(e));
+    await cached.connect();
+    await other.connect();
+    try {
+      const key = `csc:${process.pid}`;
+      await other.set(key, 'v1');
+      assert.equal(await cached.get(key), 'v1');
+      assert.equal(await cached.get(key), 'v1');
+      const hits = cached.clientSideCache.stats().hitCount;
+      assert.ok(hits >= 1, `no cache hit after two GETs (hits ${hits})`);
+      await other.set(key, 'v2');
+      // The invalidation is pushed on the cached client's connection; wait
+      // for it (bounded), then the next GET must see the new value.
+      const deadline = Date.now() + 5000;
+      let got;
+      do {
+        await new Promise((r) => setTimeout(r, 20));
+        got = await cached.get(key);
+      } while (got !== 'v2' && Date.now() < deadline);
+      assert.equal(got, 'v2', 'the cached client still serves the old value after another client wrote the key');
+      await other.del(key);
+      assert.deepEqual(errors, []);
+    } finally {
+      cached.destroy();
+      other.destroy();
+    }
+  });
+}
+
 async function main() {
   const libs = [ioredis5, ioredis6, nodeRedis5, nodeRedis6].map((l) => `${l.kind} ${l.version}`).join(', ');
   console.log(`target ${host}:${port}${password ? ' (with password)' : ''}; ${libs}; node ${process.version}`);
@@ -816,6 +856,7 @@ async function main() {
   const only = new RegExp(process.env.CLIENTS_ONLY || '');
   for (const v of VARIANTS.filter((x) => only.test(x.name))) await runVariant(v, ctx);
   if (password) await authChecks();
+  if (only.test('client-side cache')) await clientSideCacheCheck();
   await check('no warnings printed by the libraries', async () => assert.deepEqual(warnings, []));
 }
 

@@ -176,6 +176,7 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 		} else {
 			freed += int64(size)
 		}
+		s.notifyRemoved(b)
 		s.removeAtLocked(sh, i, b)
 		s.evicted.Add(1)
 	}

@@ -82,6 +82,7 @@ func (s *Store) sweepShard(sh *shard) (examined, expired int) {
 		}
 		examined++
 		if now > entryExp(b) {
+			s.notifyRemoved(b)
 			s.removeAtLocked(sh, i, b) // a later slot may shift into i: look at i again
 			expired++
 			continue

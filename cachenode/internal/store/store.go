@@ -104,6 +104,29 @@ type Store struct {
 	idle idleHistory // clock checkpoints for IdleTime
 
 	syncResizeMax int // tables smaller than this are resized at once; tests lower it
+
+	onRemove atomic.Pointer[func(key []byte)] // SetRemoveHook
+}
+
+// SetRemoveHook makes the store call fn with the key of every entry it
+// removes by itself: expired (found by a lookup or by the active cycle) or
+// evicted. The server uses it to invalidate clients' caches (CLIENT
+// TRACKING). fn runs with a shard locked: it must be quick and must not call
+// the Store; the key is valid only during the call. nil removes the hook.
+func (s *Store) SetRemoveHook(fn func(key []byte)) {
+	if fn == nil {
+		s.onRemove.Store(nil)
+		return
+	}
+	s.onRemove.Store(&fn)
+}
+
+// notifyRemoved calls the remove hook, if any, for entry b, which the
+// caller is about to remove.
+func (s *Store) notifyRemoved(b []byte) {
+	if fn := s.onRemove.Load(); fn != nil {
+		(*fn)(entryKey(b))
+	}
 }
 
 // New returns a store configured by cfg and starts its active expiry
@@ -196,6 +219,7 @@ func (s *Store) lookupLocked(sh *shard, tag uint32, key []byte) (int, []byte) {
 	}
 	b := sh.entry(slotOff(sh.table[i]))
 	if isExpired(b, s) {
+		s.notifyRemoved(b)
 		s.removeAtLocked(sh, i, b)
 		s.expired.Add(1)
 		return -1, nil
@@ -543,6 +567,7 @@ func (s *Store) RandomKey(dst []byte) ([]byte, bool) {
 		}
 		b := sh.entry(slotOff(t[i]))
 		if isExpired(b, s) {
+			s.notifyRemoved(b)
 			s.removeAtLocked(sh, i, b)
 			s.expired.Add(1)
 			sh.maybeCompactLocked(s)

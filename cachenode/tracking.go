@@ -1,0 +1,553 @@
+package cachenode
+
+import (
+	"bytes"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cachetier/cachetier/internal/resp"
+)
+
+// Server-assisted client-side caching (CLIENT TRACKING), as in Redis 7:
+//
+//   - Default mode: the keys a tracking client reads (read-only commands;
+//     with OPTIN only after CLIENT CACHING yes, with OPTOUT unless after
+//     CLIENT CACHING no) are remembered; when one is modified, expired or
+//     evicted, each client that read it gets one invalidation message and
+//     is forgotten for that key until it reads it again.
+//   - BCAST: no keys are remembered; every key modified under one of the
+//     client's prefixes (all keys without PREFIX) is sent.
+//   - NOLOOP: no messages about the client's own writes.
+//   - FLUSHALL/FLUSHDB send every tracking client a null invalidation.
+//
+// Messages are RESP3 pushes: >2 "invalidate" [key] (or null). RESP2
+// connections receive them only through REDIRECT to a RESP3 connection;
+// Redis's other RESP2 route, a connection subscribed to
+// __redis__:invalidate, needs pub/sub, which cachenode does not have.
+//
+// Invalidation happens after a write command has run, for all the keys the
+// command names (so a write that changed nothing, such as SET NX on an
+// existing key, also invalidates, which costs a client a refetch but never
+// leaves it stale). A read's keys are remembered both before and after it
+// runs, so a write racing with the read on another connection either lands
+// before the read (and the read returns the new value) or invalidates it.
+
+// trackingMaxKeys bounds the tracking table, like Redis's
+// tracking-table-max-keys (default 1000000): beyond it, keys are dropped
+// from the table and their clients told to invalidate them.
+const trackingMaxKeys = 1_000_000
+
+// pushBufLimit bounds the invalidation messages queued for one client that
+// does not read them; past it the client is closed, as Redis closes clients
+// over their output buffer limit.
+const pushBufLimit = 64 << 20
+
+// tracking holds a connection's CLIENT TRACKING options. It is created and
+// changed by the connection's goroutine with the tracker locked, and read
+// by others with the tracker locked.
+type tracking struct {
+	bcast, optin, optout, noloop bool
+	redirect                     int64
+	brokenRedir                  bool
+	prefixes                     []string
+	caching                      bool // CLIENT CACHING was given for the next command
+}
+
+// tracker is the server's tracking state.
+type tracker struct {
+	active atomic.Int32 // connections with tracking on: the fast path skips everything at 0
+
+	mu      sync.Mutex
+	keys    map[string]map[int64]struct{} // default mode: key -> IDs of clients that read it
+	items   int                           // sum of the sizes of keys' sets
+	bcast   map[string]map[int64]struct{} // BCAST prefix -> client IDs ("" = every key)
+	clients map[int64]*conn               // every connection, for IDs and redirects
+}
+
+func (t *tracker) init() {
+	t.keys = make(map[string]map[int64]struct{})
+	t.bcast = make(map[string]map[int64]struct{})
+	t.clients = make(map[int64]*conn)
+}
+
+// sizes reports the tracking table for INFO: keys, (key, client) pairs and
+// BCAST prefixes.
+func (t *tracker) sizes() (keys, items, prefixes int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.keys), t.items, len(t.bcast)
+}
+
+func (t *tracker) addConn(c *conn) {
+	t.mu.Lock()
+	t.clients[c.id] = c
+	t.mu.Unlock()
+}
+
+// removeConn forgets a closed connection. Its IDs left in the key table are
+// dropped when those keys are invalidated, as in Redis.
+func (t *tracker) removeConn(c *conn) {
+	t.mu.Lock()
+	t.disableLocked(c)
+	delete(t.clients, c.id)
+	t.mu.Unlock()
+}
+
+func (t *tracker) disable(c *conn) {
+	t.mu.Lock()
+	t.disableLocked(c)
+	t.mu.Unlock()
+}
+
+func (t *tracker) disableLocked(c *conn) {
+	tr := c.trk
+	if tr == nil {
+		return
+	}
+	for _, p := range tr.prefixes {
+		if set := t.bcast[p]; set != nil {
+			delete(set, c.id)
+			if len(set) == 0 {
+				delete(t.bcast, p)
+			}
+		}
+	}
+	c.trk = nil
+	t.active.Add(-1)
+}
+
+// enable turns tracking on for c with tr's options, or changes them if it
+// is on already (the caller has checked that the modes are compatible).
+func (t *tracker) enable(c *conn, tr *tracking) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c.trk != nil {
+		old := c.trk.prefixes
+		tr.prefixes = append(old, tr.prefixes...) // Redis adds new prefixes to the old ones
+		tr.prefixes = dedupe(tr.prefixes)
+		t.disableLocked(c)
+	}
+	if tr.bcast && len(tr.prefixes) == 0 {
+		tr.prefixes = []string{""}
+	}
+	for _, p := range tr.prefixes {
+		if tr.bcast {
+			set := t.bcast[p]
+			if set == nil {
+				set = make(map[int64]struct{})
+				t.bcast[p] = set
+			}
+			set[c.id] = struct{}{}
+		}
+	}
+	c.trk = tr
+	t.active.Add(1)
+}
+
+// overlaps reports whether one of a and b is a prefix of the other.
+func overlaps(a, b string) bool {
+	n := min(len(a), len(b))
+	return a[:n] == b[:n]
+}
+
+func dedupe(ps []string) []string {
+	out := ps[:0]
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// remember records that c read the keys of a read-only command.
+func (t *tracker) remember(c *conn, cmd *command, args [][]byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr := c.trk
+	if tr == nil || tr.bcast || (tr.optin && !tr.caching) || (tr.optout && tr.caching) {
+		return
+	}
+	forKeys(cmd, args, func(k []byte) {
+		set := t.keys[string(k)]
+		if set == nil {
+			set = make(map[int64]struct{}, 1)
+			t.keys[string(k)] = set
+		}
+		if _, ok := set[c.id]; !ok {
+			set[c.id] = struct{}{}
+			t.items++
+		}
+	})
+	for len(t.keys) > trackingMaxKeys {
+		for k := range t.keys { // map order is random: drop a random key
+			t.invalidateLocked([]byte(k), nil)
+			break
+		}
+	}
+}
+
+// invalidate tells the clients tracking key that it changed. modifier is
+// the connection whose command changed it (nil for expiry and eviction).
+func (t *tracker) invalidate(key []byte, modifier *conn) {
+	if t.active.Load() == 0 {
+		return
+	}
+	t.mu.Lock()
+	t.invalidateLocked(key, modifier)
+	t.mu.Unlock()
+}
+
+func (t *tracker) invalidateLocked(key []byte, modifier *conn) {
+	if set, ok := t.keys[string(key)]; ok {
+		delete(t.keys, string(key))
+		t.items -= len(set)
+		for id := range set {
+			c := t.clients[id]
+			if c == nil || c.trk == nil || c.trk.bcast || (c.trk.noloop && c == modifier) {
+				continue
+			}
+			t.sendLocked(c, key, modifier)
+		}
+	}
+	for p, set := range t.bcast {
+		if !bytes.HasPrefix(key, []byte(p)) {
+			continue
+		}
+		for id := range set {
+			c := t.clients[id]
+			if c == nil || c.trk == nil || (c.trk.noloop && c == modifier) {
+				continue
+			}
+			t.sendLocked(c, key, modifier)
+		}
+	}
+}
+
+// invalidateAll sends every tracking client a null invalidation
+// (FLUSHALL, FLUSHDB) and empties the key table.
+func (t *tracker) invalidateAll(modifier *conn) {
+	if t.active.Load() == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.keys = make(map[string]map[int64]struct{})
+	t.items = 0
+	for _, c := range t.clients {
+		if c.trk != nil && !(c.trk.noloop && c == modifier) {
+			t.sendLocked(c, nil, modifier)
+		}
+	}
+}
+
+// sendLocked queues an invalidation of key (nil: everything) for c, or for
+// the connection c redirects to.
+func (t *tracker) sendLocked(c *conn, key []byte, modifier *conn) {
+	to := c
+	if r := c.trk.redirect; r != 0 {
+		to = t.clients[r]
+		if to == nil {
+			c.trk.brokenRedir = true
+			if c.protoSeen.Load() > 2 {
+				msg := resp.AppendPushLen(nil, 2)
+				msg = resp.AppendBulkString(msg, "tracking-redir-broken")
+				msg = resp.AppendInt(msg, r)
+				c.push(msg, modifier)
+			}
+			return
+		}
+	}
+	if to.protoSeen.Load() < 3 {
+		return // RESP2 without pub/sub: nowhere to send it (see above)
+	}
+	msg := resp.AppendPushLen(nil, 2)
+	msg = resp.AppendBulkString(msg, "invalidate")
+	if key == nil {
+		msg = resp.AppendNull(msg, 3)
+	} else {
+		msg = resp.AppendArrayLen(msg, 1)
+		msg = resp.AppendBulk(msg, key)
+	}
+	to.push(msg, modifier)
+}
+
+// push queues a message for c's goroutine to write after its current reply,
+// and wakes it if it is waiting for a request. self is the connection whose
+// goroutine is calling: it writes its queue after the command anyway.
+func (c *conn) push(msg []byte, self *conn) {
+	c.pushMu.Lock()
+	if len(c.pushBuf)+len(msg) > pushBufLimit {
+		c.pushMu.Unlock()
+		c.s.log.Warn("cachenode: closing client that does not read its invalidation messages",
+			"client", c.addr, "limit", pushBufLimit)
+		c.nc.Close()
+		return
+	}
+	c.pushBuf = append(c.pushBuf, msg...)
+	c.pushPending.Store(true)
+	c.pushMu.Unlock()
+	if c != self {
+		c.wake()
+	}
+}
+
+// takePushes moves the queued messages to the reply buffer.
+func (c *conn) takePushes() {
+	if !c.pushPending.Load() {
+		return
+	}
+	c.pushMu.Lock()
+	c.out = append(c.out, c.pushBuf...)
+	if cap(c.pushBuf) > keepOutCap {
+		c.pushBuf = nil
+	} else {
+		c.pushBuf = c.pushBuf[:0]
+	}
+	c.pushPending.Store(false)
+	c.pushMu.Unlock()
+}
+
+// forKeys calls fn for each key argument of cmd, from its key
+// specification (first, last, step; a negative last counts from the end).
+func forKeys(cmd *command, args [][]byte, fn func([]byte)) {
+	if cmd.firstKey <= 0 || cmd.step <= 0 {
+		return
+	}
+	last := cmd.lastKey
+	if last < 0 {
+		last = len(args) + last
+	}
+	for i := cmd.firstKey; i <= last && i < len(args); i += cmd.step {
+		fn(args[i])
+	}
+}
+
+// Tracking hooks around a command's execution.
+
+// trackBefore remembers a tracking client's read before it runs.
+func (c *conn) trackBefore(cmd *command, args [][]byte) {
+	if c.trk != nil && cmd.flags&flagReadonly != 0 {
+		c.s.trk.remember(c, cmd, args)
+	}
+}
+
+// trackAfter remembers the read again, or invalidates the keys a write
+// named, and ends a CLIENT CACHING for this command.
+func (c *conn) trackAfter(cmd *command, args [][]byte) {
+	switch {
+	case cmd.flags&flagReadonly != 0:
+		if c.trk != nil {
+			c.s.trk.remember(c, cmd, args)
+		}
+	case cmd.flags&flagWrite != 0:
+		forKeys(cmd, args, func(k []byte) { c.s.trk.invalidate(k, c) })
+	}
+	if c.trk != nil && c.trk.caching && cmd.parent != clientCachingCmd.parent {
+		// Like Redis, any command but a CLIENT subcommand ends it.
+		c.s.trk.mu.Lock()
+		if c.trk != nil {
+			c.trk.caching = false
+		}
+		c.s.trk.mu.Unlock()
+	}
+}
+
+var clientCachingCmd *command
+
+// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]
+func cmdClientTracking(c *conn, args [][]byte) {
+	tr := &tracking{}
+	for j := 3; j < len(args); j++ {
+		more := j+1 < len(args)
+		switch {
+		case eq(args[j], "redirect") && more:
+			j++
+			if tr.redirect != 0 {
+				c.err("ERR A client can only redirect to a single other client")
+				return
+			}
+			id, err := strconv.ParseInt(string(args[j]), 10, 64)
+			if err != nil {
+				c.err(errNotInt)
+				return
+			}
+			c.s.trk.mu.Lock()
+			_, ok := c.s.trk.clients[id]
+			c.s.trk.mu.Unlock()
+			if !ok {
+				c.err("ERR The client ID you want redirect to does not exist")
+				return
+			}
+			tr.redirect = id
+		case eq(args[j], "bcast"):
+			tr.bcast = true
+		case eq(args[j], "optin"):
+			tr.optin = true
+		case eq(args[j], "optout"):
+			tr.optout = true
+		case eq(args[j], "noloop"):
+			tr.noloop = true
+		case eq(args[j], "prefix") && more:
+			j++
+			tr.prefixes = append(tr.prefixes, string(args[j]))
+		default:
+			c.err(errSyntax)
+			return
+		}
+	}
+	switch {
+	case eq(args[2], "on"):
+	case eq(args[2], "off"):
+		if c.trk != nil {
+			c.s.trk.disable(c)
+		}
+		c.ok()
+		return
+	default:
+		c.err(errSyntax)
+		return
+	}
+	cur := c.trk
+	switch {
+	case !tr.bcast && len(tr.prefixes) > 0:
+		c.err("ERR PREFIX option requires BCAST mode to be enabled")
+		return
+	case cur != nil && cur.bcast != tr.bcast:
+		c.err("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.")
+		return
+	case tr.bcast && (tr.optin || tr.optout):
+		c.err("ERR OPTIN and OPTOUT are not compatible with BCAST")
+		return
+	case tr.optin && tr.optout:
+		c.err("ERR You can't specify both OPTIN mode and OPTOUT mode")
+		return
+	case cur != nil && ((tr.optin && cur.optout) || (tr.optout && cur.optin)):
+		c.err("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.")
+		return
+	}
+	if tr.bcast {
+		// Prefixes of one client must not overlap (a key would be sent
+		// twice); Redis's checks and messages.
+		var existing []string
+		if cur != nil {
+			c.s.trk.mu.Lock()
+			existing = append(existing, cur.prefixes...)
+			c.s.trk.mu.Unlock()
+		}
+		for i, p := range tr.prefixes {
+			for _, q := range existing {
+				if overlaps(p, q) {
+					c.err("ERR Prefix '" + p + "' overlaps with an existing prefix '" + q + "'. Prefixes for a single client must not overlap.")
+					return
+				}
+			}
+			for _, q := range tr.prefixes[i+1:] {
+				if overlaps(p, q) {
+					c.err("ERR Prefix '" + p + "' overlaps with another provided prefix '" + q + "'. Prefixes for a single client must not overlap.")
+					return
+				}
+			}
+		}
+	}
+	c.s.trk.enable(c, tr)
+	c.ok()
+}
+
+// CLIENT CACHING YES|NO
+func cmdClientCaching(c *conn, args [][]byte) {
+	tr := c.trk
+	if tr == nil {
+		c.err("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
+		return
+	}
+	switch {
+	case eq(args[2], "yes"):
+		if !tr.optin {
+			c.err("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")
+			return
+		}
+	case eq(args[2], "no"):
+		if !tr.optout {
+			c.err("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")
+			return
+		}
+	default:
+		c.err(errSyntax)
+		return
+	}
+	c.s.trk.mu.Lock()
+	tr.caching = true
+	c.s.trk.mu.Unlock()
+	c.ok()
+}
+
+// CLIENT GETREDIR: the redirect target, 0 without one, -1 with tracking off.
+func cmdClientGetRedir(c *conn, _ [][]byte) {
+	switch tr := c.trk; {
+	case tr == nil:
+		c.int(-1)
+	default:
+		c.int(tr.redirect)
+	}
+}
+
+// CLIENT TRACKINGINFO
+func cmdClientTrackingInfo(c *conn, _ [][]byte) {
+	c.s.trk.mu.Lock()
+	var tr tracking
+	on := c.trk != nil
+	if on {
+		tr = *c.trk
+		tr.prefixes = append([]string(nil), c.trk.prefixes...)
+	}
+	c.s.trk.mu.Unlock()
+	c.mapLen(3)
+	c.bulkStr("flags")
+	var flags []string
+	if !on {
+		flags = append(flags, "off")
+	} else {
+		flags = append(flags, "on")
+		if tr.bcast {
+			flags = append(flags, "bcast")
+		}
+		if tr.optin {
+			flags = append(flags, "optin")
+			if tr.caching {
+				flags = append(flags, "caching-yes")
+			}
+		}
+		if tr.optout {
+			flags = append(flags, "optout")
+			if tr.caching {
+				flags = append(flags, "caching-no")
+			}
+		}
+		if tr.noloop {
+			flags = append(flags, "noloop")
+		}
+		if tr.brokenRedir {
+			flags = append(flags, "broken_redirect")
+		}
+	}
+	c.setLen(len(flags))
+	for _, f := range flags {
+		c.bulkStr(f)
+	}
+	c.bulkStr("redirect")
+	switch {
+	case !on:
+		c.int(-1)
+	default:
+		c.int(tr.redirect)
+	}
+	c.bulkStr("prefixes")
+	c.array(len(tr.prefixes))
+	for _, p := range tr.prefixes {
+		c.bulkStr(p)
+	}
+}
