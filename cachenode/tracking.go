@@ -71,6 +71,16 @@ func (t *tracker) init() {
 	t.clients = make(map[int64]*conn)
 }
 
+// maxKeys is the tracking table's bound: trackingMaxKeys, or with a
+// maxmemory one key per KiB of it (at least 1000), since the table's memory
+// (~150 bytes a key) is outside the store's accounting.
+func (t *tracker) maxKeys(s *Server) int {
+	if m := s.maxMemory.Load(); m > 0 {
+		return int(min(trackingMaxKeys, max(1000, m>>10)))
+	}
+	return trackingMaxKeys
+}
+
 // sizes reports the tracking table for INFO: keys, (key, client) pairs and
 // BCAST prefixes.
 func (t *tracker) sizes() (keys, items, prefixes int) {
@@ -182,7 +192,7 @@ func (t *tracker) remember(c *conn, cmd *command, args [][]byte) {
 			t.items++
 		}
 	})
-	for len(t.keys) > trackingMaxKeys {
+	for len(t.keys) > t.maxKeys(c.s) {
 		for k := range t.keys { // map order is random: drop a random key
 			t.invalidateLocked([]byte(k), nil)
 			break
@@ -507,31 +517,21 @@ func cmdClientTrackingInfo(c *conn, _ [][]byte) {
 	c.s.trk.mu.Unlock()
 	c.mapLen(3)
 	c.bulkStr("flags")
-	var flags []string
-	if !on {
-		flags = append(flags, "off")
-	} else {
-		flags = append(flags, "on")
-		if tr.bcast {
-			flags = append(flags, "bcast")
-		}
-		if tr.optin {
-			flags = append(flags, "optin")
-			if tr.caching {
-				flags = append(flags, "caching-yes")
+	flags := []string{"off"}
+	if on {
+		flags[0] = "on"
+		for _, f := range []struct {
+			set  bool
+			name string
+		}{
+			{tr.bcast, "bcast"},
+			{tr.optin, "optin"}, {tr.optin && tr.caching, "caching-yes"},
+			{tr.optout, "optout"}, {tr.optout && tr.caching, "caching-no"},
+			{tr.noloop, "noloop"}, {tr.brokenRedir, "broken_redirect"},
+		} {
+			if f.set {
+				flags = append(flags, f.name)
 			}
-		}
-		if tr.optout {
-			flags = append(flags, "optout")
-			if tr.caching {
-				flags = append(flags, "caching-no")
-			}
-		}
-		if tr.noloop {
-			flags = append(flags, "noloop")
-		}
-		if tr.brokenRedir {
-			flags = append(flags, "broken_redirect")
 		}
 	}
 	c.setLen(len(flags))

@@ -305,3 +305,39 @@ func TestTrackingManyClients(t *testing.T) {
 		}
 	}
 }
+
+// TestTrackingTableBound: past its bound (here one key per KiB of a 1 MiB
+// maxmemory), the tracking table drops keys and tells their clients.
+func TestTrackingTableBound(t *testing.T) {
+	s := startServer(t, Config{MaxMemory: 1 << 20})
+	c := dialRaw(t, s.Addr().String())
+	c.do("HELLO", "3")
+	c.do("CLIENT", "TRACKING", "on")
+	pushes := 0
+	for i := 0; i < 1100; i++ {
+		c.send(encode("GET", "b"+itoa(i)))
+		for {
+			r := c.reply()
+			if strings.HasPrefix(r, ">") {
+				pushes++
+				continue
+			}
+			break
+		}
+	}
+	// Pushes queued by the last GETs come after its reply.
+	_ = c.nc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	for {
+		if _, err := readReply(c.br); err != nil {
+			break
+		}
+		pushes++
+	}
+	if pushes != 1100-1024 {
+		t.Errorf("%d invalidations for keys dropped from the table, want %d", pushes, 1100-1024)
+	}
+	w := dialRaw(t, s.Addr().String())
+	if info := w.do("INFO", "stats"); !strings.Contains(info, "tracking_total_keys:1024\r\n") {
+		t.Errorf("INFO stats: %q", info)
+	}
+}
