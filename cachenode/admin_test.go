@@ -438,3 +438,41 @@ func TestObjectIdleTime(t *testing.T) {
 		t.Errorf("OBJECT IDLETIME nokey: %v, want nil", err)
 	}
 }
+
+// TestClientPauseExpiry: during a pause keys are neither expired (lazily or
+// by the active cycle) nor evicted: an expired key reads as missing but is
+// still counted, and expired_keys does not move until the pause ends.
+func TestClientPauseExpiry(t *testing.T) {
+	s := startServer(t, Config{})
+	rdb := newClient(t, s.Addr().String(), nil)
+	ctx := ctxT(t)
+	rdb.Set(ctx, "gone", "v", 100*time.Millisecond)
+	rdb.Set(ctx, "read", "v", 100*time.Millisecond)
+	if err := rdb.Do(ctx, "CLIENT", "PAUSE", "5000", "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond) // several active expiry cycles
+	if err := rdb.Get(ctx, "read").Err(); err != redis.Nil {
+		t.Errorf("GET of an expired key during a pause: %v, want nil", err)
+	}
+	if n, _ := rdb.DBSize(ctx).Result(); n != 2 {
+		t.Errorf("DBSIZE during the pause = %d, want 2 (nothing removed)", n)
+	}
+	info, _ := rdb.Info(ctx, "stats").Result()
+	if infoField(t, info, "expired_keys") != 0 {
+		t.Errorf("keys expired during the pause:\n%s", info)
+	}
+	if err := rdb.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if n, _ := rdb.DBSize(ctx).Result(); n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("expired keys not removed after the pause ended")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

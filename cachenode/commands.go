@@ -287,15 +287,17 @@ func (c *conn) exec(args [][]byte) {
 		c.st.cmd[cmd.id].rejected.Add(1)
 		return
 	}
+	// A paused command waits before the memory check: eviction is paused
+	// too, and must run for it once the pause is over.
+	if p := c.s.pause.Load(); p != nil && (p.all || cmd.flags&flagWrite != 0) {
+		c.waitPause(cmd.flags&flagWrite != 0)
+	}
 	if cmd.flags&flagDenyOOM != 0 && c.s.maxMemory.Load() > 0 {
 		if err := c.s.store.EnsureMemory(); err != nil {
 			c.err(errOOM)
 			c.st.cmd[cmd.id].rejected.Add(1)
 			return
 		}
-	}
-	if p := c.s.pause.Load(); p != nil && (p.all || cmd.flags&flagWrite != 0) {
-		c.waitPause(cmd.flags&flagWrite != 0)
 	}
 	tracking := c.s.trk.active.Load() != 0
 	if tracking {

@@ -30,6 +30,11 @@ func (s *Server) setPause(p *pauseState, merge bool) {
 	if old != nil {
 		close(old.changed)
 	}
+	if p == nil {
+		s.store.PauseExpiry(0)
+	} else {
+		s.store.PauseExpiry(p.until.UnixMilli()) // like Redis: no expiry or eviction meanwhile
+	}
 }
 
 // waitPause blocks the connection, as Redis postpones a paused client's
@@ -66,6 +71,7 @@ func (s *Server) setPauseExpired(p *pauseState) {
 	defer s.pauseMu.Unlock()
 	if s.pause.CompareAndSwap(p, nil) {
 		close(p.changed)
+		s.store.PauseExpiry(0)
 	}
 }
 

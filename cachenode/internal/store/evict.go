@@ -28,8 +28,8 @@ const (
 // it before executing a command that may grow memory, as Redis does.
 func (s *Store) EnsureMemory() error {
 	limit := s.maxMemory.Load()
-	if limit <= 0 || s.used.Load() <= limit {
-		return nil
+	if limit <= 0 || s.used.Load() <= limit || s.expiryPaused() {
+		return nil // nothing to do, or paused: no eviction (Redis's CLIENT PAUSE)
 	}
 	p := Policy(s.policy.Load())
 	if p == NoEviction {

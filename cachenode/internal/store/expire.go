@@ -22,7 +22,9 @@ func (s *Store) expireLoop(every time.Duration) {
 			return
 		case <-t.C:
 			s.tickClock()
-			s.expireCycle(every / 4)
+			if !s.expiryPaused() {
+				s.expireCycle(every / 4)
+			}
 		}
 	}
 }

@@ -113,7 +113,7 @@ func (s *Store) accessedAt(stamp uint32, now int64) int64 {
 func (s *Store) IdleTime(key []byte) (ms int64, ok bool) {
 	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
-	i, b := s.lookupLocked(sh, tag, key)
+	i, b := s.lookupReadLocked(sh, tag, key)
 	if i < 0 {
 		sh.maybeCompactLocked(s)
 		sh.mu.Unlock()

@@ -32,7 +32,7 @@ func (s *Store) GetMulti(dst []byte, keys [][]byte, touch bool, ends []int) []by
 	idx := s.lockKeys(buf[:0], keys, 1)
 	for i, k := range keys {
 		sh, tag := s.locate(s.hash(k))
-		j, b := s.lookupLocked(sh, tag, k)
+		j, b := s.lookupReadLocked(sh, tag, k)
 		if j < 0 {
 			sh.misses++
 			ends[i] = -1
@@ -103,7 +103,7 @@ func (s *Store) KeyMemory(key []byte) (n int64, ok bool) {
 	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	i, b := s.lookupLocked(sh, tag, key)
+	i, b := s.lookupReadLocked(sh, tag, key)
 	if i < 0 {
 		sh.maybeCompactLocked(s)
 		return 0, false

@@ -106,6 +106,20 @@ type Store struct {
 	syncResizeMax int // tables smaller than this are resized at once; tests lower it
 
 	onRemove atomic.Pointer[func(key []byte)] // SetRemoveHook
+
+	pausedUntil atomic.Int64 // PauseExpiry: Unix ms; 0 = not paused
+}
+
+// PauseExpiry stops expiry and eviction until the Unix time untilMs (0:
+// resume now), as Redis does during CLIENT PAUSE so that the data set stays
+// static: the active cycle and eviction do nothing, and read operations
+// report expired keys missing without removing them. Writes still remove
+// an expired key they meet.
+func (s *Store) PauseExpiry(untilMs int64) { s.pausedUntil.Store(untilMs) }
+
+func (s *Store) expiryPaused() bool {
+	u := s.pausedUntil.Load()
+	return u != 0 && s.nowMs() < u
 }
 
 // SetRemoveHook makes the store call fn with the key of every entry it
@@ -213,12 +227,25 @@ func isExpired(b []byte, s *Store) bool {
 // lookupLocked returns the slot index and entry of key, or -1 if it does not
 // exist. It deletes the key if it expired (lazy expiry).
 func (s *Store) lookupLocked(sh *shard, tag uint32, key []byte) (int, []byte) {
+	return s.lookupFor(sh, tag, key, false)
+}
+
+// lookupReadLocked is lookupLocked for read-only operations: while expiry
+// is paused (PauseExpiry), an expired key is reported missing but kept.
+func (s *Store) lookupReadLocked(sh *shard, tag uint32, key []byte) (int, []byte) {
+	return s.lookupFor(sh, tag, key, true)
+}
+
+func (s *Store) lookupFor(sh *shard, tag uint32, key []byte, read bool) (int, []byte) {
 	i := sh.findLocked(tag, key, s)
 	if i < 0 {
 		return -1, nil
 	}
 	b := sh.entry(slotOff(sh.table[i]))
 	if isExpired(b, s) {
+		if read && s.expiryPaused() {
+			return -1, nil
+		}
 		s.notifyRemoved(b)
 		s.removeAtLocked(sh, i, b)
 		s.expired.Add(1)
@@ -277,7 +304,7 @@ func (s *Store) putLocked(sh *shard, tag uint32, i int, old []byte, key, val []b
 func (s *Store) Get(dst, key []byte) (val []byte, ok bool) {
 	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
-	i, b := s.lookupLocked(sh, tag, key)
+	i, b := s.lookupReadLocked(sh, tag, key)
 	if i < 0 {
 		sh.misses++
 		sh.maybeCompactLocked(s)
@@ -298,7 +325,7 @@ func (s *Store) Get(dst, key []byte) (val []byte, ok bool) {
 func (s *Store) Lookup(dst, key []byte, touch bool) (val []byte, expireAt int64, ok bool) {
 	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
-	i, b := s.lookupLocked(sh, tag, key)
+	i, b := s.lookupReadLocked(sh, tag, key)
 	if i < 0 {
 		sh.misses++
 		sh.maybeCompactLocked(s)
@@ -322,7 +349,7 @@ func (s *Store) Peek(dst, key []byte) (val []byte, expireAt int64, ok bool) {
 	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	i, b := s.lookupLocked(sh, tag, key)
+	i, b := s.lookupReadLocked(sh, tag, key)
 	if i < 0 {
 		sh.maybeCompactLocked(s)
 		return dst, 0, false
@@ -380,7 +407,10 @@ func (s *Store) Update(key []byte, fn func(cur []byte, expireAt int64, exists bo
 	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	i, b := s.lookupLocked(sh, tag, key)
+	// A read first (TTL and other read-only callers return Keep): during an
+	// expiry pause an expired key then stays; it is removed only if fn
+	// writes, by the write lookup below.
+	i, b := s.lookupReadLocked(sh, tag, key)
 	var cur []byte
 	var exp int64
 	if i >= 0 {
@@ -388,6 +418,9 @@ func (s *Store) Update(key []byte, fn func(cur []byte, expireAt int64, exists bo
 		exp = entryExp(b)
 	}
 	nv, nexp, op := fn(cur, exp, i >= 0)
+	if op != Keep && i < 0 {
+		i, b = s.lookupLocked(sh, tag, key) // removes a hidden expired entry: -1
+	}
 	switch op {
 	case Put:
 		if nexp != 0 && s.nowMs() > nexp {
@@ -431,7 +464,7 @@ func (s *Store) Touch(key []byte) bool {
 	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	i, b := s.lookupLocked(sh, tag, key)
+	i, b := s.lookupReadLocked(sh, tag, key)
 	if i < 0 {
 		sh.misses++
 		sh.maybeCompactLocked(s)
