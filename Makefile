@@ -22,9 +22,11 @@ fmt-check:
 run:
 	./scripts/run-tier.sh 7001 7002 7003
 
-## bench: Go micro-benchmarks, then the side-by-side comparison with redis-server (when installed).
+## bench: Go micro-benchmarks (BENCHTIME each, default 200ms), then the side-by-side comparison
+## with redis-server (when installed).
+BENCHTIME ?= 200ms
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./...
 	./scripts/bench-vs-redis.sh
 
 ## demo: the herd and tierdown scenarios against a fresh local tier; reports in reports/.
