@@ -12,9 +12,19 @@ import (
 // operation while eviction and active expiry run, then checks the internal
 // invariants. Run it under -race.
 func TestConcurrentOps(t *testing.T) {
+	t.Run("default", func(t *testing.T) { testConcurrentOps(t, 0) })
+	// Incremental resizes from 16 slots: moves in progress under every kind
+	// of concurrent operation.
+	t.Run("incremental-resize", func(t *testing.T) { testConcurrentOps(t, 16) })
+}
+
+func testConcurrentOps(t *testing.T, syncResizeMax int) {
 	s := New(Config{MaxMemory: 2 << 20, ExpireInterval: 5 * time.Millisecond, Shards: 16})
 	defer s.Close()
 	s.compactMin = 1 << 10
+	if syncResizeMax > 0 {
+		s.syncResizeMax = syncResizeMax // before any goroutine uses the store
+	}
 	const workers = 6
 	ops := 20_000
 	if raceEnabled {
