@@ -305,6 +305,7 @@ func cmdReset(c *conn, _ [][]byte) {
 	if c.trk != nil {
 		c.s.trk.disable(c)
 	}
+	c.tx = nil // RESET discards a transaction
 	if *c.s.requirePass.Load() != "" {
 		c.authed = false
 		c.rd.Unauthenticated = true

@@ -49,6 +49,10 @@ type command struct {
 	summary  string
 	complex  string
 
+	// txControl: runs at once inside MULTI instead of being queued (EXEC,
+	// DISCARD, MULTI, QUIT, RESET, as in Redis).
+	txControl bool
+
 	subs    map[string]*command // subcommands of a container (CLIENT, CONFIG, COMMAND)
 	subList []*command
 	parent  *command
@@ -129,6 +133,9 @@ func init() {
 			def("no-touch", 3, flagNoScript|flagLoading|flagStale, 0, 0, 0, "@slow @connection", "connection", "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "O(1)", cmdClientNoTouch),
 			def("help", 2, flagLoading|flagStale, 0, 0, 0, "@slow @connection", "connection", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", cmdClientHelp),
 		),
+		def("multi", 1, flagNoScript|flagLoading|flagStale|f|flagAllowBusy, 0, 0, 0, "@fast @transaction", "transactions", "1.2.0", "Starts a transaction.", "O(1)", cmdMulti),
+		def("exec", 1, flagNoScript|flagLoading|flagStale, 0, 0, 0, "@slow @transaction", "transactions", "1.2.0", "Executes all commands in a transaction.", "Depends on commands in the transaction", cmdExec),
+		def("discard", 1, flagNoScript|flagLoading|flagStale|f|flagAllowBusy, 0, 0, 0, "@fast @transaction", "transactions", "2.0.0", "Discards a transaction.", "O(N), when N is the number of queued commands", cmdDiscard),
 		def("reset", 1, conn|f|flagNoAuth|flagAllowBusy, 0, 0, 0, "@fast @connection", "connection", "6.2.0", "Resets the connection.", "O(1)", cmdReset),
 		def("readonly", 1, flagLoading|flagStale|f, 0, 0, 0, "@fast @connection", "cluster", "3.0.0", "Enables read-only queries for a connection to a Redis Cluster replica node.", "O(1)", cmdClusterDisabled),
 		def("readwrite", 1, flagLoading|flagStale|f, 0, 0, 0, "@fast @connection", "cluster", "3.0.0", "Enables read-write queries for a connection to a Redis Cluster replica node.", "O(1)", cmdClusterDisabled),
@@ -239,6 +246,10 @@ func init() {
 	unknownID = len(commandList)
 	cmdGetEntry, cmdSetEntry = commands["get"], commands["set"]
 	clientCachingCmd = commands["client"].subs["caching"]
+	execCmd = commands["exec"]
+	for _, n := range []string{"exec", "discard", "multi", "quit", "reset"} {
+		commands[n].txControl = true
+	}
 }
 
 // lookupName finds the command named by b, ASCII case-insensitively,
@@ -257,7 +268,9 @@ func lookupName(m map[string]*command, b []byte, scratch *[32]byte) *command {
 }
 
 // exec runs one command and appends its reply to c.out. The checks come in
-// Redis's order: unknown command, arity, authentication, memory.
+// Redis's order: unknown command, arity, authentication, pause, memory; a
+// command rejected inside MULTI makes the transaction fail at EXEC, and one
+// accepted is queued.
 func (c *conn) exec(args [][]byte) {
 	cmd := fastLookup(args[0])
 	if cmd == nil {
@@ -266,6 +279,7 @@ func (c *conn) exec(args [][]byte) {
 	if cmd == nil {
 		c.unknownCommand(args)
 		c.st.cmd[unknownID].rejected.Add(1)
+		c.flagTransaction()
 		return
 	}
 	if cmd.subs != nil && len(args) >= 2 {
@@ -273,6 +287,7 @@ func (c *conn) exec(args [][]byte) {
 		if sub == nil {
 			c.err("ERR unknown subcommand '" + trunc(args[1], 128) + "'. Try " + strings.ToUpper(cmd.name) + " HELP.")
 			c.st.cmd[cmd.id].rejected.Add(1)
+			c.flagTransaction()
 			return
 		}
 		cmd = sub
@@ -280,25 +295,46 @@ func (c *conn) exec(args [][]byte) {
 	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {
 		c.err("ERR wrong number of arguments for '" + cmd.name + "' command")
 		c.st.cmd[cmd.id].rejected.Add(1)
+		c.flagTransaction()
 		return
 	}
 	if cmd.flags&flagNoAuth == 0 && c.authRequired() {
 		c.err(errNoAuth)
 		c.st.cmd[cmd.id].rejected.Add(1)
+		c.flagTransaction()
 		return
 	}
 	// A paused command waits before the memory check: eviction is paused
-	// too, and must run for it once the pause is over.
-	if p := c.s.pause.Load(); p != nil && (p.all || cmd.flags&flagWrite != 0) {
-		c.waitPause(cmd.flags&flagWrite != 0)
+	// too, and must run for it once the pause is over. EXEC of a
+	// transaction that writes counts as a write.
+	write := cmd.flags&flagWrite != 0 || (cmd == execCmd && c.tx != nil && c.tx.writes)
+	if p := c.s.pause.Load(); p != nil && (p.all || write) {
+		c.waitPause(write)
 	}
 	if cmd.flags&flagDenyOOM != 0 && c.s.maxMemory.Load() > 0 {
 		if err := c.s.store.EnsureMemory(); err != nil {
 			c.err(errOOM)
 			c.st.cmd[cmd.id].rejected.Add(1)
+			c.flagTransaction()
 			return
 		}
 	}
+	if c.tx != nil && !cmd.txControl {
+		c.queue(cmd, args)
+		return
+	}
+	if cmd == execCmd {
+		cmdExec(c, args) // takes the exclusive side of the lock itself
+		return
+	}
+	l := &c.s.execLock.stripes[c.id%statStripes]
+	l.RLock()
+	c.run(cmd, args)
+	l.RUnlock()
+}
+
+// run executes an accepted command: tracking, the command itself, stats.
+func (c *conn) run(cmd *command, args [][]byte) {
 	tracking := c.s.trk.active.Load() != 0
 	if tracking {
 		c.trackBefore(cmd, args)

@@ -55,12 +55,14 @@ type conn struct {
 	noEvict    atomic.Bool  // CLIENT NO-EVICT on (shown in CLIENT LIST)
 	noTouch    atomic.Bool  // CLIENT NO-TOUCH on: reads do not update the LRU clock
 
-	trk         *tracking   // CLIENT TRACKING options; nil when off (see tracker)
-	pushMu      sync.Mutex  // protects pushBuf
-	pushBuf     []byte      // invalidation messages queued by other connections
-	pushPending atomic.Bool // pushBuf is not empty
-	wakeMu      sync.Mutex  // orders wake's read deadline and woken
-	woken       atomic.Bool // wake set the read deadline to now
+	tx          *transaction // MULTI in progress; nil otherwise
+	inExec      bool         // EXEC is running the queued commands
+	trk         *tracking    // CLIENT TRACKING options; nil when off (see tracker)
+	pushMu      sync.Mutex   // protects pushBuf
+	pushBuf     []byte       // invalidation messages queued by other connections
+	pushPending atomic.Bool  // pushBuf is not empty
+	wakeMu      sync.Mutex   // orders wake's read deadline and woken
+	woken       atomic.Bool  // wake set the read deadline to now
 }
 
 func newConn(s *Server, nc net.Conn) *conn {

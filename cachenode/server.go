@@ -51,7 +51,8 @@ type Server struct {
 	mu        sync.Mutex // protects the fields below
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	trk       tracker // CLIENT TRACKING
+	trk       tracker  // CLIENT TRACKING
+	execLock  execLock // MULTI/EXEC: commands read-lock a stripe, EXEC write-locks all
 	addr      net.Addr
 	httpSrv   *http.Server
 	httpLn    net.Listener

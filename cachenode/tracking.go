@@ -356,8 +356,9 @@ func (c *conn) trackAfter(cmd *command, args [][]byte) {
 	case cmd.flags&flagWrite != 0:
 		forKeys(cmd, args, func(k []byte) { c.s.trk.invalidate(k, c) })
 	}
-	if c.trk != nil && c.trk.caching && cmd.parent != clientCachingCmd.parent {
-		// Like Redis, any command but a CLIENT subcommand ends it.
+	if c.trk != nil && c.trk.caching && cmd.parent != clientCachingCmd.parent && c.tx == nil && !c.inExec {
+		// Like Redis, any command but a CLIENT subcommand ends it, except
+		// inside a transaction: then it lasts until EXEC is done.
 		c.s.trk.mu.Lock()
 		if c.trk != nil {
 			c.trk.caching = false

@@ -314,9 +314,24 @@ func runModel(t *testing.T, data []byte, shards int) {
 func checkInvariants(t *testing.T, s *Store, m *model, step int) {
 	t.Helper()
 	var mem, keys, vol int64
+	// All shards locked at once: the active expiry goroutine (which may
+	// compact, or finish an index move) must not change one between the
+	// sums below.
+	for i := range s.shards {
+		s.shards[i].mu.Lock()
+	}
+	unlocked := false
+	unlockAll := func() {
+		if !unlocked {
+			unlocked = true
+			for i := range s.shards {
+				s.shards[i].mu.Unlock()
+			}
+		}
+	}
+	defer unlockAll() // also when a check fails (t.Fatalf)
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.Lock()
 		mem += sh.mem
 		var live int64
 		var n, nv int64
@@ -364,10 +379,11 @@ func checkInvariants(t *testing.T, s *Store, m *model, step int) {
 		}
 		keys += n
 		vol += nv
-		sh.mu.Unlock()
 	}
-	if mem != s.used.Load() {
-		t.Fatalf("step %d: used %d, shards sum to %d", step, s.used.Load(), mem)
+	used := s.used.Load()
+	unlockAll()
+	if mem != used {
+		t.Fatalf("step %d: used %d, shards sum to %d", step, used, mem)
 	}
 	// Every key of the model is in the store (expired ones may linger in the store).
 	for k, e := range m.live() {

@@ -1,0 +1,121 @@
+package cachenode
+
+import "sync"
+
+// Transactions: MULTI, EXEC, DISCARD, as in Redis (WATCH is not
+// implemented). Inside MULTI, commands are checked (unknown command, arity,
+// authentication, memory) and queued; one rejected makes EXEC fail with
+// EXECABORT. EXEC runs the queue atomically: every command runs under the
+// read side of the server's execLock (the stripe of its connection), and
+// EXEC takes the write side of every stripe, so no other client's command
+// runs in between. A command that fails inside EXEC (a wrong type of value,
+// say) leaves its error in EXEC's reply and the others run, as in Redis.
+
+// execLock is the server's transaction lock, striped so that ordinary
+// commands of different connections rarely share a cache line.
+type execLock struct {
+	stripes [statStripes]struct {
+		sync.RWMutex
+		_ [40]byte
+	}
+}
+
+func (l *execLock) lockAll() {
+	for i := range l.stripes {
+		l.stripes[i].Lock()
+	}
+}
+
+func (l *execLock) unlockAll() {
+	for i := range l.stripes {
+		l.stripes[i].Unlock()
+	}
+}
+
+// transaction is a connection's MULTI state.
+type transaction struct {
+	queued []queuedCmd
+	dirty  bool // a command was rejected: EXEC answers EXECABORT
+	writes bool // a queued command writes (a WRITE pause holds EXEC)
+}
+
+type queuedCmd struct {
+	cmd  *command
+	args [][]byte
+}
+
+var execCmd *command
+
+// flagTransaction marks the transaction, if any, as failed (Redis's
+// flagTransaction).
+func (c *conn) flagTransaction() {
+	if c.tx != nil {
+		c.tx.dirty = true
+	}
+}
+
+// queue copies a command into the transaction (args point into the read
+// buffer) and answers QUEUED.
+func (c *conn) queue(cmd *command, args [][]byte) {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	cp := make([][]byte, len(args))
+	for i, a := range args {
+		start := len(buf)
+		buf = append(buf, a...)
+		cp[i] = buf[start:len(buf):len(buf)]
+	}
+	c.tx.queued = append(c.tx.queued, queuedCmd{cmd, cp})
+	c.tx.writes = c.tx.writes || cmd.flags&flagWrite != 0
+	c.simple("QUEUED")
+}
+
+func cmdMulti(c *conn, _ [][]byte) {
+	if c.tx != nil {
+		c.err("ERR MULTI calls can not be nested")
+		return
+	}
+	c.tx = &transaction{}
+	c.ok()
+}
+
+func cmdDiscard(c *conn, _ [][]byte) {
+	if c.tx == nil {
+		c.err("ERR DISCARD without MULTI")
+		return
+	}
+	c.tx = nil
+	c.ok()
+}
+
+// cmdExec runs the queued commands with every other command held off.
+func cmdExec(c *conn, _ [][]byte) {
+	tx := c.tx
+	if tx == nil {
+		c.err("ERR EXEC without MULTI")
+		return
+	}
+	c.tx = nil
+	if tx.dirty {
+		c.err("EXECABORT Transaction discarded because of previous errors.")
+		return
+	}
+	c.s.execLock.lockAll()
+	defer c.s.execLock.unlockAll()
+	c.array(len(tx.queued))
+	c.inExec = true
+	for _, q := range tx.queued {
+		c.run(q.cmd, q.args)
+	}
+	c.inExec = false
+	if c.trk != nil && c.trk.caching { // CLIENT CACHING covered the whole transaction
+		c.s.trk.mu.Lock()
+		c.trk.caching = false
+		c.s.trk.mu.Unlock()
+	}
+	cc := &c.st.cmd[execCmd.id]
+	cc.calls.Add(1)
+}
