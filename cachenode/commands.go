@@ -327,10 +327,17 @@ func (c *conn) exec(args [][]byte) {
 		cmdExec(c, args) // takes the exclusive side of the lock itself
 		return
 	}
+	c.runShared(cmd, args)
+}
+
+// runShared runs cmd under the read side of its stripe of the transaction
+// lock. The deferred unlock matters: a command that panics (the connection
+// is then closed) must not leave EXEC waiting forever.
+func (c *conn) runShared(cmd *command, args [][]byte) {
 	l := &c.s.execLock.stripes[c.id%statStripes]
 	l.RLock()
+	defer l.RUnlock()
 	c.run(cmd, args)
-	l.RUnlock()
 }
 
 // run executes an accepted command: tracking, the command itself, stats.

@@ -23,6 +23,9 @@ func FuzzCommands(f *testing.F) {
 		encode("MSET", "a", "1", "b") + encode("MSETNX", "a", "1") + encode("RENAME", "a", "a") + encode("GETEX", "a", "PERSIST"),
 		"SET k \"\\x41\"\r\nGET k\r\n*1\r\n$4\r\nPING\r\n",
 		encode("CONFIG", "SET", "timeout", "1") + encode("FLUSHALL", "ASYNC") + encode("RANDOMKEY"),
+		encode("MULTI") + encode("SET", "a", "1") + encode("NOPE") + encode("EXEC") + encode("MULTI") + encode("INCR", "a") + encode("EXEC") + encode("DISCARD"),
+		encode("HELLO", "3") + encode("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "a") + encode("SET", "ab", "1") + encode("CLIENT", "TRACKINGINFO"),
+		encode("CLIENT", "TRACKING", "on", "OPTIN") + encode("CLIENT", "CACHING", "yes") + encode("MULTI") + encode("GET", "k") + encode("EXEC") + encode("CLIENT", "PAUSE", "10", "WRITE"),
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
