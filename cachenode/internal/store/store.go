@@ -74,6 +74,10 @@ type Stats struct {
 	UsedMemory int64
 	// MaxMemory is the configured limit; 0 means unlimited (maxmemory).
 	MaxMemory int64
+	// Prefaulted is the part of UsedMemory made resident ahead of writes
+	// (chunk pages prefaulted, not yet written): used memory moves in
+	// steps of the prefault window, not entry by entry.
+	Prefaulted int64
 }
 
 // Store is the storage engine. Create it with New and stop it with Close.
@@ -561,6 +565,7 @@ func (s *Store) UpdateStats(st *Stats) {
 		sh.mu.Lock()
 		st.Hits += sh.hits
 		st.Misses += sh.misses
+		st.Prefaulted += int64(sh.ahead)
 		sh.mu.Unlock()
 		st.Keys += uint64(sh.nkeys.Load())
 		st.Expires += uint64(sh.nvol.Load())
