@@ -55,12 +55,13 @@ func newBackoffTable(base, max time.Duration) *backoffTable {
 	return b
 }
 
-// locate returns h's shard and the index of its first slot.
-func (b *backoffTable) locate(h uint64) (*backoffShard, int) {
+// locate returns h's shard, the index of its first slot and h as stored (0
+// marks an empty slot, so hash 0 is stored as 1).
+func (b *backoffTable) locate(h uint64) (*backoffShard, int, uint64) {
 	if h == 0 {
 		h = 1
 	}
-	return &b.shards[h%backoffShards], int((h / backoffShards) % backoffSlots)
+	return &b.shards[h%backoffShards], int((h / backoffShards) % backoffSlots), h
 }
 
 // find returns h's entry in s (s.mu held), or nil.
@@ -76,10 +77,7 @@ func (s *backoffShard) findLocked(h uint64, i int) *backoffEntry {
 // check reports whether h is inside a backoff window at now; if so, the last
 // error, the number of consecutive failures and the time left.
 func (b *backoffTable) check(h uint64, now int64) (err error, fails int, left time.Duration, in bool) {
-	if h == 0 {
-		h = 1
-	}
-	s, i := b.locate(h)
+	s, i, h := b.locate(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.findLocked(h, i)
@@ -94,10 +92,7 @@ func (b *backoffTable) check(h uint64, now int64) (err error, fails int, left ti
 // in [0.75, 1] so that keys that failed together are not retried together.
 // Failures more than max apart are not consecutive: the count restarts.
 func (b *backoffTable) failed(h uint64, now int64, err error) {
-	if h == 0 {
-		h = 1
-	}
-	s, i := b.locate(h)
+	s, i, h := b.locate(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.findLocked(h, i)
@@ -127,10 +122,7 @@ func (b *backoffTable) failed(h uint64, now int64, err error) {
 
 // succeeded forgets h's failures.
 func (b *backoffTable) succeeded(h uint64) {
-	if h == 0 {
-		h = 1
-	}
-	s, i := b.locate(h)
+	s, i, h := b.locate(h)
 	s.mu.Lock()
 	if e := s.findLocked(h, i); e != nil {
 		*e = backoffEntry{}

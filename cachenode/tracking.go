@@ -133,16 +133,16 @@ func (t *tracker) enable(c *conn, tr *tracking) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if c.trk != nil {
-		old := c.trk.prefixes
-		tr.prefixes = append(old, tr.prefixes...) // Redis adds new prefixes to the old ones
-		tr.prefixes = dedupe(tr.prefixes)
+		// Redis adds new prefixes to the old ones (cmdClientTracking has
+		// rejected any that overlap, so there are no duplicates).
+		tr.prefixes = append(append([]string(nil), c.trk.prefixes...), tr.prefixes...)
 		t.disableLocked(c)
 	}
-	if tr.bcast && len(tr.prefixes) == 0 {
-		tr.prefixes = []string{""}
-	}
-	for _, p := range tr.prefixes {
-		if tr.bcast {
+	if tr.bcast {
+		if len(tr.prefixes) == 0 {
+			tr.prefixes = []string{""}
+		}
+		for _, p := range tr.prefixes {
 			set := t.bcast[p]
 			if set == nil {
 				set = make(map[int64]struct{})
@@ -159,18 +159,6 @@ func (t *tracker) enable(c *conn, tr *tracking) {
 func overlaps(a, b string) bool {
 	n := min(len(a), len(b))
 	return a[:n] == b[:n]
-}
-
-func dedupe(ps []string) []string {
-	out := ps[:0]
-	seen := map[string]bool{}
-	for _, p := range ps {
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // remember records that c read the keys of a read-only command.

@@ -1,6 +1,7 @@
 package cachenode
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,15 +14,11 @@ func inv(keys ...string) string {
 	if len(keys) == 0 {
 		return ">2\r\n$10\r\ninvalidate\r\n_\r\n"
 	}
-	s := ">2\r\n$10\r\ninvalidate\r\n*" + itoa(len(keys)) + "\r\n"
+	s := ">2\r\n$10\r\ninvalidate\r\n*" + strconv.Itoa(len(keys)) + "\r\n"
 	for _, k := range keys {
-		s += "$" + itoa(len(k)) + "\r\n" + k + "\r\n"
+		s += "$" + strconv.Itoa(len(k)) + "\r\n" + k + "\r\n"
 	}
 	return s
-}
-
-func itoa(n int) string {
-	return strings.TrimSuffix(strings.TrimPrefix(encode(strings.Repeat("x", n)), "*1\r\n$"), "\r\n"+strings.Repeat("x", n)+"\r\n")
 }
 
 // expectNoPush checks that nothing arrives on r within d.
@@ -131,7 +128,7 @@ func TestTrackingActiveExpiryAndEviction(t *testing.T) {
 	tr.do("GET", "old")
 	val := strings.Repeat("x", 1000)
 	for i := 0; i < 20000; i++ { // 20 MB into 4 MB: "old" is evicted
-		w.Set(ctx, "fill:"+itoa(i), val, 0)
+		w.Set(ctx, "fill:"+strconv.Itoa(i), val, 0)
 	}
 	if r := tr.reply(); r != inv("old") {
 		t.Fatalf("after eviction: %q", r)
@@ -253,7 +250,7 @@ func TestTrackingManyClients(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := 0; i < 2000; i++ {
-			w.Set(ctx, "m"+itoa(i%keys), itoa(i), 0)
+			w.Set(ctx, "m"+strconv.Itoa(i%keys), strconv.Itoa(i), 0)
 		}
 	}()
 	cache := map[string]string{}
@@ -279,28 +276,32 @@ func TestTrackingManyClients(t *testing.T) {
 		select {
 		case <-done:
 		default:
-			read("m" + itoa(i%keys))
+			read("m" + strconv.Itoa(i%keys))
 			continue
 		}
 		break
 	}
-	// Drain the messages still in flight, then compare.
-	time.Sleep(100 * time.Millisecond)
-	_ = r.nc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-	for {
-		rep, err := readReply(r.br)
-		if err != nil {
-			break
-		}
-		for ck := range cache {
-			if rep == inv(ck) {
-				delete(cache, ck)
+	// Drain the messages still queued: every write has returned, so its
+	// invalidation is queued for r, and r's queue is written right after
+	// the reply of its next command. So after two PING round trips all of
+	// it has been read (no timing involved).
+	for range 2 {
+		r.send(encode("PING"))
+		for {
+			rep := r.reply()
+			if rep == "+PONG\r\n" {
+				break
+			}
+			for ck := range cache {
+				if rep == inv(ck) {
+					delete(cache, ck)
+				}
 			}
 		}
 	}
 	for k, v := range cache {
 		got, err := w.Get(ctx, k).Result()
-		if err != nil || "$"+itoa(len(got))+"\r\n"+got+"\r\n" != v {
+		if err != nil || "$"+strconv.Itoa(len(got))+"\r\n"+got+"\r\n" != v {
 			t.Errorf("%s: cached %q without an invalidation, server has %q (%v)", k, v, got, err)
 		}
 	}
@@ -315,7 +316,7 @@ func TestTrackingTableBound(t *testing.T) {
 	c.do("CLIENT", "TRACKING", "on")
 	pushes := 0
 	for i := 0; i < 1100; i++ {
-		c.send(encode("GET", "b"+itoa(i)))
+		c.send(encode("GET", "b"+strconv.Itoa(i)))
 		for {
 			r := c.reply()
 			if strings.HasPrefix(r, ">") {
