@@ -180,12 +180,28 @@ func (t *tracker) remember(c *conn, cmd *command, args [][]byte) {
 			t.items++
 		}
 	})
+	// Over the bound: drop random keys (map order is random), but not one
+	// this command names, which it would register again right away.
 	for len(t.keys) > t.maxKeys(c.s) {
-		for k := range t.keys { // map order is random: drop a random key
-			t.invalidateLocked([]byte(k), nil)
-			break
+		dropped := false
+		for k := range t.keys {
+			if !namesKey(cmd, args, k) {
+				t.invalidateLocked([]byte(k), nil)
+				dropped = true
+				break
+			}
+		}
+		if !dropped {
+			break // the command alone names more keys than the bound
 		}
 	}
+}
+
+// namesKey reports whether k is one of cmd's key arguments.
+func namesKey(cmd *command, args [][]byte, k string) bool {
+	found := false
+	forKeys(cmd, args, func(a []byte) { found = found || string(a) == k })
+	return found
 }
 
 // invalidate tells the clients tracking key that it changed. modifier is
