@@ -306,6 +306,7 @@ func cmdReset(c *conn, _ [][]byte) {
 		c.s.trk.disable(c)
 	}
 	c.tx = nil // RESET discards a transaction
+	c.s.watch.unwatch(c)
 	if *c.s.requirePass.Load() != "" {
 		c.authed = false
 		c.rd.Unauthenticated = true

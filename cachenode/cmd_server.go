@@ -392,6 +392,7 @@ func cmdFlush(c *conn, args [][]byte) {
 		c.err(errSyntax)
 		return
 	}
+	c.s.watch.beforeFlush(c.s)
 	c.s.store.Flush()
 	c.s.trk.invalidateAll(c)
 	c.ok()

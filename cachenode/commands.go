@@ -137,6 +137,8 @@ func init() {
 		def("exec", 1, flagNoScript|flagLoading|flagStale, 0, 0, 0, "@slow @transaction", "transactions", "1.2.0", "Executes all commands in a transaction.", "Depends on commands in the transaction", cmdExec),
 		def("discard", 1, flagNoScript|flagLoading|flagStale|f|flagAllowBusy, 0, 0, 0, "@fast @transaction", "transactions", "2.0.0", "Discards a transaction.", "O(N), when N is the number of queued commands", cmdDiscard),
 		def("reset", 1, conn|f|flagNoAuth|flagAllowBusy, 0, 0, 0, "@fast @connection", "connection", "6.2.0", "Resets the connection.", "O(1)", cmdReset),
+		def("watch", -2, flagNoScript|flagLoading|flagStale|f|flagAllowBusy, 1, -1, 1, "@fast @transaction", "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", "O(1) for every key.", cmdWatch),
+		def("unwatch", 1, flagNoScript|flagLoading|flagStale|f|flagAllowBusy, 0, 0, 0, "@fast @transaction", "transactions", "2.2.0", "Forgets about watched keys of a transaction.", "O(1)", cmdUnwatch),
 		def("readonly", 1, flagLoading|flagStale|f, 0, 0, 0, "@fast @connection", "cluster", "3.0.0", "Enables read-only queries for a connection to a Redis Cluster replica node.", "O(1)", cmdClusterDisabled),
 		def("readwrite", 1, flagLoading|flagStale|f, 0, 0, 0, "@fast @connection", "cluster", "3.0.0", "Enables read-write queries for a connection to a Redis Cluster replica node.", "O(1)", cmdClusterDisabled),
 		clusterCommand(),
@@ -247,7 +249,7 @@ func init() {
 	cmdGetEntry, cmdSetEntry = commands["get"], commands["set"]
 	clientCachingCmd = commands["client"].subs["caching"]
 	execCmd = commands["exec"]
-	for _, n := range []string{"exec", "discard", "multi", "quit", "reset"} {
+	for _, n := range []string{"exec", "discard", "multi", "quit", "reset", "watch"} {
 		commands[n].txControl = true
 	}
 }
@@ -360,6 +362,9 @@ func (c *conn) run(cmd *command, args [][]byte) {
 	}
 	if tracking {
 		c.trackAfter(cmd, args)
+	}
+	if cmd.flags&flagWrite != 0 && c.s.watch.active.Load() != 0 {
+		forKeys(cmd, args, c.s.watch.touch)
 	}
 	cc := &c.st.cmd[cmd.id]
 	cc.calls.Add(1)

@@ -56,6 +56,7 @@ type conn struct {
 	noTouch    atomic.Bool  // CLIENT NO-TOUCH on: reads do not update the LRU clock
 
 	tx          *transaction // MULTI in progress; nil otherwise
+	watch       *watchState  // WATCH in effect; nil otherwise (see watcher)
 	inExec      bool         // EXEC is running the queued commands
 	trk         *tracking    // CLIENT TRACKING options; nil when off (see tracker)
 	pushMu      sync.Mutex   // protects pushBuf

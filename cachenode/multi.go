@@ -1,9 +1,13 @@
 package cachenode
 
-import "sync"
+import (
+	"sync"
 
-// Transactions: MULTI, EXEC, DISCARD, as in Redis (WATCH is not
-// implemented). Inside MULTI, commands are checked (unknown command, arity,
+	"github.com/cachetier/cachetier/internal/resp"
+)
+
+// Transactions: MULTI, EXEC, DISCARD, as in Redis; WATCH is in watch.go.
+// Inside MULTI, commands are checked (unknown command, arity,
 // authentication, memory) and queued; one rejected makes EXEC fail with
 // EXECABORT. EXEC runs the queue atomically: every command runs under the
 // read side of the server's execLock (the stripe of its connection), and
@@ -88,6 +92,7 @@ func cmdDiscard(c *conn, _ [][]byte) {
 		return
 	}
 	c.tx = nil
+	c.s.watch.unwatch(c)
 	c.ok()
 }
 
@@ -99,12 +104,17 @@ func cmdExec(c *conn, _ [][]byte) {
 		return
 	}
 	c.tx = nil
+	defer c.s.watch.unwatch(c)
 	if tx.dirty {
 		c.err("EXECABORT Transaction discarded because of previous errors.")
 		return
 	}
 	c.s.execLock.lockAll()
 	defer c.s.execLock.unlockAll()
+	if c.s.watch.failed(c) { // checked under the lock: no write can come in between
+		c.out = resp.AppendNullArray(c.out, c.proto)
+		return
+	}
 	c.array(len(tx.queued))
 	c.inExec = true
 	for _, q := range tx.queued {

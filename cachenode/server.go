@@ -52,6 +52,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	trk       tracker  // CLIENT TRACKING
+	watch     watcher  // WATCH
 	execLock  execLock // MULTI/EXEC: commands read-lock a stripe, EXEC write-locks all
 	addr      net.Addr
 	httpSrv   *http.Server
@@ -94,8 +95,11 @@ func New(cfg Config) (*Server, error) {
 	s.requirePass.Store(&pw)
 	s.store = store.New(store.Config{MaxMemory: c.MaxMemory, Policy: pol})
 	s.trk.init()
-	s.store.SetRemoveHook(func(key []byte) { s.trk.invalidate(key, nil) }) // expired, evicted
-	s.stats = make([]cmdStats, len(commandList)+1)                         // last: unknown commands
+	s.store.SetRemoveHook(func(key []byte) { // expired, evicted
+		s.trk.invalidate(key, nil)
+		s.watch.touch(key)
+	})
+	s.stats = make([]cmdStats, len(commandList)+1) // last: unknown commands
 	s.base.Store(newStatBase(len(s.stats)))
 	for i := range s.stripes {
 		s.stripes[i].cmd = make([]cmdCount, len(commandList)+1)
@@ -250,6 +254,7 @@ func (s *Server) logRejected(nc net.Conn) {
 
 func (s *Server) removeConn(c *conn) {
 	s.trk.removeConn(c)
+	s.watch.unwatch(c)
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()

@@ -17,6 +17,8 @@
 #
 # Usage: scripts/bench-vs-redis.sh [--no-throughput] [--no-memory] [--no-bound]
 # Environment: N (requests per run, default 200000), ROUNDS (default 3),
+# TESTS (set, get or set,get: redis-benchmark -t; default set,get), PIPELINES (the -P
+# values, default "1 16"),
 # KEYS (memory test keys, default 1000000), MAXMEMORY (default 2gb),
 # POLICY (default allkeys-lru), FILL_MAXMEMORY (default 100mb), PIN (1: run
 # both servers on CPU 0 and redis-benchmark on CPU 1 with taskset, so the client
@@ -29,6 +31,8 @@ cd "$(dirname "$0")/.."
 
 N=${N:-200000}
 ROUNDS=${ROUNDS:-3}
+TESTS=${TESTS:-set,get}
+PIPELINES=${PIPELINES:-1 16}
 KEYS=${KEYS:-1000000}
 MAXMEMORY=${MAXMEMORY:-2gb}
 POLICY=${POLICY:-allkeys-lru}
@@ -43,7 +47,7 @@ for a in "$@"; do
 	--no-memory) do_memory=0 ;;
 	--no-bound) do_bound=0 ;;
 	-h | --help)
-		sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -162,14 +166,14 @@ if [ "$do_throughput" = 1 ]; then
 	while [ "$rport" = "$cport" ]; do rport=$(free_port); done
 	start_redis "$rport"
 	rpid=$last_pid
-	echo "# throughput: redis-benchmark -c 50 -d 64 -r 1000000 -t set,get -n $N, $ROUNDS rounds, servers alternating"
+	echo "# throughput: redis-benchmark -c 50 -d 64 -r 1000000 -t $TESTS -n $N -P {$PIPELINES}, $ROUNDS rounds, servers alternating"
 	if [ "$PIN" = 1 ]; then pinning="servers pinned to CPU 0, redis-benchmark to CPU 1"; else pinning="no CPU pinning"; fi
 	echo "# $pinning; maxmemory $MAXMEMORY, policy $POLICY; cachenode pid $cpid port $cport, redis pid $rpid port $rport"
 	results=$work/results.csv # server,P,test,rps,p99
 	: >"$results"
 	for round in $(seq 1 "$ROUNDS"); do
 		if [ $((round % 2)) = 1 ]; then order="cachenode redis"; else order="redis cachenode"; fi
-		for P in 1 16; do
+		for P in $PIPELINES; do
 			for server in $order; do
 				if [ "$server" = cachenode ]; then port=$cport idle=$rpid; else port=$rport idle=$cpid; fi
 				# The other server is stopped (SIGSTOP) during the run: idle, it still
@@ -177,7 +181,7 @@ if [ "$do_throughput" = 1 ]; then
 				# cachenode's expiry cycle and GC) on the same CPU.
 				kill -STOP "$idle"
 				if ! out=$(timeout "$RUN_TIMEOUT" "${cli_pin[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -d 64 \
-					-r 1000000 -t set,get -n "$N" -P "$P" --csv 2>&1); then
+					-r 1000000 -t "$TESTS" -n "$N" -P "$P" --csv 2>&1); then
 					echo "bench-vs-redis: redis-benchmark against $server failed or timed out:" >&2
 					echo "$out" >&2
 					exit 1
@@ -191,8 +195,8 @@ if [ "$do_throughput" = 1 ]; then
 		done
 	done
 	printf '\n%-12s %14s %14s %7s %12s %12s %7s\n' case "cachenode rps" "redis rps" ratio "cn p99 ms" "redis p99" ratio
-	for P in 1 16; do
-		for test in SET GET; do
+	for P in $PIPELINES; do
+		for test in $(echo "$TESTS" | tr 'a-z,' 'A-Z '); do
 			c_rps=$(awk -F, -v p="$P" -v t="$test" '$1=="cachenode" && $2==p && $3==t {print $4}' "$results" | median)
 			r_rps=$(awk -F, -v p="$P" -v t="$test" '$1=="redis" && $2==p && $3==t {print $4}' "$results" | median)
 			c_p99=$(awk -F, -v p="$P" -v t="$test" '$1=="cachenode" && $2==p && $3==t {print $5}' "$results" | median)

@@ -1,0 +1,140 @@
+package cachenode
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// WATCH and UNWATCH: optimistic locking for MULTI/EXEC, as in Redis. A
+// connection watches keys; when one of them is modified before its EXEC (by
+// any client, itself included), EXEC runs nothing and answers a null array.
+// Modified means: named by a write command (its key arguments, from the
+// command table), removed by expiry or eviction (the store's remove hook),
+// or existing when FLUSHALL/FLUSHDB ran. A watched key whose TTL ran out
+// before EXEC also fails it, even if nothing removed it yet. Unlike Redis, a
+// write command that changed nothing (SET NX on an existing key, DEL of a
+// missing one) also counts: a client's transaction may then be retried when
+// Redis would have run it, never the other way round.
+
+// watcher is the server's table of watched keys.
+type watcher struct {
+	active atomic.Int32 // connections watching keys: the command path skips everything at 0
+	mu     sync.Mutex
+	keys   map[string]map[*conn]struct{}
+}
+
+// watchState is a connection's WATCH state.
+type watchState struct {
+	keys  []string    // watched keys, in the order given (duplicates dropped)
+	dirty atomic.Bool // one was modified: EXEC must fail (set by other connections)
+}
+
+// watch adds keys to c's watched keys. A key already expired is removed
+// first (reading it does that), so its removal does not count.
+func (w *watcher) watch(c *conn, keys [][]byte) {
+	for _, k := range keys {
+		c.scratch, _, _ = c.s.store.Peek(c.scratch[:0], k)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.keys == nil {
+		w.keys = make(map[string]map[*conn]struct{})
+	}
+	if c.watch == nil {
+		c.watch = &watchState{}
+		w.active.Add(1)
+	}
+	for _, k := range keys {
+		conns := w.keys[string(k)]
+		if _, ok := conns[c]; ok {
+			continue
+		}
+		if conns == nil {
+			conns = make(map[*conn]struct{})
+			w.keys[string(k)] = conns
+		}
+		conns[c] = struct{}{}
+		c.watch.keys = append(c.watch.keys, string(k))
+	}
+}
+
+// unwatch forgets every key c watches (UNWATCH, EXEC, DISCARD, RESET, and
+// a closed connection).
+func (w *watcher) unwatch(c *conn) {
+	if c.watch == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, k := range c.watch.keys {
+		conns := w.keys[k]
+		delete(conns, c)
+		if len(conns) == 0 {
+			delete(w.keys, k)
+		}
+	}
+	c.watch = nil
+	w.active.Add(-1)
+}
+
+// touch marks the connections watching key: their EXEC will fail.
+func (w *watcher) touch(key []byte) {
+	if w.active.Load() == 0 {
+		return
+	}
+	w.mu.Lock()
+	for c := range w.keys[string(key)] {
+		c.watch.dirty.Store(true)
+	}
+	w.mu.Unlock()
+}
+
+// beforeFlush marks the connections watching a key that exists: FLUSHALL
+// and FLUSHDB modify those keys (and, as in Redis, no others).
+func (w *watcher) beforeFlush(s *Server) {
+	if w.active.Load() == 0 {
+		return
+	}
+	w.mu.Lock()
+	keys := make([]string, 0, len(w.keys))
+	for k := range w.keys {
+		keys = append(keys, k)
+	}
+	w.mu.Unlock()
+	for _, k := range keys {
+		// The store's locks are taken outside w.mu: its remove hook takes
+		// w.mu under them.
+		if _, _, ok := s.store.Peek(nil, []byte(k)); ok {
+			w.touch([]byte(k))
+		}
+	}
+}
+
+// failed reports whether c's transaction must not run: a watched key was
+// modified, or has expired since WATCH (reading it removes it, which marks
+// it through the store's remove hook).
+func (w *watcher) failed(c *conn) bool {
+	if c.watch == nil {
+		return false
+	}
+	for _, k := range c.watch.keys {
+		c.scratch, _, _ = c.s.store.Peek(c.scratch[:0], []byte(k))
+	}
+	return c.watch.dirty.Load()
+}
+
+// WATCH key [key ...]
+func cmdWatch(c *conn, args [][]byte) {
+	if c.tx != nil {
+		c.err("ERR WATCH inside MULTI is not allowed")
+		return
+	}
+	c.s.watch.watch(c, args[1:])
+	c.ok()
+}
+
+// UNWATCH
+func cmdUnwatch(c *conn, _ [][]byte) {
+	c.s.watch.unwatch(c)
+	c.ok()
+}
