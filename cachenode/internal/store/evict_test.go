@@ -215,3 +215,39 @@ func TestActiveExpiry(t *testing.T) {
 	}
 	t.Logf("100k expired keys removed by the active cycle in %v; used memory %d -> %d", time.Since(start), before, st.UsedMemory)
 }
+
+// TestRandomKeyPaused: while expiry is paused (CLIENT PAUSE), RANDOMKEY
+// skips logically expired keys without removing them, and still answers
+// when every key has expired.
+func TestRandomKeyPaused(t *testing.T) {
+	clk := newFakeClock()
+	s := New(Config{ExpireInterval: time.Hour, Now: clk.Now})
+	defer s.Close()
+	exp := clk.ms.Load() + 100
+	for _, k := range []string{"a", "b", "c"} {
+		s.Set([]byte(k), []byte("v"), SetArgs{ExpireAt: exp}, nil)
+	}
+	s.Set([]byte("live"), []byte("v"), SetArgs{}, nil)
+	clk.Advance(time.Second)
+	s.PauseExpiry(clk.ms.Load() + 60_000)
+	for i := 0; i < 50; i++ {
+		k, ok := s.RandomKey(nil)
+		if !ok || string(k) != "live" {
+			t.Fatalf("RandomKey during a pause = %q, %v; want the one live key", k, ok)
+		}
+	}
+	if n := s.Len(); n != 4 {
+		t.Fatalf("%d keys after RANDOMKEY during a pause, want 4 (expired ones kept)", n)
+	}
+	s.Delete([]byte("live"))
+	if k, ok := s.RandomKey(nil); !ok || string(k) == "live" {
+		t.Fatalf("RandomKey with only expired keys during a pause = %q, %v; want one of them", k, ok)
+	}
+	s.PauseExpiry(0)
+	if k, ok := s.RandomKey(nil); ok {
+		t.Fatalf("RandomKey after the pause = %q; the expired keys should be gone", k)
+	}
+	if n := s.Len(); n != 0 {
+		t.Fatalf("%d keys left, want 0", n)
+	}
+}

@@ -579,6 +579,8 @@ func (s *Store) UpdateStats(st *Stats) {
 // RandomKey appends a random existing key to dst (RANDOMKEY). ok is false
 // when the store is empty.
 func (s *Store) RandomKey(dst []byte) ([]byte, bool) {
+	paused := s.expiryPaused()
+	skipped := 0
 	for {
 		sh := s.randomShard(func(sh *shard) bool { return sh.nkeys.Load() > 0 })
 		if sh == nil {
@@ -604,7 +606,15 @@ func (s *Store) RandomKey(dst []byte) ([]byte, bool) {
 			continue
 		}
 		b := sh.entry(slotOff(t[i]))
-		if isExpired(b, s) {
+		if isExpired(b, s) && paused && skipped < randomKeyPausedTries {
+			// CLIENT PAUSE holds expiry: skip the key but keep it, as Redis
+			// does. When (nearly) every key is logically expired, return one
+			// after some tries rather than loop, as Redis does on a replica.
+			skipped++
+			sh.mu.Unlock()
+			continue
+		}
+		if isExpired(b, s) && !paused {
 			s.notifyRemoved(b)
 			s.removeAtLocked(sh, i, b)
 			s.expired.Add(1)
@@ -617,6 +627,10 @@ func (s *Store) RandomKey(dst []byte) ([]byte, bool) {
 		return dst, true
 	}
 }
+
+// randomKeyPausedTries bounds how many logically expired keys RandomKey
+// skips while expiry is paused.
+const randomKeyPausedTries = 100
 
 // randomShard returns a random shard for which ok holds, or nil if none does.
 func (s *Store) randomShard(ok func(*shard) bool) *shard {
