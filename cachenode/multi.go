@@ -98,15 +98,21 @@ func cmdDiscard(c *conn, _ [][]byte) {
 
 // cmdExec runs the queued commands with every other command held off.
 func cmdExec(c *conn, _ [][]byte) {
+	// Counted like any command (COMMANDSTATS): a call, failed when the
+	// reply is an error.
+	cc := &c.st.cmd[execCmd.id]
+	cc.calls.Add(1)
 	tx := c.tx
 	if tx == nil {
 		c.err("ERR EXEC without MULTI")
+		cc.failed.Add(1)
 		return
 	}
 	c.tx = nil
 	defer c.s.watch.unwatch(c)
 	if tx.dirty {
 		c.err("EXECABORT Transaction discarded because of previous errors.")
+		cc.failed.Add(1)
 		return
 	}
 	c.s.execLock.lockAll()
@@ -126,6 +132,4 @@ func cmdExec(c *conn, _ [][]byte) {
 		c.trk.caching = false
 		c.s.trk.mu.Unlock()
 	}
-	cc := &c.st.cmd[execCmd.id]
-	cc.calls.Add(1)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -214,5 +215,31 @@ func TestWatchEviction(t *testing.T) {
 	a.do("SET", "out", "1")
 	if r := a.do("EXEC"); r != "*-1\r\n" {
 		t.Fatalf("EXEC after the watched key was evicted = %q, want a null array", r)
+	}
+}
+
+// TestExecCommandStats: every EXEC counts as a call in COMMANDSTATS, and the
+// error ones (no MULTI, EXECABORT) as failed, as in Redis; an EXEC that a
+// WATCH stopped is a call, not a failure.
+func TestExecCommandStats(t *testing.T) {
+	s := startServer(t, Config{})
+	a := dialRaw(t, s.Addr().String())
+	for _, cmd := range [][]string{
+		{"EXEC"},
+		{"MULTI"}, {"NOPE"}, {"EXEC"},
+		{"MULTI"}, {"SET", "a", "1"}, {"EXEC"},
+		{"WATCH", "a"}, {"SET", "a", "2"}, {"MULTI"}, {"PING"}, {"EXEC"},
+	} {
+		a.do(cmd...)
+	}
+	cl := newClient(t, s.Addr().String(), nil)
+	info, err := cl.Info(ctxT(t), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, got, _ := strings.Cut(info, "cmdstat_exec:")
+	got, _, _ = strings.Cut(got, "\r\n")
+	if !strings.HasPrefix(got, "calls=4,") || !strings.HasSuffix(got, ",rejected_calls=0,failed_calls=2") {
+		t.Fatalf("%q, want 4 calls of which 2 failed (redis-server 7.0.15 reports the same)", got)
 	}
 }
