@@ -288,7 +288,7 @@ func (c *conn) exec(args [][]byte) {
 		sub := lookupName(cmd.subs, args[1], &c.lower)
 		if sub == nil {
 			c.err("ERR unknown subcommand '" + trunc(args[1], 128) + "'. Try " + strings.ToUpper(cmd.name) + " HELP.")
-			c.st.cmd[cmd.id].rejected.Add(1)
+			c.st.cmd[unknownID].rejected.Add(1) // as Redis: not the container's rejected_calls
 			c.flagTransaction()
 			return
 		}
@@ -432,7 +432,7 @@ func trunc(b []byte, n int) string {
 // Reply helpers.
 
 func (c *conn) ok()               { c.out = append(c.out, "+OK\r\n"...) }
-func (c *conn) err(msg string)    { c.out = resp.AppendError(c.out, msg) }
+func (c *conn) err(msg string)    { c.out = resp.AppendError(c.out, msg); c.s.errStats.count(msg) }
 func (c *conn) int(n int64)       { c.out = resp.AppendInt(c.out, n) }
 func (c *conn) bulk(b []byte)     { c.out = resp.AppendBulk(c.out, b) }
 func (c *conn) bulkStr(s string)  { c.out = resp.AppendBulkString(c.out, s) }

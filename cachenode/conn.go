@@ -131,7 +131,7 @@ func (c *conn) serve() {
 		}
 		if err != resp.ErrIncomplete {
 			// Protocol error: reply like Redis, then close.
-			c.out = resp.AppendError(c.out, "ERR "+err.Error())
+			c.err("ERR " + err.Error())
 			c.flush()
 			c.s.log.Debug("cachenode: protocol error; closing client", "client", c.addr, "err", err)
 			return

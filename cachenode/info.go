@@ -11,8 +11,8 @@ import (
 	"github.com/cachetier/cachetier/cachenode/internal/store"
 )
 
-var infoDefault = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"}
-var infoAll = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "commandstats", "keyspace"}
+var infoDefault = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "errorstats", "cluster", "keyspace"}
+var infoAll = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "commandstats", "errorstats", "cluster", "keyspace"}
 
 func cmdInfo(c *conn, args [][]byte) {
 	want := map[string]bool{}
@@ -197,6 +197,8 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("evicted_keys", since(st.Evicted, base.evicted))
 		kv("keyspace_hits", since(st.Hits, base.hits))
 		kv("keyspace_misses", since(st.Misses, base.misses))
+		kv("unexpected_error_replies", 0)
+		kv("total_error_replies", s.errStats.total.Load())
 		kv("pubsub_channels", 0)
 		kv("pubsub_patterns", 0)
 		keys, items, prefixes := s.trk.sizes()
@@ -222,7 +224,7 @@ func (s *Server) info(want map[string]bool) []byte {
 			id := cmd.id
 			calls, failed, rejected := s.counts(id)
 			calls, failed, rejected = since(calls, base.calls[id]), since(failed, base.failed[id]), since(rejected, base.rejectedCmd[id])
-			if calls == 0 {
+			if calls == 0 && failed == 0 && rejected == 0 {
 				continue
 			}
 			per := 0.0 // estimated from sampled calls
@@ -232,6 +234,12 @@ func (s *Server) info(want map[string]bool) []byte {
 			fmt.Fprintf(&b, "cmdstat_%s:calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d\r\n",
 				cmd.name, calls, int64(per*float64(calls)), per, rejected, failed)
 		}
+	}
+	if section("Errorstats") {
+		s.errStats.appendInfo(&b)
+	}
+	if section("Cluster") {
+		kv("cluster_enabled", 0)
 	}
 	if section("Keyspace") && st.Keys > 0 {
 		fmt.Fprintf(&b, "db0:keys=%d,expires=%d,avg_ttl=%d\r\n", st.Keys, st.Expires, s.avgTTL(&st))

@@ -26,6 +26,7 @@ func (s *Server) resetStats() {
 		b.sampled[id], b.nanos[id] = s.stats[id].sampled.Load(), s.stats[id].nanos.Load()
 	}
 	s.base.Store(b)
+	s.errStats.reset()
 }
 
 // newStatBase returns a base of zeros, sized for the command table.
@@ -44,9 +45,9 @@ func since(cur, base uint64) uint64 {
 }
 
 // cmdConfigResetStat resets the statistics INFO reports: keyspace hits and
-// misses, expired and evicted keys, commands processed and commandstats,
-// connections received and rejected, network bytes. Prometheus counters are
-// not reset.
+// misses, expired and evicted keys, commands processed, commandstats,
+// errorstats and total_error_replies, connections received and rejected,
+// network bytes. Prometheus counters are not reset.
 func cmdConfigResetStat(c *conn, _ [][]byte) {
 	c.s.resetStats()
 	c.ok()

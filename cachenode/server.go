@@ -51,8 +51,9 @@ type Server struct {
 	mu        sync.Mutex // protects the fields below
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	trk       tracker  // CLIENT TRACKING
-	watch     watcher  // WATCH
+	trk       tracker // CLIENT TRACKING
+	watch     watcher // WATCH
+	errStats  errorStats
 	execLock  execLock // MULTI/EXEC: commands read-lock a stripe, EXEC write-locks all
 	addr      net.Addr
 	httpSrv   *http.Server
