@@ -363,8 +363,8 @@ func (c *conn) run(cmd *command, args [][]byte) {
 	if tracking {
 		c.trackAfter(cmd, args)
 	}
-	if cmd.flags&flagWrite != 0 && c.s.watch.active.Load() != 0 {
-		forKeys(cmd, args, c.s.watch.touch)
+	if cmd.flags&flagWrite != 0 && (tracking || c.s.watch.active.Load() != 0) {
+		forKeys(cmd, args, func(k []byte) { c.s.keyModified(k, c) })
 	}
 	cc := &c.st.cmd[cmd.id]
 	cc.calls.Add(1)

@@ -96,11 +96,8 @@ func New(cfg Config) (*Server, error) {
 	s.requirePass.Store(&pw)
 	s.store = store.New(store.Config{MaxMemory: c.MaxMemory, Policy: pol})
 	s.trk.init()
-	s.store.SetRemoveHook(func(key []byte) { // expired, evicted
-		s.trk.invalidate(key, nil)
-		s.watch.touch(key)
-	})
-	s.stats = make([]cmdStats, len(commandList)+1) // last: unknown commands
+	s.store.SetRemoveHook(func(key []byte) { s.keyModified(key, nil) }) // expired, evicted
+	s.stats = make([]cmdStats, len(commandList)+1)                      // last: unknown commands
 	s.base.Store(newStatBase(len(s.stats)))
 	for i := range s.stripes {
 		s.stripes[i].cmd = make([]cmdCount, len(commandList)+1)
@@ -251,6 +248,14 @@ func (s *Server) logRejected(nc net.Conn) {
 		s.log.Warn("cachenode: max number of clients reached; rejecting connections",
 			"remote", nc.RemoteAddr().String(), "maxclients", s.maxClients.Load())
 	}
+}
+
+// keyModified tells the clients tracking key (CLIENT TRACKING) and those
+// watching it (WATCH) that it changed. modifier is the connection whose
+// command changed it; nil for expiry and eviction (the store's remove hook).
+func (s *Server) keyModified(key []byte, modifier *conn) {
+	s.trk.invalidate(key, modifier)
+	s.watch.touch(key)
 }
 
 func (s *Server) removeConn(c *conn) {

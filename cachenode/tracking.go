@@ -349,16 +349,11 @@ func (c *conn) trackBefore(cmd *command, args [][]byte) {
 	}
 }
 
-// trackAfter remembers the read again, or invalidates the keys a write
-// named, and ends a CLIENT CACHING for this command.
+// trackAfter remembers the read again and ends a CLIENT CACHING for this
+// command. (Keys a write named are invalidated by run, see keyModified.)
 func (c *conn) trackAfter(cmd *command, args [][]byte) {
-	switch {
-	case cmd.flags&flagReadonly != 0:
-		if c.trk != nil {
-			c.s.trk.remember(c, cmd, args)
-		}
-	case cmd.flags&flagWrite != 0:
-		forKeys(cmd, args, func(k []byte) { c.s.trk.invalidate(k, c) })
+	if c.trk != nil && cmd.flags&flagReadonly != 0 {
+		c.s.trk.remember(c, cmd, args)
 	}
 	if c.trk != nil && c.trk.caching && cmd.parent != clientCachingCmd.parent && c.tx == nil && !c.inExec {
 		// Like Redis, any command but a CLIENT subcommand ends it, except

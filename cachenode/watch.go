@@ -29,11 +29,17 @@ type watchState struct {
 	dirty atomic.Bool // one was modified: EXEC must fail (set by other connections)
 }
 
+// expireDue removes key if its TTL has run out: reading it does that (the
+// store expires keys lazily), and the removal goes through the remove hook.
+func (c *conn) expireDue(key []byte) {
+	c.scratch, _, _ = c.s.store.Peek(c.scratch[:0], key)
+}
+
 // watch adds keys to c's watched keys. A key already expired is removed
-// first (reading it does that), so its removal does not count.
+// first, so its removal does not count.
 func (w *watcher) watch(c *conn, keys [][]byte) {
 	for _, k := range keys {
-		c.scratch, _, _ = c.s.store.Peek(c.scratch[:0], k)
+		c.expireDue(k)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -111,14 +117,14 @@ func (w *watcher) beforeFlush(s *Server) {
 }
 
 // failed reports whether c's transaction must not run: a watched key was
-// modified, or has expired since WATCH (reading it removes it, which marks
+// modified, or has expired since WATCH (expireDue removes it, which marks
 // it through the store's remove hook).
 func (w *watcher) failed(c *conn) bool {
 	if c.watch == nil {
 		return false
 	}
 	for _, k := range c.watch.keys {
-		c.scratch, _, _ = c.s.store.Peek(c.scratch[:0], []byte(k))
+		c.expireDue([]byte(k))
 	}
 	return c.watch.dirty.Load()
 }

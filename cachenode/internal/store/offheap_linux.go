@@ -30,6 +30,8 @@ func mmapBytes(n int) ([]byte, error) {
 	if e != 0 {
 		return nil, e
 	}
+	// The address comes back as a uintptr; reading it through a pointer is
+	// the conversion go vet accepts (the memory is not Go-managed).
 	return unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&p))), n), nil
 }
 

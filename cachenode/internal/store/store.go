@@ -606,21 +606,24 @@ func (s *Store) RandomKey(dst []byte) ([]byte, bool) {
 			continue
 		}
 		b := sh.entry(slotOff(t[i]))
-		if isExpired(b, s) && paused && skipped < randomKeyPausedTries {
-			// CLIENT PAUSE holds expiry: skip the key but keep it, as Redis
-			// does. When (nearly) every key is logically expired, return one
-			// after some tries rather than loop, as Redis does on a replica.
-			skipped++
-			sh.mu.Unlock()
-			continue
-		}
-		if isExpired(b, s) && !paused {
-			s.notifyRemoved(b)
-			s.removeAtLocked(sh, i, b)
-			s.expired.Add(1)
-			sh.maybeCompactLocked(s)
-			sh.mu.Unlock()
-			continue
+		if isExpired(b, s) {
+			switch {
+			case !paused:
+				s.notifyRemoved(b)
+				s.removeAtLocked(sh, i, b)
+				s.expired.Add(1)
+				sh.maybeCompactLocked(s)
+				sh.mu.Unlock()
+				continue
+			case skipped < randomKeyPausedTries:
+				// CLIENT PAUSE holds expiry: skip the key but keep it, as
+				// Redis does. When (nearly) every key is logically expired,
+				// return one after some tries rather than loop, as Redis
+				// does on a replica.
+				skipped++
+				sh.mu.Unlock()
+				continue
+			}
 		}
 		dst = append(dst, entryKey(b)...)
 		sh.mu.Unlock()
