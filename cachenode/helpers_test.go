@@ -29,7 +29,7 @@ func startServer(t testing.TB, cfg Config) *Server {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := s.listen("127.0.0.1:0") // as ListenAndServe: the raw accept path on Linux
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,7 @@ type Server struct {
 
 	mu        sync.Mutex // protects the fields below
 	listeners map[net.Listener]struct{}
+	closer    *deferredCloser // releases disconnected clients' sockets (Linux)
 	conns     map[*conn]struct{}
 	trk       tracker // CLIENT TRACKING
 	watch     watcher // WATCH
@@ -85,6 +86,7 @@ func New(cfg Config) (*Server, error) {
 		start:     time.Now(),
 		runID:     hex.EncodeToString(id[:]),
 		listeners: make(map[net.Listener]struct{}),
+		closer:    newDeferredCloser(),
 		conns:     make(map[*conn]struct{}),
 		closed:    make(chan struct{}),
 	}
@@ -134,11 +136,15 @@ func (s *Server) Registry() *prometheus.Registry { return s.registry }
 // ListenAndServe listens on Config.Addr and, when Config.MetricsAddr is set,
 // serves metrics on it, then serves clients until Shutdown or Close. It
 // always returns a non-nil error: ErrServerClosed after Shutdown or Close.
+// On Linux its listener accepts and closes connections without ordinary
+// system calls, which keeps the Go runtime's monitor thread from competing
+// for the CPU when a burst of connections arrives; Serve uses any listener
+// as given.
 func (s *Server) ListenAndServe() error {
 	if s.shuttingDown.Load() {
 		return ErrServerClosed
 	}
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	ln, err := s.listen(s.cfg.Addr)
 	if err != nil {
 		return err
 	}
@@ -378,5 +384,8 @@ func (s *Server) closeConns() {
 }
 
 func (s *Server) closeStore() {
-	s.closeOnce.Do(func() { s.store.Close() })
+	s.closeOnce.Do(func() {
+		s.closer.stopAndFlush()
+		s.store.Close()
+	})
 }

@@ -1,0 +1,206 @@
+//go:build linux
+
+package cachenode
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// openFDs counts the test process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// waitNoConns waits until the server has no client connections left.
+func waitNoConns(t *testing.T, s *Server) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still open", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// clientField returns field's value in a CLIENT INFO line.
+func clientField(info, field string) string {
+	for _, f := range strings.Fields(info) {
+		if v, ok := strings.CutPrefix(f, field+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestRawListener checks the raw accept path ListenAndServe uses: accepted
+// connections are sockConns with the addresses net would report, a closed
+// connection reaches the peer at once (QUIT, CLIENT KILL), and the
+// descriptors held back by the deferredCloser are all released, after
+// closeDelay, at closeBatchMax, and when the server closes.
+func TestRawListener(t *testing.T) {
+	s := startServer(t, Config{})
+	addr := s.Addr().String()
+
+	c := dialRaw(t, addr)
+	if r := c.do("PING"); r != "+PONG\r\n" {
+		t.Fatalf("PING: %q", r)
+	}
+	s.mu.Lock()
+	for cn := range s.conns {
+		if _, ok := cn.nc.(*sockConn); !ok {
+			t.Errorf("accepted connection is a %T, want *sockConn", cn.nc)
+		}
+	}
+	s.mu.Unlock()
+	info := c.do("CLIENT", "INFO")
+	if got, want := clientField(info, "addr"), c.nc.LocalAddr().String(); got != want {
+		t.Errorf("CLIENT INFO addr=%s, want %s", got, want)
+	}
+	if got, want := clientField(info, "laddr"), c.nc.RemoteAddr().String(); got != want {
+		t.Errorf("CLIENT INFO laddr=%s, want %s", got, want)
+	}
+
+	// The peer sees the close at once (well before closeDelay), though the
+	// descriptor is kept.
+	closedSoon := func(c *rawConn) bool {
+		_ = c.nc.SetReadDeadline(time.Now().Add(closeDelay / 2))
+		_, err := c.br.ReadByte()
+		return err != nil && !isTimeout(err)
+	}
+	if r := c.do("QUIT"); r != "+OK\r\n" {
+		t.Fatalf("QUIT: %q", r)
+	}
+	if !closedSoon(c) {
+		t.Error("connection still open after QUIT")
+	}
+	victim, killer := dialRaw(t, addr), dialRaw(t, addr)
+	id := strings.TrimSpace(strings.TrimPrefix(victim.do("CLIENT", "ID"), ":"))
+	if r := killer.do("CLIENT", "KILL", "ID", id); r != ":1\r\n" {
+		t.Fatalf("CLIENT KILL: %q", r)
+	}
+	if !closedSoon(victim) {
+		t.Error("killed connection still open")
+	}
+	victim.nc.Close()
+	killer.nc.Close()
+	waitNoConns(t, s)
+
+	// Every descriptor is released within closeDelay (and a bit).
+	s.closer.flush()
+	base := openFDs(t)
+	const n = 20
+	conns := make([]*rawConn, n)
+	for i := range conns {
+		conns[i] = dialRaw(t, addr)
+		conns[i].do("PING")
+	}
+	for _, c := range conns {
+		c.nc.Close()
+	}
+	waitNoConns(t, s)
+	for deadline := time.Now().Add(closeDelay + 5*time.Second); openFDs(t) > base; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d descriptors still open %v after the clients left (base %d)", openFDs(t), closeDelay+5*time.Second, base)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// No more than closeBatchMax are ever held.
+	conns = make([]*rawConn, closeBatchMax+20)
+	for i := range conns {
+		conns[i] = dialRaw(t, addr)
+		conns[i].do("PING")
+	}
+	for _, c := range conns {
+		c.nc.Close()
+	}
+	waitNoConns(t, s)
+	if held := openFDs(t) - base; held >= closeBatchMax {
+		t.Errorf("%d descriptors held, want fewer than closeBatchMax (%d)", held, closeBatchMax)
+	}
+}
+
+// TestRawListenerCloseReleases checks that Close releases the descriptors
+// the deferredCloser still holds, and the listening socket.
+func TestRawListenerCloseReleases(t *testing.T) {
+	base := openFDs(t)
+	s, err := New(Config{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := s.listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	for i := 0; i < 5; i++ {
+		c := dialRaw(t, ln.Addr().String())
+		c.do("PING")
+		c.nc.Close()
+	}
+	waitNoConns(t, s)
+	if openFDs(t) <= base {
+		t.Skip("the closer released the descriptors before the check (slow machine): nothing left to test")
+	}
+	s.Close()
+	if err := <-done; err != ErrServerClosed {
+		t.Errorf("Serve returned %v, want ErrServerClosed", err)
+	}
+	if n := openFDs(t); n > base {
+		t.Errorf("%d descriptors open after Close, %d before the server started", n, base)
+	}
+}
+
+// TestRawListenerAddrs checks the addresses of IPv6 and dual-stack
+// connections against what net reports (skipped without IPv6).
+func TestRawListenerAddrs(t *testing.T) {
+	s, err := New(Config{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := s.listen("[::]:0")
+	if err != nil {
+		t.Skipf("no IPv6 listener: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	defer func() {
+		s.Close()
+		<-done
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		nc, err := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(port)), 5*time.Second)
+		if err != nil {
+			t.Logf("dial %s: %v (skipped)", host, err)
+			continue
+		}
+		c := &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
+		info := c.do("CLIENT", "INFO")
+		nc.Close()
+		if got, want := clientField(info, "addr"), nc.LocalAddr().String(); got != want {
+			t.Errorf("%s: CLIENT INFO addr=%s, want %s", host, got, want)
+		}
+		if got, want := clientField(info, "laddr"), nc.RemoteAddr().String(); got != want {
+			t.Errorf("%s: CLIENT INFO laddr=%s, want %s", host, got, want)
+		}
+	}
+}
