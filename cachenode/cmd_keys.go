@@ -11,8 +11,10 @@ import (
 
 func cmdDel(c *conn, args [][]byte) {
 	var n int64
+	c.unchanged()
 	for _, k := range args[1:] {
 		if c.s.store.Delete(k) {
+			c.changed(k)
 			n++
 		}
 	}
@@ -118,6 +120,9 @@ func expireGeneric(c *conn, args [][]byte, seconds, absolute bool, name string) 
 		}
 		return cur, when, store.Put
 	})
+	if !set {
+		c.unchanged() // missing, or NX, XX, GT or LT said no
+	}
 	c.bool01(set)
 }
 
@@ -169,6 +174,9 @@ func cmdPersist(c *conn, args [][]byte) {
 		done = true
 		return cur, 0, store.Put
 	})
+	if !done {
+		c.unchanged()
+	}
 	c.bool01(done)
 }
 
@@ -286,6 +294,7 @@ func cmdRandomKey(c *conn, _ [][]byte) {
 func renameGeneric(c *conn, args [][]byte, nx bool) {
 	src, dst := args[1], args[2]
 	if bytes.Equal(src, dst) {
+		c.unchanged() // as Redis: renaming a key to itself modifies nothing
 		switch {
 		case !c.s.store.Exists(src):
 			c.err(errNoKey)
@@ -301,6 +310,9 @@ func renameGeneric(c *conn, args [][]byte, nx bool) {
 	case !exists:
 		c.err(errNoKey)
 	case nx:
+		if !renamed {
+			c.unchanged()
+		}
 		c.bool01(renamed)
 	default:
 		c.ok()

@@ -135,6 +135,9 @@ func cmdSet(c *conn, args [][]byte) {
 	}
 	a := store.SetArgs{ExpireAt: exp, KeepTTL: flags&optKeepTTL != 0, NX: flags&optNX != 0, XX: flags&optXX != 0, Get: flags&optGet != 0}
 	prev, had, written := c.s.store.Set(args[1], args[2], a, c.scratch[:0])
+	if !written {
+		c.unchanged() // NX or XX said no
+	}
 	switch {
 	case a.Get:
 		if had {
@@ -152,6 +155,9 @@ func cmdSet(c *conn, args [][]byte) {
 
 func cmdSetNX(c *conn, args [][]byte) {
 	_, _, written := c.s.store.Set(args[1], args[2], store.SetArgs{NX: true}, nil)
+	if !written {
+		c.unchanged()
+	}
 	c.bool01(written)
 }
 
@@ -188,6 +194,7 @@ func cmdGetDel(c *conn, args [][]byte) {
 		return nil, 0, store.Delete
 	})
 	if !found {
+		c.unchanged()
 		c.null()
 	}
 }
@@ -197,7 +204,7 @@ func cmdGetEX(c *conn, args [][]byte) {
 	if !ok {
 		return
 	}
-	var found bool
+	var found, changed bool
 	now := nowMs()
 	c.s.store.Update(args[1], func(cur []byte, oldExp int64, exists bool) ([]byte, int64, store.Op) {
 		if !exists {
@@ -205,6 +212,7 @@ func cmdGetEX(c *conn, args [][]byte) {
 		}
 		found = true
 		c.bulk(cur)
+		changed = true
 		switch {
 		case flags&optExpire != 0 && exp <= now:
 			return nil, 0, store.Delete
@@ -213,8 +221,12 @@ func cmdGetEX(c *conn, args [][]byte) {
 		case flags&optPersist != 0 && oldExp != 0:
 			return cur, 0, store.Put
 		}
+		changed = false
 		return nil, 0, store.Keep
 	})
+	if !changed {
+		c.unchanged() // missing, or no option that changes the TTL
+	}
 	if !found {
 		c.null()
 	}
@@ -265,6 +277,7 @@ func cmdMSetNX(c *conn, args [][]byte) {
 	if c.s.store.SetMulti(args[1:], true) {
 		c.int(1)
 	} else {
+		c.unchanged()
 		c.int(0)
 	}
 }
@@ -346,6 +359,9 @@ func cmdSetRange(c *conn, args [][]byte) {
 		return
 	}
 	val := args[3]
+	if len(val) == 0 {
+		c.unchanged() // as Redis: setting nothing modifies nothing
+	}
 	var n int64
 	var errMsg string
 	c.s.store.Update(args[1], func(cur []byte, exp int64, exists bool) ([]byte, int64, store.Op) {

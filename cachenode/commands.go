@@ -363,18 +363,54 @@ func (c *conn) run(cmd *command, args [][]byte) {
 	if tracking {
 		c.trackAfter(cmd, args)
 	}
-	if cmd.flags&flagWrite != 0 && (tracking || c.s.watch.active.Load() != 0) {
-		forKeys(cmd, args, func(k []byte) { c.s.keyModified(k, c) })
+	failed := len(c.out) > mark && c.out[mark] == '-'
+	if cmd.flags&flagWrite != 0 && (tracking || c.modSet || c.s.watch.active.Load() != 0) {
+		c.signalModified(cmd, args, failed, tracking)
 	}
 	cc := &c.st.cmd[cmd.id]
 	cc.calls.Add(1)
-	if len(c.out) > mark && c.out[mark] == '-' {
+	if failed {
 		cc.failed.Add(1)
 	}
 	if c.lastCmd.Load() != cmd {
 		c.lastCmd.Store(cmd)
 	}
 }
+
+// signalModified tells the trackers and watchers of the keys the write
+// command changed (Server.keyModified). As in Redis, where a write signals
+// only what it actually modified: a command that failed (an error reply)
+// changed nothing, and one that may leave keys unchanged (SET NX, DEL of a
+// missing key, EXPIRE GT...) reports what it changed with changed or
+// unchanged. Otherwise every key the command names changed.
+func (c *conn) signalModified(cmd *command, args [][]byte, failed, tracking bool) {
+	if tracking || c.s.watch.active.Load() != 0 {
+		switch {
+		case c.modSet:
+			for _, k := range c.modKeys {
+				c.s.keyModified(k, c)
+			}
+		case !failed:
+			forKeys(cmd, args, func(k []byte) { c.s.keyModified(k, c) })
+		}
+	}
+	if c.modSet {
+		clear(c.modKeys)
+		c.modKeys = c.modKeys[:0]
+		c.modSet = false
+	}
+}
+
+// changed reports that the running write command changed key, which must
+// stay valid until the command returns (an argument); see signalModified.
+func (c *conn) changed(key []byte) {
+	c.modSet = true
+	c.modKeys = append(c.modKeys, key)
+}
+
+// unchanged reports that the running write command changed no key other
+// than those passed to changed; see signalModified.
+func (c *conn) unchanged() { c.modSet = true }
 
 var cmdGetEntry, cmdSetEntry *command
 

@@ -58,6 +58,8 @@ type conn struct {
 	tx          *transaction // MULTI in progress; nil otherwise
 	watch       *watchState  // WATCH in effect; nil otherwise (see watcher)
 	inExec      bool         // EXEC is running the queued commands
+	modSet      bool         // the running write command reported the keys it changed (changed, unchanged)
+	modKeys     [][]byte     // those keys
 	trk         *tracking    // CLIENT TRACKING options; nil when off (see tracker)
 	pushMu      sync.Mutex   // protects pushBuf
 	pushBuf     []byte       // invalidation messages queued by other connections

@@ -26,10 +26,9 @@ import (
 // Redis's other RESP2 route, a connection subscribed to
 // __redis__:invalidate, needs pub/sub, which cachenode does not have.
 //
-// Invalidation happens after a write command has run, for all the keys the
-// command names (so a write that changed nothing, such as SET NX on an
-// existing key, also invalidates, which costs a client a refetch but never
-// leaves it stale). A read's keys are remembered both before and after it
+// Invalidation happens after a write command has run, for the keys it
+// changed (conn.signalModified: as in Redis, a write that changed nothing,
+// such as SET NX on an existing key, invalidates nothing). A read's keys are remembered both before and after it
 // runs, so a write racing with the read on another connection either lands
 // before the read (and the read returns the new value) or invalidates it.
 

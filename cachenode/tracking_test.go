@@ -342,3 +342,43 @@ func TestTrackingTableBound(t *testing.T) {
 		t.Errorf("INFO stats: %q", info)
 	}
 }
+
+// TestTrackingNoOpWrites: as in Redis, a write that changes nothing (SET NX
+// on an existing key, DEL of a missing one, a refused EXPIRE, an error) sends
+// no invalidation; the next real change does, for exactly the keys changed.
+func TestTrackingNoOpWrites(t *testing.T) {
+	s := startServer(t, Config{})
+	tr := dialRaw(t, s.Addr().String())
+	w := dialRaw(t, s.Addr().String())
+	if r := tr.do("HELLO", "3"); !strings.HasPrefix(r, "%") {
+		t.Fatalf("HELLO 3: %q", r)
+	}
+	tr.do("CLIENT", "TRACKING", "on")
+	w.do("SET", "k", "1")
+	tr.do("MGET", "k", "missing")
+	for _, cmd := range [][]string{
+		{"SET", "k", "2", "NX"},
+		{"SETNX", "k", "2"},
+		{"SET", "missing", "1", "XX"},
+		{"MSETNX", "k", "1", "missing", "1"},
+		{"DEL", "missing"},
+		{"GETDEL", "missing"},
+		{"GETEX", "k"},
+		{"PERSIST", "k"},
+		{"EXPIRE", "k", "100", "XX"},
+		{"RENAME", "k", "k"},
+		{"SETRANGE", "k", "0", ""},
+		{"INCR", "k2", "extra"},
+		{"INCRBY", "k", "x"},
+	} {
+		w.do(cmd...)
+	}
+	expectNoPush(t, tr, 100*time.Millisecond)
+	if r := w.do("DEL", "missing", "k"); r != ":1\r\n" {
+		t.Fatalf("DEL: %q", r)
+	}
+	if r := tr.reply(); r != inv("k") {
+		t.Fatalf("after DEL of k and a missing key: %q, want %q", r, inv("k"))
+	}
+	expectNoPush(t, tr, 100*time.Millisecond)
+}

@@ -8,13 +8,11 @@ import (
 // WATCH and UNWATCH: optimistic locking for MULTI/EXEC, as in Redis. A
 // connection watches keys; when one of them is modified before its EXEC (by
 // any client, itself included), EXEC runs nothing and answers a null array.
-// Modified means: named by a write command (its key arguments, from the
-// command table), removed by expiry or eviction (the store's remove hook),
-// or existing when FLUSHALL/FLUSHDB ran. A watched key whose TTL ran out
-// before EXEC also fails it, even if nothing removed it yet. Unlike Redis, a
-// write command that changed nothing (SET NX on an existing key, DEL of a
-// missing one) also counts: a client's transaction may then be retried when
-// Redis would have run it, never the other way round.
+// Modified means: changed by a write command (conn.signalModified: as in
+// Redis, SET NX on an existing key, DEL of a missing one or a command that
+// failed changes nothing), removed by expiry or eviction (the store's
+// remove hook), or existing when FLUSHALL/FLUSHDB ran. A watched key whose
+// TTL ran out before EXEC also fails it, even if nothing removed it yet.
 
 // watcher is the server's table of watched keys.
 type watcher struct {
