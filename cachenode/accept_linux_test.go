@@ -39,6 +39,21 @@ func waitNoConns(t *testing.T, s *Server) {
 	}
 }
 
+// churn opens n connections to s, each sending a PING, then closes them all
+// and waits until the server has let them go.
+func churn(t *testing.T, s *Server, addr string, n int) {
+	t.Helper()
+	conns := make([]*rawConn, n)
+	for i := range conns {
+		conns[i] = dialRaw(t, addr)
+		conns[i].do("PING")
+	}
+	for _, c := range conns {
+		c.nc.Close()
+	}
+	waitNoConns(t, s)
+}
+
 // clientField returns field's value in a CLIENT INFO line.
 func clientField(info, field string) string {
 	for _, f := range strings.Fields(info) {
@@ -105,16 +120,7 @@ func TestRawListener(t *testing.T) {
 	// Every descriptor is released within closeDelay (and a bit).
 	s.closer.flush()
 	base := openFDs(t)
-	const n = 20
-	conns := make([]*rawConn, n)
-	for i := range conns {
-		conns[i] = dialRaw(t, addr)
-		conns[i].do("PING")
-	}
-	for _, c := range conns {
-		c.nc.Close()
-	}
-	waitNoConns(t, s)
+	churn(t, s, addr, 20)
 	for deadline := time.Now().Add(closeDelay + 5*time.Second); openFDs(t) > base; {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d descriptors still open %v after the clients left (base %d)", openFDs(t), closeDelay+5*time.Second, base)
@@ -123,15 +129,7 @@ func TestRawListener(t *testing.T) {
 	}
 
 	// No more than closeBatchMax are ever held.
-	conns = make([]*rawConn, closeBatchMax+20)
-	for i := range conns {
-		conns[i] = dialRaw(t, addr)
-		conns[i].do("PING")
-	}
-	for _, c := range conns {
-		c.nc.Close()
-	}
-	waitNoConns(t, s)
+	churn(t, s, addr, closeBatchMax+20)
 	if held := openFDs(t) - base; held >= closeBatchMax {
 		t.Errorf("%d descriptors held, want fewer than closeBatchMax (%d)", held, closeBatchMax)
 	}
@@ -151,12 +149,7 @@ func TestRawListenerCloseReleases(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
-	for i := 0; i < 5; i++ {
-		c := dialRaw(t, ln.Addr().String())
-		c.do("PING")
-		c.nc.Close()
-	}
-	waitNoConns(t, s)
+	churn(t, s, ln.Addr().String(), 5)
 	if openFDs(t) <= base {
 		t.Skip("the closer released the descriptors before the check (slow machine): nothing left to test")
 	}

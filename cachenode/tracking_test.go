@@ -31,20 +31,28 @@ func expectNoPush(t *testing.T, r *rawConn, d time.Duration) {
 	}
 }
 
-// TestTrackingDefaultMode: a RESP3 client that read a key gets one
-// invalidation push when another client writes it, when it expires, when
-// it is evicted or deleted, and a null one on FLUSHALL; the push reaches a
-// client that is idle, waiting for a request.
-func TestTrackingDefaultMode(t *testing.T) {
+// trackingPair starts a server and returns a RESP3 connection to it that has
+// CLIENT TRACKING on (default mode) and a second, plain one for writes.
+func trackingPair(t *testing.T) (tr, w *rawConn) {
+	t.Helper()
 	s := startServer(t, Config{})
-	tr := dialRaw(t, s.Addr().String())
-	w := dialRaw(t, s.Addr().String())
+	tr = dialRaw(t, s.Addr().String())
+	w = dialRaw(t, s.Addr().String())
 	if r := tr.do("HELLO", "3"); !strings.HasPrefix(r, "%") {
 		t.Fatalf("HELLO 3: %q", r)
 	}
 	if r := tr.do("CLIENT", "TRACKING", "on"); r != "+OK\r\n" {
 		t.Fatalf("CLIENT TRACKING on: %q", r)
 	}
+	return tr, w
+}
+
+// TestTrackingDefaultMode: a RESP3 client that read a key gets one
+// invalidation push when another client writes it, when it expires, when
+// it is evicted or deleted, and a null one on FLUSHALL; the push reaches a
+// client that is idle, waiting for a request.
+func TestTrackingDefaultMode(t *testing.T) {
+	tr, w := trackingPair(t)
 	w.do("SET", "k", "1")
 	if r := tr.do("GET", "k"); r != "$1\r\n1\r\n" {
 		t.Fatalf("GET k: %q", r)
@@ -347,13 +355,7 @@ func TestTrackingTableBound(t *testing.T) {
 // on an existing key, DEL of a missing one, a refused EXPIRE, an error) sends
 // no invalidation; the next real change does, for exactly the keys changed.
 func TestTrackingNoOpWrites(t *testing.T) {
-	s := startServer(t, Config{})
-	tr := dialRaw(t, s.Addr().String())
-	w := dialRaw(t, s.Addr().String())
-	if r := tr.do("HELLO", "3"); !strings.HasPrefix(r, "%") {
-		t.Fatalf("HELLO 3: %q", r)
-	}
-	tr.do("CLIENT", "TRACKING", "on")
+	tr, w := trackingPair(t)
 	w.do("SET", "k", "1")
 	tr.do("MGET", "k", "missing")
 	for _, cmd := range [][]string{
