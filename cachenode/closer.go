@@ -16,10 +16,11 @@ const closeDelay = time.Second
 // process runs out of descriptors.
 const closeBatchMax = 256
 
-// deferredCloser releases closed connections' descriptors in batches, a
-// closeDelay after they were closed. The connection itself is finished at
-// once (rawAccepter's sockConn shuts the socket down with a raw system
-// call, so the peer sees the close and a blocked reader or writer returns);
+// deferredCloser releases closed connections' descriptors in batches, about
+// a closeDelay after the first of a batch was closed (a timer, no goroutine
+// while waiting). The connection itself is finished at once (rawListener's
+// sockConn shuts the socket down with a raw system call, so the peer sees
+// the close and a blocked reader or writer returns);
 // only the close(2) of the descriptor waits. close(2) is an ordinary system
 // call, and the first ordinary system call after the process was idle puts
 // the runtime's monitor thread into 20µs polling for several milliseconds,
@@ -30,39 +31,45 @@ const closeBatchMax = 256
 type deferredCloser struct {
 	mu      sync.Mutex
 	pending []io.Closer
-	running bool          // run's goroutine exists
-	stop    chan struct{} // closed by stopAndFlush
-	done    chan struct{} // closed when run returns after stop
+	timer   *time.Timer    // armed while pending is waiting for it; nil otherwise
+	stopped bool           // stopAndFlush ran: close at once
+	firing  sync.WaitGroup // timers that were armed and not stopped
 }
 
-func newDeferredCloser() *deferredCloser {
-	return &deferredCloser{stop: make(chan struct{}), done: make(chan struct{})}
-}
+func newDeferredCloser() *deferredCloser { return &deferredCloser{} }
 
 // add queues c to be closed, or closes it now once the closer is stopped.
 func (d *deferredCloser) add(c io.Closer) {
 	d.mu.Lock()
-	select {
-	case <-d.stop:
+	if d.stopped {
 		d.mu.Unlock()
 		c.Close()
 		return
-	default:
 	}
 	d.pending = append(d.pending, c)
 	if len(d.pending) >= closeBatchMax {
 		batch := d.pending
 		d.pending = nil
 		d.mu.Unlock()
-		closeAll(batch)
+		closeAll(batch) // the armed timer will find nothing
 		return
 	}
-	start := !d.running
-	d.running = true
-	d.mu.Unlock()
-	if start {
-		go d.run()
+	if d.timer == nil {
+		d.firing.Add(1)
+		d.timer = time.AfterFunc(closeDelay, d.fire)
 	}
+	d.mu.Unlock()
+}
+
+// fire closes what is queued when the timer set by add goes off.
+func (d *deferredCloser) fire() {
+	defer d.firing.Done()
+	d.mu.Lock()
+	batch := d.pending
+	d.pending = nil
+	d.timer = nil
+	d.mu.Unlock()
+	closeAll(batch)
 }
 
 // flush closes every queued descriptor now.
@@ -80,57 +87,19 @@ func closeAll(batch []io.Closer) {
 	}
 }
 
-// run closes the queued descriptors every closeDelay and returns once a
-// round finds none (add starts it again) or the closer is stopped.
-func (d *deferredCloser) run() {
-	t := time.NewTimer(closeDelay)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-		case <-d.stop:
-		}
-		d.mu.Lock()
-		batch := d.pending
-		d.pending = nil
-		stopped := false
-		select {
-		case <-d.stop: // stopAndFlush saw running and waits for done
-			stopped = true
-		default:
-		}
-		if len(batch) == 0 && !stopped {
-			d.running = false
-			d.mu.Unlock()
-			return
-		}
-		d.mu.Unlock()
-		closeAll(batch)
-		if stopped {
-			close(d.done)
-			return
-		}
-		t.Reset(closeDelay)
-	}
-}
-
-// stopAndFlush closes every queued descriptor, waits for run to return, and
-// makes later adds close at once. It is safe to call more than once.
+// stopAndFlush closes every queued descriptor, waits for a timer that has
+// already gone off, and makes later adds close at once. It is safe to call
+// more than once.
 func (d *deferredCloser) stopAndFlush() {
 	d.mu.Lock()
-	select {
-	case <-d.stop:
-		d.mu.Unlock()
-		return
-	default:
+	d.stopped = true
+	if d.timer != nil && d.timer.Stop() {
+		d.firing.Done() // it will not fire
 	}
-	close(d.stop)
-	running := d.running
+	d.timer = nil
 	batch := d.pending
 	d.pending = nil
 	d.mu.Unlock()
 	closeAll(batch)
-	if running {
-		<-d.done
-	}
+	d.firing.Wait()
 }
