@@ -12,7 +12,10 @@ import (
 // Redis, SET NX on an existing key, DEL of a missing one or a command that
 // failed changes nothing), removed by expiry or eviction (the store's
 // remove hook), or existing when FLUSHALL/FLUSHDB ran. A watched key whose
-// TTL ran out before EXEC also fails it, even if nothing removed it yet.
+// TTL ran out before EXEC also fails it, even if nothing removed it yet
+// (during CLIENT PAUSE expired keys are hidden, not removed): a key that
+// existed at WATCH and is gone at EXEC was modified. As in Redis, a key
+// already expired at WATCH does not fail EXEC by staying so.
 
 // watcher is the server's table of watched keys.
 type watcher struct {
@@ -23,8 +26,9 @@ type watcher struct {
 
 // watchState is a connection's WATCH state.
 type watchState struct {
-	keys  []string    // watched keys, in the order given (duplicates dropped)
-	dirty atomic.Bool // one was modified: EXEC must fail (set by other connections)
+	keys    []string    // watched keys, in the order given (duplicates dropped)
+	existed []bool      // keys[i] existed just after WATCH registered it
+	dirty   atomic.Bool // one was modified: EXEC must fail (set by other connections)
 }
 
 // expireDue removes key if its TTL has run out: reading it does that (the
@@ -34,11 +38,25 @@ func (c *conn) expireDue(key []byte) {
 }
 
 // watch adds keys to c's watched keys. A key already expired is removed
-// first, so its removal does not count.
+// first, so its removal does not count. Whether each new key exists is read
+// after it is registered, so a change in between marks it.
 func (w *watcher) watch(c *conn, keys [][]byte) {
 	for _, k := range keys {
 		c.expireDue(k)
 	}
+	first := 0
+	if c.watch != nil {
+		first = len(c.watch.keys)
+	}
+	w.register(c, keys)
+	for i := first; i < len(c.watch.keys); i++ {
+		var ok bool
+		c.scratch, _, ok = c.s.store.Peek(c.scratch[:0], []byte(c.watch.keys[i]))
+		c.watch.existed = append(c.watch.existed, ok)
+	}
+}
+
+func (w *watcher) register(c *conn, keys [][]byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.keys == nil {
@@ -115,14 +133,18 @@ func (w *watcher) beforeFlush(s *Server) {
 }
 
 // failed reports whether c's transaction must not run: a watched key was
-// modified, or has expired since WATCH (expireDue removes it, which marks
-// it through the store's remove hook).
+// modified, or existed at WATCH and is gone now (expired: reading it
+// removes it, or hides it during CLIENT PAUSE).
 func (w *watcher) failed(c *conn) bool {
 	if c.watch == nil {
 		return false
 	}
-	for _, k := range c.watch.keys {
-		c.expireDue([]byte(k))
+	for i, k := range c.watch.keys {
+		var ok bool
+		c.scratch, _, ok = c.s.store.Peek(c.scratch[:0], []byte(k)) // removes it if expired
+		if c.watch.existed[i] && !ok {
+			return true // deleted or expired; hidden, not removed, during CLIENT PAUSE
+		}
 	}
 	return c.watch.dirty.Load()
 }

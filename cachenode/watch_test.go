@@ -3,12 +3,14 @@ package cachenode
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cachetier/cachetier/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -241,5 +243,44 @@ func TestExecCommandStats(t *testing.T) {
 	got, _, _ = strings.Cut(got, "\r\n")
 	if !strings.HasPrefix(got, "calls=4,") || !strings.HasSuffix(got, ",rejected_calls=0,failed_calls=2") {
 		t.Fatalf("%q, want 4 calls of which 2 failed (redis-server 7.0.15 reports the same)", got)
+	}
+}
+
+// TestWatchExpiryDuringPause replays, against redis-server and cachenode, a
+// watched key expiring during CLIENT PAUSE WRITE (expired keys are then
+// hidden, not removed) and a key already expired when it was watched, and
+// requires the same EXEC replies.
+func TestWatchExpiryDuringPause(t *testing.T) {
+	rs := redistest.Start(t)
+	cn := startServer(t, Config{})
+	run := func(addr string) []string {
+		a, b := dialRaw(t, addr), dialRaw(t, addr)
+		var out []string
+		do := func(c *rawConn, args ...string) { out = append(out, c.do(args...)) }
+		do(a, "FLUSHALL")
+		do(a, "SET", "k", "1", "PX", "300")
+		do(a, "SET", "gone", "1", "PX", "100")
+		do(a, "SET", "stays", "1")
+		do(b, "CLIENT", "PAUSE", "3000", "WRITE")
+		time.Sleep(150 * time.Millisecond)
+		// gone has expired (hidden) before WATCH; k expires after it.
+		do(a, "WATCH", "k")
+		time.Sleep(300 * time.Millisecond)
+		do(a, "MULTI")
+		do(a, "GET", "stays")
+		do(a, "EXEC")
+		do(a, "WATCH", "gone", "stays")
+		do(a, "MULTI")
+		do(a, "GET", "stays")
+		do(a, "EXEC")
+		do(b, "CLIENT", "UNPAUSE")
+		return out
+	}
+	want, got := run(rs.Addr), run(cn.Addr().String())
+	if !slices.Equal(want, got) {
+		t.Fatalf("replies differ:\nredis-server: %q\ncachenode:    %q", want, got)
+	}
+	if want[8] != "*-1\r\n" {
+		t.Errorf("redis-server ran the transaction whose watched key expired: %q", want[8])
 	}
 }
