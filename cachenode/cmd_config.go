@@ -26,7 +26,7 @@ var configParams = []configParam{
 	{"client-query-buffer-limit", func(*Server) string { return strconv.Itoa(resp.DefaultMaxQueryBuffer) }, nil},
 	{"databases", func(*Server) string { return "1" }, nil},
 	{"maxclients", func(s *Server) string { return strconv.FormatInt(s.maxClients.Load(), 10) },
-		intSetter(1, 1<<32-1, func(s *Server, n int64) { s.maxClients.Store(n) })},
+		setMaxClients},
 	{"maxmemory", func(s *Server) string { return strconv.FormatInt(s.maxMemory.Load(), 10) }, setMaxMemory},
 	{"maxmemory-policy", func(s *Server) string { return store.Policy(s.policy.Load()).String() }, setPolicy},
 	{"port", func(s *Server) string { return portOf(s) }, nil},
@@ -79,6 +79,25 @@ func intSetter(lo, hi int64, apply func(*Server, int64)) func(*Server, []byte) (
 		}
 		return func() { apply(s, n) }, ""
 	}
+}
+
+// reservedFDs is how many descriptors beyond maxclients the open-files limit
+// must allow (listeners, the metrics server, logs...), as Redis's
+// CONFIG_MIN_RESERVED_FDS.
+const reservedFDs = 32
+
+// setMaxClients checks that the open-files limit allows the new maxclients,
+// raising it if it can (fitOpenFiles), and answers Redis's error otherwise.
+func setMaxClients(s *Server, b []byte) (func(), string) {
+	apply, msg := intSetter(1, 1<<32-1, func(s *Server, n int64) { s.maxClients.Store(n) })(s, b)
+	if apply == nil {
+		return nil, msg
+	}
+	n, _ := strconv.ParseInt(string(b), 10, 64)
+	if allowed, _ := fitOpenFiles(n); allowed < n {
+		return nil, "The operating system is not able to handle the specified number of clients, try with " + strconv.FormatInt(max(allowed, 1), 10)
+	}
+	return apply, ""
 }
 
 func setMaxMemory(s *Server, b []byte) (func(), string) {

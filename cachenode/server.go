@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -72,11 +73,23 @@ type Server struct {
 }
 
 // New validates cfg, fills its defaults and returns a Server with an empty
-// store. It returns an error for a bad policy name or negative limits.
+// store. It returns an error for a bad policy name or negative limits. Like
+// redis-server, on Linux and macOS it raises the process's open-files limit
+// (ulimit -n) to MaxClients+32 if it is lower and the system allows it, and
+// otherwise lowers MaxClients to fit (with a warning in the log); an error
+// if the limit leaves no room for a client.
 func New(cfg Config) (*Server, error) {
 	c, pol, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if allowed, limit := fitOpenFiles(int64(c.MaxClients)); allowed < int64(c.MaxClients) {
+		if allowed < 1 {
+			return nil, fmt.Errorf("cachenode: the open files limit (ulimit -n) of %d is not enough to serve clients; raise it to at least %d", limit, reservedFDs+1)
+		}
+		c.Logger.Warn("cachenode: maxclients reduced to fit the open files limit; raise 'ulimit -n' for more clients",
+			"requested_maxclients", c.MaxClients, "maxclients", allowed, "open_files_limit", limit, "reserved_fds", reservedFDs)
+		c.MaxClients = int(allowed)
 	}
 	var id [20]byte
 	_, _ = rand.Read(id[:])

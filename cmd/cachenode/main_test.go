@@ -94,11 +94,20 @@ func (s *syncBuffer) String() string {
 // ends if it is still running.
 func startNode(t *testing.T, args ...string) *node {
 	t.Helper()
+	return startNodeWith(t, nil, args...)
+}
+
+// startNodeWith is startNode with the binary run by wrapper (its command
+// line, the binary and the flags are appended), e.g. a shell that sets a
+// ulimit first and then execs it.
+func startNodeWith(t *testing.T, wrapper []string, args ...string) *node {
+	t.Helper()
 	var lastOut string
 	for attempt := 0; attempt < 3; attempt++ {
 		port := redistest.FreePort(t)
 		n := &node{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &syncBuffer{}, done: make(chan struct{})}
-		n.cmd = exec.Command(binary, append([]string{"--port", strconv.Itoa(port)}, args...)...)
+		argv := append(append(append([]string{}, wrapper...), binary, "--port", strconv.Itoa(port)), args...)
+		n.cmd = exec.Command(argv[0], argv[1:]...)
 		n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
 		if err := n.cmd.Start(); err != nil {
 			t.Fatalf("start cachenode: %v", err)
@@ -172,7 +181,7 @@ func needTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Skipf("%s not installed (apt-get install -y redis-tools); skipping", name)
+		t.Skipf("%s not installed (redis-cli, redis-benchmark: apt-get install -y redis-tools; setpriv: util-linux); skipping", name)
 	}
 	return p
 }
@@ -768,4 +777,94 @@ func infoField(info, name string) string {
 		}
 	}
 	return ""
+}
+
+// ulimitShell runs "$0" "$@" with the open-files limit (soft and hard) set
+// to n. As root it also drops CAP_SYS_RESOURCE (setpriv), which would let
+// the program raise the limit again.
+func ulimitShell(t *testing.T, n int) []string {
+	t.Helper()
+	sh := []string{needTool(t, "bash"), "-c", "ulimit -n " + strconv.Itoa(n) + ` && exec "$0" "$@"`}
+	if os.Geteuid() == 0 {
+		sh = append([]string{needTool(t, "setpriv"), "--bounding-set=-sys_resource"}, sh...)
+	}
+	return sh
+}
+
+// TestOpenFilesLimit starts cachenode and redis-server with 'ulimit -n 200'
+// (a limit neither may raise) and the default maxclients of 10000. Both
+// must lower maxclients to the same value, refuse CONFIG SET maxclients
+// beyond it with the same error, and cachenode must then serve exactly that
+// many clients and refuse the next one with Redis's error.
+func TestOpenFilesLimit(t *testing.T) {
+	if redistest.Binary() == "" {
+		t.Skip("redis-server not installed: nothing to compare with")
+	}
+	wrap := ulimitShell(t, 200)
+	n := startNodeWith(t, wrap)
+	port := redistest.FreePort(t)
+	argv := append(append([]string{}, wrap...), redistest.Binary(), "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	rs := exec.Command(argv[0], argv[1:]...)
+	rs.Stdout, rs.Stderr = io.Discard, io.Discard
+	if err := rs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Process.Kill(); _ = rs.Wait() })
+	raddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if err := redistest.WaitPing(raddr, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want := configGet(t, raddr, "maxclients")
+	got := configGet(t, n.addr, "maxclients")
+	if got != want || got == "10000" {
+		t.Fatalf("maxclients under ulimit -n 200: cachenode %s, redis-server %s", got, want)
+	}
+	if !strings.Contains(n.out.String(), "maxclients reduced") {
+		t.Errorf("no warning about the reduced maxclients in the log:\n%s", n.out.String())
+	}
+	setErr := func(addr string) string {
+		rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1})
+		defer rdb.Close()
+		err := rdb.ConfigSet(context.Background(), "maxclients", "1000").Err()
+		if err == nil {
+			return ""
+		}
+		return err.Error()
+	}
+	if got, want := setErr(n.addr), setErr(raddr); got != want || want == "" {
+		t.Errorf("CONFIG SET maxclients 1000: cachenode %q, redis-server %q", got, want)
+	}
+
+	max, _ := strconv.Atoi(got)
+	conns := make([]net.Conn, 0, max)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < max; i++ {
+		c, err := net.DialTimeout("tcp", n.addr, 5*time.Second)
+		if err != nil {
+			t.Fatalf("client %d of %d: %v", i+1, max, err)
+		}
+		conns = append(conns, c)
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write([]byte("PING\r\n")); err != nil {
+			t.Fatalf("client %d of %d: %v", i+1, max, err)
+		}
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || line != "+PONG\r\n" {
+			t.Fatalf("client %d of %d: %q, %v", i+1, max, line, err)
+		}
+	}
+	c, err := net.DialTimeout("tcp", n.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if line != "-ERR max number of clients reached\r\n" {
+		t.Errorf("client %d: %q, %v; want the max clients error", max+1, line, err)
+	}
 }
