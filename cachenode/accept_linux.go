@@ -91,17 +91,21 @@ func (l *rawListener) Close() error { return l.f.Close() }
 // Accept returns the next connection. Its errors are those of
 // net.TCPListener.Accept: net.ErrClosed (wrapped) once the listener is
 // closed, otherwise the accept4 error (EMFILE and the like). On EMFILE or
-// ENFILE it first releases the descriptors the deferredCloser holds.
+// ENFILE it first releases the descriptors the deferredCloser holds and, if
+// there were any, tries once more.
 func (l *rawListener) Accept() (net.Conn, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.nfd, l.errno = -1, 0
-	if err := l.rc.Read(l.fn); err != nil {
-		// No deadline is ever set on f, so the wait ends only when it closes.
-		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: net.ErrClosed}
-	}
-	if l.errno == syscall.EMFILE || l.errno == syscall.ENFILE {
-		l.closer.flush()
+	for retried := false; ; retried = true {
+		l.nfd, l.errno = -1, 0
+		if err := l.rc.Read(l.fn); err != nil {
+			// No deadline is ever set on f, so the wait ends only when it closes.
+			return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: net.ErrClosed}
+		}
+		if (l.errno == syscall.EMFILE || l.errno == syscall.ENFILE) && !retried && l.closer.flush() > 0 {
+			continue // released some: try again at once
+		}
+		break
 	}
 	if l.errno != 0 {
 		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: os.NewSyscallError("accept4", l.errno)}

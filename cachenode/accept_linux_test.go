@@ -128,10 +128,10 @@ func TestRawListener(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	// No more than closeBatchMax are ever held.
-	churn(t, s, addr, closeBatchMax+20)
-	if held := openFDs(t) - base; held >= closeBatchMax {
-		t.Errorf("%d descriptors held, want fewer than closeBatchMax (%d)", held, closeBatchMax)
+	// No more than the bound (closeBatchMax here) are ever held.
+	churn(t, s, addr, s.closer.max+20)
+	if held := openFDs(t) - base; held >= s.closer.max {
+		t.Errorf("%d descriptors held, want fewer than the closer's bound (%d)", held, s.closer.max)
 	}
 }
 

@@ -12,8 +12,9 @@ const closeDelay = time.Second
 
 // closeBatchMax bounds the descriptors held: the connection that finds this
 // many waiting releases them all at once, so a client that reconnects for
-// every command cannot pile them up. Accept releases them too when the
-// process runs out of descriptors.
+// every command cannot pile them up. A low open-files limit lowers the bound
+// (newDeferredCloser), and accept releases them all when the process runs
+// out of descriptors.
 const closeBatchMax = 256
 
 // deferredCloser releases closed connections' descriptors in batches, about
@@ -30,13 +31,23 @@ const closeBatchMax = 256
 // next, so closing later keeps that burst clear of it; closes also batch.
 type deferredCloser struct {
 	mu      sync.Mutex
+	max     int // closeBatchMax or less
 	pending []io.Closer
 	timer   *time.Timer    // armed while pending is waiting for it; nil otherwise
 	stopped bool           // stopAndFlush ran: close at once
 	firing  sync.WaitGroup // timers that were armed and not stopped
 }
 
-func newDeferredCloser() *deferredCloser { return &deferredCloser{} }
+// newDeferredCloser returns a closer that holds at most closeBatchMax
+// descriptors, or an eighth of fdLimit (the open-files limit; 0: unknown)
+// if that is less.
+func newDeferredCloser(fdLimit uint64) *deferredCloser {
+	m := closeBatchMax
+	if fdLimit > 0 && fdLimit/8 < uint64(m) {
+		m = max(int(fdLimit/8), 1)
+	}
+	return &deferredCloser{max: m}
+}
 
 // add queues c to be closed, or closes it now once the closer is stopped.
 func (d *deferredCloser) add(c io.Closer) {
@@ -47,7 +58,7 @@ func (d *deferredCloser) add(c io.Closer) {
 		return
 	}
 	d.pending = append(d.pending, c)
-	if len(d.pending) >= closeBatchMax {
+	if len(d.pending) >= d.max {
 		batch := d.pending
 		d.pending = nil
 		d.mu.Unlock()
@@ -72,13 +83,14 @@ func (d *deferredCloser) fire() {
 	closeAll(batch)
 }
 
-// flush closes every queued descriptor now.
-func (d *deferredCloser) flush() {
+// flush closes every queued descriptor now and returns how many.
+func (d *deferredCloser) flush() int {
 	d.mu.Lock()
 	batch := d.pending
 	d.pending = nil
 	d.mu.Unlock()
 	closeAll(batch)
+	return len(batch)
 }
 
 func closeAll(batch []io.Closer) {

@@ -16,8 +16,16 @@ func (c countCloser) Close() error { c.n.Add(1); return nil }
 // once, and stopAndFlush closes everything exactly once even while adds
 // race with it.
 func TestDeferredCloser(t *testing.T) {
+	for _, c := range []struct {
+		limit uint64
+		max   int
+	}{{0, closeBatchMax}, {1 << 20, closeBatchMax}, {200, 25}, {4, 1}} {
+		if got := newDeferredCloser(c.limit).max; got != c.max {
+			t.Errorf("open-files limit %d: bound %d, want %d", c.limit, got, c.max)
+		}
+	}
 	var n atomic.Int64
-	d := newDeferredCloser()
+	d := newDeferredCloser(0)
 	for i := 0; i < 10; i++ {
 		d.add(countCloser{&n})
 	}

@@ -83,12 +83,13 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if allowed, limit := fitOpenFiles(int64(c.MaxClients)); allowed < int64(c.MaxClients) {
+	allowed, fdLimit := fitOpenFiles(int64(c.MaxClients))
+	if allowed < int64(c.MaxClients) {
 		if allowed < 1 {
-			return nil, fmt.Errorf("cachenode: the open files limit (ulimit -n) of %d is not enough to serve clients; raise it to at least %d", limit, reservedFDs+1)
+			return nil, fmt.Errorf("cachenode: the open files limit (ulimit -n) of %d is not enough to serve clients; raise it to at least %d", fdLimit, reservedFDs+1)
 		}
 		c.Logger.Warn("cachenode: maxclients reduced to fit the open files limit; raise 'ulimit -n' for more clients",
-			"requested_maxclients", c.MaxClients, "maxclients", allowed, "open_files_limit", limit, "reserved_fds", reservedFDs)
+			"requested_maxclients", c.MaxClients, "maxclients", allowed, "open_files_limit", fdLimit, "reserved_fds", reservedFDs)
 		c.MaxClients = int(allowed)
 	}
 	var id [20]byte
@@ -99,7 +100,7 @@ func New(cfg Config) (*Server, error) {
 		start:     time.Now(),
 		runID:     hex.EncodeToString(id[:]),
 		listeners: make(map[net.Listener]struct{}),
-		closer:    newDeferredCloser(),
+		closer:    newDeferredCloser(fdLimit),
 		conns:     make(map[*conn]struct{}),
 		closed:    make(chan struct{}),
 	}
