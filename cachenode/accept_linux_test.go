@@ -22,23 +22,6 @@ func openFDs(t *testing.T) int {
 	return len(ents)
 }
 
-// waitNoConns waits until the server has no client connections left.
-func waitNoConns(t *testing.T, s *Server) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		s.mu.Lock()
-		n := len(s.conns)
-		s.mu.Unlock()
-		if n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections still open", n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // churn opens n connections to s, each sending a PING, then closes them all
 // and waits until the server has let them go.
 func churn(t *testing.T, s *Server, addr string, n int) {

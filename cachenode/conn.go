@@ -110,6 +110,7 @@ func (c *conn) authRequired() bool {
 }
 
 func (c *conn) serve() {
+	defer c.rd.Release() // last: nothing reads the buffer after serve
 	defer c.s.removeConn(c)
 	defer c.nc.Close()
 	defer func() {

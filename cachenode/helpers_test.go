@@ -181,3 +181,20 @@ func ctxT(t testing.TB) context.Context {
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
 
 func bytesContains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// waitNoConns waits until the server has no client connections left.
+func waitNoConns(t *testing.T, s *Server) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still open", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -52,18 +52,22 @@ type Server struct {
 	mu        sync.Mutex // protects the fields below
 	listeners map[net.Listener]struct{}
 	closer    *deferredCloser // releases disconnected clients' sockets (Linux)
-	conns     map[*conn]struct{}
-	trk       tracker // CLIENT TRACKING
-	watch     watcher // WATCH
-	errStats  errorStats
-	execLock  execLock // MULTI/EXEC: commands read-lock a stripe, EXEC write-locks all
-	addr      net.Addr
-	httpSrv   *http.Server
-	httpLn    net.Listener
-	closing   bool
-	connWG    sync.WaitGroup
-	serveWG   sync.WaitGroup
-	closeOnce sync.Once
+
+	idleWorkers    chan *conn     // connection goroutines waiting for a new connection (worker)
+	workerWG       sync.WaitGroup // connection goroutines
+	workersStarted atomic.Int64   // for tests
+	conns          map[*conn]struct{}
+	trk            tracker // CLIENT TRACKING
+	watch          watcher // WATCH
+	errStats       errorStats
+	execLock       execLock // MULTI/EXEC: commands read-lock a stripe, EXEC write-locks all
+	addr           net.Addr
+	httpSrv        *http.Server
+	httpLn         net.Listener
+	closing        bool
+	connWG         sync.WaitGroup
+	serveWG        sync.WaitGroup
+	closeOnce      sync.Once
 
 	shuttingDown atomic.Bool   // mirrors closing for lock-free reads
 	closed       chan struct{} // closed when closing is set: ends CLIENT PAUSE waits
@@ -95,14 +99,15 @@ func New(cfg Config) (*Server, error) {
 	var id [20]byte
 	_, _ = rand.Read(id[:])
 	s := &Server{
-		cfg:       c,
-		log:       c.Logger,
-		start:     time.Now(),
-		runID:     hex.EncodeToString(id[:]),
-		listeners: make(map[net.Listener]struct{}),
-		closer:    newDeferredCloser(fdLimit),
-		conns:     make(map[*conn]struct{}),
-		closed:    make(chan struct{}),
+		cfg:         c,
+		log:         c.Logger,
+		start:       time.Now(),
+		runID:       hex.EncodeToString(id[:]),
+		listeners:   make(map[net.Listener]struct{}),
+		closer:      newDeferredCloser(fdLimit),
+		idleWorkers: make(chan *conn),
+		conns:       make(map[*conn]struct{}),
+		closed:      make(chan struct{}),
 	}
 	s.maxMemory.Store(c.MaxMemory)
 	s.policy.Store(int64(pol))
@@ -259,7 +264,39 @@ func (s *Server) accept(nc net.Conn) {
 	s.trk.addConn(c)
 	s.connWG.Add(1)
 	s.mu.Unlock()
-	go c.serve()
+	select {
+	case s.idleWorkers <- c: // a goroutine that served a closed connection takes it
+	default:
+		s.workerWG.Add(1)
+		s.workersStarted.Add(1)
+		go s.worker(c)
+	}
+}
+
+// workerIdle is how long a connection goroutine waits for a new connection
+// after its client left, before it exits.
+const workerIdle = 30 * time.Second
+
+// worker serves c and then, for up to workerIdle, the connections accept
+// hands it, until the server closes. Reusing goroutines keeps their grown
+// stacks: a new goroutine's stack starts at 2 KiB and grows by copying into
+// memory that, while clients come and go, is often fresh and page-faulted
+// in, at the moment a burst of new connections wants the CPU.
+func (s *Server) worker(c *conn) {
+	defer s.workerWG.Done()
+	for {
+		c.serve()
+		t := time.NewTimer(workerIdle)
+		select {
+		case c = <-s.idleWorkers:
+			t.Stop()
+			continue
+		case <-t.C:
+		case <-s.closed:
+			t.Stop()
+		}
+		return
+	}
 }
 
 func (s *Server) logRejected(nc net.Conn) {
@@ -367,6 +404,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.serveWG.Wait()
+	s.workerWG.Wait() // idle connection goroutines end when the server closes
 	s.closeStore()
 	return err
 }
@@ -385,6 +423,7 @@ func (s *Server) Close() error {
 		srv.Close()
 	}
 	s.serveWG.Wait()
+	s.workerWG.Wait() // idle connection goroutines end when the server closes
 	s.closeStore()
 	return nil
 }

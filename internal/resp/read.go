@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 )
 
 // Redis 7's protocol limits.
@@ -83,6 +84,22 @@ func NewReader(rd io.Reader) *Reader {
 	return &Reader{rd: rd, bulk: -1, MaxBulk: DefaultMaxBulk, MaxQueryBuffer: DefaultMaxQueryBuffer}
 }
 
+// bufPool holds the default-size buffers of released Readers, so a server
+// whose clients come and go reuses memory it has already touched instead of
+// taking (and page-faulting in) fresh memory for every new connection.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, defaultBufSize); return &b }}
+
+// Release gives the Reader's buffer back for other Readers to reuse. Neither
+// the Reader nor any argument slice it returned may be used afterwards.
+func (r *Reader) Release() {
+	if cap(r.buf) == defaultBufSize {
+		b := r.buf[:defaultBufSize]
+		bufPool.Put(&b)
+	}
+	r.buf = nil
+	r.r, r.w = 0, 0
+}
+
 // Reset makes the Reader read from rd, dropping any buffered input.
 func (r *Reader) Reset(rd io.Reader) {
 	r.rd = rd
@@ -106,7 +123,7 @@ func (r *Reader) Fill() error {
 		}
 	}
 	if r.buf == nil {
-		r.buf = make([]byte, defaultBufSize)
+		r.buf = *bufPool.Get().(*[]byte)
 	}
 	if r.w == len(r.buf) {
 		if r.r > 0 {

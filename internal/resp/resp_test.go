@@ -248,3 +248,28 @@ func BenchmarkAppendBulk(b *testing.B) {
 		buf = AppendBulk(buf[:0], v)
 	}
 }
+
+// TestReaderRelease: a released Reader's buffer is reused by the next
+// Reader, which sees only its own input.
+func TestReaderRelease(t *testing.T) {
+	a := NewReader(strings.NewReader("*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$3\r\nabc\r\n"))
+	if err := a.Fill(); err != nil {
+		t.Fatal(err)
+	}
+	if args, err := a.Next(); err != nil || string(args[0]) != "PING" {
+		t.Fatalf("first reader: %q, %v", args, err)
+	}
+	a.Release() // with unparsed input left in the buffer
+	a.Release() // twice is harmless
+	b := NewReader(strings.NewReader("*1\r\n$4\r\nECHO\r\n"))
+	if err := b.Fill(); err != nil {
+		t.Fatal(err)
+	}
+	args, err := b.Next()
+	if err != nil || len(args) != 1 || string(args[0]) != "ECHO" {
+		t.Fatalf("reader after a release: %q, %v", args, err)
+	}
+	if _, err := b.Next(); err != ErrIncomplete {
+		t.Fatalf("reader after a release saw more input: %v", err)
+	}
+}
