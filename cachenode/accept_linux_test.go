@@ -122,23 +122,17 @@ func TestRawListener(t *testing.T) {
 // the deferredCloser still holds, and the listening socket.
 func TestRawListenerCloseReleases(t *testing.T) {
 	base := openFDs(t)
-	s, err := New(Config{Logger: discardLogger()})
+	s, ln, stop, err := serveOn(t, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := s.listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
 	churn(t, s, ln.Addr().String(), 5)
-	if openFDs(t) <= base {
-		t.Skip("the closer released the descriptors before the check (slow machine): nothing left to test")
-	}
-	s.Close()
-	if err := <-done; err != ErrServerClosed {
+	held := openFDs(t) > base
+	if err := stop(); err != ErrServerClosed {
 		t.Errorf("Serve returned %v, want ErrServerClosed", err)
+	}
+	if !held {
+		t.Skip("the closer released the descriptors before the check (slow machine): nothing left to test")
 	}
 	if n := openFDs(t); n > base {
 		t.Errorf("%d descriptors open after Close, %d before the server started", n, base)
@@ -148,20 +142,11 @@ func TestRawListenerCloseReleases(t *testing.T) {
 // TestRawListenerAddrs checks the addresses of IPv6 and dual-stack
 // connections against what net reports (skipped without IPv6).
 func TestRawListenerAddrs(t *testing.T) {
-	s, err := New(Config{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := s.listen("[::]:0")
+	_, ln, stop, err := serveOn(t, "[::]:0")
 	if err != nil {
 		t.Skipf("no IPv6 listener: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	defer func() {
-		s.Close()
-		<-done
-	}()
+	defer stop()
 	port := ln.Addr().(*net.TCPAddr).Port
 	for _, host := range []string{"127.0.0.1", "::1"} {
 		nc, err := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(port)), 5*time.Second)

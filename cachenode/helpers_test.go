@@ -198,3 +198,21 @@ func waitNoConns(t *testing.T, s *Server) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// serveOn starts a Server with default settings on the listener
+// ListenAndServe would use for addr; err is the listen error. stop closes
+// the server and returns Serve's result; the caller must call it.
+func serveOn(t *testing.T, addr string) (s *Server, ln net.Listener, stop func() error, err error) {
+	t.Helper()
+	s, err = New(Config{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err = s.listen(addr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	return s, ln, func() error { s.Close(); return <-done }, nil
+}

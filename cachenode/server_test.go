@@ -684,16 +684,10 @@ func TestIdleConnectionMemory(t *testing.T) {
 // TestWorkerReuse: connection goroutines outlive their clients and serve
 // the next ones (keeping their grown stacks), and Close ends them.
 func TestWorkerReuse(t *testing.T) {
-	s, err := New(Config{Logger: discardLogger()})
+	s, ln, stop, err := serveOn(t, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := s.listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
 	for i := 0; i < 20; i++ {
 		c := dialRaw(t, ln.Addr().String())
 		if r := c.do("PING"); r != "+PONG\r\n" {
@@ -706,8 +700,7 @@ func TestWorkerReuse(t *testing.T) {
 	if n := s.workersStarted.Load(); n > 3 {
 		t.Errorf("%d connection goroutines started for 20 clients one after another, want them reused", n)
 	}
-	s.Close() // returns only once every connection goroutine has ended
-	if err := <-done; err != ErrServerClosed {
+	if err := stop(); err != ErrServerClosed { // Close returns once every connection goroutine has ended
 		t.Errorf("Serve returned %v", err)
 	}
 }
