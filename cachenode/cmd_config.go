@@ -70,15 +70,25 @@ func fixedValue(v string) func(*Server, []byte) (func(), string) {
 
 func intSetter(lo, hi int64, apply func(*Server, int64)) func(*Server, []byte) (func(), string) {
 	return func(s *Server, b []byte) (func(), string) {
-		n, err := strconv.ParseInt(string(b), 10, 64)
-		if err != nil {
-			return nil, "argument couldn't be parsed into an integer"
-		}
-		if n < lo || n > hi {
-			return nil, "argument must be between " + strconv.FormatInt(lo, 10) + " and " + strconv.FormatInt(hi, 10) + " inclusive"
+		n, msg := intArg(b, lo, hi)
+		if msg != "" {
+			return nil, msg
 		}
 		return func() { apply(s, n) }, ""
 	}
+}
+
+// intArg parses an integer CONFIG SET value in [lo, hi], or returns Redis's
+// error text.
+func intArg(b []byte, lo, hi int64) (int64, string) {
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, "argument couldn't be parsed into an integer"
+	}
+	if n < lo || n > hi {
+		return 0, "argument must be between " + strconv.FormatInt(lo, 10) + " and " + strconv.FormatInt(hi, 10) + " inclusive"
+	}
+	return n, ""
 }
 
 // reservedFDs is how many descriptors beyond maxclients the open-files limit
@@ -89,15 +99,14 @@ const reservedFDs = 32
 // setMaxClients checks that the open-files limit allows the new maxclients,
 // raising it if it can (fitOpenFiles), and answers Redis's error otherwise.
 func setMaxClients(s *Server, b []byte) (func(), string) {
-	apply, msg := intSetter(1, 1<<32-1, func(s *Server, n int64) { s.maxClients.Store(n) })(s, b)
-	if apply == nil {
+	n, msg := intArg(b, 1, 1<<32-1)
+	if msg != "" {
 		return nil, msg
 	}
-	n, _ := strconv.ParseInt(string(b), 10, 64)
 	if allowed, _ := fitOpenFiles(n); allowed < n {
 		return nil, "The operating system is not able to handle the specified number of clients, try with " + strconv.FormatInt(max(allowed, 1), 10)
 	}
-	return apply, ""
+	return func() { s.maxClients.Store(n) }, ""
 }
 
 func setMaxMemory(s *Server, b []byte) (func(), string) {

@@ -364,8 +364,10 @@ func (c *conn) run(cmd *command, args [][]byte) {
 		c.trackAfter(cmd, args)
 	}
 	failed := len(c.out) > mark && c.out[mark] == '-'
-	if cmd.flags&flagWrite != 0 && (tracking || c.modSet || c.s.watch.active.Load() != 0) {
-		c.signalModified(cmd, args, failed, tracking)
+	if cmd.flags&flagWrite != 0 {
+		if notify := tracking || c.s.watch.active.Load() != 0; notify || c.modSet {
+			c.signalModified(cmd, args, failed, notify)
+		}
 	}
 	cc := &c.st.cmd[cmd.id]
 	cc.calls.Add(1)
@@ -382,9 +384,10 @@ func (c *conn) run(cmd *command, args [][]byte) {
 // only what it actually modified: a command that failed (an error reply)
 // changed nothing, and one that may leave keys unchanged (SET NX, DEL of a
 // missing key, EXPIRE GT...) reports what it changed with changed or
-// unchanged. Otherwise every key the command names changed.
-func (c *conn) signalModified(cmd *command, args [][]byte, failed, tracking bool) {
-	if tracking || c.s.watch.active.Load() != 0 {
+// unchanged. Otherwise every key the command names changed. notify: some
+// connection tracks or watches keys; the report is cleared either way.
+func (c *conn) signalModified(cmd *command, args [][]byte, failed, notify bool) {
+	if notify {
 		switch {
 		case c.modSet:
 			for _, k := range c.modKeys {

@@ -49,25 +49,26 @@ type Server struct {
 	maxOut        atomic.Int64             // largest reply batch written (INFO client_recent_max_output_buffer)
 	base          atomic.Pointer[statBase] // counters at the last CONFIG RESETSTAT (zeros before)
 
-	mu        sync.Mutex // protects the fields below
-	listeners map[net.Listener]struct{}
-	closer    *deferredCloser // releases disconnected clients' sockets (Linux)
-
-	idleWorkers    chan *conn     // connection goroutines waiting for a new connection (worker)
-	workerWG       sync.WaitGroup // connection goroutines
-	workersStarted atomic.Int64   // for tests
-	conns          map[*conn]struct{}
-	trk            tracker // CLIENT TRACKING
-	watch          watcher // WATCH
-	errStats       errorStats
-	execLock       execLock // MULTI/EXEC: commands read-lock a stripe, EXEC write-locks all
-	addr           net.Addr
-	httpSrv        *http.Server
-	httpLn         net.Listener
-	closing        bool
+	// Safe for concurrent use on their own (own locks, atomics, channels).
+	closer         *deferredCloser // releases disconnected clients' sockets (Linux)
+	idleWorkers    chan *conn      // connection goroutines waiting for a new connection (worker)
+	workerWG       sync.WaitGroup  // connection goroutines
+	workersStarted atomic.Int64    // for tests
+	trk            tracker         // CLIENT TRACKING
+	watch          watcher         // WATCH
+	errStats       errorStats      // INFO errorstats
+	execLock       execLock        // MULTI/EXEC: commands read-lock a stripe, EXEC write-locks all
 	connWG         sync.WaitGroup
 	serveWG        sync.WaitGroup
 	closeOnce      sync.Once
+
+	mu        sync.Mutex // protects the fields below
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	addr      net.Addr
+	httpSrv   *http.Server
+	httpLn    net.Listener
+	closing   bool
 
 	shuttingDown atomic.Bool   // mirrors closing for lock-free reads
 	closed       chan struct{} // closed when closing is set: ends CLIENT PAUSE waits

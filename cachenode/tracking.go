@@ -28,9 +28,10 @@ import (
 //
 // Invalidation happens after a write command has run, for the keys it
 // changed (conn.signalModified: as in Redis, a write that changed nothing,
-// such as SET NX on an existing key, invalidates nothing). A read's keys are remembered both before and after it
-// runs, so a write racing with the read on another connection either lands
-// before the read (and the read returns the new value) or invalidates it.
+// such as SET NX on an existing key, invalidates nothing). A read's keys are
+// remembered both before and after it runs, so a write racing with the read
+// on another connection either lands before the read (and the read returns
+// the new value) or invalidates it.
 
 // trackingMaxKeys bounds the tracking table, like Redis's
 // tracking-table-max-keys (default 1000000): beyond it, keys are dropped
