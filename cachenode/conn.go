@@ -3,6 +3,7 @@ package cachenode
 import (
 	"errors"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -138,6 +139,16 @@ func (c *conn) serve() {
 			c.flush()
 			c.s.log.Debug("cachenode: protocol error; closing client", "client", c.addr, "err", err)
 			return
+		}
+		if len(c.out) > 0 {
+			// Let the other connections that are ready run their commands
+			// before this one's replies go out, as Redis's event loop does
+			// (it answers everything it read in one pass before it polls
+			// again). Replies then reach a client in bursts rather than a
+			// trickle, and each connection waits about one pass: under
+			// pipelined load this lowers the p99 (BENCHMARKS.md). Costs
+			// ~0.2 µs when nothing else is runnable.
+			runtime.Gosched()
 		}
 		if !c.flush() {
 			return
