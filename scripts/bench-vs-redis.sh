@@ -6,7 +6,8 @@
 #    side on free loopback ports (same maxmemory and policy, redis persistence
 #    off), alternating servers, ROUNDS rounds; the server not being measured is
 #    stopped (SIGSTOP) meanwhile so its background work does not steal the CPU;
-#    prints per-case medians of rps and p99 and the ratios cachenode/redis.
+#    prints per-case medians of rps and p99, the ratios cachenode/redis, and
+#    the median of the per-round p99 ratios (runs paired within a round).
 # 2. Memory: 1M keys with 64-byte values loaded (pipelined, redis-cli --pipe)
 #    into a fresh process of each; prints VmRSS of each (and redis's
 #    used_memory_rss) and the ratio.
@@ -16,7 +17,7 @@
 #    16 KB; prints the peak VmRSS sampled during the fill against the limit.
 #
 # Usage: scripts/bench-vs-redis.sh [--no-throughput] [--no-memory] [--no-bound]
-# Environment: N (requests per run, default 200000), ROUNDS (default 3),
+# Environment: N (requests per run, default 200000), ROUNDS (default 7),
 # TESTS (set, get or set,get: redis-benchmark -t; default set,get), PIPELINES (the -P
 # values, default "1 16"),
 # KEYS (memory test keys, default 1000000), MAXMEMORY (default 2gb),
@@ -30,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${N:-200000}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-7}
 TESTS=${TESTS:-set,get}
 PIPELINES=${PIPELINES:-1 16}
 KEYS=${KEYS:-1000000}
@@ -169,7 +170,7 @@ if [ "$do_throughput" = 1 ]; then
 	echo "# throughput: redis-benchmark -c 50 -d 64 -r 1000000 -t $TESTS -n $N -P {$PIPELINES}, $ROUNDS rounds, servers alternating"
 	if [ "$PIN" = 1 ]; then pinning="servers pinned to CPU 0, redis-benchmark to CPU 1"; else pinning="no CPU pinning"; fi
 	echo "# $pinning; maxmemory $MAXMEMORY, policy $POLICY; cachenode pid $cpid port $cport, redis pid $rpid port $rport"
-	results=$work/results.csv # server,P,test,rps,p99
+	results=$work/results.csv # server,P,test,rps,p99,round
 	: >"$results"
 	for round in $(seq 1 "$ROUNDS"); do
 		if [ $((round % 2)) = 1 ]; then order="cachenode redis"; else order="redis cachenode"; fi
@@ -189,23 +190,32 @@ if [ "$do_throughput" = 1 ]; then
 				kill -CONT "$idle"
 				# "SET","123.45","avg","min","p50","p95","p99","max"
 				echo "$out" | tr -d '"' | awk -F, -v s="$server" -v p="$P" \
-					'$1=="SET" || $1=="GET" {print s","p","$1","$2","$7}' >>"$results"
+					-v r="$round" '$1=="SET" || $1=="GET" {print s","p","$1","$2","$7","r}' >>"$results"
 				echo "round $round P=$P $server: $(echo "$out" | tr -d '"' | awk -F, '$1=="SET"||$1=="GET" {printf "%s %s rps p99 %s ms; ", $1, $2, $7}')" >&2
 			done
 		done
 	done
-	printf '\n%-12s %14s %14s %7s %12s %12s %7s\n' case "cachenode rps" "redis rps" ratio "cn p99 ms" "redis p99" ratio
+	printf '\n%-12s %14s %14s %7s %12s %12s %7s %8s %9s\n' case "cachenode rps" "redis rps" ratio "cn p99 ms" "redis p99" ratio \
+		"paired" "cn lower"
 	for P in $PIPELINES; do
 		for test in $(echo "$TESTS" | tr 'a-z,' 'A-Z '); do
 			c_rps=$(awk -F, -v p="$P" -v t="$test" '$1=="cachenode" && $2==p && $3==t {print $4}' "$results" | median)
 			r_rps=$(awk -F, -v p="$P" -v t="$test" '$1=="redis" && $2==p && $3==t {print $4}' "$results" | median)
 			c_p99=$(awk -F, -v p="$P" -v t="$test" '$1=="cachenode" && $2==p && $3==t {print $5}' "$results" | median)
 			r_p99=$(awk -F, -v p="$P" -v t="$test" '$1=="redis" && $2==p && $3==t {print $5}' "$results" | median)
-			printf '%-12s %14.0f %14.0f %7s %12.3f %12.3f %7s\n' "$test -P $P" "$c_rps" "$r_rps" "$(ratio "$c_rps" "$r_rps")" \
-				"$c_p99" "$r_p99" "$(ratio "$c_p99" "$r_p99")"
+			# Each round's cachenode p99 over redis's in the same round: the machine's
+			# load drifts over an invocation, and rounds pair runs made close together.
+			paired=$(awk -F, -v p="$P" -v t="$test" '$2==p && $3==t {v[$6","$1]=$5; r[$6]=1}
+				END {for (k in r) if (v[k",redis"]+0 > 0) printf "%.4f\n", v[k",cachenode"]/v[k",redis"]}' "$results")
+			p_med=$(echo "$paired" | median)
+			p_low=$(echo "$paired" | awk '$1 != "" {n++; if ($1 <= 1) k++} END {printf "%d/%d", k, n}')
+			printf '%-12s %14.0f %14.0f %7s %12.3f %12.3f %7s %8.2f %9s\n' "$test -P $P" "$c_rps" "$r_rps" "$(ratio "$c_rps" "$r_rps")" \
+				"$c_p99" "$r_p99" "$(ratio "$c_p99" "$r_p99")" "$p_med" "$p_low"
 		done
 	done
-	echo "(rps ratio > 1: cachenode faster; p99 ratio < 1: cachenode's tail lower; medians of $ROUNDS runs)"
+	echo "(rps ratio > 1: cachenode faster; p99 ratio < 1: cachenode's tail lower; medians of $ROUNDS runs;"
+	echo " paired: median over rounds of cachenode's p99 / redis's in the same round; cn lower: rounds where"
+	echo " cachenode's p99 was at most redis's)"
 	stop_pid "$cpid"
 	stop_pid "$rpid"
 fi
