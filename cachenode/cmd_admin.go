@@ -302,6 +302,7 @@ func cmdReset(c *conn, _ [][]byte) {
 	c.name.Store(nil)
 	c.noEvict.Store(false)
 	c.noTouch.Store(false)
+	c.replyOff, c.replySkipNext = false, false // as Redis: a pending skip still drops this reply
 	if c.trk != nil {
 		c.s.trk.disable(c)
 	}

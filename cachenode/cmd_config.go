@@ -228,5 +228,10 @@ func cmdConfigHelp(c *conn, _ [][]byte) {
 		"GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
 		"SET <directive> <value>", "    Set the configuration <directive> to <value>.",
 		"RESETSTAT", "    Reset statistics reported by the INFO command.",
+		"REWRITE", "    Rewrite the configuration file.",
 	)
 }
+
+// cmdConfigRewrite answers as redis-server started without a configuration
+// file does: cachenode takes its configuration from flags only.
+func cmdConfigRewrite(c *conn, _ [][]byte) { c.err("ERR The server is running without a config file") }

@@ -369,8 +369,10 @@ func cmdClientHelp(c *conn, _ [][]byte) {
 		"UNPAUSE", "    Stop the current client pause, resuming traffic.",
 		"NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
 		"NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
+		"REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
 		"SETINFO <option> <value>", "    Set client meta attr. Options are LIB-NAME and LIB-VER.",
 		"SETNAME <name>", "    Assign the name <name> to the current connection.",
+		"UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
 		"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
 		"         [OPTIN] [OPTOUT] [NOLOOP]",
 		"    Control server assisted client side caching.",
@@ -421,10 +423,7 @@ func (c *conn) commandInfo(cmd *command) {
 		for _, e := range rec.elems[:9] {
 			c.out = appendValue(c.out, e, c.proto)
 		}
-		c.array(len(cmd.subList))
-		for _, s := range cmd.subList {
-			c.commandInfo(s)
-		}
+		c.subcommandsInfo(cmd)
 		return
 	}
 	c.array(10)
@@ -444,6 +443,17 @@ func (c *conn) commandInfo(cmd *command) {
 		c.keySpec(cmd)
 	} else {
 		c.array(0)
+	}
+	c.subcommandsInfo(cmd)
+}
+
+// subcommandsInfo writes the last element of cmd's COMMAND INFO entry: its
+// subcommands' entries, or, as Redis writes it for a command without
+// subcommands, an empty set.
+func (c *conn) subcommandsInfo(cmd *command) {
+	if cmd.subList == nil {
+		c.setLen(0)
+		return
 	}
 	c.array(len(cmd.subList))
 	for _, s := range cmd.subList {
@@ -642,6 +652,8 @@ func cmdCommandHelp(c *conn, _ [][]byte) {
 		"LIST", "    Return a list of all commands in this server.",
 		"INFO [<command-name> ...]", "    Return details about multiple commands.",
 		"DOCS [<command-name> ...]", "    Return documentation details about multiple commands.",
+		"GETKEYS <full-command>", "    Return the keys from a full command.",
+		"GETKEYSANDFLAGS <full-command>", "    Return the keys and the access flags from a full command.",
 	)
 }
 
@@ -781,6 +793,45 @@ func cmdClientNoEvict(c *conn, args [][]byte) {
 // cmdClientNoTouch: with NO-TOUCH on, GET, MGET and GETRANGE do not update
 // the keys' LRU clock (TOUCH still does), so a monitoring client does not
 // keep keys from being evicted.
+// cmdClientReply is CLIENT REPLY ON|OFF|SKIP: OFF drops the replies to every
+// command until ON, SKIP drops the reply to the next command; neither has a
+// reply of its own. Invalidation messages (RESP3 pushes) still go out. conn.exec
+// and endReply apply the setting.
+func cmdClientReply(c *conn, args [][]byte) {
+	switch {
+	case eq(args[2], "on"):
+		c.replyOff, c.replySkip, c.replySkipNext = false, false, false
+		c.ok()
+	case eq(args[2], "off"):
+		c.replyOff = true
+	case eq(args[2], "skip"):
+		if !c.replyOff {
+			c.replySkipNext = true
+		}
+	default:
+		c.err(errSyntax)
+	}
+}
+
+// cmdClientUnblock is CLIENT UNBLOCK id [TIMEOUT|ERROR]. cachenode has no
+// blocking commands, so no client is ever blocked and the answer is always 0,
+// as Redis answers for a client that is not blocked.
+func cmdClientUnblock(c *conn, args [][]byte) {
+	if len(args) > 4 {
+		c.err("ERR unknown subcommand or wrong number of arguments for '" + trunc(args[1], 128) + "'. Try CLIENT HELP.")
+		return
+	}
+	if len(args) == 4 && !eq(args[3], "timeout") && !eq(args[3], "error") {
+		c.err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+		return
+	}
+	if _, ok := resp.ParseInt(args[2]); !ok {
+		c.err(errNotInt)
+		return
+	}
+	c.int(0)
+}
+
 func cmdClientNoTouch(c *conn, args [][]byte) {
 	on, ok := parseOnOff(args[2])
 	if !ok {

@@ -42,6 +42,13 @@ type conn struct {
 	rdl     bool   // a read deadline is set
 	wdl     bool   // a write deadline is set
 
+	// CLIENT REPLY: replies are dropped while replyOff, and for the current
+	// command when replySkip (set for the command after CLIENT REPLY SKIP,
+	// from replySkipNext). outMark is where the current command's reply
+	// starts in out.
+	replyOff, replySkip, replySkipNext bool
+	outMark                            int
+
 	id      int64
 	created time.Time
 	addr    string
@@ -123,7 +130,9 @@ func (c *conn) serve() {
 	for {
 		args, err := c.rd.Next()
 		if err == nil {
+			c.outMark = len(c.out)
 			c.exec(args)
+			c.endReply()
 			if c.quit {
 				c.flush()
 				return
@@ -225,7 +234,17 @@ func (c *conn) flush() bool {
 	} else {
 		c.out = c.out[:0]
 	}
+	c.outMark = 0
 	return err == nil
+}
+
+// endReply ends a command's reply: it drops the reply when CLIENT REPLY
+// says so, and moves CLIENT REPLY SKIP on to the next command.
+func (c *conn) endReply() {
+	if c.replyOff || c.replySkip {
+		c.out = c.out[:c.outMark]
+	}
+	c.replySkip, c.replySkipNext = c.replySkipNext, false
 }
 
 // wake makes the connection's goroutine return from a blocking read, to

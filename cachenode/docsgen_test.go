@@ -51,7 +51,7 @@ func TestRecordedDocs(t *testing.T) {
 	for _, proto := range []string{"2", "3"} {
 		c := dialRaw(t, s.Addr().String())
 		c.do("HELLO", proto)
-		r := c.do("COMMAND", "DOCS", "set", "client")
+		r := c.do("COMMAND", "DOCS", "set", "client", "latency")
 		v, err := parseValue(bufio.NewReader(stringsReader(r)))
 		if err != nil {
 			t.Fatalf("RESP%s: %v", proto, err)
@@ -62,12 +62,12 @@ func TestRecordedDocs(t *testing.T) {
 		if proto == "3" && v.kind != '%' || proto == "2" && v.kind != '*' {
 			t.Errorf("RESP%s: reply type %c", proto, v.kind)
 		}
-		for _, want := range []string{"arguments", "KEEPTTL", "client|setinfo", "client|list", "client|tracking"} {
+		for _, want := range []string{"arguments", "KEEPTTL", "client|setinfo", "client|list", "client|tracking", "client|unblock", "latency|latest"} {
 			if !bytesContains(r, want) {
 				t.Errorf("RESP%s COMMAND DOCS lacks %q", proto, want)
 			}
 		}
-		if bytesContains(r, "client|unblock") {
+		if bytesContains(r, "latency|histogram") {
 			t.Errorf("RESP%s COMMAND DOCS lists an unimplemented subcommand", proto)
 		}
 	}

@@ -26,6 +26,8 @@ func FuzzCommands(f *testing.F) {
 		encode("MULTI") + encode("SET", "a", "1") + encode("NOPE") + encode("EXEC") + encode("MULTI") + encode("INCR", "a") + encode("EXEC") + encode("DISCARD"),
 		encode("HELLO", "3") + encode("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "a") + encode("SET", "ab", "1") + encode("CLIENT", "TRACKINGINFO"),
 		encode("CLIENT", "TRACKING", "on", "OPTIN") + encode("CLIENT", "CACHING", "yes") + encode("MULTI") + encode("GET", "k") + encode("EXEC") + encode("CLIENT", "PAUSE", "10", "WRITE"),
+		encode("COMMAND", "GETKEYSANDFLAGS", "SET", "k", "v", "GET") + encode("COMMAND", "GETKEYS", "MSET", "a", "1", "b") + encode("COMMAND", "GETKEYS", "MEMORY", "USAGE"),
+		encode("CLIENT", "REPLY", "SKIP") + encode("GET", "k") + encode("CLIENT", "REPLY", "OFF") + encode("NOPE") + encode("CLIENT", "REPLY", "ON") + encode("CLIENT", "UNBLOCK", "1", "ERROR"),
 		encode("WATCH", "a", "b", "a") + encode("SET", "a", "1") + encode("MULTI") + encode("WATCH", "c") + encode("UNWATCH") + encode("EXEC") + encode("FLUSHALL") + encode("WATCH", "a") + encode("RESET"),
 	}
 	for _, s := range seeds {
