@@ -147,6 +147,8 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("uptime_in_days", int64(up/(24*time.Hour)))
 		kv("executable", exe)
 		kv("config_file", "")
+		kv("hz", 10) // the expiry cycle and the INFO rate samples run every 100 ms
+		kv("configured_hz", 10)
 	}
 	if section("Clients") {
 		kv("connected_clients", clients)
@@ -156,12 +158,20 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("blocked_clients", 0)
 		kv("tracking_clients", s.trk.active.Load())
 	}
+	opsRate, inKbps, outKbps, peak := s.instant(st.UsedMemory)
 	if section("Memory") {
 		r := rss()
 		kv("used_memory", st.UsedMemory)
 		kv("used_memory_human", humanBytes(st.UsedMemory))
 		kv("used_memory_rss", r)
 		kv("used_memory_rss_human", humanBytes(r))
+		kv("used_memory_peak", peak)
+		kv("used_memory_peak_human", humanBytes(peak))
+		peakPerc := 100.0
+		if peak > 0 {
+			peakPerc = float64(st.UsedMemory) * 100 / float64(peak)
+		}
+		kv("used_memory_peak_perc", strconv.FormatFloat(peakPerc, 'f', 2, 64)+"%")
 		kv("maxmemory", s.maxMemory.Load())
 		kv("maxmemory_human", humanBytes(s.maxMemory.Load()))
 		kv("maxmemory_policy", store.Policy(s.policy.Load()).String())
@@ -177,8 +187,12 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("async_loading", 0)
 		kv("rdb_changes_since_last_save", 0)
 		kv("rdb_bgsave_in_progress", 0)
+		kv("rdb_last_save_time", s.start.Unix()) // as LASTSAVE: nothing is ever saved
+		kv("rdb_last_bgsave_status", "ok")
 		kv("aof_enabled", 0)
 		kv("aof_rewrite_in_progress", 0)
+		kv("aof_last_bgrewrite_status", "ok")
+		kv("aof_last_write_status", "ok")
 	}
 	base := s.base.Load()
 	if section("Stats") {
@@ -189,9 +203,12 @@ func (s *Server) info(want map[string]bool) []byte {
 		}
 		kv("total_connections_received", since(s.connsTotal.Load(), base.conns))
 		kv("total_commands_processed", calls)
+		kv("instantaneous_ops_per_sec", int64(opsRate))
 		in, out := s.netTotals()
 		kv("total_net_input_bytes", since(in, base.netIn))
 		kv("total_net_output_bytes", since(out, base.netOut))
+		kv("instantaneous_input_kbps", strconv.FormatFloat(inKbps, 'f', 2, 64))
+		kv("instantaneous_output_kbps", strconv.FormatFloat(outKbps, 'f', 2, 64))
 		kv("rejected_connections", since(s.rejected.Load(), base.rejected))
 		kv("expired_keys", since(st.Expired, base.expired))
 		kv("evicted_keys", since(st.Evicted, base.evicted))

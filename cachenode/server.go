@@ -37,7 +37,8 @@ type Server struct {
 	timeout     atomic.Int64 // time.Duration
 	requirePass atomic.Pointer[string]
 
-	stats    []cmdStats // indexed by command.id
+	stats    []cmdStats  // indexed by command.id
+	inst     instMetrics // INFO's instantaneous rates and memory peak (instant.go)
 	metrics  *metrics
 	registry *prometheus.Registry
 
@@ -116,17 +117,18 @@ func New(cfg Config) (*Server, error) {
 	s.timeout.Store(int64(c.Timeout))
 	pw := c.RequirePass
 	s.requirePass.Store(&pw)
-	s.store = store.New(store.Config{MaxMemory: c.MaxMemory, Policy: pol})
-	s.trk.init()
-	s.store.SetRemoveHook(func(key []byte) { s.keyModified(key, nil) }) // expired, evicted
-	s.stats = make([]cmdStats, len(commandList)+1)                      // last: unknown commands
+	s.stats = make([]cmdStats, len(commandList)+1) // last: unknown commands
 	s.base.Store(newStatBase(len(s.stats)))
 	for i := range s.stripes {
 		s.stripes[i].cmd = make([]cmdCount, len(commandList)+1)
 	}
+	s.store = store.New(store.Config{MaxMemory: c.MaxMemory, Policy: pol, Tick: s.sampleStats})
+	s.trk.init()
+	s.store.SetRemoveHook(func(key []byte) { s.keyModified(key, nil) }) // expired, evicted
 	s.registry = prometheus.NewRegistry()
 	s.metrics = newMetrics(s)
 	s.registry.MustRegister(s.metrics)
+	s.inst.ready.Store(true) // after s.store is set: sampleStats reads it
 	return s, nil
 }
 

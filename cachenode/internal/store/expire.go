@@ -12,7 +12,7 @@ import "time"
 
 const sweepStep = 512
 
-func (s *Store) expireLoop(every time.Duration) {
+func (s *Store) expireLoop(every time.Duration, tick func()) {
 	defer close(s.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -21,6 +21,9 @@ func (s *Store) expireLoop(every time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
+			if tick != nil {
+				tick()
+			}
 			s.tickClock()
 			if !s.expiryPaused() {
 				s.expireCycle(every / 4)

@@ -28,6 +28,10 @@ type Config struct {
 	ExpireInterval time.Duration
 	// Now is the clock, for tests. Default time.Now.
 	Now func() time.Time
+	// Tick, if set, is called by the expiry goroutine every ExpireInterval,
+	// before the cycle (cachenode samples its INFO rates there, as Redis
+	// does in serverCron). It must return quickly.
+	Tick func()
 }
 
 // Op is the decision returned by an Update callback.
@@ -176,7 +180,7 @@ func New(cfg Config) *Store {
 	s.maxMemory.Store(cfg.MaxMemory)
 	s.policy.Store(int64(cfg.Policy))
 	s.idle.init(checkpoint{at: s.nowMs()})
-	go s.expireLoop(cfg.ExpireInterval)
+	go s.expireLoop(cfg.ExpireInterval, cfg.Tick)
 	return s
 }
 
