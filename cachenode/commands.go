@@ -21,6 +21,7 @@ const (
 	flagStale
 	flagNoScript
 	flagAllowBusy
+	flagNoMulti
 )
 
 var flagNames = []struct {
@@ -29,7 +30,7 @@ var flagNames = []struct {
 }{
 	{flagWrite, "write"}, {flagReadonly, "readonly"}, {flagDenyOOM, "denyoom"}, {flagAdmin, "admin"},
 	{flagNoScript, "noscript"}, {flagLoading, "loading"}, {flagStale, "stale"}, {flagFast, "fast"},
-	{flagNoAuth, "no_auth"}, {flagAllowBusy, "allow_busy"},
+	{flagNoAuth, "no_auth"}, {flagNoMulti, "no_multi"}, {flagAllowBusy, "allow_busy"},
 }
 
 // command is one entry of the command table. The table is built once at
@@ -165,6 +166,7 @@ func init() {
 		def("flushdb", -1, w, 0, 0, 0, "@keyspace @write @slow @dangerous", "server", "1.0.0", "Removes all keys from the current database.", "O(N) where N is the number of keys in the selected database", cmdFlush),
 		def("flushall", -1, w, 0, 0, 0, "@keyspace @write @slow @dangerous", "server", "1.0.0", "Removes all keys from all databases.", "O(N) where N is the total number of keys in all databases", cmdFlush),
 		def("time", 1, flagLoading|flagStale|f, 0, 0, 0, "@fast", "server", "2.6.0", "Returns the server time.", "O(1)", cmdTime),
+		def("shutdown", -1, flagAdmin|flagNoScript|flagLoading|flagStale|flagNoMulti|flagAllowBusy, 0, 0, 0, "@admin @slow @dangerous", "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", cmdShutdown),
 		def("lastsave", 1, flagLoading|flagStale|f, 0, 0, 0, "@admin @fast @dangerous", "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", "O(1)", cmdLastSave),
 		def("role", 1, flagNoScript|flagLoading|flagStale|f, 0, 0, 0, "@admin @fast @dangerous", "server", "2.8.12", "Returns the replication role.", "O(1)", cmdRole),
 		container("memory", -2, 0, "@slow", "server", "4.0.0", "A container for memory diagnostics commands.", nil,
@@ -307,6 +309,12 @@ func (c *conn) exec(args [][]byte) {
 	}
 	if cmd.flags&flagNoAuth == 0 && c.authRequired() {
 		c.err(errNoAuth)
+		c.st.cmd[cmd.id].rejected.Add(1)
+		c.flagTransaction()
+		return
+	}
+	if c.tx != nil && cmd.flags&flagNoMulti != 0 {
+		c.err("ERR Command not allowed inside a transaction")
 		c.st.cmd[cmd.id].rejected.Add(1)
 		c.flagTransaction()
 		return

@@ -18,7 +18,8 @@ import (
 )
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or
-// Close.
+// Close, or once a client's SHUTDOWN command has started the server's
+// shutdown (call Shutdown to wait for it to finish).
 var ErrServerClosed = errors.New("cachenode: server closed")
 
 // Server is a Redis-protocol cache server. Create it with New, run it with
@@ -356,10 +357,11 @@ func (s *Server) ready() bool {
 
 // beginClose stops accepting: marks the server closing and closes its
 // listeners. It returns the connections open at that moment.
-func (s *Server) beginClose() []*conn {
+func (s *Server) beginClose() (conns []*conn, first bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.closing {
+	first = !s.closing
+	if first {
 		close(s.closed)
 	}
 	s.closing = true
@@ -367,11 +369,11 @@ func (s *Server) beginClose() []*conn {
 	for ln := range s.listeners {
 		ln.Close()
 	}
-	conns := make([]*conn, 0, len(s.conns))
+	conns = make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	return conns
+	return conns, first
 }
 
 // Shutdown stops the server gracefully: it stops accepting connections,
@@ -380,8 +382,10 @@ func (s *Server) beginClose() []*conn {
 // If ctx ends first, the remaining connections are closed and ctx's error is
 // returned.
 func (s *Server) Shutdown(ctx context.Context) error {
-	conns := s.beginClose()
-	s.log.Info("cachenode shutting down", "clients", len(conns))
+	conns, first := s.beginClose()
+	if first {
+		s.log.Info("cachenode shutting down", "clients", len(conns))
+	}
 	for _, c := range conns {
 		c.interrupt()
 	}

@@ -212,8 +212,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	select {
 	case err := <-served:
-		log.Error("cachenode: server stopped", "err", err)
-		return 1
+		if !errors.Is(err, cachenode.ErrServerClosed) {
+			log.Error("cachenode: server stopped", "err", err)
+			return 1
+		}
+		// A client sent SHUTDOWN: the server is draining its connections.
+		// Wait for that, as for a signal, and exit 0.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*shutdownGrace)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			_ = srv.Close()
+		}
+		log.Info("cachenode stopped")
+		return 0
 	case sig := <-sigs:
 		log.Info("cachenode: signal received, shutting down", "signal", sig.String(), "grace", shutdownGrace.String())
 	}

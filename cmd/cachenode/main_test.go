@@ -510,9 +510,22 @@ func TestMetricsEndpoints(t *testing.T) {
 // TestSIGTERM sends SIGTERM while clients are connected, some idle and some
 // in the middle of pipelines: the process exits 0 within a few seconds and
 // every reply a client did get is correct.
+// TestSIGTERM: SIGTERM, SIGINT and a client's SHUTDOWN each stop the node
+// gracefully: pipelining clients get every reply to what they sent, idle
+// connections are closed, and the process exits 0.
 func TestSIGTERM(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
-		t.Run(sig.String(), func(t *testing.T) {
+	signal := func(sig syscall.Signal) func(*node) error {
+		return func(n *node) error { return n.cmd.Process.Signal(sig) }
+	}
+	for _, tc := range []struct {
+		name string
+		stop func(*node) error
+	}{
+		{"SIGTERM", signal(syscall.SIGTERM)},
+		{"SIGINT", signal(syscall.SIGINT)},
+		{"SHUTDOWN", shutdownCommand},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			n := startNode(t)
 			var idle []net.Conn
 			for i := 0; i < 5; i++ {
@@ -548,13 +561,13 @@ func TestSIGTERM(t *testing.T) {
 				}
 			}
 			stopAt := time.Now()
-			if err := n.cmd.Process.Signal(sig); err != nil {
+			if err := tc.stop(n); err != nil {
 				t.Fatal(err)
 			}
 			if code := n.waitExit(t, 15*time.Second); code != 0 {
-				t.Errorf("exit code %d after %v, want 0; output:\n%s", code, sig, n.out.String())
+				t.Errorf("exit code %d after %s, want 0; output:\n%s", code, tc.name, n.out.String())
 			}
-			t.Logf("exited %v after %v", sig, time.Since(stopAt).Round(time.Millisecond))
+			t.Logf("exited %s after %v", tc.name, time.Since(stopAt).Round(time.Millisecond))
 			wg.Wait()
 			close(errs)
 			for err := range errs {
@@ -574,6 +587,25 @@ func TestSIGTERM(t *testing.T) {
 			}
 		})
 	}
+}
+
+// shutdownCommand sends SHUTDOWN, which redis-server answers by closing the
+// connection (no reply) as it exits; so must cachenode.
+func shutdownCommand(n *node) error {
+	c, err := net.DialTimeout("tcp", n.addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("SHUTDOWN\r\n")); err != nil {
+		return err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(c)
+	if len(b) > 0 || err != nil {
+		return fmt.Errorf("SHUTDOWN: reply %q, %v; want the connection closed without a reply", b, err)
+	}
+	return nil
 }
 
 // TestSIGTERMSlowReader: a client that pipelines large GETs and never reads
