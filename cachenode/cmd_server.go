@@ -754,7 +754,7 @@ func cmdClientKill(c *conn, args [][]byte) {
 		// Gone from the client list at once, as in Redis (its goroutine,
 		// which ends on the closed socket, would remove it a little later).
 		delete(c.s.conns, cl)
-		cl.nc.Close()
+		cl.kill()
 	}
 	c.s.mu.Unlock()
 	if !oldForm {

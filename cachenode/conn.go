@@ -121,6 +121,7 @@ func (c *conn) serve() {
 	defer c.rd.Release() // last: nothing reads the buffer after serve
 	defer c.s.removeConn(c)
 	defer c.nc.Close()
+	defer c.io.close() // before the Close: it ends rawIO's open read
 	defer func() {
 		if r := recover(); r != nil {
 			c.s.log.Error("cachenode: panic serving client; connection closed",

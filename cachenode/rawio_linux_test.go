@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -42,6 +43,7 @@ func TestRawIO(t *testing.T) {
 	if r == nil {
 		t.Fatal("newRawIO returned nil for a TCP connection")
 	}
+	defer r.close() // ends the coroutine of its open read
 	if newRawIO(struct{}{}) != nil {
 		t.Fatal("newRawIO accepted a value without a file descriptor")
 	}
@@ -80,6 +82,26 @@ func TestRawIO(t *testing.T) {
 	}
 	if string(acc) != "hello" {
 		t.Fatalf("read %q", acc)
+	}
+	// After a read that drained the socket the next one waits for
+	// readiness without reading first: data sent later must still arrive.
+	// A read that fills the buffer reads again at once: the rest is there.
+	for i, chunk := range []string{"later", strings.Repeat("x", 100)} {
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			_, _ = client.Write([]byte(chunk))
+		}()
+		acc = acc[:0]
+		for len(acc) < len(chunk) {
+			n, err := r.read(buf)
+			if err != nil {
+				t.Fatalf("read %d: %v", i, err)
+			}
+			acc = append(acc, buf[:n]...)
+		}
+		if string(acc) != chunk {
+			t.Fatalf("read %d: %q, want %q", i, acc, chunk)
+		}
 	}
 	_ = server.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	var ne net.Error

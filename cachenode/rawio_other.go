@@ -9,3 +9,8 @@ func newRawIO(any) *rawIO { return nil }
 
 func (*rawIO) read(p []byte) (int, error)  { panic("unreachable") }
 func (*rawIO) write(p []byte) (int, error) { panic("unreachable") }
+
+func (*rawIO) close() {}
+
+// kill ends c from another goroutine.
+func (c *conn) kill() { c.nc.Close() }

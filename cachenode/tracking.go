@@ -298,7 +298,7 @@ func (c *conn) push(msg []byte, self *conn) {
 		c.pushMu.Unlock()
 		c.s.log.Warn("cachenode: closing client that does not read its invalidation messages",
 			"client", c.addr, "limit", pushBufLimit)
-		c.nc.Close()
+		c.kill()
 		return
 	}
 	c.pushBuf = append(c.pushBuf, msg...)
