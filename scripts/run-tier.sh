@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts one cachenode per port given (default 7001 7002 7003) on 127.0.0.1 in the foreground.
-# Ctrl-C (or SIGTERM) stops every node it started, by PID, and waits for them.
+# Ctrl-C (or SIGTERM) stops every node it started, by PID, and waits for them. A
+# node stopped alone (SHUTDOWN, kill) leaves the others running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ports=("$@")
@@ -23,5 +24,6 @@ for port in "${ports[@]}"; do
 	pids+=("$!")
 done
 echo "tier up on ports ${ports[*]} (Ctrl-C stops it)"
-wait -n "${pids[@]}" || true
-stop
+# A node stopped on its own (redis-cli SHUTDOWN, a kill, a crash) leaves the
+# others running, as a real tier would; the script ends when all have.
+for p in "${pids[@]}"; do wait "$p" || true; done
