@@ -203,9 +203,7 @@ func (c *sockConn) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return &net.OpError{Op: "close", Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: net.ErrClosed}
 	}
-	_ = c.rc.Control(func(fd uintptr) {
-		_, _, _ = syscall.RawSyscall(syscall.SYS_SHUTDOWN, fd, syscall.SHUT_RDWR, 0)
-	})
+	_ = shutdownRW(c.rc)
 	c.closer.add(c.f)
 	return nil
 }

@@ -790,13 +790,10 @@ func cmdClientNoEvict(c *conn, args [][]byte) {
 	c.ok()
 }
 
-// cmdClientNoTouch: with NO-TOUCH on, GET, MGET and GETRANGE do not update
-// the keys' LRU clock (TOUCH still does), so a monitoring client does not
-// keep keys from being evicted.
 // cmdClientReply is CLIENT REPLY ON|OFF|SKIP: OFF drops the replies to every
 // command until ON, SKIP drops the reply to the next command; neither has a
-// reply of its own. Invalidation messages (RESP3 pushes) still go out. conn.exec
-// and endReply apply the setting.
+// reply of its own. Invalidation messages (RESP3 pushes) still go out.
+// conn.serve applies the setting (endReply).
 func cmdClientReply(c *conn, args [][]byte) {
 	switch {
 	case eq(args[2], "on"):
@@ -832,6 +829,9 @@ func cmdClientUnblock(c *conn, args [][]byte) {
 	c.int(0)
 }
 
+// cmdClientNoTouch: with NO-TOUCH on, GET, MGET and GETRANGE do not update
+// the keys' LRU clock (TOUCH still does), so a monitoring client does not
+// keep keys from being evicted.
 func cmdClientNoTouch(c *conn, args [][]byte) {
 	on, ok := parseOnOff(args[2])
 	if !ok {

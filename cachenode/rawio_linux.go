@@ -172,13 +172,18 @@ func (r *rawIO) write(p []byte) (int, error) {
 // here would wait for that goroutine's open read (see rawIO.read).
 func (c *conn) kill() {
 	if sc, ok := c.nc.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			if rc.Control(func(fd uintptr) {
-				_ = syscall.Shutdown(int(fd), syscall.SHUT_RDWR)
-			}) == nil {
-				return
-			}
+		if rc, err := sc.SyscallConn(); err == nil && shutdownRW(rc) == nil {
+			return
 		}
 	}
 	c.nc.Close()
+}
+
+// shutdownRW shuts the socket down both ways with a raw system call (as the
+// rest of the connection I/O, so the runtime's monitor thread is not woken).
+// It fails only once the descriptor is closed.
+func shutdownRW(rc syscall.RawConn) error {
+	return rc.Control(func(fd uintptr) {
+		_, _, _ = syscall.RawSyscall(syscall.SYS_SHUTDOWN, fd, syscall.SHUT_RDWR, 0)
+	})
 }

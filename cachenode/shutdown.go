@@ -49,14 +49,9 @@ func cmdShutdown(c *conn, args [][]byte) {
 }
 
 // shutdownByCommand starts a graceful shutdown in the background (the
-// calling connection is one of those it waits for).
+// calling connection is one of those it waits for). Shutdown may run more
+// than once, so a shutdown already under way needs no check.
 func (s *Server) shutdownByCommand() {
-	s.mu.Lock()
-	closing := s.closing
-	s.mu.Unlock()
-	if closing {
-		return
-	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), commandShutdownGrace)
 		defer cancel()

@@ -217,14 +217,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		// A client sent SHUTDOWN: the server is draining its connections.
-		// Wait for that, as for a signal, and exit 0.
-		ctx, cancel := context.WithTimeout(context.Background(), 2*shutdownGrace)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			_ = srv.Close()
-		}
-		log.Info("cachenode stopped")
-		return 0
+		// Wait for that below, as for a signal, and exit 0.
+		served <- err
 	case sig := <-sigs:
 		log.Info("cachenode: signal received, shutting down", "signal", sig.String(), "grace", shutdownGrace.String())
 	}
