@@ -384,7 +384,11 @@ func (s *Server) beginClose() (conns []*conn, first bool) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	conns, first := s.beginClose()
 	if first {
-		s.log.Info("cachenode shutting down", "clients", len(conns))
+		attrs := []any{"clients", len(conns)}
+		if a := s.Addr(); a != nil { // several nodes may share one log (make run)
+			attrs = append(attrs, "addr", a.String())
+		}
+		s.log.Info("cachenode shutting down", attrs...)
 	}
 	for _, c := range conns {
 		c.interrupt()

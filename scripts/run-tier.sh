@@ -2,13 +2,19 @@
 # Starts one cachenode per port given (default 7001 7002 7003) on 127.0.0.1 in the foreground.
 # Ctrl-C (or SIGTERM) stops every node it started, by PID, and waits for them. A
 # node stopped alone (SHUTDOWN, kill) leaves the others running.
+# Environment: CACHENODE_FLAGS (extra flags for every node, e.g. "--maxmemory 64mb"),
+# CACHENODE_BIN (run this binary instead of building bin/cachenode).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ports=("$@")
 [ "${#ports[@]}" -gt 0 ] || ports=(7001 7002 7003)
 
-mkdir -p bin
-go build -o bin/cachenode ./cmd/cachenode
+bin=${CACHENODE_BIN:-}
+if [ -z "$bin" ]; then
+	mkdir -p bin
+	go build -o bin/cachenode ./cmd/cachenode
+	bin=./bin/cachenode
+fi
 
 pids=()
 stop() {
@@ -20,7 +26,7 @@ stop() {
 trap stop INT TERM
 
 for port in "${ports[@]}"; do
-	./bin/cachenode --port "$port" --bind 127.0.0.1 ${CACHENODE_FLAGS:-} &
+	"$bin" --port "$port" --bind 127.0.0.1 ${CACHENODE_FLAGS:-} &
 	pids+=("$!")
 done
 echo "tier up on ports ${ports[*]} (Ctrl-C stops it)"

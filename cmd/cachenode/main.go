@@ -209,6 +209,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		attrs = append(attrs, "metrics_addr", ma.String())
 	}
 	log.Info("cachenode ready to accept connections", attrs...)
+	// Later lines name the node too: several may share one terminal (make run).
+	log = log.With("addr", srv.Addr().String())
 
 	select {
 	case err := <-served:
