@@ -303,6 +303,8 @@ func cmdReset(c *conn, _ [][]byte) {
 	c.noEvict.Store(false)
 	c.noTouch.Store(false)
 	c.replyOff, c.replySkipNext = false, false // as Redis: a pending skip still drops this reply
+	c.monReplyOff.Store(false)
+	c.s.mon.remove(c)
 	if c.trk != nil {
 		c.s.trk.disable(c)
 	}

@@ -51,6 +51,7 @@ func cmdAuth(c *conn, args [][]byte) {
 		c.err(errSyntax)
 		return
 	}
+	c.redact = 1<<1 | 1<<(len(args)-1) // MONITOR shows neither user nor password, as Redis
 	user, pass := []byte("default"), args[1]
 	if len(args) == 2 {
 		if *c.s.requirePass.Load() == "" {
@@ -100,6 +101,9 @@ func cmdHello(c *conn, args [][]byte) {
 		switch {
 		case eq(args[j], "auth") && more >= 2:
 			user, pass = args[j+1], args[j+2]
+			if j+2 < 64 {
+				c.redact |= 1<<(j+1) | 1<<(j+2) // hidden from MONITOR, as Redis
+			}
 			j += 2
 		case eq(args[j], "setname") && more >= 1:
 			name = args[j+1]
@@ -247,6 +251,9 @@ func (c *conn) clientLine(b []byte, cl *conn, now time.Time) []byte {
 	b = append(b, " flags="...)
 	redir := int64(-1)
 	nflags := len(b)
+	if cl.monitoring.Load() {
+		b = append(b, 'O') // first, as in Redis's flags
+	}
 	c.s.trk.mu.Lock()
 	if tr := cl.trk; tr != nil {
 		redir = tr.redirect
@@ -265,6 +272,7 @@ func (c *conn) clientLine(b []byte, cl *conn, now time.Time) []byte {
 	if cl.noTouch.Load() {
 		b = append(b, 'T')
 	}
+
 	if len(b) == nflags {
 		b = append(b, 'N')
 	}
@@ -798,9 +806,11 @@ func cmdClientReply(c *conn, args [][]byte) {
 	switch {
 	case eq(args[2], "on"):
 		c.replyOff, c.replySkip, c.replySkipNext = false, false, false
+		c.monReplyOff.Store(false)
 		c.ok()
 	case eq(args[2], "off"):
 		c.replyOff = true
+		c.monReplyOff.Store(true)
 	case eq(args[2], "skip"):
 		if !c.replyOff {
 			c.replySkipNext = true

@@ -167,6 +167,7 @@ func init() {
 		def("flushall", -1, w, 0, 0, 0, "@keyspace @write @slow @dangerous", "server", "1.0.0", "Removes all keys from all databases.", "O(N) where N is the total number of keys in all databases", cmdFlush),
 		def("time", 1, flagLoading|flagStale|f, 0, 0, 0, "@fast", "server", "2.6.0", "Returns the server time.", "O(1)", cmdTime),
 		def("shutdown", -1, flagAdmin|flagNoScript|flagLoading|flagStale|flagNoMulti|flagAllowBusy, 0, 0, 0, "@admin @slow @dangerous", "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", cmdShutdown),
+		def("monitor", 1, flagAdmin|conn, 0, 0, 0, "@admin @slow @dangerous", "server", "1.0.0", "Listens for all requests received by the server in real-time.", "O(1)", cmdMonitor),
 		def("lastsave", 1, flagLoading|flagStale|f, 0, 0, 0, "@admin @fast @dangerous", "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", "O(1)", cmdLastSave),
 		def("role", 1, flagNoScript|flagLoading|flagStale|f, 0, 0, 0, "@admin @fast @dangerous", "server", "2.8.12", "Returns the replication role.", "O(1)", cmdRole),
 		container("memory", -2, 0, "@slow", "server", "4.0.0", "A container for memory diagnostics commands.", nil,
@@ -281,6 +282,10 @@ func lookupName(m map[string]*command, b []byte, scratch *[32]byte) *command {
 // command rejected inside MULTI makes the transaction fail at EXEC, and one
 // accepted is queued.
 func (c *conn) exec(args [][]byte) {
+	if c.monitoring.Load() {
+		c.takePushes() // the MONITOR lines of commands that ran before this one go first
+		c.outMark = len(c.out)
+	}
 	cmd := fastLookup(args[0])
 	if cmd == nil {
 		cmd = lookupName(commands, args[0], &c.lower)
@@ -319,6 +324,12 @@ func (c *conn) exec(args [][]byte) {
 		c.flagTransaction()
 		return
 	}
+	if c.monitoring.Load() && cmd.flags&(flagWrite|flagReadonly) != 0 {
+		c.err(errMonitorKeyspace)
+		c.st.cmd[cmd.id].rejected.Add(1)
+		c.flagTransaction()
+		return
+	}
 	// A paused command waits before the memory check: eviction is paused
 	// too, and must run for it once the pause is over. EXEC of a
 	// transaction that writes counts as a write.
@@ -340,6 +351,9 @@ func (c *conn) exec(args [][]byte) {
 	}
 	if cmd == execCmd {
 		cmdExec(c, args) // takes the exclusive side of the lock itself
+		if c.s.mon.n.Load() != 0 {
+			c.feedMonitors(args) // after the transaction's commands, as Redis
+		}
 		return
 	}
 	c.runShared(cmd, args)
@@ -389,6 +403,12 @@ func (c *conn) run(cmd *command, args [][]byte) {
 	}
 	if c.lastCmd.Load() != cmd {
 		c.lastCmd.Store(cmd)
+	}
+	if c.s.mon.n.Load() != 0 && cmd.flags&flagAdmin == 0 {
+		c.feedMonitors(args)
+	}
+	if c.redact != 0 {
+		c.redact = 0
 	}
 }
 

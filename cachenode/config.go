@@ -46,6 +46,9 @@ type Config struct {
 	MetricsAddr string
 	// Logger receives the startup line and abnormal events. Default slog.Default().
 	Logger *slog.Logger
+
+	// pushLimit overrides pushBufLimit (tests).
+	pushLimit int
 }
 
 func (c *Config) withDefaults() (Config, store.Policy, error) {
@@ -61,6 +64,9 @@ func (c *Config) withDefaults() (Config, store.Policy, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.pushLimit == 0 {
+		cfg.pushLimit = pushBufLimit
 	}
 	if cfg.MaxMemory < 0 {
 		return cfg, 0, fmt.Errorf("cachenode: negative MaxMemory %d", cfg.MaxMemory)

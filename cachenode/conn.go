@@ -69,11 +69,17 @@ type conn struct {
 	modSet      bool         // the running write command reported the keys it changed (changed, unchanged)
 	modKeys     [][]byte     // those keys
 	trk         *tracking    // CLIENT TRACKING options; nil when off (see tracker)
-	pushMu      sync.Mutex   // protects pushBuf
-	pushBuf     []byte       // invalidation messages queued by other connections
+	pushMu      sync.Mutex   // protects pushBuf and pushDead
+	pushBuf     []byte       // invalidation messages (and MONITOR lines) queued by other connections
+	pushDead    bool         // pushBuf overflowed: the connection is being closed
 	pushPending atomic.Bool  // pushBuf is not empty
 	wakeMu      sync.Mutex   // orders wake's read deadline and woken
 	woken       atomic.Bool  // wake set the read deadline to now
+
+	monitoring  atomic.Bool // MONITOR is on (see monitors)
+	monReplyOff atomic.Bool // replyOff, for the connections feeding this monitor
+	monLine     []byte      // the MONITOR line of this connection's command
+	redact      uint64      // arguments of the running command MONITOR shows as "(redacted)" (AUTH)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {

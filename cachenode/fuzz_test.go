@@ -29,6 +29,8 @@ func FuzzCommands(f *testing.F) {
 		encode("COMMAND", "GETKEYSANDFLAGS", "SET", "k", "v", "GET") + encode("COMMAND", "GETKEYS", "MSET", "a", "1", "b") + encode("COMMAND", "GETKEYS", "MEMORY", "USAGE"),
 		encode("CLIENT", "REPLY", "SKIP") + encode("GET", "k") + encode("CLIENT", "REPLY", "OFF") + encode("NOPE") + encode("CLIENT", "REPLY", "ON") + encode("CLIENT", "UNBLOCK", "1", "ERROR"),
 		encode("SHUTDOWN", "ABORT") + encode("MULTI") + encode("SHUTDOWN", "NOW") + encode("EXEC") + encode("SHUTDOWN", "SAVE") + encode("SHUTDOWN") + encode("PING"),
+		encode("MONITOR") + encode("AUTH", "a", "b") + encode("GET", "k") + encode("CLIENT", "REPLY", "SKIP") + encode("PING") + encode("MONITOR") + encode("RESET") + encode("PING"),
+		encode("MULTI") + encode("MONITOR") + encode("EXEC") + encode("HELLO", "3", "AUTH", "default", "x", "AUTH", "y"),
 		encode("WATCH", "a", "b", "a") + encode("SET", "a", "1") + encode("MULTI") + encode("WATCH", "c") + encode("UNWATCH") + encode("EXEC") + encode("FLUSHALL") + encode("WATCH", "a") + encode("RESET"),
 	}
 	for _, s := range seeds {

@@ -57,6 +57,7 @@ type Server struct {
 	workerWG       sync.WaitGroup  // connection goroutines
 	workersStarted atomic.Int64    // for tests
 	trk            tracker         // CLIENT TRACKING
+	mon            monitors        // MONITOR
 	watch          watcher         // WATCH
 	errStats       errorStats      // INFO errorstats
 	execLock       execLock        // MULTI/EXEC: commands read-lock a stripe, EXEC write-locks all
@@ -320,6 +321,7 @@ func (s *Server) keyModified(key []byte, modifier *conn) {
 }
 
 func (s *Server) removeConn(c *conn) {
+	s.mon.remove(c)
 	s.trk.removeConn(c)
 	s.watch.unwatch(c)
 	s.mu.Lock()

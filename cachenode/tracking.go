@@ -270,7 +270,7 @@ func (t *tracker) sendLocked(c *conn, key []byte, modifier *conn) {
 				msg := resp.AppendPushLen(nil, 2)
 				msg = resp.AppendBulkString(msg, "tracking-redir-broken")
 				msg = resp.AppendInt(msg, r)
-				c.push(msg, modifier)
+				c.push(msg, modifier, "invalidation messages")
 			}
 			return
 		}
@@ -286,25 +286,35 @@ func (t *tracker) sendLocked(c *conn, key []byte, modifier *conn) {
 		msg = resp.AppendArrayLen(msg, 1)
 		msg = resp.AppendBulk(msg, key)
 	}
-	to.push(msg, modifier)
+	to.push(msg, modifier, "invalidation messages")
 }
 
 // push queues a message for c's goroutine to write after its current reply,
 // and wakes it if it is waiting for a request. self is the connection whose
-// goroutine is calling: it writes its queue after the command anyway.
-func (c *conn) push(msg []byte, self *conn) {
+// goroutine is calling: it writes its queue after the command anyway. Only
+// the first message of a queue wakes c: the goroutine takes the whole queue
+// once awake. what names the messages in the log when c is closed for not
+// reading them.
+func (c *conn) push(msg []byte, self *conn, what string) {
 	c.pushMu.Lock()
-	if len(c.pushBuf)+len(msg) > pushBufLimit {
+	if c.pushDead {
 		c.pushMu.Unlock()
-		c.s.log.Warn("cachenode: closing client that does not read its invalidation messages",
-			"client", c.addr, "limit", pushBufLimit)
+		return // closed for not reading; its goroutine is on the way out
+	}
+	if len(c.pushBuf)+len(msg) > c.s.cfg.pushLimit {
+		c.pushDead = true
+		c.pushBuf = nil
+		c.pushMu.Unlock()
+		c.s.log.Warn("cachenode: closing client that does not read its "+what,
+			"client", c.addr, "limit", c.s.cfg.pushLimit)
 		c.kill()
 		return
 	}
+	first := len(c.pushBuf) == 0
 	c.pushBuf = append(c.pushBuf, msg...)
 	c.pushPending.Store(true)
 	c.pushMu.Unlock()
-	if c != self {
+	if first && c != self {
 		c.wake()
 	}
 }

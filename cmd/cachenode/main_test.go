@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -916,5 +917,76 @@ func TestOpenFilesLimit(t *testing.T) {
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if line != "-ERR max number of clients reached\r\n" {
 		t.Errorf("client %d: %q, %v; want the max clients error", max+1, line, err)
+	}
+}
+
+// TestRedisCLIMonitor: `redis-cli monitor` streams the commands another
+// client (go-redis) runs, in Redis's format, and the node drops the monitor
+// when redis-cli exits.
+func TestRedisCLIMonitor(t *testing.T) {
+	tool := needTool(t, "redis-cli")
+	n := startNode(t)
+	host, port, _ := net.SplitHostPort(n.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	mon := exec.CommandContext(ctx, tool, "-h", host, "-p", port, "monitor")
+	stdout, err := mon.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			_ = mon.Process.Kill()
+			_ = mon.Wait()
+		}
+	}
+	defer stop()
+	lines := bufio.NewScanner(stdout)
+	next := func() string {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("redis-cli monitor ended: %v", lines.Err())
+		}
+		return lines.Text()
+	}
+	if l := next(); l != "OK" {
+		t.Fatalf("redis-cli monitor's first line %q, want OK", l)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: n.addr})
+	defer rdb.Close()
+	if err := rdb.Set(ctx, "k", "a b\n", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Get(ctx, "k").Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := regexp.MustCompile(`^\d{10}\.\d{6} \[0 127\.0\.0\.1:\d+\] "set" "k" "a b\\n"$`)
+	l := next() // HELLO and CLIENT SETINFO from go-redis's handshake come first
+	for !strings.Contains(l, `"set"`) {
+		l = next()
+	}
+	if !want.MatchString(l) {
+		t.Fatalf("SET shown as %q, want it to match %s", l, want)
+	}
+	if l := next(); !strings.HasSuffix(l, `"get" "k"`) {
+		t.Errorf("line after SET %q, want GET k", l)
+	}
+	stop()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		list, err := rdb.ClientList(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(list, "flags=O") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("monitor still listed after redis-cli exited:\n%s", list)
+		}
 	}
 }
