@@ -1,13 +1,11 @@
 package cachenode
 
 import (
-	"bytes"
 	"log/slog"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -176,29 +174,11 @@ func TestMonitor(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for a logger and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestMonitorSlowReader: a monitor that does not read its stream is closed
 // once more than the push limit is queued for it, with a warning; the
 // commands feeding it are not held up and other clients are unaffected.
 func TestMonitorSlowReader(t *testing.T) {
-	var logs lockedBuffer
+	var logs redistest.Buffer
 	s := startServer(t, Config{
 		pushLimit: 64 << 10,
 		Logger:    slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),

@@ -67,27 +67,9 @@ func TestMain(m *testing.M) {
 type node struct {
 	addr string
 	cmd  *exec.Cmd
-	out  *syncBuffer // stdout+stderr
+	out  *redistest.Buffer // stdout+stderr
 	done chan struct{}
 	err  error // Wait's result, valid after done is closed
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's output copier and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startNode runs the binary on a free port with the extra flags given and
@@ -106,7 +88,7 @@ func startNodeWith(t *testing.T, wrapper []string, args ...string) *node {
 	var lastOut string
 	for attempt := 0; attempt < 3; attempt++ {
 		port := redistest.FreePort(t)
-		n := &node{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &syncBuffer{}, done: make(chan struct{})}
+		n := &node{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &redistest.Buffer{}, done: make(chan struct{})}
 		argv := append(append(append([]string{}, wrapper...), binary, "--port", strconv.Itoa(port)), args...)
 		n.cmd = exec.Command(argv[0], argv[1:]...)
 		n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
