@@ -254,6 +254,9 @@ func (c *conn) clientLine(b []byte, cl *conn, now time.Time) []byte {
 	if cl.monitoring.Load() {
 		b = append(b, 'O') // first, as in Redis's flags
 	}
+	if cl.blockState.Load() == blockWaiting {
+		b = append(b, 'b')
+	}
 	c.s.trk.mu.Lock()
 	if tr := cl.trk; tr != nil {
 		redir = tr.redirect
@@ -820,9 +823,9 @@ func cmdClientReply(c *conn, args [][]byte) {
 	}
 }
 
-// cmdClientUnblock is CLIENT UNBLOCK id [TIMEOUT|ERROR]. cachenode has no
-// blocking commands, so no client is ever blocked and the answer is always 0,
-// as Redis answers for a client that is not blocked.
+// cmdClientUnblock is CLIENT UNBLOCK id [TIMEOUT|ERROR]: it ends a client's
+// WAIT (the only blocking command) as its timeout would, or with an
+// -UNBLOCKED error, and answers 1; 0 for a client that is not blocked.
 func cmdClientUnblock(c *conn, args [][]byte) {
 	if len(args) > 4 {
 		c.err("ERR unknown subcommand or wrong number of arguments for '" + trunc(args[1], 128) + "'. Try CLIENT HELP.")
@@ -832,8 +835,26 @@ func cmdClientUnblock(c *conn, args [][]byte) {
 		c.err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
 		return
 	}
-	if _, ok := resp.ParseInt(args[2]); !ok {
+	id, ok := resp.ParseInt(args[2])
+	if !ok {
 		c.err(errNotInt)
+		return
+	}
+	mode := blockUnblockTime
+	if len(args) == 4 && eq(args[3], "error") {
+		mode = blockUnblockError
+	}
+	var target *conn
+	c.s.mu.Lock()
+	for cl := range c.s.conns {
+		if cl.id == id {
+			target = cl
+			break
+		}
+	}
+	c.s.mu.Unlock()
+	if target != nil && target.unblock(mode) {
+		c.int(1)
 		return
 	}
 	c.int(0)

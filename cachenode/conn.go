@@ -76,6 +76,10 @@ type conn struct {
 	wakeMu      sync.Mutex   // orders wake's read deadline and woken
 	woken       atomic.Bool  // wake set the read deadline to now
 
+	blockPending bool         // WAIT ran: block before the next command
+	blockUntil   time.Time    // the WAIT's deadline; zero: none
+	blockState   atomic.Int32 // blockNone, blockWaiting, or how CLIENT UNBLOCK ended the wait
+
 	monitoring  atomic.Bool // MONITOR is on (see monitors)
 	monReplyOff atomic.Bool // replyOff, for the connections feeding this monitor
 	monLine     []byte      // the MONITOR line of this connection's command
@@ -140,6 +144,9 @@ func (c *conn) serve() {
 			c.outMark = len(c.out)
 			c.exec(args)
 			c.endReply()
+			if c.blockPending && !c.block() {
+				return
+			}
 			if c.quit {
 				c.flush()
 				return
@@ -173,12 +180,14 @@ func (c *conn) serve() {
 			return
 		}
 		timeout := time.Duration(c.s.timeout.Load())
+		if c.monitoring.Load() {
+			timeout = 0 // as in Redis, the idle timeout spares monitors (they only read)
+		}
+		woken := false
 		if timeout > 0 {
-			_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
-			c.rdl = true
+			woken = c.armRead(time.Now().Add(timeout))
 		} else if c.rdl {
-			_ = c.nc.SetReadDeadline(time.Time{})
-			c.rdl = false
+			woken = c.armRead(time.Time{})
 		}
 		if c.s.shuttingDown.Load() { // Shutdown may have set a deadline we just replaced
 			return
@@ -186,7 +195,7 @@ func (c *conn) serve() {
 		if c.rd.Unauthenticated && !c.authRequired() {
 			c.rd.Unauthenticated = false // requirepass was removed with CONFIG SET
 		}
-		if c.woken.Load() && c.takeWake(timeout) {
+		if (woken || c.woken.Load()) && c.takeWake(timeout) {
 			continue // write the invalidation messages first
 		}
 		err = c.rd.Fill()
@@ -261,6 +270,20 @@ func (c *conn) wake() {
 	_ = c.nc.SetReadDeadline(time.Now())
 	c.woken.Store(true)
 	c.wakeMu.Unlock()
+}
+
+// armRead sets the read deadline for the next wait for input (zero: none),
+// unless a wake is pending, and reports whether one is. It holds wakeMu, so
+// it never replaces the deadline a concurrent wake has just set.
+func (c *conn) armRead(d time.Time) (woken bool) {
+	c.wakeMu.Lock()
+	defer c.wakeMu.Unlock()
+	if c.woken.Load() {
+		return true
+	}
+	_ = c.nc.SetReadDeadline(d)
+	c.rdl = !d.IsZero()
+	return false
 }
 
 // takeWake reports whether wake was called since the last takeWake and, if

@@ -31,6 +31,7 @@ func FuzzCommands(f *testing.F) {
 		encode("SHUTDOWN", "ABORT") + encode("MULTI") + encode("SHUTDOWN", "NOW") + encode("EXEC") + encode("SHUTDOWN", "SAVE") + encode("SHUTDOWN") + encode("PING"),
 		encode("MONITOR") + encode("AUTH", "a", "b") + encode("GET", "k") + encode("CLIENT", "REPLY", "SKIP") + encode("PING") + encode("MONITOR") + encode("RESET") + encode("PING"),
 		encode("MULTI") + encode("MONITOR") + encode("EXEC") + encode("HELLO", "3", "AUTH", "default", "x", "AUTH", "y"),
+		encode("WAIT", "0", "0") + encode("MULTI") + encode("WAIT", "1", "0") + encode("EXEC") + encode("CLIENT", "UNBLOCK", "1", "ERROR") + encode("WAIT", "1", "5") + encode("PING"),
 		encode("WATCH", "a", "b", "a") + encode("SET", "a", "1") + encode("MULTI") + encode("WATCH", "c") + encode("UNWATCH") + encode("EXEC") + encode("FLUSHALL") + encode("WATCH", "a") + encode("RESET"),
 	}
 	for _, s := range seeds {

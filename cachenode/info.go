@@ -155,7 +155,7 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("cluster_connections", 0)
 		kv("maxclients", s.maxClients.Load())
 		kv("client_recent_max_output_buffer", s.maxOut.Load())
-		kv("blocked_clients", 0)
+		kv("blocked_clients", s.blocked.Load())
 		kv("tracking_clients", s.trk.active.Load())
 	}
 	opsRate, inKbps, outKbps, peak := s.instant(st.UsedMemory)

@@ -142,14 +142,18 @@ func TestMonitorLineFormat(t *testing.T) {
 }
 
 // TestMonitor checks MONITOR end to end on cachenode alone: lines arrive as
-// other connections' commands run, CLIENT LIST shows the monitor (flag O),
-// and a monitor that closes is dropped.
+// other connections' commands run, an idle monitor outlives --timeout,
+// CLIENT LIST shows the monitor (flag O), and a monitor that closes is
+// dropped.
 func TestMonitor(t *testing.T) {
-	s := startServer(t, Config{})
+	s := startServer(t, Config{Timeout: time.Second})
 	m := dialRaw(t, s.Addr().String())
 	if r := m.do("MONITOR"); r != "+OK\r\n" {
 		t.Fatalf("MONITOR: %q", r)
 	}
+	// --timeout closes idle clients but, as in Redis, not monitors: they
+	// only read. (The other client is dialled after the wait.)
+	time.Sleep(1500 * time.Millisecond)
 	c := dialRaw(t, s.Addr().String())
 	if r := c.do("SET", "k", "v"); r != "+OK\r\n" {
 		t.Fatalf("SET: %q", r)

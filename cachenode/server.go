@@ -58,6 +58,7 @@ type Server struct {
 	workersStarted atomic.Int64    // for tests
 	trk            tracker         // CLIENT TRACKING
 	mon            monitors        // MONITOR
+	blocked        atomic.Int64    // connections in WAIT (INFO blocked_clients)
 	watch          watcher         // WATCH
 	errStats       errorStats      // INFO errorstats
 	execLock       execLock        // MULTI/EXEC: commands read-lock a stripe, EXEC write-locks all

@@ -1,0 +1,128 @@
+package cachenode
+
+import (
+	"time"
+
+	"github.com/cachetier/cachetier/internal/resp"
+)
+
+// WAIT is the one command that blocks. A node has no replicas, so no write
+// is ever acknowledged by one: WAIT 0 answers 0 at once and a positive count
+// waits out its timeout (0: for ever) and answers 0, as redis-server without
+// replicas does. The wait happens in the connection's goroutine after the
+// command has run (block), outside the locks commands run under; CLIENT
+// UNBLOCK, Shutdown and the client leaving end it early.
+
+// Values of conn.blockState.
+const (
+	blockNone         int32 = iota // not blocked
+	blockWaiting                   // in WAIT
+	blockUnblockTime               // CLIENT UNBLOCK id [TIMEOUT]: answer as at the timeout
+	blockUnblockError              // CLIENT UNBLOCK id ERROR: answer -UNBLOCKED
+)
+
+// maxWaitMs caps a WAIT timeout that time.Duration cannot hold (~292 years):
+// longer ones wait for ever, which is the same in practice.
+const maxWaitMs = int64(100 * 365 * 24 * time.Hour / time.Millisecond)
+
+func cmdWait(c *conn, args [][]byte) {
+	n, ok := resp.ParseInt(args[1])
+	if !ok {
+		c.err(errNotInt)
+		return
+	}
+	ms, ok := resp.ParseInt(args[2])
+	if !ok {
+		c.err("ERR timeout is not an integer or out of range")
+		return
+	}
+	if ms < 0 {
+		c.err("ERR timeout is negative")
+		return
+	}
+	now := time.Now()
+	if ms > 0 && ms > 1<<63-1-now.UnixMilli() { // Redis's check: now + timeout would overflow
+		c.err("ERR timeout is out of range")
+		return
+	}
+	if n <= 0 || c.inExec { // nothing to wait for; EXEC never blocks, as in Redis
+		c.int(0)
+		return
+	}
+	c.blockPending = true
+	c.blockUntil = time.Time{}
+	if ms > 0 && ms <= maxWaitMs {
+		c.blockUntil = now.Add(time.Duration(ms) * time.Millisecond)
+	}
+}
+
+// block holds the connection's goroutine while its WAIT waits: until the
+// deadline, CLIENT UNBLOCK, Shutdown or the client leaving. The replies
+// before it go out first; input that arrives meanwhile is read into the
+// buffer and runs after it, as in Redis; tracking and MONITOR messages are
+// still written. It reports false when the connection must close.
+func (c *conn) block() bool {
+	c.blockPending = false
+	if !c.flush() {
+		return false
+	}
+	c.s.blocked.Add(1) // taken off by whoever ends the wait: endBlock or unblock
+	c.blockState.Store(blockWaiting)
+	for {
+		if c.s.shuttingDown.Load() {
+			c.endBlock()
+			return false
+		}
+		st := c.blockState.Load()
+		if st == blockWaiting && !c.blockUntil.IsZero() && !time.Now().Before(c.blockUntil) {
+			st = blockUnblockTime // the timeout
+		}
+		if st != blockWaiting {
+			if c.endBlock() == blockUnblockError {
+				c.err("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+			} else {
+				c.int(0) // no replica acknowledged
+			}
+			return true
+		}
+		if c.armRead(c.blockUntil) {
+			c.takeWake(0)
+			if !c.flush() {
+				c.endBlock()
+				return false
+			}
+			continue
+		}
+		if c.s.shuttingDown.Load() { // Shutdown's deadline may have been replaced
+			continue
+		}
+		err := c.rd.Fill()
+		if err == nil {
+			c.lastActive.Store(time.Now().UnixNano())
+		} else if !isTimeout(err) {
+			c.endBlock()
+			return false
+		}
+	}
+}
+
+// endBlock ends c's wait from its own goroutine and returns how it ended:
+// blockWaiting (timeout, or the connection closing) or CLIENT UNBLOCK's mode.
+func (c *conn) endBlock() int32 {
+	st := c.blockState.Swap(blockNone)
+	if st == blockWaiting {
+		c.s.blocked.Add(-1)
+	}
+	return st
+}
+
+// unblock is CLIENT UNBLOCK's effect on c: it ends c's WAIT with mode
+// (blockUnblockTime or blockUnblockError) and reports whether c was blocked.
+func (c *conn) unblock(mode int32) bool {
+	if !c.blockState.CompareAndSwap(blockWaiting, mode) {
+		return false
+	}
+	c.s.blocked.Add(-1)
+	c.wake()
+	return true
+}
