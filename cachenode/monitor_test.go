@@ -1,11 +1,13 @@
 package cachenode
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -229,5 +231,67 @@ func TestMonitorSlowReader(t *testing.T) {
 	}
 	if r := dialRaw(t, s.Addr().String()).do("PING"); r != "+PONG\r\n" {
 		t.Errorf("PING from another client: %q", r)
+	}
+}
+
+// TestMonitorConcurrent: with several clients pipelining at once, the
+// monitor sees every command exactly once, each client's in its order.
+func TestMonitorConcurrent(t *testing.T) {
+	s := startServer(t, Config{})
+	m := dialRaw(t, s.Addr().String())
+	if r := m.do("MONITOR"); r != "+OK\r\n" {
+		t.Fatalf("MONITOR: %q", r)
+	}
+	const clients, perClient, batch = 4, 400, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := 0; i < clients; i++ {
+		c := dialRaw(t, s.Addr().String())
+		wg.Add(1)
+		go func(i int, c *rawConn) {
+			defer wg.Done()
+			for n := 0; n < perClient; n += batch {
+				var b strings.Builder
+				for j := n; j < n+batch; j++ {
+					b.WriteString(encode("SET", "c"+strconv.Itoa(i), strconv.Itoa(j)))
+				}
+				if _, err := c.nc.Write([]byte(b.String())); err != nil {
+					errs <- err
+					return
+				}
+				for j := 0; j < batch; j++ {
+					if r, err := readReply(c.br); err != nil || r != "+OK\r\n" {
+						errs <- fmt.Errorf("client %d: %q %v", i, r, err)
+						return
+					}
+				}
+			}
+		}(i, c)
+	}
+	next := make(map[string]int) // client key -> next value expected
+	for seen := 0; seen < clients*perClient; seen++ {
+		line := m.reply()
+		g := monitorLine.FindStringSubmatch(line)
+		if g == nil {
+			t.Fatalf("not a monitor line: %q", line)
+		}
+		f := strings.Fields(g[4]) // "SET" "cN" "value"
+		if len(f) != 3 || f[0] != `"SET"` {
+			t.Fatalf("unexpected line %q", line)
+		}
+		key := strings.Trim(f[1], `"`)
+		val, err := strconv.Atoi(strings.Trim(f[2], `"`))
+		if err != nil {
+			t.Fatalf("unexpected line %q", line)
+		}
+		if val != next[key] {
+			t.Fatalf("%s: line for value %d, want %d (lines out of order or lost)", key, val, next[key])
+		}
+		next[key]++
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
