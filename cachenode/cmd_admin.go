@@ -316,3 +316,7 @@ func cmdReset(c *conn, _ [][]byte) {
 	}
 	c.simple("RESET")
 }
+
+// cmdDebug never runs: DEBUG is refused before it (flagProtected), as
+// redis-server refuses it unless enable-debug-command allows it.
+func cmdDebug(c *conn, _ [][]byte) { c.err(errDebugDisabled) }

@@ -22,6 +22,7 @@ const (
 	flagNoScript
 	flagAllowBusy
 	flagNoMulti
+	flagProtected // refused, as Redis refuses DEBUG by default (enable-debug-command no)
 )
 
 var flagNames = []struct {
@@ -30,7 +31,7 @@ var flagNames = []struct {
 }{
 	{flagWrite, "write"}, {flagReadonly, "readonly"}, {flagDenyOOM, "denyoom"}, {flagAdmin, "admin"},
 	{flagNoScript, "noscript"}, {flagLoading, "loading"}, {flagStale, "stale"}, {flagFast, "fast"},
-	{flagNoAuth, "no_auth"}, {flagNoMulti, "no_multi"}, {flagAllowBusy, "allow_busy"},
+	{flagNoAuth, "no_auth"}, {flagNoMulti, "no_multi"}, {flagAllowBusy, "allow_busy"}, {flagProtected, "protected"},
 }
 
 // command is one entry of the command table. The table is built once at
@@ -67,16 +68,19 @@ var (
 )
 
 const (
-	errSyntax      = "ERR syntax error"
-	errNotInt      = "ERR value is not an integer or out of range"
-	errNotFloat    = "ERR value is not a valid float"
-	errNoKey       = "ERR no such key"
-	errOverflow    = "ERR increment or decrement would overflow"
-	errNoAuth      = "NOAUTH Authentication required."
-	errWrongPass   = "WRONGPASS invalid username-password pair or user is disabled."
-	errOOM         = "OOM command not allowed when used memory > 'maxmemory'."
-	errStringLimit = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
-	maxStringLen   = resp.DefaultMaxBulk
+	errSyntax   = "ERR syntax error"
+	errNotInt   = "ERR value is not an integer or out of range"
+	errNotFloat = "ERR value is not a valid float"
+	errNoKey    = "ERR no such key"
+	errOverflow = "ERR increment or decrement would overflow"
+	errNoAuth   = "NOAUTH Authentication required."
+	// errDebugDisabled is Redis 7's answer to DEBUG with its default
+	// enable-debug-command no; cachenode has no setting to enable it.
+	errDebugDisabled = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+	errWrongPass     = "WRONGPASS invalid username-password pair or user is disabled."
+	errOOM           = "OOM command not allowed when used memory > 'maxmemory'."
+	errStringLimit   = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+	maxStringLen     = resp.DefaultMaxBulk
 )
 
 // def is a compact constructor for the table below.
@@ -168,6 +172,7 @@ func init() {
 		def("time", 1, flagLoading|flagStale|f, 0, 0, 0, "@fast", "server", "2.6.0", "Returns the server time.", "O(1)", cmdTime),
 		def("shutdown", -1, flagAdmin|flagNoScript|flagLoading|flagStale|flagNoMulti|flagAllowBusy, 0, 0, 0, "@admin @slow @dangerous", "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", cmdShutdown),
 		def("wait", 3, flagNoScript, 0, 0, 0, "@slow @connection", "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "O(1)", cmdWait),
+		def("debug", -2, flagAdmin|conn|flagProtected, 0, 0, 0, "@admin @slow @dangerous", "server", "1.0.0", "A container for debugging commands.", "Depends on subcommand.", cmdDebug),
 		def("monitor", 1, flagAdmin|conn, 0, 0, 0, "@admin @slow @dangerous", "server", "1.0.0", "Listens for all requests received by the server in real-time.", "O(1)", cmdMonitor),
 		def("lastsave", 1, flagLoading|flagStale|f, 0, 0, 0, "@admin @fast @dangerous", "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", "O(1)", cmdLastSave),
 		def("role", 1, flagNoScript|flagLoading|flagStale|f, 0, 0, 0, "@admin @fast @dangerous", "server", "2.8.12", "Returns the replication role.", "O(1)", cmdRole),
@@ -309,6 +314,12 @@ func (c *conn) exec(args [][]byte) {
 	}
 	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {
 		c.err("ERR wrong number of arguments for '" + cmd.name + "' command")
+		c.st.cmd[cmd.id].rejected.Add(1)
+		c.flagTransaction()
+		return
+	}
+	if cmd.flags&flagProtected != 0 { // before the auth check, as in Redis
+		c.err(errDebugDisabled)
 		c.st.cmd[cmd.id].rejected.Add(1)
 		c.flagTransaction()
 		return

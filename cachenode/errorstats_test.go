@@ -20,7 +20,8 @@ func TestErrorStatsMatchRedis(t *testing.T) {
 		{"GET"}, {"NOPE", "x"}, {"SET", "s", "v"}, {"INCR", "s"}, {"SET", "k", "v", "EX", "0"},
 		{"EXPIRE", "k", "10", "NX", "XX"}, {"SELECT", "0"}, {"GETRANGE", "s", "a", "1"},
 		{"MULTI"}, {"INCR", "s"}, {"SET", "t", "1"}, {"EXEC"},
-		{"MULTI"}, {"SET"}, {"EXEC"}, {"EXEC"}, {"CLIENT", "NOSUCH"},
+		{"MULTI"}, {"SET"}, {"EXEC"}, {"EXEC"}, {"CLIENT", "NOSUCH"}, {"DEBUG", "SLEEP", "0"},
+		{"WAIT", "x", "0"}, {"WAIT", "0", "0"},
 	}
 	stats := func(addr string) (errs, cmds string) {
 		c := dialRaw(t, addr)
