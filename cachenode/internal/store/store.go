@@ -597,14 +597,7 @@ func (s *Store) RandomKey(dst []byte) ([]byte, bool) {
 			sh.mu.Unlock()
 			continue
 		}
-		r := rand.IntN(len(t))
-		i := -1
-		for k := 0; k < len(t); k++ {
-			if j := (r + k) % len(t); t[j] != 0 {
-				i = j
-				break
-			}
-		}
+		i := randomSlot(t)
 		if i < 0 {
 			sh.mu.Unlock()
 			continue
@@ -635,11 +628,47 @@ func (s *Store) RandomKey(dst []byte) ([]byte, bool) {
 	}
 }
 
+// randomSlot returns a uniformly random occupied slot of t, or -1 if none
+// is: random probes first, then a uniform choice among the occupied slots.
+// (The first occupied slot after a random one would favour the keys after
+// long runs of empty slots.)
+func randomSlot(t []uint64) int {
+	for try := 0; try < 16; try++ {
+		if j := rand.IntN(len(t)); t[j] != 0 {
+			return j
+		}
+	}
+	n := 0
+	for _, v := range t {
+		if v != 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return -1
+	}
+	k := rand.IntN(n)
+	for j, v := range t {
+		if v != 0 {
+			if k == 0 {
+				return j
+			}
+			k--
+		}
+	}
+	return -1 // unreachable: t does not change under the shard's lock
+}
+
 // randomKeyPausedTries bounds how many logically expired keys RandomKey
 // skips while expiry is paused.
 const randomKeyPausedTries = 100
 
 // randomShard returns a random shard for which ok holds, or nil if none does.
+// Each such shard is equally likely: a few random picks first (enough when
+// most shards qualify), then a uniform choice among those that do. (Taking
+// the first qualifying shard after a random start instead would favour the
+// shards after long runs of empty ones: with four keys in 256 shards, one
+// could come up as rarely as 1 time in 30.)
 func (s *Store) randomShard(ok func(*shard) bool) *shard {
 	n := len(s.shards)
 	for try := 0; try < 8; try++ {
@@ -647,11 +676,25 @@ func (s *Store) randomShard(ok func(*shard) bool) *shard {
 			return sh
 		}
 	}
-	start := rand.IntN(n)
-	for k := 0; k < n; k++ {
-		if sh := &s.shards[(start+k)%n]; ok(sh) {
-			return sh
+	count := 0
+	for i := range s.shards {
+		if ok(&s.shards[i]) {
+			count++
 		}
 	}
-	return nil
+	if count == 0 {
+		return nil
+	}
+	k := rand.IntN(count)
+	var last *shard
+	for i := range s.shards {
+		if sh := &s.shards[i]; ok(sh) {
+			if k == 0 {
+				return sh
+			}
+			k--
+			last = sh
+		}
+	}
+	return last // shards stopped qualifying between the passes: any that still does
 }
