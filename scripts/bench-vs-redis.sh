@@ -6,8 +6,9 @@
 #    side on free loopback ports (same maxmemory and policy, redis persistence
 #    off), alternating servers, ROUNDS rounds; the server not being measured is
 #    stopped (SIGSTOP) meanwhile so its background work does not steal the CPU;
-#    prints per-case medians of rps and p99, the ratios cachenode/redis, and
-#    the median of the per-round p99 ratios (runs paired within a round).
+#    prints per-case medians of rps and p99, the ratios cachenode/redis, the
+#    median of the per-round p99 ratios (runs paired within a round), and
+#    redis-benchmark's own CPU use (near 100%: the client sets the pace).
 # 2. Memory: 1M keys with 64-byte values loaded (pipelined, redis-cli --pipe)
 #    into a fresh process of each; prints VmRSS of each (and redis's
 #    used_memory_rss) and the ratio.
@@ -48,7 +49,7 @@ for a in "$@"; do
 	--no-memory) do_memory=0 ;;
 	--no-bound) do_bound=0 ;;
 	-h | --help)
-		sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -150,6 +151,13 @@ median() { # values on stdin -> median
 	sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "nan"} else if (NR%2) {print v[(NR+1)/2]} else {printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2}}'
 }
 
+client_cpu() { # times-before times-after wall-before wall-after -> % of one core used by the children in between
+	awk -v w0="$3" -v w1="$4" '
+		function sec(s) { split(s, a, "m"); return a[1] * 60 + a[2] }
+		FNR == 2 { c[FILENAME == ARGV[1]] = sec($1) + sec($2) }
+		END { if (w1 > w0) printf "%.1f\n", 100 * (c[0] - c[1]) / (w1 - w0); else print "nan" }' "$1" "$2"
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b+0 == 0) print "n/a"; else printf "%.2f\n", a/b }'; }
 
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)
@@ -181,22 +189,27 @@ if [ "$do_throughput" = 1 ]; then
 				# does background work (redis's serverCron rehashing and expiry,
 				# cachenode's expiry cycle and GC) on the same CPU.
 				kill -STOP "$idle"
+				times >"$work/times0" # CPU of this shell's finished children: redis-benchmark's below
+				wall0=$(date +%s.%N)
 				if ! out=$(timeout "$RUN_TIMEOUT" "${cli_pin[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -d 64 \
 					-r 1000000 -t "$TESTS" -n "$N" -P "$P" --csv 2>&1); then
 					echo "bench-vs-redis: redis-benchmark against $server failed or timed out:" >&2
 					echo "$out" >&2
 					exit 1
 				fi
+				wall1=$(date +%s.%N)
+				times >"$work/times1"
 				kill -CONT "$idle"
+				cpu=$(client_cpu "$work/times0" "$work/times1" "$wall0" "$wall1")
 				# "SET","123.45","avg","min","p50","p95","p99","max"
-				echo "$out" | tr -d '"' | awk -F, -v s="$server" -v p="$P" \
-					-v r="$round" '$1=="SET" || $1=="GET" {print s","p","$1","$2","$7","r}' >>"$results"
+				echo "$out" | tr -d '"' | awk -F, -v s="$server" -v p="$P" -v c="$cpu" \
+					-v r="$round" '$1=="SET" || $1=="GET" {print s","p","$1","$2","$7","r","c}' >>"$results"
 				echo "round $round P=$P $server: $(echo "$out" | tr -d '"' | awk -F, '$1=="SET"||$1=="GET" {printf "%s %s rps p99 %s ms; ", $1, $2, $7}')" >&2
 			done
 		done
 	done
-	printf '\n%-12s %14s %14s %7s %12s %12s %7s %8s %9s\n' case "cachenode rps" "redis rps" ratio "cn p99 ms" "redis p99" ratio \
-		"paired" "cn lower"
+	printf '\n%-12s %14s %14s %7s %12s %12s %7s %8s %9s %11s\n' case "cachenode rps" "redis rps" ratio "cn p99 ms" "redis p99" ratio \
+		"paired" "cn lower" "client cpu"
 	for P in $PIPELINES; do
 		for test in $(echo "$TESTS" | tr 'a-z,' 'A-Z '); do
 			c_rps=$(awk -F, -v p="$P" -v t="$test" '$1=="cachenode" && $2==p && $3==t {print $4}' "$results" | median)
@@ -209,13 +222,15 @@ if [ "$do_throughput" = 1 ]; then
 				END {for (k in r) if (v[k",redis"]+0 > 0) printf "%.4f\n", v[k",cachenode"]/v[k",redis"]}' "$results")
 			p_med=$(echo "$paired" | median)
 			p_low=$(echo "$paired" | awk '$1 != "" {n++; if ($1 <= 1) k++} END {printf "%d/%d", k, n}')
-			printf '%-12s %14.0f %14.0f %7s %12.3f %12.3f %7s %8.2f %9s\n' "$test -P $P" "$c_rps" "$r_rps" "$(ratio "$c_rps" "$r_rps")" \
-				"$c_p99" "$r_p99" "$(ratio "$c_p99" "$r_p99")" "$p_med" "$p_low"
+			ccpu=$(awk -F, -v p="$P" -v t="$test" '$2==p && $3==t {print $7}' "$results" | median)
+			printf '%-12s %14.0f %14.0f %7s %12.3f %12.3f %7s %8.2f %9s %10.0f%%\n' "$test -P $P" "$c_rps" "$r_rps" "$(ratio "$c_rps" "$r_rps")" \
+				"$c_p99" "$r_p99" "$(ratio "$c_p99" "$r_p99")" "$p_med" "$p_low" "$ccpu"
 		done
 	done
 	echo "(rps ratio > 1: cachenode faster; p99 ratio < 1: cachenode's tail lower; medians of $ROUNDS runs;"
 	echo " paired: median over rounds of cachenode's p99 / redis's in the same round; cn lower: rounds where"
-	echo " cachenode's p99 was at most redis's)"
+	echo " cachenode's p99 was at most redis's; client cpu: redis-benchmark's CPU use during the runs, median,"
+	echo " in % of one core: near 100% the client, not the server, sets the pace, for both servers)"
 	stop_pid "$cpid"
 	stop_pid "$rpid"
 fi
