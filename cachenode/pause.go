@@ -76,8 +76,24 @@ func (s *Server) setPauseExpired(p *pauseState) {
 }
 
 // maxPause bounds a CLIENT PAUSE timeout so that the end time does not
-// overflow.
+// overflow (a longer WAIT waits for ever).
 const maxPause = 100 * 365 * 24 * time.Hour
+
+// timeoutMs parses a timeout in milliseconds (CLIENT PAUSE, WAIT) like
+// Redis's getTimeoutFromObjectOrReply; on a bad one it replies the error and
+// reports false.
+func (c *conn) timeoutMs(arg []byte) (int64, bool) {
+	ms, ok := resp.ParseInt(arg)
+	if !ok {
+		c.err("ERR timeout is not an integer or out of range")
+		return 0, false
+	}
+	if ms < 0 {
+		c.err("ERR timeout is negative")
+		return 0, false
+	}
+	return ms, true
+}
 
 // cmdClientPause: CLIENT PAUSE timeout-ms [WRITE|ALL]. Like Redis, a pause
 // while another is in effect keeps the later end and the stronger mode, and
@@ -99,13 +115,8 @@ func cmdClientPause(c *conn, args [][]byte) {
 			return
 		}
 	}
-	ms, ok := resp.ParseInt(args[2])
+	ms, ok := c.timeoutMs(args[2])
 	if !ok {
-		c.err("ERR timeout is not an integer or out of range")
-		return
-	}
-	if ms < 0 {
-		c.err("ERR timeout is negative")
 		return
 	}
 	d := time.Duration(min(ms, int64(maxPause/time.Millisecond))) * time.Millisecond

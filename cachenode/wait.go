@@ -21,23 +21,14 @@ const (
 	blockUnblockError              // CLIENT UNBLOCK id ERROR: answer -UNBLOCKED
 )
 
-// maxWaitMs caps a WAIT timeout that time.Duration cannot hold (~292 years):
-// longer ones wait for ever, which is the same in practice.
-const maxWaitMs = int64(100 * 365 * 24 * time.Hour / time.Millisecond)
-
 func cmdWait(c *conn, args [][]byte) {
 	n, ok := resp.ParseInt(args[1])
 	if !ok {
 		c.err(errNotInt)
 		return
 	}
-	ms, ok := resp.ParseInt(args[2])
+	ms, ok := c.timeoutMs(args[2])
 	if !ok {
-		c.err("ERR timeout is not an integer or out of range")
-		return
-	}
-	if ms < 0 {
-		c.err("ERR timeout is negative")
 		return
 	}
 	now := time.Now()
@@ -51,7 +42,7 @@ func cmdWait(c *conn, args [][]byte) {
 	}
 	c.blockPending = true
 	c.blockUntil = time.Time{}
-	if ms > 0 && ms <= maxWaitMs {
+	if ms > 0 && ms <= int64(maxPause/time.Millisecond) { // longer: for ever, the same in practice
 		c.blockUntil = now.Add(time.Duration(ms) * time.Millisecond)
 	}
 }
