@@ -16,6 +16,13 @@ if [ -z "$bin" ]; then
 	bin=./bin/cachenode
 fi
 
+# Each node runs in a session of its own (setsid, where available), so that a
+# Ctrl-C reaches only this script, which then sends every node one SIGTERM:
+# a node that also got the terminal's SIGINT would take the TERM as a second
+# signal and skip its graceful drain.
+detach=()
+command -v setsid >/dev/null 2>&1 && detach=(setsid)
+
 pids=()
 stop() {
 	trap - INT TERM
@@ -26,7 +33,7 @@ stop() {
 trap stop INT TERM
 
 for port in "${ports[@]}"; do
-	"$bin" --port "$port" --bind 127.0.0.1 ${CACHENODE_FLAGS:-} &
+	${detach[@]+"${detach[@]}"} "$bin" --port "$port" --bind 127.0.0.1 ${CACHENODE_FLAGS:-} &
 	pids+=("$!")
 done
 echo "tier up on ports ${ports[*]} (Ctrl-C stops it)"

@@ -23,7 +23,7 @@ import (
 // ports with the binary TestMain built: every node answers, a node stopped
 // alone with SHUTDOWN leaves the other two serving and the script running,
 // and a Ctrl-C (SIGINT to the script's process group, as a terminal sends
-// it) stops the rest and ends the script with status 0.
+// it) stops the rest with one signal each and ends the script with status 0.
 func TestRunTier(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
@@ -133,6 +133,9 @@ func TestRunTier(t *testing.T) {
 	log := logs()
 	if !strings.Contains(log, "tier up on ports "+strings.Join(ports, " ")) {
 		t.Errorf("script did not announce the tier; output:\n%s", log)
+	}
+	if strings.Contains(log, "second signal") { // a node signalled twice skips its drain
+		t.Errorf("a node got a second signal from one Ctrl-C; output:\n%s", log)
 	}
 	if got := strings.Count(log, "stopped"); got < 3 {
 		t.Errorf("%d nodes logged a clean stop, want 3; output:\n%s", got, log)
