@@ -53,11 +53,12 @@
 //	ErrShed                        Get, GetInfo, AppendGet  the origin limiter refused the load and no stale
 //	                                                        value was at hand; returned at once, never queued
 //	*LoadError                     Get, GetInfo, AppendGet  the origin load failed and no stale value was at
-//	                                                        hand; Key and Err say which and why (see below)
+//	                                                        hand; Key and Err say which and why, e.g.:
 //	  wrapping ErrOriginBackoff    Get, GetInfo, AppendGet  the key is in error backoff: the origin was not
 //	                                                        called; errors.Is also matches the last failure
 //	  wrapping *loader.PanicError  Get, GetInfo, AppendGet  the loader panicked (errors.As finds it)
-//	  wrapping DeadlineExceeded    Get, GetInfo, AppendGet  the load ran past Origin.LoadTimeout
+//	  wrapping a deadline          Get, GetInfo, AppendGet  the load ran past Origin.LoadTimeout: errors.Is
+//	                                                        matches context.DeadlineExceeded
 //	ctx.Err()                      Get, GetInfo, AppendGet  the caller's context ended; the load goes on for
 //	                                                        the other callers waiting for it
 //	ErrClosed                      every method             the Client was closed
