@@ -14,11 +14,11 @@ import (
 
 // Client is a two-level cache client. It is safe for concurrent use; create
 // one per process with New and Close it when done.
-//
-// A read goes through the stages in turn: L1 (l1.go), then on a miss one
-// flight per key (flight.go) that reads the tier (tier.go), calls the origin
-// (origin.go) and writes back to both levels (storeback.go).
 type Client struct {
+	// A read goes through the stages in turn: L1 (l1.go), then on a miss
+	// one flight per key (flights, flight.go) that reads the tier (tier.go),
+	// calls the origin (origin.go) and writes back to both levels
+	// (storeback.go).
 	cfg     Config
 	l1      *l1 // nil when disabled
 	tier    *tier

@@ -28,6 +28,7 @@ type Config struct {
 	// backoff. Default: at most 64 loads in flight, no rate cap.
 	Origin OriginConfig
 	// Health is how node failures are detected and recoveries noticed.
+	// Default: a node is down after 3 failed requests; PING every 500ms.
 	Health HealthConfig
 
 	// TTL is how long a loaded or Set value stays fresh (T1 = now+TTL) when
