@@ -1,17 +1,10 @@
 package cacheclient
 
 import (
-	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
 )
-
-// ErrOriginBackoff is wrapped (together with the origin's last error, so that
-// errors.Is matches both) in the error a load returns while its key is in
-// origin error backoff and no stale value is at hand: the origin was not
-// called. See Config.ErrorBackoff.
-var ErrOriginBackoff = errors.New("cacheclient: origin backoff")
 
 // Origin error backoff table geometry: backoffShards shards of backoffSlots
 // slots, a key probing backoffWays consecutive slots of its shard. The table

@@ -75,7 +75,7 @@ func hammer(t *testing.T, c *Client, l loader.Loader, keys []string, g int, d ti
 			defer wg.Done()
 			for n := 0; n < 20000 && time.Now().Before(deadline); n++ {
 				k := keys[(i+n)%len(keys)]
-				v, info, err := c.GetInfo(ctx, k, l, nil)
+				v, info, err := c.GetInfo(ctx, k, l)
 				check(k, v, info, err)
 			}
 		}()
@@ -87,7 +87,7 @@ func TestOriginErrorBackoff(t *testing.T) {
 	const base, capd = 200 * time.Millisecond, 800 * time.Millisecond
 	ctx := context.Background()
 	origin := &perKeyOrigin{}
-	c := newClient(t, Config{TTL: time.Minute, StaleTTL: time.Minute, ErrorBackoff: base, ErrorBackoffMax: capd})
+	c := newClient(t, Config{Origin: OriginConfig{ErrorBackoff: base, ErrorBackoffMax: capd}, TTL: time.Minute, StaleTTL: time.Minute})
 
 	// Keys with a stale value, and keys with nothing cached.
 	var staleKeys, coldKeys, all []string
@@ -139,7 +139,7 @@ func TestOriginErrorBackoff(t *testing.T) {
 	recovered := time.Now()
 	for _, k := range all {
 		waitFor(t, capd+5*time.Second, "recovery of "+k, func() bool {
-			v, info, err := c.GetInfo(ctx, k, origin, nil)
+			v, info, err := c.GetInfo(ctx, k, origin)
 			return err == nil && !info.Stale && string(v) == "v:"+k
 		})
 	}
@@ -152,7 +152,7 @@ func TestOriginErrorBackoffDisabled(t *testing.T) {
 	const d = 500 * time.Millisecond
 	origin := &perKeyOrigin{}
 	origin.down.Store(true)
-	c := newClient(t, Config{ErrorBackoff: -1})
+	c := newClient(t, Config{Origin: OriginConfig{ErrorBackoff: -1}})
 	hammer(t, c, origin, []string{"k"}, 4, d, func(string, []byte, Info, error) {})
 	if n, limit := origin.count("k"), maxBackoffCalls(d, 500*time.Millisecond, 10*time.Second); n <= limit {
 		t.Fatalf("origin saw %d calls with backoff disabled, expected far more than %d", n, limit)
@@ -167,7 +167,7 @@ func TestOriginErrorBackoffOnTimeout(t *testing.T) {
 	const base = 200 * time.Millisecond
 	origin := &perKeyOrigin{delay: 10 * time.Second}
 	origin.down.Store(true)
-	c := newClient(t, Config{LoadTimeout: 50 * time.Millisecond, ErrorBackoff: base, ErrorBackoffMax: base})
+	c := newClient(t, Config{Origin: OriginConfig{LoadTimeout: 50 * time.Millisecond, ErrorBackoff: base, ErrorBackoffMax: base}})
 	start := time.Now()
 	hammer(t, c, origin, []string{"k"}, 4, 700*time.Millisecond, func(_ string, _ []byte, _ Info, err error) {
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -240,7 +240,7 @@ func TestPanickingLoaderReleasesPermit(t *testing.T) {
 		calls.Add(1)
 		panic("boom")
 	})
-	c := newClient(t, Config{OriginMaxConcurrent: 1, ErrorBackoff: time.Hour})
+	c := newClient(t, Config{Origin: OriginConfig{MaxConcurrent: 1, ErrorBackoff: time.Hour}})
 	ctx := context.Background()
 	var pe *loader.PanicError
 	if _, err := c.Get(ctx, "p", boom); !errors.As(err, &pe) {

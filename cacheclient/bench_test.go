@@ -22,7 +22,7 @@ func benchValue(n int) []byte {
 	return v
 }
 
-// BenchmarkL1Hit is a fresh L1 hit with a caller buffer: the target
+// BenchmarkL1Hit is a fresh L1 hit with a caller buffer (AppendGet): the target
 // is ~100-200 ns and 0 allocations.
 func BenchmarkL1Hit(b *testing.B) {
 	for _, size := range []int{16, 128, 1024} {
@@ -41,13 +41,38 @@ func BenchmarkL1Hit(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				v, _, err := c.GetInfo(ctx, "bench:key", nil, buf[:0])
+				v, _, err := c.AppendGet(ctx, buf[:0], "bench:key", nil)
 				if err != nil || len(v) != size {
 					b.Fatal("miss")
 				}
 			}
 		})
 	}
+}
+
+// benchKeys returns n keys, bench:0 to bench:n-1.
+func benchKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("bench:%d", i)
+	}
+	return keys
+}
+
+// benchParallelHits runs get from all Ps, each goroutine walking keys from a
+// random start with its own 256-byte buffer, for a 128-byte value per op.
+func benchParallelHits(b *testing.B, keys []string, get func(key string, buf []byte)) {
+	b.SetBytes(128)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 0, 256)
+		i := rand.IntN(len(keys))
+		for pb.Next() {
+			i++
+			get(keys[i%len(keys)], buf)
+		}
+	})
 }
 
 // BenchmarkL1HitParallel is BenchmarkL1Hit from all Ps over 1000 keys.
@@ -58,22 +83,13 @@ func BenchmarkL1HitParallel(b *testing.B) {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	keys := make([]string, 1000)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("bench:%d", i)
-		_ = c.Set(ctx, keys[i], benchValue(128), 0)
+	keys := benchKeys(1000)
+	for _, k := range keys {
+		_ = c.Set(ctx, k, benchValue(128), 0)
 	}
-	b.SetBytes(128)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		buf := make([]byte, 0, 256)
-		i := rand.IntN(len(keys))
-		for pb.Next() {
-			i++
-			if _, _, err := c.GetInfo(ctx, keys[i%len(keys)], nil, buf[:0]); err != nil {
-				b.Fatal(err)
-			}
+	benchParallelHits(b, keys, func(key string, buf []byte) {
+		if _, _, err := c.AppendGet(ctx, buf[:0], key, nil); err != nil {
+			b.Fatal(err)
 		}
 	})
 }
@@ -106,7 +122,7 @@ func BenchmarkL2Hit(b *testing.B) {
 
 func benchL2Hit(b *testing.B, kind string) {
 	nodes := startNodes(b, kind, 1)
-	c, err := New(Config{Addrs: addrsOf(nodes), L1Bytes: -1, TTL: time.Hour, L2Timeout: time.Second})
+	c, err := New(Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: time.Second}, L1: L1Config{Bytes: -1}, TTL: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -119,7 +135,7 @@ func benchL2Hit(b *testing.B, kind string) {
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			v, info, err := c.GetInfo(ctx, "bench:key", nil, buf[:0])
+			v, info, err := c.AppendGet(ctx, buf[:0], "bench:key", nil)
 			if err != nil || info.Source != SourceL2 || len(v) != 128 {
 				b.Fatalf("%v %+v", err, info)
 			}
@@ -130,7 +146,7 @@ func benchL2Hit(b *testing.B, kind string) {
 		b.RunParallel(func(pb *testing.PB) {
 			buf := make([]byte, 0, 256)
 			for pb.Next() {
-				if _, _, err := c.GetInfo(ctx, "bench:key", nil, buf[:0]); err != nil {
+				if _, _, err := c.AppendGet(ctx, buf[:0], "bench:key", nil); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -164,7 +180,7 @@ func BenchmarkZipfMix(b *testing.B) {
 	}
 	rdb.Close()
 
-	c, err := New(Config{Addrs: addrsOf(nodes), TTL: time.Hour, L2Timeout: time.Second, OriginMaxConcurrent: -1})
+	c, err := New(Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: time.Second}, Origin: OriginConfig{MaxConcurrent: -1}, TTL: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -178,7 +194,7 @@ func BenchmarkZipfMix(b *testing.B) {
 		z := rand.NewZipf(rand.New(rand.NewPCG(rand.Uint64(), 1)), 1.1, 1, nkeys-1)
 		buf := make([]byte, 0, 512)
 		for pb.Next() {
-			if _, _, err := c.GetInfo(ctx, keys[z.Uint64()], origin, buf[:0]); err != nil {
+			if _, _, err := c.AppendGet(ctx, buf[:0], keys[z.Uint64()], origin); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -229,25 +245,12 @@ func BenchmarkRistrettoHit(b *testing.B) {
 
 // BenchmarkRistrettoHitParallel is the comparison for BenchmarkL1HitParallel.
 func BenchmarkRistrettoHitParallel(b *testing.B) {
-	keys := make([]string, 1000)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("bench:%d", i)
-	}
+	keys := benchKeys(1000)
 	rc := newRistretto(b, keys)
 	defer rc.Close()
-	b.SetBytes(128)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		buf := make([]byte, 0, 256)
-		i := rand.IntN(len(keys))
-		for pb.Next() {
-			i++
-			v, ok := rc.Get(keys[i%len(keys)])
-			if !ok {
-				continue // ristretto may drop sets under contention
-			}
-			buf = append(buf[:0], v...)
+	benchParallelHits(b, keys, func(key string, buf []byte) {
+		if v, ok := rc.Get(key); ok { // ristretto may drop sets under contention
+			_ = append(buf[:0], v...)
 		}
 	})
 }

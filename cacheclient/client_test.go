@@ -20,19 +20,19 @@ func TestReadPathLevels(t *testing.T) {
 		nodes := startN(t, 2)
 		origin := &countingLoader{}
 		ctx := context.Background()
-		c1 := newClient(t, Config{Addrs: addrsOf(nodes)})
+		c1 := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
 
-		v, info, err := c1.GetInfo(ctx, "user:1", origin, nil)
+		v, info, err := c1.GetInfo(ctx, "user:1", origin)
 		if err != nil || string(v) != "v:user:1" || info.Source != SourceOrigin || info.Stale || info.Negative {
 			t.Fatalf("first Get = %q, %+v, %v; want origin value", v, info, err)
 		}
-		v, info, err = c1.GetInfo(ctx, "user:1", origin, nil)
+		v, info, err = c1.GetInfo(ctx, "user:1", origin)
 		if err != nil || string(v) != "v:user:1" || info.Source != SourceL1 {
 			t.Fatalf("second Get = %q, %+v, %v; want L1 hit", v, info, err)
 		}
 		// A second process (its own L1) finds the value in L2.
-		c2 := newClient(t, Config{Addrs: addrsOf(nodes)})
-		v, info, err = c2.GetInfo(ctx, "user:1", origin, nil)
+		c2 := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+		v, info, err = c2.GetInfo(ctx, "user:1", origin)
 		if err != nil || string(v) != "v:user:1" || info.Source != SourceL2 {
 			t.Fatalf("other client Get = %q, %+v, %v; want L2 hit", v, info, err)
 		}
@@ -50,16 +50,16 @@ func TestGetInfoAppendsToDst(t *testing.T) {
 	c := newClient(t, Config{})
 	origin := &countingLoader{}
 	dst := []byte("head:")
-	v, _, err := c.GetInfo(context.Background(), "k", origin, dst)
+	v, _, err := c.AppendGet(context.Background(), dst, "k", origin)
 	if err != nil || string(v) != "head:v:k" {
 		t.Fatalf("origin: %q %v", v, err)
 	}
-	v, info, err := c.GetInfo(context.Background(), "k", origin, []byte("head:"))
+	v, info, err := c.AppendGet(context.Background(), []byte("head:"), "k", origin)
 	if err != nil || string(v) != "head:v:k" || info.Source != SourceL1 {
 		t.Fatalf("L1: %q %+v %v", v, info, err)
 	}
 	origin.fail.Store(true)
-	v, _, err = c.GetInfo(context.Background(), "other", origin, []byte("head:"))
+	v, _, err = c.AppendGet(context.Background(), []byte("head:"), "other", origin)
 	if err == nil || string(v) != "head:" {
 		t.Fatalf("error path must return dst unchanged: %q %v", v, err)
 	}
@@ -69,7 +69,7 @@ func TestHerdOneOriginCall(t *testing.T) {
 	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
 		nodes := startN(t, 1)
 		origin := &countingLoader{delay: 50 * time.Millisecond}
-		c := newClient(t, Config{Addrs: addrsOf(nodes), L2Timeout: time.Second})
+		c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: time.Second}})
 		const herd = 1000
 		var (
 			wg     sync.WaitGroup
@@ -83,7 +83,7 @@ func TestHerdOneOriginCall(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				v, info, err := c.GetInfo(context.Background(), "cold", origin, nil)
+				v, info, err := c.GetInfo(context.Background(), "cold", origin)
 				if err == nil && string(v) != "v:cold" {
 					err = errors.New("wrong value " + string(v))
 				}
@@ -125,9 +125,9 @@ func TestNegativeCaching(t *testing.T) {
 		origin := &countingLoader{}
 		origin.notFound.Store(true)
 		ctx := context.Background()
-		c := newClient(t, Config{Addrs: addrsOf(nodes), NegativeTTL: time.Minute})
+		c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, NegativeTTL: time.Minute})
 		for i := 0; i < 3; i++ {
-			_, info, err := c.GetInfo(ctx, "missing", origin, nil)
+			_, info, err := c.GetInfo(ctx, "missing", origin)
 			if !errors.Is(err, loader.ErrNotFound) || !info.Negative {
 				t.Fatalf("Get %d: %+v %v, want loader.ErrNotFound, negative", i, info, err)
 			}
@@ -136,8 +136,8 @@ func TestNegativeCaching(t *testing.T) {
 			t.Fatalf("origin calls = %d, want 1 (negative entry cached)", n)
 		}
 		// Another process sees the negative entry in L2.
-		c2 := newClient(t, Config{Addrs: addrsOf(nodes)})
-		_, info, err := c2.GetInfo(ctx, "missing", origin, nil)
+		c2 := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+		_, info, err := c2.GetInfo(ctx, "missing", origin)
 		if !errors.Is(err, loader.ErrNotFound) || info.Source != SourceL2 || !info.Negative {
 			t.Fatalf("other client: %+v %v", info, err)
 		}
@@ -173,20 +173,20 @@ func TestBigValues(t *testing.T) {
 		ctx := context.Background()
 		big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
 		// See Config.L1Bytes: MiB-sized values need a few pieces' room per bucket.
-		c := newClient(t, Config{Addrs: addrsOf(nodes), L2Timeout: 2 * time.Second, L1Bytes: 256 << 20})
+		c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: 2 * time.Second}, L1: L1Config{Bytes: 256 << 20}})
 		if err := c.Set(ctx, "big", big, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		v, info, err := c.GetInfo(ctx, "big", nil, nil)
+		v, info, err := c.GetInfo(ctx, "big", nil)
 		if err != nil || info.Source != SourceL1 || !bytes.Equal(v, big) {
 			t.Fatalf("L1: len %d %+v %v", len(v), info, err)
 		}
-		c2 := newClient(t, Config{Addrs: addrsOf(nodes), L2Timeout: 2 * time.Second, L1Bytes: 256 << 20})
-		v, info, err = c2.GetInfo(ctx, "big", nil, nil)
+		c2 := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: 2 * time.Second}, L1: L1Config{Bytes: 256 << 20}})
+		v, info, err = c2.GetInfo(ctx, "big", nil)
 		if err != nil || info.Source != SourceL2 || !bytes.Equal(v, big) {
 			t.Fatalf("L2: len %d %+v %v", len(v), info, err)
 		}
-		v, info, err = c2.GetInfo(ctx, "big", nil, nil)
+		v, info, err = c2.GetInfo(ctx, "big", nil)
 		if err != nil || info.Source != SourceL1 || !bytes.Equal(v, big) {
 			t.Fatalf("L1 after L2 fill: len %d %+v %v", len(v), info, err)
 		}
@@ -194,9 +194,9 @@ func TestBigValues(t *testing.T) {
 		origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
 			return loader.Result{Value: big}, nil
 		})
-		c3 := newClient(t, Config{L1Bytes: 256 << 20})
+		c3 := newClient(t, Config{L1: L1Config{Bytes: 256 << 20}})
 		for _, want := range []Source{SourceOrigin, SourceL1} {
-			v, info, err = c3.GetInfo(ctx, "big2", origin, nil)
+			v, info, err = c3.GetInfo(ctx, "big2", origin)
 			if err != nil || info.Source != want || !bytes.Equal(v, big) {
 				t.Fatalf("origin big: len %d %+v %v, want source %v", len(v), info, err, want)
 			}
@@ -209,21 +209,21 @@ func TestSetDelete(t *testing.T) {
 		nodes := startN(t, 2)
 		ctx := context.Background()
 		origin := &countingLoader{}
-		c := newClient(t, Config{Addrs: addrsOf(nodes)})
+		c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
 		if err := c.Set(ctx, "k", []byte("set"), 0); err != nil {
 			t.Fatal(err)
 		}
 		if v, err := c.Get(ctx, "k", origin); err != nil || string(v) != "set" {
 			t.Fatalf("after Set: %q %v", v, err)
 		}
-		c2 := newClient(t, Config{Addrs: addrsOf(nodes)})
-		if v, info, err := c2.GetInfo(ctx, "k", origin, nil); err != nil || string(v) != "set" || info.Source != SourceL2 {
+		c2 := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+		if v, info, err := c2.GetInfo(ctx, "k", origin); err != nil || string(v) != "set" || info.Source != SourceL2 {
 			t.Fatalf("other client after Set: %q %+v %v", v, info, err)
 		}
 		if err := c.Delete(ctx, "k"); err != nil {
 			t.Fatal(err)
 		}
-		if v, info, err := c.GetInfo(ctx, "k", origin, nil); err != nil || string(v) != "v:k" || info.Source != SourceOrigin {
+		if v, info, err := c.GetInfo(ctx, "k", origin); err != nil || string(v) != "v:k" || info.Source != SourceOrigin {
 			t.Fatalf("after Delete: %q %+v %v", v, info, err)
 		}
 		if err := c.Set(ctx, "k", nil, -time.Second); err == nil {
@@ -245,7 +245,7 @@ func TestContextCancellation(t *testing.T) {
 			return loader.Result{}, ctx.Err()
 		}
 	})
-	c := newClient(t, Config{LoadTimeout: 30 * time.Second})
+	c := newClient(t, Config{Origin: OriginConfig{LoadTimeout: 30 * time.Second}})
 
 	patient := make(chan error, 1)
 	go func() {
@@ -284,7 +284,7 @@ func TestHangingOriginBoundedByLoadTimeout(t *testing.T) {
 		<-ctx.Done()
 		return loader.Result{}, ctx.Err()
 	})
-	c := newClient(t, Config{LoadTimeout: 100 * time.Millisecond})
+	c := newClient(t, Config{Origin: OriginConfig{LoadTimeout: 100 * time.Millisecond}})
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i := 0; i < 10; i++ {
@@ -312,7 +312,7 @@ func TestStaleOnOriginFailure(t *testing.T) {
 			ctx := context.Background()
 			origin := &countingLoader{}
 			const ttl, staleTTL = 100 * time.Millisecond, 1500 * time.Millisecond
-			c := newClient(t, Config{Addrs: addrsOf(nodes), L1Bytes: tc.l1, TTL: ttl, StaleTTL: staleTTL})
+			c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, L1: L1Config{Bytes: tc.l1}, TTL: ttl, StaleTTL: staleTTL})
 			loaded := time.Now() // T1, T2 are at least ttl, ttl+staleTTL after this
 			if _, err := c.Get(ctx, "k", origin); err != nil {
 				t.Fatal(err)
@@ -320,7 +320,7 @@ func TestStaleOnOriginFailure(t *testing.T) {
 			stored := time.Now() // ... and at most that after this
 			origin.fail.Store(true)
 			time.Sleep(ttl + 50*time.Millisecond) // past T1
-			v, info, err := c.GetInfo(ctx, "k", origin, nil)
+			v, info, err := c.GetInfo(ctx, "k", origin)
 			if time.Since(loaded) < ttl+staleTTL-200*time.Millisecond {
 				if err != nil || string(v) != "v:k" || !info.Stale {
 					t.Fatalf("inside stale window: %q %+v %v, want stale value", v, info, err)
@@ -330,7 +330,7 @@ func TestStaleOnOriginFailure(t *testing.T) {
 				}
 			}
 			time.Sleep(time.Until(stored.Add(ttl + staleTTL + 50*time.Millisecond))) // past T2
-			_, _, err = c.GetInfo(ctx, "k", origin, nil)
+			_, _, err = c.GetInfo(ctx, "k", origin)
 			if !errors.Is(err, errOrigin) || !strings.HasPrefix(err.Error(), "cacheclient:") {
 				t.Fatalf("past stale window: err = %v, want wrapped origin error", err)
 			}
@@ -347,7 +347,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	}
 	time.Sleep(120 * time.Millisecond)
 	for i := 0; i < 20; i++ {
-		v, info, err := c.GetInfo(ctx, "k", origin, nil)
+		v, info, err := c.GetInfo(ctx, "k", origin)
 		if err != nil || string(v) != "v:k" {
 			t.Fatalf("%q %v", v, err)
 		}
@@ -356,7 +356,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		}
 	}
 	waitFor(t, 5*time.Second, "background refresh", func() bool {
-		_, info, _ := c.GetInfo(ctx, "k", origin, nil)
+		_, info, _ := c.GetInfo(ctx, "k", origin)
 		return !info.Stale
 	})
 	if n := origin.calls.Load(); n != 2 {
@@ -373,13 +373,13 @@ func TestPerEntryTTLFromLoader(t *testing.T) {
 	ctx := context.Background()
 	_, _ = c.Get(ctx, "k", origin)
 	time.Sleep(100 * time.Millisecond)
-	if _, info, err := c.GetInfo(ctx, "k", origin, nil); err != nil || info.Source != SourceOrigin {
+	if _, info, err := c.GetInfo(ctx, "k", origin); err != nil || info.Source != SourceOrigin {
 		t.Fatalf("entry should have expired by the loader's TTL: %+v %v", info, err)
 	}
 }
 
 func TestConfigValidation(t *testing.T) {
-	for _, cfg := range []Config{{TTL: -1}, {L2Timeout: -time.Second}, {OriginRate: -1}} {
+	for _, cfg := range []Config{{TTL: -1}, {Tier: TierConfig{Timeout: -time.Second}}, {Origin: OriginConfig{Rate: -1}}} {
 		if c, err := New(cfg); err == nil {
 			c.Close()
 			t.Errorf("New(%+v) accepted", cfg)
@@ -451,7 +451,7 @@ func TestTyped(t *testing.T) {
 func TestNilLoaderIsLookupOnly(t *testing.T) {
 	c := newClient(t, Config{})
 	ctx := context.Background()
-	if _, info, err := c.GetInfo(ctx, "k", nil, nil); !errors.Is(err, loader.ErrNotFound) || info.Source != SourceNone {
+	if _, info, err := c.GetInfo(ctx, "k", nil); !errors.Is(err, loader.ErrNotFound) || info.Source != SourceNone {
 		t.Fatalf("lookup miss: %+v %v", info, err)
 	}
 	// The miss was not cached as a negative entry.
@@ -469,19 +469,24 @@ func TestStaleWhileRevalidateFromL2(t *testing.T) {
 		nodes := startN(t, 1)
 		origin := &countingLoader{}
 		ctx := context.Background()
-		c := newClient(t, Config{Addrs: addrsOf(nodes), L1Bytes: -1, TTL: 50 * time.Millisecond,
-			StaleTTL: time.Minute, StaleWhileRevalidate: true})
+		c := newClient(t, Config{
+			Tier:                 TierConfig{Addrs: addrsOf(nodes)},
+			L1:                   L1Config{Bytes: -1},
+			TTL:                  50 * time.Millisecond,
+			StaleTTL:             time.Minute,
+			StaleWhileRevalidate: true,
+		})
 		if _, err := c.Get(ctx, "k", origin); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(120 * time.Millisecond)
-		v, info, err := c.GetInfo(ctx, "k", origin, nil)
+		v, info, err := c.GetInfo(ctx, "k", origin)
 		if err != nil || string(v) != "v:k" || !info.Stale || info.Source != SourceL2 {
 			t.Fatalf("%q %+v %v, want stale from L2", v, info, err)
 		}
 		waitFor(t, 5*time.Second, "background refresh", func() bool { return origin.calls.Load() == 2 })
 		waitFor(t, 5*time.Second, "fresh entry in L2", func() bool {
-			_, info, err := c.GetInfo(ctx, "k", origin, nil)
+			_, info, err := c.GetInfo(ctx, "k", origin)
 			return err == nil && !info.Stale && info.Source == SourceL2
 		})
 	})
@@ -492,16 +497,16 @@ func TestL1TTLCapsL1Freshness(t *testing.T) {
 		nodes := startN(t, 1)
 		origin := &countingLoader{}
 		ctx := context.Background()
-		c := newClient(t, Config{Addrs: addrsOf(nodes), TTL: time.Hour, L1TTL: 50 * time.Millisecond})
+		c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, L1: L1Config{TTL: 50 * time.Millisecond}, TTL: time.Hour})
 		if _, err := c.Get(ctx, "k", origin); err != nil {
 			t.Fatal(err)
 		}
-		if _, info, _ := c.GetInfo(ctx, "k", origin, nil); info.Source != SourceL1 {
+		if _, info, _ := c.GetInfo(ctx, "k", origin); info.Source != SourceL1 {
 			t.Fatalf("right after load: %+v, want L1", info)
 		}
 		time.Sleep(120 * time.Millisecond)
 		// The L1 copy is past L1TTL: the value is re-read, fresh, from L2.
-		if v, info, err := c.GetInfo(ctx, "k", origin, nil); err != nil || string(v) != "v:k" || info.Source != SourceL2 || info.Stale {
+		if v, info, err := c.GetInfo(ctx, "k", origin); err != nil || string(v) != "v:k" || info.Source != SourceL2 || info.Stale {
 			t.Fatalf("after L1TTL: %q %+v %v, want fresh from L2", v, info, err)
 		}
 		if n := origin.calls.Load(); n != 1 {
@@ -526,17 +531,17 @@ func TestPassword(t *testing.T) {
 	ctx := context.Background()
 	origin := &countingLoader{}
 
-	c := newClient(t, Config{Addrs: []string{ln.Addr().String()}, Password: "s3cret"})
+	c := newClient(t, Config{Tier: TierConfig{Addrs: []string{ln.Addr().String()}, Password: "s3cret"}})
 	if err := c.Set(ctx, "k", []byte("v"), 0); err != nil {
 		t.Fatalf("Set with password: %v", err)
 	}
-	c2 := newClient(t, Config{Addrs: []string{ln.Addr().String()}, Password: "s3cret"})
-	if v, info, err := c2.GetInfo(ctx, "k", origin, nil); err != nil || string(v) != "v" || info.Source != SourceL2 {
+	c2 := newClient(t, Config{Tier: TierConfig{Addrs: []string{ln.Addr().String()}, Password: "s3cret"}})
+	if v, info, err := c2.GetInfo(ctx, "k", origin); err != nil || string(v) != "v" || info.Source != SourceL2 {
 		t.Fatalf("Get with password: %q %+v %v", v, info, err)
 	}
 	// A wrong password is an L2 error: the client still answers, from the origin.
-	bad := newClient(t, Config{Addrs: []string{ln.Addr().String()}, Password: "wrong"})
-	if v, info, err := bad.GetInfo(ctx, "k", origin, nil); err != nil || string(v) != "v:k" || info.Source != SourceOrigin {
+	bad := newClient(t, Config{Tier: TierConfig{Addrs: []string{ln.Addr().String()}, Password: "wrong"}})
+	if v, info, err := bad.GetInfo(ctx, "k", origin); err != nil || string(v) != "v:k" || info.Source != SourceOrigin {
 		t.Fatalf("wrong password: %q %+v %v", v, info, err)
 	}
 	if s := bad.Stats(); s.L2Errors == 0 {

@@ -74,3 +74,10 @@ func (k *coarseClock) precise() int64 {
 		}
 	}
 }
+
+// coarseMs returns the coarse current time in Unix milliseconds: the L1 hit
+// path's clock.
+func coarseMs() int64 { return sharedClock.coarse() }
+
+// preciseMs reads the system clock: the slow paths' clock.
+func preciseMs() int64 { return sharedClock.precise() }

@@ -67,7 +67,7 @@ func TestDNSDiscoveryEndToEnd(t *testing.T) {
 	c := newClient(t, Config{
 		Discovery: &DNS{Name: name, Port: port, Network: "ip4", Interval: 50 * time.Millisecond,
 			Timeout: 2 * time.Second, Resolver: dns.Resolver()},
-		L1Bytes: -1,
+		L1: L1Config{Bytes: -1},
 	})
 	want := func(ips ...string) []string {
 		var a []string

@@ -8,29 +8,73 @@
 //
 //	L1 fresh hit → answer; else the key's node → fill L1; else the loader → write L2 and L1.
 //
+// Reads: Get returns the value, GetInfo the value and an Info saying where it
+// came from, AppendGet the same appended to a caller's buffer (no allocation
+// on an L1 hit). Typed wraps a Client for Go values through a Codec. Writes:
+// Set and Delete, in both levels.
+//
 // It is built for the bad days:
 //
 //   - Coalescing: concurrent misses for one key in one process make one L2
 //     request and at most one origin load; every waiter gets the result. A
 //     waiter whose context ends returns at once; the load goes on for the
-//     others, bounded by LoadTimeout.
+//     others, bounded by Origin.LoadTimeout.
 //   - Stale on failure: every entry is fresh until T1 and servable stale
 //     until T2 = T1+StaleTTL, in L1 and in L2 alike (see the envelope below).
 //     When the origin fails, or the limiter refuses a load, a stale value is
 //     served (Info.Stale) instead of the error. With StaleWhileRevalidate, a
 //     stale entry is served at once and refreshed in the background, once per
 //     key.
-//   - Node failure: every L2 request has a tight timeout (L2Timeout); after
-//     FailureThreshold consecutive failures a node is marked down and its keys
-//     go to their failover owners (entries written there get FailoverTTL); a
-//     down node is PINGed with jittered backoff and marked up on success.
-//   - Tier outage and origin protection: origin loads pass a limiter
-//     (OriginMaxConcurrent, OriginRate) that never queues. With the tier down,
-//     L1 keeps serving; a request that can be served neither from L1 nor by a
-//     permitted load fails fast with ErrShed. The origin never sees more than
-//     the configured limit.
+//   - Node failure: every L2 request has a tight timeout (Tier.Timeout);
+//     after Health.FailureThreshold consecutive failures a node is marked
+//     down and its keys go to their failover owners (entries written there
+//     get Tier.FailoverTTL); a down node is PINGed with jittered backoff and
+//     marked up on success.
+//   - Tier outage and origin protection: origin loads pass one limiter
+//     (Origin.MaxConcurrent and Origin.Rate, or a shared Origin.Limiter) that
+//     never queues. With the tier down, L1 keeps serving; a request that can
+//     be served neither from L1 nor by a permitted load fails fast with
+//     ErrShed. The origin never sees more than the configured limit.
+//   - Origin error backoff: after a key's load fails, its next loads wait
+//     out a growing window (Origin.ErrorBackoff) instead of calling the
+//     origin again.
 //   - Negative caching: a loader returning loader.ErrNotFound is remembered
 //     for NegativeTTL.
+//
+// # Errors
+//
+// Every error a Client returns is one of these; test with errors.Is and
+// errors.As, not by comparing messages:
+//
+//	error                          returned by              meaning
+//	loader.ErrNotFound             Get, GetInfo, AppendGet  the origin does not have the key (answered by the
+//	                                                        loader or a cached negative entry), or, with a nil
+//	                                                        loader, the key is in neither level; Info.Negative
+//	ErrShed                        Get, GetInfo, AppendGet  the origin limiter refused the load and no stale
+//	                                                        value was at hand; returned at once, never queued
+//	*LoadError                     Get, GetInfo, AppendGet  the origin load failed and no stale value was at
+//	                                                        hand; Key and Err say which and why, e.g.:
+//	  wrapping ErrOriginBackoff    Get, GetInfo, AppendGet  the key is in error backoff: the origin was not
+//	                                                        called; errors.Is also matches the last failure
+//	  wrapping *loader.PanicError  Get, GetInfo, AppendGet  the loader panicked (errors.As finds it)
+//	  wrapping a deadline          Get, GetInfo, AppendGet  the load ran past Origin.LoadTimeout: errors.Is
+//	                                                        matches context.DeadlineExceeded
+//	ctx.Err()                      Get, GetInfo, AppendGet  the caller's context ended; the load goes on for
+//	                                                        the other callers waiting for it
+//	ErrClosed                      every method             the Client was closed
+//	node error, wrapped            Set, Delete              the node write failed ("cacheclient: node
+//	                                                        host:port: ..."); L1 was still written
+//	configuration error            New, Set                 an invalid Config field (named in the message) or
+//	                                                        a negative Set ttl
+//	discovery error                New                      Config.Discovery failed before any node set
+//	codec error, wrapped           Typed.Get, Typed.GetInfo decoding a cached value failed ("cacheclient:
+//	                                                        decode ..."); an encoding failure is an origin
+//	                                                        failure (a *LoadError)
+//
+// A failing origin is not an error while a stale value is inside its window:
+// the stale value is returned with Info.Stale set. ErrDiscoveryEmpty is not
+// returned by a Client: DNS and SlotFile pass it to their OnError when a
+// source names no node.
 //
 // # Envelope
 //

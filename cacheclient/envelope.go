@@ -2,6 +2,7 @@ package cacheclient
 
 import (
 	"encoding/binary"
+	"sync"
 	"time"
 )
 
@@ -38,6 +39,10 @@ const (
 
 	knownFlags = flagNegative | flagBig | flagFailover
 )
+
+// envPool holds buffers for building envelopes (L1 and L2 writes). Buffers
+// that grew past 64 KiB are not put back.
+var envPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // header is the decoded envelope header.
 type header struct {
@@ -88,8 +93,6 @@ func (h header) stateAt(nowMs int64) state {
 		return stateExpired
 	}
 }
-
-func unixMs(t time.Time) int64 { return t.UnixMilli() }
 
 // msCeil converts d to whole milliseconds, rounding up so that a positive
 // duration never becomes zero.

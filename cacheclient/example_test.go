@@ -11,7 +11,8 @@ import (
 )
 
 // A client with no nodes is an in-process cache that coalesces and limits
-// origin loads. Add Config.Addrs (or Discovery) to share a node tier.
+// origin loads. Add Config.Tier.Addrs (or Config.Discovery) to share a node
+// tier.
 func Example() {
 	c, err := cacheclient.New(cacheclient.Config{
 		TTL:         time.Minute,
@@ -35,7 +36,7 @@ func Example() {
 
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
-		v, info, err := c.GetInfo(ctx, "user:1", origin, nil)
+		v, info, err := c.GetInfo(ctx, "user:1", origin)
 		fmt.Println(string(v), info.Source, err)
 	}
 	_, err = c.Get(ctx, "user:3", origin)
@@ -62,7 +63,7 @@ func ExampleClient_GetInfo_stale() {
 	_, _ = c.Get(ctx, "answer", origin)
 	up = false
 	time.Sleep(100 * time.Millisecond) // past the fresh window
-	v, info, err := c.GetInfo(ctx, "answer", origin, nil)
+	v, info, err := c.GetInfo(ctx, "answer", origin)
 	fmt.Println(string(v), info.Stale, err)
 	_, err = c.Get(ctx, "question", origin)
 	fmt.Println(err)
@@ -90,7 +91,7 @@ func ExampleTyped() {
 // After an origin failure, loads of the key do not reach the origin for a
 // while (Config.ErrorBackoff): without a stale value they fail at once.
 func ExampleConfig_errorBackoff() {
-	c, err := cacheclient.New(cacheclient.Config{ErrorBackoff: time.Minute})
+	c, err := cacheclient.New(cacheclient.Config{Origin: cacheclient.OriginConfig{ErrorBackoff: time.Minute}})
 	if err != nil {
 		panic(err)
 	}
@@ -112,4 +113,70 @@ func ExampleConfig_errorBackoff() {
 	// true true
 	// true true
 	// origin calls: 1 suppressed: 2
+}
+
+// AppendGet appends the value to a buffer the caller reuses: an L1 hit then
+// allocates nothing.
+func ExampleClient_AppendGet() {
+	c, _ := cacheclient.New(cacheclient.Config{})
+	defer c.Close()
+	ctx := context.Background()
+	_ = c.Set(ctx, "greeting", []byte("hello"), time.Minute)
+
+	buf := make([]byte, 0, 256) // room for the value and its 19-byte header
+	for i := 0; i < 2; i++ {
+		v, info, err := c.AppendGet(ctx, buf[:0], "greeting", nil)
+		fmt.Println(string(v), info.Source, err)
+	}
+	// Output:
+	// hello l1 <nil>
+	// hello l1 <nil>
+}
+
+// Every origin failure without a stale value to serve is a *LoadError; a
+// shed request is ErrShed.
+func ExampleLoadError() {
+	c, _ := cacheclient.New(cacheclient.Config{})
+	defer c.Close()
+	errDown := errors.New("database down")
+	origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		return loader.Result{}, errDown
+	})
+	_, err := c.Get(context.Background(), "user:1", origin)
+	var le *cacheclient.LoadError
+	if errors.As(err, &le) {
+		fmt.Println(le.Key, le.Err, errors.Is(err, errDown))
+	}
+	// Output:
+	// user:1 database down true
+}
+
+// Clients that share one loader.Limiter share its budget: the origin sees at
+// most its limit from all of them together. A refused load is shed.
+func ExampleOriginConfig_limiter() {
+	lim := loader.NewLimiter(1, 0, 0) // one origin load at a time, process-wide
+	a, _ := cacheclient.New(cacheclient.Config{Origin: cacheclient.OriginConfig{Limiter: lim}})
+	defer a.Close()
+	b, _ := cacheclient.New(cacheclient.Config{Origin: cacheclient.OriginConfig{Limiter: lim}})
+	defer b.Close()
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	slow := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		close(entered)
+		<-release
+		return loader.Result{Value: []byte("v")}, nil
+	})
+	done := make(chan error)
+	go func() {
+		_, err := a.Get(context.Background(), "k1", slow)
+		done <- err
+	}()
+	<-entered // a's load holds the only permit
+	_, err := b.Get(context.Background(), "k2", slow)
+	fmt.Println(errors.Is(err, cacheclient.ErrShed))
+	close(release)
+	fmt.Println(<-done)
+	// Output:
+	// true
+	// <nil>
 }

@@ -23,12 +23,10 @@ func TestNodeKilledMidTraffic(t *testing.T) {
 		nodes := startN(t, 3)
 		origin := &countingLoader{}
 		c := newClient(t, Config{
-			Addrs:               addrsOf(nodes),
-			L1Bytes:             -1, // every request goes to L2
-			L2Timeout:           300 * time.Millisecond,
-			FailureThreshold:    2,
-			HealthInterval:      50 * time.Millisecond,
-			OriginMaxConcurrent: -1,
+			Tier:   TierConfig{Addrs: addrsOf(nodes), Timeout: 300 * time.Millisecond},
+			L1:     L1Config{Bytes: -1}, // every request goes to L2
+			Origin: OriginConfig{MaxConcurrent: -1},
+			Health: HealthConfig{FailureThreshold: 2, Interval: 50 * time.Millisecond},
 		})
 		victim := nodes[0]
 
@@ -105,11 +103,9 @@ func TestTierDownProtectsOrigin(t *testing.T) {
 		const limit = 2
 		origin := &countingLoader{delay: 20 * time.Millisecond}
 		c := newClient(t, Config{
-			Addrs:               addrsOf(nodes),
-			L2Timeout:           200 * time.Millisecond,
-			FailureThreshold:    2,
-			HealthInterval:      50 * time.Millisecond,
-			OriginMaxConcurrent: limit,
+			Tier:   TierConfig{Addrs: addrsOf(nodes), Timeout: 200 * time.Millisecond},
+			Origin: OriginConfig{MaxConcurrent: limit},
+			Health: HealthConfig{FailureThreshold: 2, Interval: 50 * time.Millisecond},
 		})
 		ctx := context.Background()
 		const warm = 50
@@ -197,7 +193,7 @@ func TestTierDownProtectsOrigin(t *testing.T) {
 func TestOriginRateLimit(t *testing.T) {
 	origin := &countingLoader{}
 	const rate, burst = 50.0, 5
-	c := newClient(t, Config{OriginMaxConcurrent: -1, OriginRate: rate, OriginBurst: burst})
+	c := newClient(t, Config{Origin: OriginConfig{MaxConcurrent: -1, Rate: rate, Burst: burst}})
 	start := time.Now()
 	var wg sync.WaitGroup
 	var shed atomic.Int64
@@ -230,13 +226,13 @@ func TestOriginRateLimit(t *testing.T) {
 // TestShedServesStale: with the limiter refusing, a stale L1 entry is served.
 func TestShedServesStale(t *testing.T) {
 	origin := &countingLoader{}
-	c := newClient(t, Config{TTL: 30 * time.Millisecond, StaleTTL: time.Minute, OriginRate: 0.001, OriginBurst: 1})
+	c := newClient(t, Config{Origin: OriginConfig{Rate: 0.001, Burst: 1}, TTL: 30 * time.Millisecond, StaleTTL: time.Minute})
 	ctx := context.Background()
 	if _, err := c.Get(ctx, "k", origin); err != nil { // uses the only token
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	v, info, err := c.GetInfo(ctx, "k", origin, nil)
+	v, info, err := c.GetInfo(ctx, "k", origin)
 	if err != nil || string(v) != "v:k" || !info.Stale {
 		t.Fatalf("%q %+v %v, want stale value", v, info, err)
 	}
@@ -275,10 +271,8 @@ func TestBlackholedNode(t *testing.T) {
 	}()
 	origin := &countingLoader{}
 	c, err := New(Config{
-		Addrs:            []string{ln.Addr().String()},
-		L2Timeout:        100 * time.Millisecond,
-		FailureThreshold: 2,
-		HealthInterval:   time.Hour, // passive detection only
+		Tier:   TierConfig{Addrs: []string{ln.Addr().String()}, Timeout: 100 * time.Millisecond},
+		Health: HealthConfig{FailureThreshold: 2, Interval: time.Hour}, // passive detection only
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -324,12 +318,13 @@ func TestFailoverTTL(t *testing.T) {
 		nodes := startN(t, 3)
 		addrs := addrsOf(nodes)
 		c := newClient(t, Config{
-			Addrs:            addrs,
-			L2Timeout:        300 * time.Millisecond,
-			FailureThreshold: 1,
-			HealthInterval:   time.Hour,
-			FailoverTTL:      5 * time.Second,
-			TTL:              time.Hour,
+			Tier: TierConfig{
+				Addrs:       addrs,
+				Timeout:     300 * time.Millisecond,
+				FailoverTTL: 5 * time.Second,
+			},
+			Health: HealthConfig{FailureThreshold: 1, Interval: time.Hour},
+			TTL:    time.Hour,
 		})
 		r := ring.New(addrs...)
 		// A key owned by node 0.

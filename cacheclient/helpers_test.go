@@ -46,11 +46,12 @@ func eachNodeKind(t *testing.T, fn func(t *testing.T, start func(t testing.TB, n
 	}
 }
 
-// startNodes starts n nodes of the kind given on loopback.
+// startNodes starts n nodes of the kind given on loopback, skipping the test
+// when the kind is "redis" and redis-server is not installed.
 func startNodes(t testing.TB, kind string, n int) []*testNode {
 	t.Helper()
-	if kind == "redis" {
-		return startRedisNodes(t, n)
+	if kind == "redis" && redistest.Binary() == "" {
+		t.Skip("redis-server not installed (apt-get install -y redis-server); skipping test with real nodes")
 	}
 	nodes := make([]*testNode, n)
 	for i := range nodes {
@@ -64,34 +65,7 @@ func startNodes(t testing.TB, kind string, n int) []*testNode {
 			}
 		}
 		if err != nil {
-			t.Fatalf("start cachenode: %v", err)
-		}
-		t.Cleanup(nd.Kill)
-		nodes[i] = nd
-	}
-	return nodes
-}
-
-// startRedisNodes starts n redis-server processes on loopback, skipping the
-// test when redis-server is not installed.
-func startRedisNodes(t testing.TB, n int) []*testNode {
-	t.Helper()
-	if redistest.Binary() == "" {
-		t.Skip("redis-server not installed (apt-get install -y redis-server); skipping test with real nodes")
-	}
-	nodes := make([]*testNode, n)
-	for i := range nodes {
-		nd := &testNode{t: t}
-		var err error
-		for attempt := 0; attempt < 3; attempt++ {
-			nd.port = redistest.FreePort(t)
-			nd.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(nd.port))
-			if err = nd.start(); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			t.Fatalf("start redis-server: %v", err)
+			t.Fatalf("start %s node: %v", kind, err)
 		}
 		t.Cleanup(nd.Kill)
 		nodes[i] = nd
@@ -217,15 +191,15 @@ func (o *countingLoader) Load(ctx context.Context, key string) (loader.Result, e
 }
 
 // newClient creates a client and closes it when the test ends. Unless the
-// test sets them, L2Timeout and DialTimeout are generous (1s): the defaults
-// (tens of ms) would make tests flaky on a loaded machine.
+// test sets them, Tier.Timeout and Tier.DialTimeout are generous (1s): the
+// defaults (tens of ms) would make tests flaky on a loaded machine.
 func newClient(t testing.TB, cfg Config) *Client {
 	t.Helper()
-	if cfg.L2Timeout == 0 {
-		cfg.L2Timeout = time.Second
+	if cfg.Tier.Timeout == 0 {
+		cfg.Tier.Timeout = time.Second
 	}
-	if cfg.DialTimeout == 0 {
-		cfg.DialTimeout = time.Second
+	if cfg.Tier.DialTimeout == 0 {
+		cfg.Tier.DialTimeout = time.Second
 	}
 	c, err := New(cfg)
 	if err != nil {

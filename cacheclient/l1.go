@@ -1,7 +1,6 @@
 package cacheclient
 
 import (
-	"sync"
 	"unsafe"
 
 	"github.com/VictoriaMetrics/fastcache"
@@ -41,8 +40,6 @@ func newL1(maxBytes int) *l1 {
 func bytesOf(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
-
-var envPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // set stores value under key with header h (flagBig is managed here).
 func (l *l1) set(key string, h header, value []byte) {

@@ -32,22 +32,22 @@ type node struct {
 	latency prometheus.Observer // L2 request latency, seconds
 }
 
-func newNode(addr string, cfg *Config, lat prometheus.Observer) *node {
+func newNode(addr string, cfg *TierConfig, lat prometheus.Observer) *node {
 	opt := &redis.Options{
 		Addr:          addr,
 		Password:      cfg.Password,
 		DialTimeout:   cfg.DialTimeout,
 		DialerRetries: 1,
-		// Every call carries a context deadline (L2Timeout, more for big
+		// Every call carries a context deadline (Timeout, more for big
 		// writes); these are only a backstop.
-		ReadTimeout:     cfg.L2Timeout + time.Second,
-		WriteTimeout:    cfg.L2Timeout + time.Second,
+		ReadTimeout:     cfg.Timeout + time.Second,
+		WriteTimeout:    cfg.Timeout + time.Second,
 		MaxRetries:      -1, // a retry would double the cost of a dead node
 		PoolSize:        cfg.PoolSize,
-		PoolTimeout:     cfg.L2Timeout,
+		PoolTimeout:     cfg.Timeout,
 		DisableIdentity: true, // no CLIENT SETINFO: keep the handshake minimal
 		// ContextTimeoutEnabled makes go-redis honour the per-call deadline
-		// set from L2Timeout, dial included.
+		// set from Timeout, dial included.
 		ContextTimeoutEnabled: true,
 		MaintNotificationsConfig: &maintnotifications.Config{
 			Mode: maintnotifications.ModeDisabled,

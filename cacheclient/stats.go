@@ -1,7 +1,6 @@
 package cacheclient
 
 import (
-	"sort"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,14 +105,7 @@ func (c *Client) Stats() Stats {
 	if c.l1 != nil {
 		s.L1Entries, s.L1Bytes = c.l1.stats()
 	}
-	t := c.topo.Load()
-	for a, nd := range t.nodes {
-		s.Nodes = append(s.Nodes, NodeStats{
-			Addr: a, Up: !t.live.IsDown(a), Requests: nd.requests.Load(),
-			Errors: nd.errors.Load(), MarkedDown: nd.downMarks.Load(),
-		})
-	}
-	sort.Slice(s.Nodes, func(i, j int) bool { return s.Nodes[i].Addr < s.Nodes[j].Addr })
+	s.Nodes = c.tier.nodeStats()
 	return s
 }
 

@@ -124,19 +124,19 @@ func (ts *tombstones) current() uint64 {
 }
 
 // tombBatch is how many DELs one flush request carries (one pipeline, one
-// L2Timeout).
+// Tier.Timeout).
 const tombBatch = 128
 
 // flushTombstones deletes from nd, which has just come back up, the keys that
 // were deleted or overwritten while it was down. Tombstones whose DEL fails
 // stay, for the read path or the next return.
-func (c *Client) flushTombstones(ctx context.Context, nd *node) {
-	seq := c.tombs.current()
-	keys := c.tombs.forOwner(nd.addr, c.preciseMs())
+func (t *tier) flushTombstones(ctx context.Context, nd *node) {
+	seq := t.tombs.current()
+	keys := t.tombs.forOwner(nd.addr, preciseMs())
 	for len(keys) > 0 {
 		batch := keys[:min(len(keys), tombBatch)]
 		keys = keys[len(batch):]
-		err := c.l2DoExtra(ctx, nd, 0, func(ctx context.Context) error {
+		err := t.do(ctx, nd, 0, func(ctx context.Context) error {
 			_, err := nd.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for _, k := range batch {
 					p.Del(ctx, k)
@@ -146,33 +146,33 @@ func (c *Client) flushTombstones(ctx context.Context, nd *node) {
 			return err
 		})
 		if err != nil {
-			c.log.Warn("cacheclient: deleting stale copies from a returning node failed", "node", nd.addr, "err", err)
+			t.log.Warn("cacheclient: deleting stale copies from a returning node failed", "node", nd.addr, "err", err)
 			return
 		}
 		for _, k := range batch {
-			c.tombs.removeIf(k, nd.addr, seq)
+			t.tombs.removeIf(k, nd.addr, seq)
 		}
-		c.st.tombstonesFlushed.Add(uint64(len(batch)))
+		t.st.tombstonesFlushed.Add(uint64(len(batch)))
 	}
 }
 
-// tombstoneWrite records, for a Set or Delete of key, whether the key's usual
+// noteWrite records, for a Set or Delete of key, whether the key's usual
 // owner missed it (it is down): if so, a tombstone until the owner's copy
 // would have expired anyway (TTL+StaleTTL, the T2 of entries this client
 // writes); if not, any older tombstone is void.
-func (c *Client) tombstoneWrite(key string) {
-	t := c.topo.Load()
-	if len(t.nodes) == 0 {
+func (t *tier) noteWrite(key string) {
+	tp := t.topo.Load()
+	if len(tp.nodes) == 0 {
 		return
 	}
 	h := ring.HashKey(key)
-	base, ok := t.base.OwnerHash(h)
+	base, ok := tp.base.OwnerHash(h)
 	if !ok {
 		return
 	}
-	if live, ok := t.live.OwnerHash(h); ok && live == base {
-		c.tombs.drop(key)
+	if live, ok := tp.live.OwnerHash(h); ok && live == base {
+		t.tombs.drop(key)
 		return
 	}
-	c.tombs.add(key, base, c.preciseMs()+msCeil(c.cfg.TTL+c.cfg.StaleTTL))
+	t.tombs.add(key, base, preciseMs()+msCeil(t.tombLife))
 }

@@ -50,8 +50,12 @@ func TestWritesWhileOwnerDown(t *testing.T) {
 	origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
 		return loader.Result{Value: []byte(version.Load().(string) + ":" + key)}, nil
 	})
-	cfg := Config{Addrs: addrs, L1Bytes: -1, TTL: time.Hour, L2Timeout: 150 * time.Millisecond,
-		FailureThreshold: 1, HealthInterval: 100 * time.Millisecond}
+	cfg := Config{
+		Tier:   TierConfig{Addrs: addrs, Timeout: 150 * time.Millisecond},
+		L1:     L1Config{Bytes: -1},
+		Health: HealthConfig{FailureThreshold: 1, Interval: 100 * time.Millisecond},
+		TTL:    time.Hour,
+	}
 	c := newClient(t, cfg)
 	other := newClient(t, cfg) // another process: L2 only, no tombstones
 

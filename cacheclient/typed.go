@@ -79,7 +79,7 @@ func (t *Typed[T]) GetInfo(ctx context.Context, key string, load TypedLoader[T])
 			return loader.Result{Value: b, TTL: ttl}, nil
 		})
 	}
-	b, info, err := t.c.GetInfo(ctx, key, l, nil)
+	b, info, err := t.c.GetInfo(ctx, key, l)
 	if err != nil {
 		return zero, info, err
 	}

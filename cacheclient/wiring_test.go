@@ -35,7 +35,7 @@ func TestDiscoveryWiring(t *testing.T) {
 			}
 		})
 		origin := &countingLoader{}
-		c := newClient(t, Config{Discovery: disc, Addrs: []string{"ignored:1"}, L1Bytes: -1, OriginMaxConcurrent: -1})
+		c := newClient(t, Config{Tier: TierConfig{Addrs: []string{"ignored:1"}}, Discovery: disc, L1: L1Config{Bytes: -1}, Origin: OriginConfig{MaxConcurrent: -1}})
 		if up, _ := c.Nodes(); !slices.Equal(up, addrs[:2]) {
 			t.Fatalf("first node set: %v, want %v", up, addrs[:2])
 		}
@@ -105,7 +105,7 @@ func TestDiscoveryError(t *testing.T) {
 func TestCollector(t *testing.T) {
 	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
 		nodes := startN(t, 1)
-		c := newClient(t, Config{Addrs: addrsOf(nodes)})
+		c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
 		origin := &countingLoader{}
 		ctx := context.Background()
 		_, _ = c.Get(ctx, "a", origin)
@@ -166,8 +166,11 @@ func TestOperatorDownStaysDown(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	})
-	c := newClient(t, Config{Discovery: disc, HealthInterval: 10 * time.Millisecond, L1Bytes: -1,
-		FailureThreshold: 1})
+	c := newClient(t, Config{
+		Discovery: disc,
+		L1:        L1Config{Bytes: -1},
+		Health:    HealthConfig{Interval: 10 * time.Millisecond, FailureThreshold: 1},
+	})
 	origin := &countingLoader{}
 	// Let the node fail its PINGs and come back: the health checks mark it
 	// down and up again, which must not undo the operator's mark.

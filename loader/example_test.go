@@ -62,30 +62,21 @@ func ExampleGroup() {
 	// origin calls: 1
 }
 
-// Limited sheds loads beyond the origin's capacity instead of queueing them.
-func ExampleLimited() {
+// A Limiter sheds loads beyond the origin's capacity instead of queueing
+// them: TryAcquire answers at once.
+func ExampleLimiter() {
 	lim := loader.NewLimiter(1, 0, 0) // one load at a time
-	entered, release := make(chan struct{}), make(chan struct{})
-	origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
-		close(entered)
-		<-release
-		return loader.Result{Value: []byte("v")}, nil
-	})
-	l := loader.Limited(origin, lim)
-
-	done := make(chan error)
-	go func() {
-		_, err := l.Load(context.Background(), "a")
-		done <- err
-	}()
-	<-entered
-	_, err := l.Load(context.Background(), "b") // the origin is busy
-	fmt.Println(err)
-	close(release)
-	fmt.Println(<-done)
+	release, ok := lim.TryAcquire()
+	fmt.Println("first load allowed:", ok)
+	_, ok = lim.TryAcquire() // the origin is busy
+	fmt.Println("second load allowed:", ok)
+	release()
+	_, ok = lim.TryAcquire()
+	fmt.Println("after release:", ok, "refused so far:", lim.Refused())
 	// Output:
-	// loader: origin limit reached
-	// <nil>
+	// first load allowed: true
+	// second load allowed: false
+	// after release: true refused so far: 1
 }
 
 // HTTP loads keys from an origin speaking HTTP; Cache-Control max-age sets the

@@ -28,6 +28,20 @@ func waitGroupIdle(t *testing.T, g *Group) {
 	}
 }
 
+// gatedLoad returns a flight function that counts its calls and returns
+// value once release is closed, or its context's error if that comes first.
+func gatedLoad(calls *atomic.Int64, release <-chan struct{}, value string) func(context.Context) (Result, error) {
+	return func(ctx context.Context) (Result, error) {
+		calls.Add(1)
+		select {
+		case <-release:
+			return Result{Value: []byte(value)}, nil
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		}
+	}
+}
+
 // pollUntil polls cond every few milliseconds until it holds or a generous
 // deadline passes.
 func pollUntil(t *testing.T, what string, cond func() bool) {
@@ -186,15 +200,7 @@ func TestGroupFirstCallerCancelStillLoadsForOthers(t *testing.T) {
 	var g Group
 	var calls atomic.Int64
 	release := make(chan struct{})
-	fn := func(ctx context.Context) (Result, error) {
-		calls.Add(1)
-		select {
-		case <-release:
-			return Result{Value: []byte("x")}, nil
-		case <-ctx.Done():
-			return Result{}, ctx.Err()
-		}
-	}
+	fn := gatedLoad(&calls, release, "x")
 	ctx, cancel := context.WithCancel(context.Background())
 	first := make(chan error, 1)
 	go func() {
@@ -350,15 +356,7 @@ func TestGroupDoAsyncOncePerKey(t *testing.T) {
 	var g Group
 	var calls atomic.Int64
 	release := make(chan struct{})
-	fn := func(ctx context.Context) (Result, error) {
-		calls.Add(1)
-		select {
-		case <-release:
-			return Result{Value: []byte("fresh")}, nil
-		case <-ctx.Done():
-			return Result{}, ctx.Err()
-		}
-	}
+	fn := gatedLoad(&calls, release, "fresh")
 	if !g.DoAsync("k", time.Minute, fn) {
 		t.Fatal("first DoAsync did not start a refresh")
 	}

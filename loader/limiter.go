@@ -1,8 +1,6 @@
 package loader
 
 import (
-	"context"
-	"errors"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -10,10 +8,6 @@ import (
 
 	"golang.org/x/time/rate"
 )
-
-// ErrLimited is returned by a Loader wrapped with [Limited] when the limiter
-// refuses a load; the origin was not called.
-var ErrLimited = errors.New("loader: origin limit reached")
 
 // Limiter bounds origin loads: at most MaxConcurrent in flight and/or Rate per
 // second (burst Burst), golang.org/x/time/rate inside. TryAcquire never waits
@@ -24,7 +18,10 @@ var ErrLimited = errors.New("loader: origin limit reached")
 // seconds, at most burst + rate*t loads. A refused caller should serve a stale
 // value or fail fast; it must not retry in a loop.
 //
-// A Limiter is safe for concurrent use. A nil *Limiter allows everything.
+// A Limiter is applied by the code that calls the origin, around each load
+// (cacheclient applies the one its Config names, so several clients can
+// share one). A Limiter is safe for concurrent use. A nil *Limiter allows
+// everything.
 type Limiter struct {
 	max int64 // max concurrent loads; 0 = unlimited
 
@@ -140,30 +137,4 @@ func (l *Limiter) Rate() (perSecond float64, burst int) {
 		return 0, 0
 	}
 	return float64(l.rl.Limit()), l.rl.Burst()
-}
-
-// Limited wraps a Loader: loads beyond the limiter return ErrLimited without
-// calling the origin. A nil lim returns l unchanged.
-func Limited(l Loader, lim *Limiter) Loader {
-	if lim == nil {
-		return l
-	}
-	return limited{l: l, lim: lim}
-}
-
-type limited struct {
-	l   Loader
-	lim *Limiter
-}
-
-func (w limited) Load(ctx context.Context, key string) (Result, error) {
-	if err := ctx.Err(); err != nil {
-		return Result{}, err // do not spend a token on a load nobody waits for
-	}
-	release, ok := w.lim.TryAcquire()
-	if !ok {
-		return Result{}, ErrLimited
-	}
-	defer release()
-	return w.l.Load(ctx, key)
 }

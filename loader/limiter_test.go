@@ -155,57 +155,6 @@ func TestLimiterDefaultsAndNil(t *testing.T) {
 	}
 }
 
-func TestLimitedLoader(t *testing.T) {
-	lim := NewLimiter(2, 0, 0)
-	var calls atomic.Int64
-	release := make(chan struct{})
-	entered := make(chan struct{}, 2)
-	origin := Func(func(ctx context.Context, key string) (Result, error) {
-		calls.Add(1)
-		entered <- struct{}{}
-		<-release
-		return Result{Value: []byte(key)}, nil
-	})
-	l := Limited(origin, lim)
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := l.Load(context.Background(), "k"); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	<-entered
-	<-entered
-	for range 50 {
-		if _, err := l.Load(context.Background(), "k"); !errors.Is(err, ErrLimited) {
-			t.Fatalf("load beyond limit: %v, want ErrLimited", err)
-		}
-	}
-	if n := calls.Load(); n != 2 {
-		t.Fatalf("origin calls = %d, want 2", n)
-	}
-	close(release)
-	wg.Wait()
-	if lim.InFlight() != 0 {
-		t.Fatalf("slots not released: %d", lim.InFlight())
-	}
-	res, err := l.Load(context.Background(), "again")
-	if err != nil || string(res.Value) != "again" {
-		t.Fatalf("after release: %q %v", res.Value, err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := l.Load(ctx, "k"); !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled ctx: %v", err)
-	}
-	if Limited(origin, nil) == nil {
-		t.Fatal("Limited with nil limiter returned nil")
-	}
-}
-
 func BenchmarkLimiterTryAcquire(b *testing.B) {
 	for _, tc := range []struct {
 		name string
@@ -230,12 +179,13 @@ func BenchmarkLimiterTryAcquire(b *testing.B) {
 
 // The pattern cacheclient uses: coalesce per key, then ask the limiter. The
 // origin never sees more than the limit, and every waiter of a refused
-// flight gets ErrLimited at once.
+// flight gets the refusal at once.
 func TestGroupWithLimiter(t *testing.T) {
 	const keys, perKey, max = 40, 25, 3
 	lim := NewLimiter(max, 0, 0)
+	errRefused := errors.New("refused")
 	var active, peak, calls atomic.Int64
-	origin := Limited(Func(func(ctx context.Context, key string) (Result, error) {
+	origin := Func(func(ctx context.Context, key string) (Result, error) {
 		calls.Add(1)
 		n := active.Add(1)
 		defer active.Add(-1)
@@ -247,7 +197,7 @@ func TestGroupWithLimiter(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 		return Result{Value: []byte(key)}, nil
-	}), lim)
+	})
 	var g Group
 	var ok, limited atomic.Int64
 	var wg sync.WaitGroup
@@ -258,12 +208,17 @@ func TestGroupWithLimiter(t *testing.T) {
 				defer wg.Done()
 				key := string(rune('A' + k))
 				res, _, err := g.Do(context.Background(), key, 10*time.Second, func(ctx context.Context) (Result, error) {
+					release, granted := lim.TryAcquire()
+					if !granted {
+						return Result{}, errRefused
+					}
+					defer release()
 					return origin.Load(ctx, key)
 				})
 				switch {
 				case err == nil && string(res.Value) == key:
 					ok.Add(1)
-				case errors.Is(err, ErrLimited):
+				case errors.Is(err, errRefused):
 					limited.Add(1)
 				default:
 					t.Errorf("key %s: %q, %v", key, res.Value, err)

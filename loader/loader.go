@@ -1,7 +1,7 @@
 // Package loader is the origin side of cachetier's client: the [Loader]
 // interface a service implements to fetch a key from its database or backend
 // service, adapters ([Func], [HTTP]), miss coalescing ([Group]) and origin
-// protection ([Limiter], [Limited]).
+// protection ([Limiter]).
 //
 // A cache exists to keep load off the origin, so everything here is about
 // bounding what the origin sees:
@@ -10,8 +10,8 @@
 //     thundering herd of a thousand goroutines costs one origin call), detaches
 //     that load from any one caller's cancellation and bounds it with a timeout.
 //   - [Limiter] caps origin loads by concurrency and/or rate and never queues:
-//     a load beyond the limit is refused at once ([ErrLimited]) so the caller
-//     can serve a stale value or shed the request.
+//     [Limiter.TryAcquire] refuses a load beyond the limit at once, so the
+//     caller can serve a stale value or shed the request.
 //
 // The package does no caching itself; cacheclient combines these pieces with
 // its two cache levels.

@@ -19,17 +19,18 @@ func DefaultClient(s ClientSetup) (Client, error) {
 	d := &pushDiscovery{addrs: slices.Clone(s.Addrs), changed: make(chan struct{}, 1), first: make(chan struct{})}
 	cc := s.Config
 	c, err := cacheclient.New(cacheclient.Config{
-		Discovery:           d,
-		L1Bytes:             cc.L1Bytes,
-		TTL:                 cc.TTL,
-		StaleTTL:            cc.StaleTTL,
-		L1TTL:               cc.L1TTL,
-		LoadTimeout:         cc.LoadTimeout,
-		OriginRate:          cc.OriginRPS,
-		OriginBurst:         cc.OriginBurst,
-		OriginMaxConcurrent: cc.OriginMaxConcurrent,
-		HealthInterval:      cc.HealthInterval,
-		L2Timeout:           cc.L2Timeout,
+		Discovery: d,
+		Tier:      cacheclient.TierConfig{Timeout: cc.L2Timeout},
+		L1:        cacheclient.L1Config{Bytes: cc.L1Bytes, TTL: cc.L1TTL},
+		Origin: cacheclient.OriginConfig{
+			LoadTimeout:   cc.LoadTimeout,
+			MaxConcurrent: cc.OriginMaxConcurrent,
+			Rate:          cc.OriginRPS,
+			Burst:         cc.OriginBurst,
+		},
+		Health:   cacheclient.HealthConfig{Interval: cc.HealthInterval},
+		TTL:      cc.TTL,
+		StaleTTL: cc.StaleTTL,
 	})
 	if err != nil {
 		return nil, err
@@ -56,7 +57,7 @@ type cacheClient struct {
 }
 
 func (a *cacheClient) Get(ctx context.Context, key string, dst []byte) ([]byte, Outcome, error) {
-	v, info, err := a.c.GetInfo(ctx, key, a.l, dst)
+	v, info, err := a.c.AppendGet(ctx, dst, key, a.l)
 	out := Outcome{Stale: info.Stale, Shared: info.Shared}
 	switch info.Source {
 	case cacheclient.SourceL1:

@@ -44,29 +44,33 @@ type Client interface {
 	Close() error
 }
 
-// ClientConfig is the cache-client configuration each client process uses.
-// Zero fields take the client library's defaults.
+// ClientConfig is the cache-client configuration each client process uses;
+// DefaultClient maps each field to the cacheclient.Config field named in its
+// comment. Zero fields take the client library's defaults.
 type ClientConfig struct {
-	// L1Bytes is the in-process cache size in bytes.
+	// L1Bytes is the in-process cache size in bytes (L1.Bytes).
 	L1Bytes int `json:"l1_bytes,omitempty"`
-	// TTL is how long a loaded value is fresh.
+	// TTL is how long a loaded value is fresh (TTL).
 	TTL time.Duration `json:"ttl,omitempty"`
 	// L1TTL, when shorter than TTL, caps how long the L1 copy is fresh, so
-	// that more reads reach the tier (L2).
+	// that more reads reach the tier (L1.TTL).
 	L1TTL time.Duration `json:"l1_ttl,omitempty"`
-	// StaleTTL is how long past TTL a value may be served when the origin fails.
+	// StaleTTL is how long past TTL a value may be served when the origin
+	// fails (StaleTTL).
 	StaleTTL time.Duration `json:"stale_ttl,omitempty"`
-	// LoadTimeout bounds one origin load.
+	// LoadTimeout bounds one origin load (Origin.LoadTimeout).
 	LoadTimeout time.Duration `json:"load_timeout,omitempty"`
-	// OriginRPS is this process's origin rate limit (0: none).
+	// OriginRPS is this process's origin rate limit (Origin.Rate; 0: none).
 	OriginRPS float64 `json:"origin_rps,omitempty"`
-	// OriginBurst is the limiter's burst.
+	// OriginBurst is the limiter's burst (Origin.Burst).
 	OriginBurst int `json:"origin_burst,omitempty"`
-	// OriginMaxConcurrent bounds concurrent origin loads (0: client default).
+	// OriginMaxConcurrent bounds concurrent origin loads
+	// (Origin.MaxConcurrent; 0: client default).
 	OriginMaxConcurrent int `json:"origin_max_concurrent,omitempty"`
-	// HealthInterval is the client's active health-check period.
+	// HealthInterval is the client's active health-check period
+	// (Health.Interval).
 	HealthInterval time.Duration `json:"health_interval,omitempty"`
-	// L2Timeout bounds one call to the tier.
+	// L2Timeout bounds one call to the tier (Tier.Timeout).
 	L2Timeout time.Duration `json:"l2_timeout,omitempty"`
 }
 

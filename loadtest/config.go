@@ -93,30 +93,18 @@ func (c *Config) init() error {
 	if len(c.Addrs) > 0 && (c.Scenario == "tierdown" || c.Scenario == "scaleout") {
 		return fmt.Errorf("loadtest: %s kills or adds nodes and needs a local tier; drop --addrs", c.Scenario)
 	}
-	if c.Nodes <= 0 {
-		c.Nodes = 3
+	orDefault(&c.Nodes, 3)
+	orDefault(&c.Procs, 1)
+	if herd {
+		orDefault(&c.Concurrency, 500)
+		orDefault(&c.Keys, 1)
 	}
-	if c.Procs <= 0 {
-		c.Procs = 1
-	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = 32
-		if herd {
-			c.Concurrency = 500
-		}
-	}
-	if c.Keys <= 0 {
-		c.Keys = 1000
-		if herd {
-			c.Keys = 1
-		}
-	}
-	if c.Duration <= 0 {
-		c.Duration = map[string]time.Duration{
-			"herd": 30 * time.Second, "steady": 10 * time.Second, "scaleout": 15 * time.Second,
-			"tierdown": 20 * time.Second, "origindown": 15 * time.Second,
-		}[c.Scenario]
-	}
+	orDefault(&c.Concurrency, 32)
+	orDefault(&c.Keys, 1000)
+	orDefault(&c.Duration, map[string]time.Duration{
+		"herd": 30 * time.Second, "steady": 10 * time.Second, "scaleout": 15 * time.Second,
+		"tierdown": 20 * time.Second, "origindown": 15 * time.Second,
+	}[c.Scenario])
 	if c.Rate == 0 && !herd {
 		c.Rate = 1000
 	}
@@ -124,14 +112,10 @@ func (c *Config) init() error {
 		c.Rate = 0
 	}
 	if c.ZipfS <= 1 {
-		c.ZipfS = 1.1
+		c.ZipfS = defaultZipfS
 	}
-	if c.Interval <= 0 {
-		c.Interval = 500 * time.Millisecond
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = 5 * time.Second
-	}
+	orDefault(&c.Interval, defaultInterval)
+	orDefault(&c.Timeout, defaultTimeout)
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
@@ -174,4 +158,18 @@ func (c *Config) init() error {
 	}
 	c.Origin.init()
 	return nil
+}
+
+// Defaults shared by Config and the client processes' workerConfig.
+const (
+	defaultZipfS    = 1.1
+	defaultInterval = 500 * time.Millisecond
+	defaultTimeout  = 5 * time.Second
+)
+
+// orDefault sets *v to def when *v is zero or negative (unset).
+func orDefault[T int | int64 | float64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }

@@ -32,24 +32,16 @@ type OriginConfig struct {
 }
 
 func (c *OriginConfig) init() {
-	if c.Latency <= 0 {
-		c.Latency = 20 * time.Millisecond
-	}
+	orDefault(&c.Latency, 20*time.Millisecond)
 	if c.Jitter == 0 {
 		c.Jitter = 0.3
 	}
 	if c.Jitter < 0 {
 		c.Jitter = 0
 	}
-	if c.Capacity <= 0 {
-		c.Capacity = 64
-	}
-	if c.ValueSize <= 0 {
-		c.ValueSize = 64
-	}
-	if c.Bucket <= 0 {
-		c.Bucket = 100 * time.Millisecond
-	}
+	orDefault(&c.Capacity, 64)
+	orDefault(&c.ValueSize, 64)
+	orDefault(&c.Bucket, 100*time.Millisecond)
 }
 
 // OriginPath is the URL path prefix under which the origin serves keys:

@@ -128,61 +128,86 @@ type Summary struct {
 	Config RunConfig `json:"config"`
 }
 
-// Phase aggregates the part of a run between two scenario events.
+// Phase aggregates the part of a run between two scenario events. Its
+// fields mean what the Summary fields of the same name mean, over the phase.
 type Phase struct {
-	Name          string  `json:"name"`
-	StartMS       float64 `json:"start_ms"`
-	EndMS         float64 `json:"end_ms"`
-	Requests      int64   `json:"requests"`
-	Errors        int64   `json:"errors"`
-	Shed          int64   `json:"shed"`
-	StaleServed   int64   `json:"stale_served"`
-	HitRatio      float64 `json:"hit_ratio"`
+	// Name says what the phase is (the event that started it).
+	Name string `json:"name"`
+	// StartMS and EndMS bound the phase, in ms since the start of the run.
+	StartMS float64 `json:"start_ms"`
+	EndMS   float64 `json:"end_ms"`
+	// Requests, Errors, Shed and StaleServed count the phase's calls.
+	Requests    int64 `json:"requests"`
+	Errors      int64 `json:"errors"`
+	Shed        int64 `json:"shed"`
+	StaleServed int64 `json:"stale_served"`
+	// HitRatio is the share of the phase's requests served from L1 or L2.
+	HitRatio float64 `json:"hit_ratio"`
+	// OriginCalls, OriginRPS and OriginPeakRPS are what the origin saw:
+	// calls, mean rate, and busiest 1s window.
 	OriginCalls   int64   `json:"origin_calls"`
 	OriginRPS     float64 `json:"origin_rps"`
 	OriginPeakRPS float64 `json:"origin_peak_rps"`
-	P50MS         float64 `json:"p50_ms"`
-	P99MS         float64 `json:"p99_ms"`
+	// P50MS and P99MS are latency percentiles of the phase's requests.
+	P50MS float64 `json:"p50_ms"`
+	P99MS float64 `json:"p99_ms"`
 }
 
-// Point is one reporting interval of the time series.
+// Point is one reporting interval of the time series. Its counts mean what
+// the Summary fields of the same name mean, over the interval.
 type Point struct {
-	TMS         float64 `json:"t_ms"` // interval start
-	Requests    int64   `json:"requests"`
-	Errors      int64   `json:"errors"`
-	Shed        int64   `json:"shed"`
-	StaleServed int64   `json:"stale_served"`
-	L1Hits      int64   `json:"l1_hits"`
-	L2Hits      int64   `json:"l2_hits"`
-	OriginCalls int64   `json:"origin_calls"`
-	P50MS       float64 `json:"p50_ms"`
-	P99MS       float64 `json:"p99_ms"`
-	NodesUp     int     `json:"nodes_up"` // -1: unknown
+	// TMS is the interval's start, in ms since the start of the run.
+	TMS float64 `json:"t_ms"`
+	// Requests, Errors, Shed, StaleServed, L1Hits and L2Hits count the
+	// interval's calls; OriginCalls the calls the origin received.
+	Requests    int64 `json:"requests"`
+	Errors      int64 `json:"errors"`
+	Shed        int64 `json:"shed"`
+	StaleServed int64 `json:"stale_served"`
+	L1Hits      int64 `json:"l1_hits"`
+	L2Hits      int64 `json:"l2_hits"`
+	OriginCalls int64 `json:"origin_calls"`
+	// P50MS and P99MS are latency percentiles of the interval's requests.
+	P50MS float64 `json:"p50_ms"`
+	P99MS float64 `json:"p99_ms"`
+	// NodesUp is the fewest nodes any client process saw up; -1: unknown.
+	NodesUp int `json:"nodes_up"`
 }
 
 // HistBin is one latency histogram bucket: Count requests took at most
 // UpToMS (and more than the previous bucket's bound).
 type HistBin struct {
+	// UpToMS is the bucket's upper bound in milliseconds.
 	UpToMS float64 `json:"up_to_ms"`
-	Count  uint64  `json:"count"`
+	// Count is the number of requests in the bucket.
+	Count uint64 `json:"count"`
 }
 
 // RatePt is the origin's call rate over the 1s window ending at TMS.
 type RatePt struct {
+	// TMS is the window's end, in ms since the start of the run.
 	TMS float64 `json:"t_ms"`
+	// RPS is the number of calls in the window.
 	RPS float64 `json:"rps"`
 }
 
 // RunConfig records the settings a run used.
 type RunConfig struct {
-	Rate           float64  `json:"rate"`
-	IntervalMS     float64  `json:"interval_ms"`
-	OriginLatency  float64  `json:"origin_latency_ms"`
-	OriginCapacity int      `json:"origin_capacity"`
-	TTLMS          float64  `json:"ttl_ms"`
-	StaleTTLMS     float64  `json:"stale_ttl_ms"`
-	L1Bytes        int      `json:"l1_bytes"`
-	Addrs          []string `json:"addrs"`
+	// Rate is each client process's request rate per second (0: unpaced).
+	Rate float64 `json:"rate"`
+	// IntervalMS is the reporting interval.
+	IntervalMS float64 `json:"interval_ms"`
+	// OriginLatency is the origin's median service time, in ms.
+	OriginLatency float64 `json:"origin_latency_ms"`
+	// OriginCapacity is the origin's concurrency at full speed.
+	OriginCapacity int `json:"origin_capacity"`
+	// TTLMS and StaleTTLMS are the clients' fresh and stale windows.
+	TTLMS      float64 `json:"ttl_ms"`
+	StaleTTLMS float64 `json:"stale_ttl_ms"`
+	// L1Bytes is each client process's L1 size.
+	L1Bytes int `json:"l1_bytes"`
+	// Addrs are the tier's node addresses at the start.
+	Addrs []string `json:"addrs"`
 }
 
 // WriteJSON writes the summary as indented JSON.

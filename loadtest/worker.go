@@ -90,24 +90,14 @@ func RunClientProcess(in io.Reader, out io.Writer, newClient NewClientFunc) erro
 }
 
 func (c *workerConfig) init() {
-	if c.Concurrency <= 0 {
-		c.Concurrency = 1
-	}
-	if c.Keys <= 0 {
-		c.Keys = 1
-	}
+	orDefault(&c.Concurrency, 1)
+	orDefault(&c.Keys, 1)
 	if c.ZipfS <= 1 {
-		c.ZipfS = 1.1
+		c.ZipfS = defaultZipfS
 	}
-	if c.Interval <= 0 {
-		c.Interval = 500 * time.Millisecond
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = 5 * time.Second
-	}
-	if c.Deadline <= 0 {
-		c.Deadline = 5 * time.Minute
-	}
+	orDefault(&c.Interval, defaultInterval)
+	orDefault(&c.Timeout, defaultTimeout)
+	orDefault(&c.Deadline, 5*time.Minute)
 }
 
 // worker drives one client process's goroutines.

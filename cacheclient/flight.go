@@ -1,0 +1,218 @@
+package cacheclient
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cachetier/cachetier/loader"
+)
+
+// flights is the coalescing stage: a miss on a key runs one fill (L1 again,
+// then L2, then the origin) at a time per key in this process, and every
+// caller that misses the key meanwhile waits for that fill's result.
+type flights struct {
+	loads   loader.Group  // fills for callers with a loader
+	lookups loader.Group  // fills for callers without one (nil Loader)
+	timeout time.Duration // bound on one fill: L2 read + origin load + L2 write
+}
+
+// group returns the flights a caller with loader l joins. A lookup without a
+// loader must not hand its "not found" to callers that have one: it has
+// flights of its own.
+func (f *flights) group(l loader.Loader) *loader.Group {
+	if l == nil {
+		return &f.lookups
+	}
+	return &f.loads
+}
+
+// forget makes the next miss on key start a new fill instead of joining the
+// one in flight (after a write of key, so that nobody gets an older value).
+func (f *flights) forget(key string) {
+	f.loads.Forget(key)
+	f.lookups.Forget(key)
+}
+
+// wait waits for the fills in flight, or until ctx ends.
+func (f *flights) wait(ctx context.Context) error {
+	return errors.Join(f.loads.Wait(ctx), f.lookups.Wait(ctx))
+}
+
+// The result of a fill travels to every waiter as a loader.Result: the value
+// in Value, shared read-only by the waiters (each copies it into its own dst),
+// and these meta bits in TTL, which a fill's result does not otherwise use.
+// Nothing is copied or allocated for it.
+const (
+	metaSource   = 0x03 // a Source
+	metaStale    = 0x04
+	metaNegative = 0x08
+)
+
+func encodeFlight(src Source, stale, negative bool, val []byte) loader.Result {
+	m := byte(src)
+	if stale {
+		m |= metaStale
+	}
+	if negative {
+		m |= metaNegative
+	}
+	return loader.Result{Value: val, TTL: time.Duration(m)}
+}
+
+func decodeFlight(r loader.Result) (meta byte, val []byte) {
+	return byte(r.TTL), r.Value
+}
+
+// miss answers a call that found no fresh L1 entry: it joins or starts key's
+// fill and appends the value to dst[:n]. dst[n:] holds the L1 copy's stale
+// value when haveStale is set.
+func (c *Client) miss(ctx context.Context, dst []byte, n int, key string, l loader.Loader, haveStale bool) ([]byte, Info, error) {
+	res, shared, err := c.flights.group(l).Do(ctx, key, c.flights.timeout, func(fctx context.Context) (loader.Result, error) {
+		return c.fill(fctx, key, l, false)
+	})
+	if shared {
+		c.st.coalesced.Add(1)
+	}
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+			return dst[:n], Info{Shared: shared}, err
+		}
+		if errors.Is(err, ErrShed) {
+			c.st.shed.Add(1)
+			return dst[:n], Info{Shared: shared}, err
+		}
+		var le *LoadError
+		if !errors.As(err, &le) {
+			// The fill failed in a way it could not judge itself: it ran
+			// past its timeout or panicked. The L1 stale copy, if any, is
+			// still good. (A LoadError or ErrShed means the fill already
+			// judged the stale candidates, with the precise clock, and found
+			// none.)
+			if haveStale {
+				c.st.staleServed.Add(1)
+				return dst, Info{Source: SourceL1, Stale: true, Shared: shared}, nil
+			}
+			err = &LoadError{Key: key, Err: err}
+		}
+		return dst[:n], Info{Shared: shared}, err
+	}
+	meta, val := decodeFlight(res)
+	info := Info{Source: Source(meta & metaSource), Stale: meta&metaStale != 0,
+		Negative: meta&metaNegative != 0, Shared: shared}
+	if info.Negative {
+		if info.Source != SourceNone { // SourceNone: a lookup without loader
+			c.st.negativeHits.Add(1)
+		}
+		return dst[:n], info, loader.ErrNotFound
+	}
+	if info.Stale {
+		c.st.staleServed.Add(1)
+		if c.cfg.StaleWhileRevalidate && info.Source == SourceL2 {
+			c.revalidate(key, l)
+		}
+	}
+	return append(dst[:n], val...), info, nil
+}
+
+// revalidate refreshes key in the background unless a fill of it is already
+// running (stale-while-revalidate).
+func (c *Client) revalidate(key string, l loader.Loader) {
+	if l == nil || c.closed.Load() {
+		return
+	}
+	if c.flights.loads.DoAsync(key, c.flights.timeout, func(ctx context.Context) (loader.Result, error) {
+		return c.fill(ctx, key, l, true)
+	}) {
+		c.st.refreshes.Add(1)
+	}
+}
+
+// fill is the body of a flight: L1 again, then L2, then the origin, storing
+// what the origin gave in both levels. With refresh set (a background
+// revalidation) a stale entry is not an answer. It returns a flight result,
+// ErrShed, or a *LoadError.
+func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh bool) (loader.Result, error) {
+	now := preciseMs()
+	var cand []byte // a stale value to fall back on
+	candSrc := SourceNone
+
+	// L1 again: a flight that ended just before this one started may have
+	// filled it.
+	if c.l1 != nil {
+		if v, h, ok := c.l1.get(nil, key); ok {
+			switch h.stateAt(now) {
+			case stateFresh:
+				return encodeFlight(SourceL1, false, h.flags&flagNegative != 0, v), nil
+			case stateStale:
+				if h.flags&flagNegative == 0 {
+					cand, candSrc = v, SourceL1
+				}
+			}
+		}
+	}
+
+	// L2: the key's live owner.
+	env, asked, err := c.tier.get(ctx, key, now)
+	switch {
+	case !asked || err != nil:
+		// No live node, or the request failed (counted by the tier): on to
+		// the origin.
+	case env == nil:
+		c.st.l2Misses.Add(1)
+	default:
+		h, ok := parseHeader(env)
+		if !ok {
+			c.st.l2Misses.Add(1)
+			break
+		}
+		val := env[envHdrLen:]
+		neg := h.flags&flagNegative != 0
+		switch h.stateAt(now) {
+		case stateFresh:
+			c.st.l2Hits.Add(1)
+			c.store.fillL1(key, h, val, now)
+			return encodeFlight(SourceL2, false, neg, val), nil
+		case stateStale:
+			c.st.l2Misses.Add(1)
+			if !neg {
+				c.store.fillL1(key, h, val, now)
+				if candSrc == SourceNone {
+					cand, candSrc = val, SourceL2
+				}
+				if c.cfg.StaleWhileRevalidate && !refresh {
+					return encodeFlight(SourceL2, true, false, val), nil
+				}
+			}
+		default:
+			c.st.l2Misses.Add(1)
+		}
+	}
+
+	if l == nil {
+		// No loader: a plain lookup. Not found, and nothing to cache.
+		return encodeFlight(SourceNone, false, true, nil), nil
+	}
+
+	// The origin, through its backoff and limiter.
+	res, status, err := c.origin.load(ctx, key, l, now)
+	switch status {
+	case loaded:
+		now = preciseMs()
+		_ = c.store.value(ctx, key, res.Value, res.TTL, now)
+		return encodeFlight(SourceOrigin, false, false, res.Value), nil
+	case notFound:
+		c.store.negative(ctx, key, preciseMs())
+		return encodeFlight(SourceOrigin, false, true, nil), nil
+	}
+	if candSrc != SourceNone {
+		if status == failed {
+			c.log.Warn("cacheclient: origin failed, serving stale", "key", key, "err", err)
+		}
+		return encodeFlight(candSrc, true, false, cand), nil
+	}
+	if status == refused {
+		return loader.Result{}, ErrShed
+	}
+	return loader.Result{}, &LoadError{Key: key, Err: err}
+}

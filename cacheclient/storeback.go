@@ -1,0 +1,70 @@
+package cacheclient
+
+import (
+	"context"
+	"time"
+)
+
+// storeBack is the stage that writes entries to both levels: it turns TTLs
+// into envelope headers (T1, T2), caps the L1 copy's freshness at L1.TTL, and
+// hands the L2 copy to the tier, which applies the node-side TTL rules.
+type storeBack struct {
+	l1   *l1 // nil when disabled
+	tier *tier
+
+	ttl, staleTTL, negativeTTL, l1TTL time.Duration
+}
+
+func newStoreBack(cfg *Config, l *l1, t *tier) *storeBack {
+	return &storeBack{l1: l, tier: t, ttl: cfg.TTL, staleTTL: cfg.StaleTTL, negativeTTL: cfg.NegativeTTL, l1TTL: cfg.L1.TTL}
+}
+
+// value writes val to both levels, fresh for ttl from now (0 = Config.TTL)
+// and then servable stale for StaleTTL. L1 is written even when the L2 write
+// fails; that error is returned.
+func (s *storeBack) value(ctx context.Context, key string, val []byte, ttl time.Duration, now int64) error {
+	if ttl <= 0 {
+		ttl = s.ttl
+	}
+	t1 := now + msCeil(ttl)
+	return s.put(ctx, key, header{t1: t1, t2: t1 + msCeil(s.staleTTL)}, val, now)
+}
+
+// negative writes a "not found" entry for key to both levels, fresh for
+// NegativeTTL and never stale; nothing when negative caching is off.
+func (s *storeBack) negative(ctx context.Context, key string, now int64) {
+	if s.negativeTTL <= 0 {
+		return
+	}
+	t1 := now + msCeil(s.negativeTTL)
+	_ = s.put(ctx, key, header{flags: flagNegative, t1: t1, t2: t1}, nil, now)
+}
+
+// put writes the entry (h, val) to L1 and L2.
+func (s *storeBack) put(ctx context.Context, key string, h header, val []byte, now int64) error {
+	s.fillL1(key, h, val, now)
+	return s.tier.set(ctx, key, h, val, now)
+}
+
+// fillL1 writes an entry to L1 alone (an entry read from L2), its fresh
+// window capped by L1.TTL.
+func (s *storeBack) fillL1(key string, h header, val []byte, now int64) {
+	if s.l1 == nil {
+		return
+	}
+	if s.l1TTL > 0 {
+		if capT1 := now + msCeil(s.l1TTL); capT1 < h.t1 {
+			h.t1 = capT1
+		}
+	}
+	h.flags &^= flagFailover
+	s.l1.set(key, h, val)
+}
+
+// delete removes key from L1 and from its live owner.
+func (s *storeBack) delete(ctx context.Context, key string) error {
+	if s.l1 != nil {
+		s.l1.del(key)
+	}
+	return s.tier.delete(ctx, key)
+}

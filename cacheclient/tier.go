@@ -1,0 +1,335 @@
+package cacheclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachetier/cachetier/ring"
+)
+
+// tier is the L2 stage: the member nodes with one go-redis client each, which
+// of them are up, and which node serves a key. Every L2 request goes through
+// it, bounded by TierConfig.Timeout and feeding the node's health; its health
+// loop (health.go) probes the nodes, and its tombstones (tombstone.go) keep
+// writes made while a key's owner was down from being undone when it returns.
+type tier struct {
+	cfg      TierConfig
+	health   HealthConfig
+	tombLife time.Duration // how long a tombstone lasts: the T2 of entries this client writes
+	st       *counters
+	metrics  *metrics
+	log      *slog.Logger
+
+	topo atomic.Pointer[topology]
+	// mu serialises topology changes and protects closed and the nodes'
+	// probe schedule (node.nextProbe, node.backoff).
+	mu     sync.Mutex
+	closed bool
+
+	tombs tombstones // keys written while their owner was down
+}
+
+// topology is an immutable snapshot of the tier: swapped atomically, never
+// modified.
+type topology struct {
+	base  *ring.Ring       // every member, none down: who owns a key normally
+	live  *ring.Ring       // base with the down nodes marked: who serves it now
+	nodes map[string]*node // by address
+}
+
+func emptyTopology() *topology {
+	return &topology{base: ring.New(), live: ring.New(), nodes: map[string]*node{}}
+}
+
+func newTier(cfg *Config, st *counters, m *metrics) *tier {
+	t := &tier{cfg: cfg.Tier, health: cfg.Health, tombLife: cfg.TTL + cfg.StaleTTL, st: st, metrics: m, log: cfg.Logger}
+	t.topo.Store(emptyTopology())
+	return t
+}
+
+// route returns the node that serves key now (nil if none is live) and
+// whether it is a failover owner (the key's usual owner is down).
+func (t *tier) route(key string) (nd *node, failover bool) {
+	tp := t.topo.Load()
+	if len(tp.nodes) == 0 {
+		return nil, false
+	}
+	h := ring.HashKey(key)
+	addr, ok := tp.live.OwnerHash(h)
+	if !ok {
+		return nil, false
+	}
+	if base, ok := tp.base.OwnerHash(h); ok && base != addr {
+		failover = true
+	}
+	return tp.nodes[addr], failover
+}
+
+// get reads key's envelope from its live owner: env is nil on a miss. asked is
+// false when no node is live (no request was made). A key tombstoned for its
+// owner (written elsewhere while the owner was down) is deleted there instead
+// of read, and reads as a miss.
+func (t *tier) get(ctx context.Context, key string, now int64) (env []byte, asked bool, err error) {
+	nd, failover := t.route(key)
+	if nd == nil {
+		return nil, false, nil
+	}
+	if !failover && t.tombs.take(key, nd.addr, now) {
+		if err := t.del(ctx, nd, key); err != nil {
+			t.tombs.add(key, nd.addr, now+msCeil(t.tombLife))
+			return nil, true, err
+		}
+		return nil, true, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
+	start := time.Now()
+	env, err = nd.rdb.Get(rctx, key).Bytes()
+	cancel()
+	if err = t.record(ctx, nd, start, err); errors.Is(err, redis.Nil) {
+		return nil, true, nil
+	}
+	return env, true, err
+}
+
+// set writes the entry (h, val) to key's live owner with a Redis TTL of T2
+// (capped at FailoverTTL, and the envelope flagged, when the owner is a
+// failover owner). Nothing is written when no node is live or the entry has
+// less than a millisecond to live.
+func (t *tier) set(ctx context.Context, key string, h header, val []byte, now int64) error {
+	nd, failover := t.route(key)
+	if nd == nil {
+		return nil
+	}
+	ttl := time.Duration(h.t2-now) * time.Millisecond
+	if failover {
+		h.flags |= flagFailover
+		ttl = min(ttl, t.cfg.FailoverTTL)
+	}
+	if ttl < time.Millisecond {
+		return nil
+	}
+	bp := envPool.Get().(*[]byte)
+	env := append(appendHeader((*bp)[:0], h), val...)
+	// A big value gets time to travel (about 100 MB/s on top of Timeout),
+	// so that its size alone cannot mark a healthy node down.
+	extra := time.Duration(len(env)) * 10 * time.Nanosecond
+	err := t.do(ctx, nd, extra, func(ctx context.Context) error {
+		return nd.rdb.Set(ctx, key, env, ttl).Err()
+	})
+	if cap(env) <= 64*1024 {
+		*bp = env[:0]
+		envPool.Put(bp)
+	}
+	return err
+}
+
+// delete removes key from its live owner.
+func (t *tier) delete(ctx context.Context, key string) error {
+	nd, _ := t.route(key)
+	if nd == nil {
+		return nil
+	}
+	return t.del(ctx, nd, key)
+}
+
+// del removes key from nd.
+func (t *tier) del(ctx context.Context, nd *node, key string) error {
+	return t.do(ctx, nd, 0, func(ctx context.Context) error {
+		return nd.rdb.Del(ctx, key).Err()
+	})
+}
+
+// do runs one request to nd under Timeout plus extra, records it, and feeds
+// the node's health.
+func (t *tier) do(parent context.Context, nd *node, extra time.Duration, fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(parent, t.cfg.Timeout+extra)
+	defer cancel()
+	start := time.Now()
+	return t.record(parent, nd, start, fn(ctx))
+}
+
+// record accounts for a request to nd that started at start and ended with
+// err: counters, latency, and the node's health. A failure is returned
+// wrapped with the node's address; redis.Nil (a miss) as it is.
+func (t *tier) record(parent context.Context, nd *node, start time.Time, err error) error {
+	nd.requests.Add(1)
+	nd.latency.Observe(time.Since(start).Seconds())
+	if err == nil || errors.Is(err, redis.Nil) {
+		t.nodeOK(nd)
+		return err
+	}
+	t.st.l2Errors.Add(1)
+	nd.errors.Add(1)
+	if isNodeFailure(err) && parent.Err() == nil { // not the caller giving up
+		t.nodeFailed(nd, err)
+	}
+	return fmt.Errorf("cacheclient: node %s: %w", nd.addr, err)
+}
+
+// nodeOK records a successful request to nd.
+func (t *tier) nodeOK(nd *node) {
+	if nd.fails.Load() != 0 {
+		nd.fails.Store(0)
+	}
+}
+
+// nodeFailed records a failed request to nd and marks it down after
+// FailureThreshold consecutive failures.
+func (t *tier) nodeFailed(nd *node, err error) {
+	if int(nd.fails.Add(1)) < t.health.FailureThreshold || nd.down.Load() {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if nd.down.Load() {
+		return
+	}
+	tp := t.topo.Load()
+	if tp.nodes[nd.addr] != nd {
+		return // no longer a member
+	}
+	nd.down.Store(true)
+	nd.downMarks.Add(1)
+	nd.backoff = t.health.Interval
+	nd.nextProbe = time.Now().Add(jitter(nd.backoff))
+	t.topo.Store(&topology{base: tp.base, live: liveRing(tp.base, tp.nodes), nodes: tp.nodes})
+	t.log.Warn("cacheclient: node down", "node", nd.addr, "err", err)
+}
+
+// markUp marks nd up after a successful probe.
+func (t *tier) markUp(nd *node) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tp := t.topo.Load()
+	if !nd.down.Load() || tp.nodes[nd.addr] != nd {
+		return
+	}
+	nd.fails.Store(0)
+	nd.down.Store(false)
+	// Rebuilt from base: a node the operator marked down in a slot table
+	// stays down whatever its PINGs say.
+	t.topo.Store(&topology{base: tp.base, live: liveRing(tp.base, tp.nodes), nodes: tp.nodes})
+	t.log.Info("cacheclient: node up", "node", nd.addr)
+}
+
+// liveRing returns base with every down node marked.
+func liveRing(base *ring.Ring, nodes map[string]*node) *ring.Ring {
+	live := base
+	for _, a := range base.Nodes() {
+		if nd := nodes[a]; nd != nil && nd.down.Load() {
+			live = live.WithDown(a)
+		}
+	}
+	return live
+}
+
+// setMembership installs a new node set: a new ring, clients for new nodes,
+// the down marks of the nodes that stay, and closes the clients of nodes that
+// left (requests still using them see a closed client, i.e. an L2 miss).
+func (t *tier) setMembership(m Membership) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	old := t.topo.Load()
+	// Minimal leaves and joins from the current ring (or the operator's
+	// table as given), so that only the keys of nodes that left or joined move.
+	base := m.Build(old.base)
+	nodes := make(map[string]*node, len(base.Nodes()))
+	for _, a := range base.Nodes() {
+		if nd, ok := old.nodes[a]; ok {
+			nodes[a] = nd
+		} else {
+			nodes[a] = newNode(a, &t.cfg, t.metrics.l2Latency.WithLabelValues(a))
+		}
+	}
+	t.topo.Store(&topology{base: base, live: liveRing(base, nodes), nodes: nodes})
+	t.mu.Unlock()
+	for a, nd := range old.nodes {
+		if _, ok := nodes[a]; !ok {
+			_ = nd.rdb.Close()
+			t.metrics.l2Latency.DeleteLabelValues(a)
+		}
+	}
+	t.log.Info("cacheclient: membership", "nodes", base.String())
+}
+
+// discoveryWait is how long New waits for the Discoverer's first node set.
+const discoveryWait = 2 * time.Second
+
+// watch runs the Discoverer until ctx ends, installing each node set it
+// reports. The first update, or Watch failing before any, is signalled on
+// first (buffered).
+func (t *tier) watch(ctx context.Context, d Discoverer, first chan<- error) {
+	signalled := false
+	err := d.Watch(ctx, func(m Membership) {
+		t.setMembership(m)
+		if !signalled {
+			signalled = true
+			first <- nil
+		}
+	})
+	if !signalled {
+		if err == nil {
+			err = errors.New("Watch returned without a node set")
+		}
+		first <- err
+		return
+	}
+	if err != nil && ctx.Err() == nil {
+		t.log.Error("cacheclient: discovery stopped", "err", err)
+	}
+}
+
+// nodes returns the current members and which of them are marked down.
+func (t *tier) nodes() (up, down []string) {
+	tp := t.topo.Load()
+	for _, a := range tp.base.Nodes() {
+		if tp.live.IsDown(a) {
+			down = append(down, a)
+		} else {
+			up = append(up, a)
+		}
+	}
+	return up, down
+}
+
+// nodeStats returns one NodeStats per member, sorted by address.
+func (t *tier) nodeStats() []NodeStats {
+	tp := t.topo.Load()
+	var s []NodeStats
+	for a, nd := range tp.nodes {
+		s = append(s, NodeStats{
+			Addr: a, Up: !tp.live.IsDown(a), Requests: nd.requests.Load(),
+			Errors: nd.errors.Load(), MarkedDown: nd.downMarks.Load(),
+		})
+	}
+	sort.Slice(s, func(i, j int) bool { return s[i].Addr < s[j].Addr })
+	return s
+}
+
+// close empties the tier and closes every node client; later membership
+// changes are ignored.
+func (t *tier) close() error {
+	t.mu.Lock()
+	t.closed = true
+	tp := t.topo.Load()
+	t.topo.Store(emptyTopology())
+	t.mu.Unlock()
+	var errs []error
+	for _, nd := range tp.nodes {
+		if err := nd.rdb.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
