@@ -21,8 +21,8 @@
 //     a latency histogram every interval, and exit when their stdin closes,
 //     so they never outlive the parent.
 //
-// The Summary has a JSON form (WriteJSON, the contract in the README), a
-// short table (WriteTable) and a self-contained HTML report with inline SVG
+// The Summary has a JSON form (WriteJSON; the contract is in docs/loadtest.md,
+// "The JSON summary"), a short table (WriteTable) and a self-contained HTML report with inline SVG
 // charts (WriteReport). cmd/loadtest is the command-line front end; a binary
 // that embeds Run must call ChildMain first thing in main.
 package loadtest

@@ -19,8 +19,8 @@ type Event struct {
 }
 
 // Summary is the result of a run; its JSON form (WriteJSON) is the contract
-// documented in the README. Counts are over all client processes; origin
-// figures are what the origin simulator saw.
+// documented in docs/loadtest.md ("The JSON summary"). Counts are over all
+// client processes; origin figures are what the origin simulator saw.
 type Summary struct {
 	// Scenario is the scenario's name.
 	Scenario string `json:"scenario"`

@@ -4,7 +4,7 @@
 //	loadtest SCENARIO [flags]
 //
 // Scenarios: herd, steady, scaleout, tierdown, origindown. See
-// loadtest -h and the README's "Load testing" section.
+// loadtest -h and docs/loadtest.md.
 package main
 
 import (
