@@ -22,7 +22,7 @@
 //     so they never outlive the parent.
 //
 // The Summary has a JSON form (WriteJSON; the contract is in docs/loadtest.md,
-// "The JSON summary"), a short table (WriteTable) and a self-contained HTML report with inline SVG
-// charts (WriteReport). cmd/loadtest is the command-line front end; a binary
+// "The JSON summary"), a short table (WriteTable) and a self-contained HTML
+// report with inline SVG charts (WriteReport). cmd/loadtest is the command-line front end; a binary
 // that embeds Run must call ChildMain first thing in main.
 package loadtest
