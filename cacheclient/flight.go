@@ -12,15 +12,15 @@ import (
 // then L2, then the origin) at a time per key in this process, and every
 // caller that misses the key meanwhile waits for that fill's result.
 type flights struct {
-	loads   loader.Group  // fills for callers with a loader
-	lookups loader.Group  // fills for callers without one (nil Loader)
-	timeout time.Duration // bound on one fill: L2 read + origin load + L2 write
+	loads   loader.Group[fillResult] // fills for callers with a loader
+	lookups loader.Group[fillResult] // fills for callers without one (nil Loader)
+	timeout time.Duration            // bound on one fill: L2 read + origin load + L2 write
 }
 
 // group returns the flights a caller with loader l joins. A lookup without a
 // loader must not hand its "not found" to callers that have one: it has
 // flights of its own.
-func (f *flights) group(l loader.Loader) *loader.Group {
+func (f *flights) group(l loader.Loader) *loader.Group[fillResult] {
 	if l == nil {
 		return &f.lookups
 	}
@@ -39,36 +39,21 @@ func (f *flights) wait(ctx context.Context) error {
 	return errors.Join(f.loads.Wait(ctx), f.lookups.Wait(ctx))
 }
 
-// The result of a fill travels to every waiter as a loader.Result: the value
-// in Value, shared read-only by the waiters (each copies it into its own dst),
-// and these meta bits in TTL, which a fill's result does not otherwise use.
-// Nothing is copied or allocated for it.
-const (
-	metaSource   = 0x03 // a Source
-	metaStale    = 0x04
-	metaNegative = 0x08
-)
-
-func encodeFlight(src Source, stale, negative bool, val []byte) loader.Result {
-	m := byte(src)
-	if stale {
-		m |= metaStale
-	}
-	if negative {
-		m |= metaNegative
-	}
-	return loader.Result{Value: val, TTL: time.Duration(m)}
-}
-
-func decodeFlight(r loader.Result) (meta byte, val []byte) {
-	return byte(r.TTL), r.Value
+// fillResult is the result of a fill, handed to every caller that shared the
+// flight: the value (shared read-only by the waiters, each copies it into its
+// own dst) and how it was obtained.
+type fillResult struct {
+	val      []byte
+	src      Source
+	stale    bool // a stale value (past T1), served for want of a fresh one
+	negative bool // a "not found" answer (val is nil)
 }
 
 // miss answers a call that found no fresh L1 entry: it joins or starts key's
 // fill and appends the value to dst[:n]. dst[n:] holds the L1 copy's stale
 // value when haveStale is set.
 func (c *Client) miss(ctx context.Context, dst []byte, n int, key string, l loader.Loader, haveStale bool) ([]byte, Info, error) {
-	res, shared, err := c.flights.group(l).Do(ctx, key, c.flights.timeout, func(fctx context.Context) (loader.Result, error) {
+	res, shared, err := c.flights.group(l).Do(ctx, key, c.flights.timeout, func(fctx context.Context) (fillResult, error) {
 		return c.fill(fctx, key, l, false)
 	})
 	if shared {
@@ -97,9 +82,8 @@ func (c *Client) miss(ctx context.Context, dst []byte, n int, key string, l load
 		}
 		return dst[:n], Info{Shared: shared}, err
 	}
-	meta, val := decodeFlight(res)
-	info := Info{Source: Source(meta & metaSource), Stale: meta&metaStale != 0,
-		Negative: meta&metaNegative != 0, Shared: shared}
+	val := res.val
+	info := Info{Source: res.src, Stale: res.stale, Negative: res.negative, Shared: shared}
 	if info.Negative {
 		if info.Source != SourceNone { // SourceNone: a lookup without loader
 			c.st.negativeHits.Add(1)
@@ -121,7 +105,7 @@ func (c *Client) revalidate(key string, l loader.Loader) {
 	if l == nil || c.closed.Load() {
 		return
 	}
-	if c.flights.loads.DoAsync(key, c.flights.timeout, func(ctx context.Context) (loader.Result, error) {
+	if c.flights.loads.DoAsync(key, c.flights.timeout, func(ctx context.Context) (fillResult, error) {
 		return c.fill(ctx, key, l, true)
 	}) {
 		c.st.refreshes.Add(1)
@@ -132,7 +116,7 @@ func (c *Client) revalidate(key string, l loader.Loader) {
 // what the origin gave in both levels. With refresh set (a background
 // revalidation) a stale entry is not an answer. It returns a flight result,
 // ErrShed, or a *LoadError.
-func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh bool) (loader.Result, error) {
+func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh bool) (fillResult, error) {
 	now := preciseMs()
 	var cand []byte // a stale value to fall back on
 	candSrc := SourceNone
@@ -143,7 +127,7 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 		if v, h, ok := c.l1.get(nil, key); ok {
 			switch h.stateAt(now) {
 			case stateFresh:
-				return encodeFlight(SourceL1, false, h.flags&flagNegative != 0, v), nil
+				return fillResult{val: v, src: SourceL1, negative: h.flags&flagNegative != 0}, nil
 			case stateStale:
 				if h.flags&flagNegative == 0 {
 					cand, candSrc = v, SourceL1
@@ -172,7 +156,7 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 		case stateFresh:
 			c.st.l2Hits.Add(1)
 			c.store.fillL1(key, h, val, now)
-			return encodeFlight(SourceL2, false, neg, val), nil
+			return fillResult{val: val, src: SourceL2, negative: neg}, nil
 		case stateStale:
 			c.st.l2Misses.Add(1)
 			if !neg {
@@ -181,7 +165,7 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 					cand, candSrc = val, SourceL2
 				}
 				if c.cfg.StaleWhileRevalidate && !refresh {
-					return encodeFlight(SourceL2, true, false, val), nil
+					return fillResult{val: val, src: SourceL2, stale: true}, nil
 				}
 			}
 		default:
@@ -191,7 +175,7 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 
 	if l == nil {
 		// No loader: a plain lookup. Not found, and nothing to cache.
-		return encodeFlight(SourceNone, false, true, nil), nil
+		return fillResult{src: SourceNone, negative: true}, nil
 	}
 
 	// The origin, through its backoff and limiter.
@@ -200,19 +184,19 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 	case loaded:
 		now = preciseMs()
 		_ = c.store.value(ctx, key, res.Value, res.TTL, now)
-		return encodeFlight(SourceOrigin, false, false, res.Value), nil
+		return fillResult{val: res.Value, src: SourceOrigin}, nil
 	case notFound:
 		c.store.negative(ctx, key, preciseMs())
-		return encodeFlight(SourceOrigin, false, true, nil), nil
+		return fillResult{src: SourceOrigin, negative: true}, nil
 	}
 	if candSrc != SourceNone {
 		if status == failed {
 			c.log.Warn("cacheclient: origin failed, serving stale", "key", key, "err", err)
 		}
-		return encodeFlight(candSrc, true, false, cand), nil
+		return fillResult{val: cand, src: candSrc, stale: true}, nil
 	}
 	if status == refused {
-		return loader.Result{}, ErrShed
+		return fillResult{}, ErrShed
 	}
-	return loader.Result{}, &LoadError{Key: key, Err: err}
+	return fillResult{}, &LoadError{Key: key, Err: err}
 }

@@ -35,7 +35,7 @@ func ExampleFunc() {
 
 // A herd of concurrent misses for one key costs a single origin load.
 func ExampleGroup() {
-	var g loader.Group
+	var g loader.Group[loader.Result]
 	var originCalls atomic.Int64
 	release := make(chan struct{})
 	load := func(ctx context.Context) (loader.Result, error) {

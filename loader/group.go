@@ -12,14 +12,19 @@ import (
 )
 
 // Group coalesces concurrent loads of one key (golang.org/x/sync/singleflight
-// inside).
+// inside). T is the type of a flight's result, shared by all its waiters:
+// [Result] for a plain origin load, or whatever a caller needs to carry with
+// the value (cacheclient carries where the value came from).
 //
 // Do runs fn at most once at a time per key; every caller that arrives while
-// that run is in flight waits for it and gets its result. fn gets a context
-// detached from the caller's cancellation (context.WithoutCancel: it keeps the
-// first caller's values but not its deadline or cancellation) bounded by the
-// timeout passed to Do, so one impatient caller cannot fail the load for the
-// others, and a hanging origin cannot hold anybody past the timeout.
+// that run is in flight waits for it and gets its result. fn gets a context of
+// its own, detached from every caller: it carries none of the first caller's
+// values, deadline or cancellation (its parent is context.Background()), and is
+// bounded only by the timeout passed to Do. So one impatient caller cannot fail
+// the load for the others, one caller's request-scoped values (a trace span, a
+// user identity, a deadline) do not leak into a load whose result everyone
+// shares, and a hanging origin cannot hold anybody past the timeout. A caller
+// that wants something carried into the load passes it in fn's closure.
 //
 // The zero value is ready to use. A Group must not be copied after first use.
 //
@@ -29,7 +34,7 @@ import (
 // but nobody waits for it, and a new flight for the key may start meanwhile;
 // a [Limiter] released when fn returns still counts such a stuck load).
 // [Group.Wait] waits until all of them are gone.
-type Group struct {
+type Group[T any] struct {
 	sf      singleflight.Group
 	waiting atomic.Int64 // Do callers waiting for a flight
 
@@ -71,29 +76,29 @@ func (p *PanicError) Unwrap() error {
 // returns fn's result, whether the result was shared with other callers, and
 // fn's error.
 //
-// fn runs on its own goroutine with a context detached from ctx's cancellation
-// (it keeps ctx's values) and bounded by timeout (0 = no bound). If ctx ends
+// fn runs on its own goroutine with a context detached from ctx (none of its
+// values, deadline or cancellation) and bounded by timeout (0 = no bound). If ctx ends
 // before the result is ready, Do returns ctx.Err() at once while the flight
 // continues for the other waiters. If the timeout expires first, every waiter
 // gets an error wrapping context.DeadlineExceeded, even if fn ignores its
 // context. If fn panics, waiters get a *PanicError.
 //
 // Do with an already ended ctx returns ctx.Err() without starting a flight.
-func (g *Group) Do(ctx context.Context, key string, timeout time.Duration,
-	fn func(ctx context.Context) (Result, error)) (res Result, shared bool, err error) {
+func (g *Group[T]) Do(ctx context.Context, key string, timeout time.Duration,
+	fn func(ctx context.Context) (T, error)) (res T, shared bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return Result{}, false, err
+		return res, false, err
 	}
-	ch := g.sf.DoChan(key, g.flight(context.WithoutCancel(ctx), key, timeout, fn))
+	ch := g.sf.DoChan(key, g.flight(context.Background(), key, timeout, fn))
 	g.waiting.Add(1)
 	defer g.waiting.Add(-1)
 	select {
 	case r := <-ch:
-		res, _ := r.Val.(Result)
+		res, _ = r.Val.(T)
 		return res, r.Shared, r.Err
 	case <-ctx.Done():
 		// ch has a buffer of one: the flight never blocks on us.
-		return Result{}, false, ctx.Err()
+		return res, false, ctx.Err()
 	}
 }
 
@@ -110,8 +115,8 @@ func (g *Group) Do(ctx context.Context, key string, timeout time.Duration,
 // progress. In the narrow window where a flight's fn has returned but its
 // waiters are still being served, DoAsync may return true without a new load
 // (it receives that flight's fresh result).
-func (g *Group) DoAsync(key string, timeout time.Duration,
-	fn func(ctx context.Context) (Result, error)) bool {
+func (g *Group[T]) DoAsync(key string, timeout time.Duration,
+	fn func(ctx context.Context) (T, error)) bool {
 	g.mu.Lock()
 	if _, ok := g.refreshing[key]; ok || g.flying[key] > 0 {
 		g.mu.Unlock()
@@ -139,13 +144,13 @@ func (g *Group) DoAsync(key string, timeout time.Duration,
 // joining the one in progress (use it after writing a newer value for key, so
 // that nobody receives the older load's result). The forgotten flight still
 // completes for its current waiters.
-func (g *Group) Forget(key string) {
+func (g *Group[T]) Forget(key string) {
 	g.sf.Forget(key)
 }
 
 // InFlight reports the number of flights in progress. A flight whose timeout
 // expired is over, even if its fn has not returned yet.
-func (g *Group) InFlight() int {
+func (g *Group[T]) InFlight() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	n := 0
@@ -157,7 +162,7 @@ func (g *Group) InFlight() int {
 
 // Waiting reports the number of Do callers currently waiting for a flight
 // (the one that started it included).
-func (g *Group) Waiting() int {
+func (g *Group[T]) Waiting() int {
 	return int(g.waiting.Load())
 }
 
@@ -165,7 +170,7 @@ func (g *Group) Waiting() int {
 // including fn calls that outlived their timeout, and DoAsync refreshes), or
 // ctx ends, in which case it returns ctx.Err(). Loads started while Wait is
 // pending are waited for too. Use it on shutdown and in tests.
-func (g *Group) Wait(ctx context.Context) error {
+func (g *Group[T]) Wait(ctx context.Context) error {
 	g.mu.Lock()
 	if g.running == 0 {
 		g.mu.Unlock()
@@ -185,7 +190,7 @@ func (g *Group) Wait(ctx context.Context) error {
 }
 
 // doneLocked records that an owned goroutine ended. g.mu must be held.
-func (g *Group) doneLocked() {
+func (g *Group[T]) doneLocked() {
 	g.running--
 	if g.running == 0 && g.idle != nil {
 		close(g.idle)
@@ -194,14 +199,14 @@ func (g *Group) doneLocked() {
 }
 
 // outcome carries fn's result from its runner goroutine to the flight.
-type outcome struct {
-	res Result
+type outcome[T any] struct {
+	res T
 	err error
 }
 
 // flight returns the function singleflight runs for one flight of key.
-func (g *Group) flight(parent context.Context, key string, timeout time.Duration,
-	fn func(ctx context.Context) (Result, error)) func() (any, error) {
+func (g *Group[T]) flight(parent context.Context, key string, timeout time.Duration,
+	fn func(ctx context.Context) (T, error)) func() (any, error) {
 	return func() (any, error) {
 		g.mu.Lock()
 		if g.flying == nil {
@@ -224,7 +229,7 @@ func (g *Group) flight(parent context.Context, key string, timeout time.Duration
 		}
 		ctx, cancel := context.WithTimeout(parent, timeout)
 		defer cancel()
-		done := make(chan outcome, 1) // buffered: an abandoned runner never blocks
+		done := make(chan outcome[T], 1) // buffered: an abandoned runner never blocks
 		g.mu.Lock()
 		g.running++
 		g.mu.Unlock()
@@ -235,7 +240,7 @@ func (g *Group) flight(parent context.Context, key string, timeout time.Duration
 				g.mu.Unlock()
 			}()
 			res, err := protect(ctx, fn)
-			done <- outcome{res, err}
+			done <- outcome[T]{res, err}
 		}()
 		select {
 		case o := <-done:
@@ -247,16 +252,18 @@ func (g *Group) flight(parent context.Context, key string, timeout time.Duration
 				return o.res, o.err
 			default:
 			}
-			return Result{}, fmt.Errorf("loader: load timed out after %v: %w", timeout, ctx.Err())
+			var zero T
+			return zero, fmt.Errorf("loader: load timed out after %v: %w", timeout, ctx.Err())
 		}
 	}
 }
 
 // protect calls fn, turning a panic into a *PanicError.
-func protect(ctx context.Context, fn func(ctx context.Context) (Result, error)) (res Result, err error) {
+func protect[T any](ctx context.Context, fn func(ctx context.Context) (T, error)) (res T, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			res, err = Result{}, &PanicError{Value: v, Stack: debug.Stack()}
+			var zero T
+			res, err = zero, &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
 	return fn(ctx)

@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 
 // waitGroupIdle fails the test if g still owns goroutines after a generous
 // deadline.
-func waitGroupIdle(t *testing.T, g *Group) {
+func waitGroupIdle[T any](t *testing.T, g *Group[T]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -57,7 +57,7 @@ func pollUntil(t *testing.T, what string, cond func() bool) {
 
 func TestGroupHerdOneCall(t *testing.T) {
 	const herd = 1000
-	var g Group
+	var g Group[Result]
 	var calls atomic.Int64
 	fn := func(ctx context.Context) (Result, error) {
 		calls.Add(1)
@@ -111,7 +111,7 @@ func TestGroupHerdOneCall(t *testing.T) {
 }
 
 func TestGroupDistinctKeysDoNotCoalesce(t *testing.T) {
-	var g Group
+	var g Group[Result]
 	var calls atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 20 {
@@ -136,7 +136,7 @@ func TestGroupDistinctKeysDoNotCoalesce(t *testing.T) {
 }
 
 func TestGroupWaiterCancelDoesNotCancelFlight(t *testing.T) {
-	var g Group
+	var g Group[Result]
 	release := make(chan struct{})
 	entered := make(chan struct{})
 	var flightCtxErr atomic.Value
@@ -197,7 +197,7 @@ func TestGroupWaiterCancelDoesNotCancelFlight(t *testing.T) {
 func TestGroupFirstCallerCancelStillLoadsForOthers(t *testing.T) {
 	// The caller that starts the flight gives up immediately; the load must
 	// finish anyway and serve a later caller that joins it.
-	var g Group
+	var g Group[Result]
 	var calls atomic.Int64
 	release := make(chan struct{})
 	fn := gatedLoad(&calls, release, "x")
@@ -231,25 +231,50 @@ func TestGroupFirstCallerCancelStillLoadsForOthers(t *testing.T) {
 	waitGroupIdle(t, &g)
 }
 
-func TestGroupContextValuesKept(t *testing.T) {
+// The flight's context carries none of the first caller's values or
+// deadline: only the Do timeout bounds it.
+func TestGroupContextDetachedFromCaller(t *testing.T) {
 	type ctxKey struct{}
-	var g Group
-	ctx := context.WithValue(context.Background(), ctxKey{}, "trace-1")
+	var g Group[Result]
+	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), ctxKey{}, "trace-1"), time.Hour)
+	defer cancel()
 	res, _, err := g.Do(ctx, "k", time.Second, func(ctx context.Context) (Result, error) {
-		v, _ := ctx.Value(ctxKey{}).(string)
-		if _, ok := ctx.Deadline(); !ok {
+		if v := ctx.Value(ctxKey{}); v != nil {
+			return Result{}, fmt.Errorf("caller's value %v leaked into the flight", v)
+		}
+		d, ok := ctx.Deadline()
+		if !ok {
 			return Result{}, errors.New("flight context has no deadline")
 		}
-		return Result{Value: []byte(v)}, nil
+		if time.Until(d) > 2*time.Second {
+			return Result{}, fmt.Errorf("flight deadline %v is the caller's, not the timeout", time.Until(d))
+		}
+		return Result{Value: []byte("ok")}, nil
 	})
-	if err != nil || string(res.Value) != "trace-1" {
+	if err != nil || string(res.Value) != "ok" {
 		t.Fatalf("got %q, %v", res.Value, err)
 	}
 	waitGroupIdle(t, &g)
 }
 
+// Group carries any result type.
+func TestGroupTypedResult(t *testing.T) {
+	type fill struct {
+		val    string
+		source int
+	}
+	var g Group[fill]
+	res, _, err := g.Do(context.Background(), "k", time.Second, func(context.Context) (fill, error) {
+		return fill{"v", 2}, nil
+	})
+	if err != nil || res != (fill{"v", 2}) {
+		t.Fatalf("got %+v, %v", res, err)
+	}
+	waitGroupIdle(t, &g)
+}
+
 func TestGroupHangingFnBoundedByTimeout(t *testing.T) {
-	var g Group
+	var g Group[Result]
 	unblock := make(chan struct{})
 	// fn ignores its context entirely: the timeout must still free the waiters.
 	fn := func(context.Context) (Result, error) {
@@ -285,7 +310,7 @@ func TestGroupHangingFnBoundedByTimeout(t *testing.T) {
 }
 
 func TestGroupTimeoutHonouredByFn(t *testing.T) {
-	var g Group
+	var g Group[Result]
 	_, _, err := g.Do(context.Background(), "k", 50*time.Millisecond, func(ctx context.Context) (Result, error) {
 		<-ctx.Done()
 		return Result{}, fmt.Errorf("origin: %w", ctx.Err())
@@ -297,7 +322,7 @@ func TestGroupTimeoutHonouredByFn(t *testing.T) {
 }
 
 func TestGroupErrorSharedAndNotCached(t *testing.T) {
-	var g Group
+	var g Group[Result]
 	boom := errors.New("origin down")
 	var calls atomic.Int64
 	fn := func(context.Context) (Result, error) {
@@ -322,7 +347,7 @@ func TestGroupErrorSharedAndNotCached(t *testing.T) {
 }
 
 func TestGroupPanicBecomesError(t *testing.T) {
-	var g Group
+	var g Group[Result]
 	for _, timeout := range []time.Duration{0, time.Second} {
 		_, _, err := g.Do(context.Background(), "p", timeout, func(context.Context) (Result, error) {
 			panic("kaboom")
@@ -339,7 +364,7 @@ func TestGroupPanicBecomesError(t *testing.T) {
 }
 
 func TestGroupCancelledCtxStartsNothing(t *testing.T) {
-	var g Group
+	var g Group[Result]
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	called := false
@@ -353,7 +378,7 @@ func TestGroupCancelledCtxStartsNothing(t *testing.T) {
 }
 
 func TestGroupDoAsyncOncePerKey(t *testing.T) {
-	var g Group
+	var g Group[Result]
 	var calls atomic.Int64
 	release := make(chan struct{})
 	fn := gatedLoad(&calls, release, "fresh")
@@ -395,7 +420,7 @@ func TestGroupDoAsyncOncePerKey(t *testing.T) {
 }
 
 func TestGroupDoAsyncRefusedDuringDo(t *testing.T) {
-	var g Group
+	var g Group[Result]
 	release := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -418,7 +443,7 @@ func TestGroupDoAsyncRefusedDuringDo(t *testing.T) {
 }
 
 func TestGroupDoAsyncHangingBounded(t *testing.T) {
-	var g Group
+	var g Group[Result]
 	unblock := make(chan struct{})
 	g.DoAsync("k", 50*time.Millisecond, func(context.Context) (Result, error) {
 		<-unblock
@@ -434,7 +459,7 @@ func TestGroupDoAsyncHangingBounded(t *testing.T) {
 }
 
 func TestGroupForget(t *testing.T) {
-	var g Group
+	var g Group[Result]
 	release := make(chan struct{})
 	var calls atomic.Int64
 	slow := func(context.Context) (Result, error) {
@@ -467,7 +492,7 @@ func TestGroupForget(t *testing.T) {
 }
 
 func BenchmarkGroupDo(b *testing.B) {
-	var g Group
+	var g Group[Result]
 	ctx := context.Background()
 	val := Result{Value: []byte("value")}
 	fn := func(context.Context) (Result, error) { return val, nil }

@@ -198,7 +198,7 @@ func TestGroupWithLimiter(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		return Result{Value: []byte(key)}, nil
 	})
-	var g Group
+	var g Group[Result]
 	var ok, limited atomic.Int64
 	var wg sync.WaitGroup
 	for k := range keys {
