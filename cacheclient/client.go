@@ -25,6 +25,7 @@ type Client struct {
 	origin  *origin
 	store   *storeBack
 	flights flights
+	leases  *leases // nil when Tier.Leases.Disabled
 	log     *slog.Logger
 
 	closed atomic.Bool
@@ -51,6 +52,12 @@ func New(cfg Config) (*Client, error) {
 	c.origin = newOrigin(&cfg.Origin, &c.st, c.metrics)
 	c.store = newStoreBack(&cfg, c.l1, c.tier)
 	c.flights.timeout = cfg.Origin.LoadTimeout + 2*cfg.Tier.Timeout
+	if !cfg.Tier.Leases.Disabled {
+		c.leases = newLeases(cfg.Tier.Leases.TTL)
+		// A fill may wait out a whole lease, then take it over: its own
+		// lease request, load and write-back (three round trips).
+		c.flights.timeout += cfg.Tier.Leases.TTL + 4*cfg.Tier.Timeout
+	}
 
 	ctx, stop := context.WithCancel(context.Background())
 	c.stop = stop

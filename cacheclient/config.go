@@ -77,6 +77,26 @@ type TierConfig struct {
 	// (a key's owner is marked down), so that their copies vanish soon after
 	// the real owner returns. Default: 10 seconds.
 	FailoverTTL time.Duration
+	// Leases make the key's node the place where misses meet, so that a
+	// herd on a cold (or stale) key costs one origin load for the whole
+	// tier rather than one per process (see the package documentation,
+	// "Leases"). Default: on, with a lease TTL of Origin.LoadTimeout plus
+	// 4×Timeout.
+	Leases LeaseConfig
+}
+
+// LeaseConfig configures tier-wide leases. The zero value means leases on,
+// with the default TTL.
+type LeaseConfig struct {
+	// Disabled turns leases off: each process then coalesces only its own
+	// misses (one origin load per key per process), as before leases.
+	// Default: false.
+	Disabled bool
+	// TTL is how long a lease holds the key against other processes: past
+	// it, a process waiting for the holder's value takes the lease over and
+	// loads itself. It should cover the holder's origin load and its write
+	// back. Default: Origin.LoadTimeout + 4×Tier.Timeout.
+	TTL time.Duration
 }
 
 // L1Config configures the in-process cache.
@@ -157,6 +177,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	neg("Tier.DialTimeout", cfg.Tier.DialTimeout)
 	neg("Tier.Timeout", cfg.Tier.Timeout)
 	neg("Tier.FailoverTTL", cfg.Tier.FailoverTTL)
+	neg("Tier.Leases.TTL", cfg.Tier.Leases.TTL)
 	neg("L1.TTL", cfg.L1.TTL)
 	neg("Origin.LoadTimeout", cfg.Origin.LoadTimeout)
 	neg("Origin.ErrorBackoffMax", cfg.Origin.ErrorBackoffMax)
@@ -181,6 +202,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.Tier.Timeout, 50*time.Millisecond)
 	def(&cfg.Tier.FailoverTTL, 10*time.Second)
 	def(&cfg.Origin.LoadTimeout, 5*time.Second)
+	def(&cfg.Tier.Leases.TTL, cfg.Origin.LoadTimeout+4*cfg.Tier.Timeout)
 	def(&cfg.Origin.ErrorBackoff, 500*time.Millisecond)
 	def(&cfg.Origin.ErrorBackoffMax, 10*time.Second)
 	def(&cfg.Health.Interval, 500*time.Millisecond)

@@ -20,6 +20,22 @@ import (
 //	11     8    T2: end of the servable-stale window, Unix milliseconds (uint64), T2 >= T1
 //	19     ...  the value (empty for negative entries; in L1, empty for big values)
 //
+// Leased form, version 2 (43 bytes and the stale value, if any; lease.go):
+//
+//	offset size field
+//	0      1    magic 0xC7
+//	1      1    version (2)
+//	2      1    flags of the stale value carried (as in version 1)
+//	3      8    T1 of the stale value carried, 0 when none
+//	11     8    T2 of the stale value carried, 0 when none
+//	19     16   lease token: the holder client's random id (8) and a counter (8)
+//	35     8    lease expiry, Unix milliseconds
+//	43     ...  the stale value (empty when none)
+//
+// A leased envelope is never a value: a client that does not know version 2
+// (older releases) reads it as "not ours", a miss, rather than as an empty
+// value.
+//
 // A value in L2 is written with a Redis TTL of T2-now (PX), so the node drops it
 // when even its stale window is over. A value that does not start with a valid
 // header (written by another tool, or a future version) is treated as a miss and
@@ -29,6 +45,9 @@ const (
 	envMagic   = 0xC7
 	envVersion = 1
 	envHdrLen  = 19
+
+	leaseVersion = 2
+	leaseHdrLen  = envHdrLen + leaseTokenLen + 8
 
 	// flagNegative marks a cached "not found" answer from the origin.
 	flagNegative = 1 << 0
@@ -101,4 +120,48 @@ func msCeil(d time.Duration) int64 {
 		return 0
 	}
 	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// leaseTokenLen is the size of a lease token.
+const leaseTokenLen = 16
+
+// leaseToken names one lease: the holder client's random id and a counter.
+type leaseToken [leaseTokenLen]byte
+
+// leaseHeader is the decoded header of a leased envelope.
+type leaseHeader struct {
+	stale  header // the stale value's header; t1 == t2 == 0 when none is carried
+	token  leaseToken
+	expiry int64 // Unix milliseconds
+}
+
+// hasStale reports whether the leased envelope carries a stale value.
+func (lh *leaseHeader) hasStale() bool { return lh.stale.t2 != 0 }
+
+// appendLease appends a leased envelope (token tok, expiring at expiry,
+// carrying the stale entry (h, val) when h.t2 != 0) to dst.
+func appendLease(dst []byte, tok leaseToken, expiry int64, h header, val []byte) []byte {
+	dst = append(dst, envMagic, leaseVersion, h.flags)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(h.t1))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(h.t2))
+	dst = append(dst, tok[:]...)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(expiry))
+	return append(dst, val...)
+}
+
+// parseLease decodes a leased envelope; val is the stale value carried (a
+// subslice of b). ok is false when b is not a valid leased envelope.
+func parseLease(b []byte) (lh leaseHeader, val []byte, ok bool) {
+	if len(b) < leaseHdrLen || b[0] != envMagic || b[1] != leaseVersion || b[2]&^knownFlags != 0 {
+		return leaseHeader{}, nil, false
+	}
+	lh.stale.flags = b[2]
+	lh.stale.t1 = int64(binary.BigEndian.Uint64(b[3:]))
+	lh.stale.t2 = int64(binary.BigEndian.Uint64(b[11:]))
+	copy(lh.token[:], b[envHdrLen:])
+	lh.expiry = int64(binary.BigEndian.Uint64(b[envHdrLen+leaseTokenLen:]))
+	if lh.stale.t1 < 0 || lh.stale.t2 < lh.stale.t1 || lh.expiry < 0 {
+		return leaseHeader{}, nil, false
+	}
+	return lh, b[leaseHdrLen:], true
 }

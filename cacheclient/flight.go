@@ -138,6 +138,7 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 
 	// L2: the key's live owner.
 	env, asked, err := c.tier.get(ctx, key, now)
+	leasing := c.leases != nil && l != nil && asked && err == nil
 	switch {
 	case !asked || err != nil:
 		// No live node, or the request failed (counted by the tier): on to
@@ -176,6 +177,14 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 	if l == nil {
 		// No loader: a plain lookup. Not found, and nothing to cache.
 		return fillResult{src: SourceNone, negative: true}, nil
+	}
+
+	// The tier-wide lease (lease.go): load only if this process holds it,
+	// else wait for the holder's value. Without one, a load of our own.
+	if leasing {
+		if res, err, ok := c.leaseFill(ctx, key, l, env, cand, candSrc, refresh); ok {
+			return res, err
+		}
 	}
 
 	// The origin, through its backoff and limiter.

@@ -2,6 +2,7 @@ package cacheclient
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -17,6 +18,11 @@ type counters struct {
 	negativeHits, refreshes    atomic.Uint64
 	backoffSuppressed          atomic.Uint64
 	tombstonesFlushed          atomic.Uint64
+	leasesWon, leaseWaits      atomic.Uint64
+	leaseWaitNs                atomic.Uint64
+	leaseTakeovers             atomic.Uint64
+	leaseVoided                atomic.Uint64
+	leaseFallbacks             atomic.Uint64
 }
 
 // Stats is a snapshot of a client's counters (cumulative since New) and
@@ -61,6 +67,27 @@ type Stats struct {
 	// because they were deleted or overwritten (Delete, Set) while it was
 	// down.
 	TombstonesFlushed uint64
+	// LeasesWon counts tier-wide leases this client took (Tier.Leases):
+	// each is an origin load made on behalf of every process, takeovers
+	// included.
+	LeasesWon uint64
+	// LeaseWaits counts fills that waited for another process's lease
+	// instead of loading.
+	LeaseWaits uint64
+	// LeaseWaitTime is the time those fills spent waiting, summed.
+	LeaseWaitTime time.Duration
+	// LeaseTakeovers counts leases taken after waiting for another
+	// process's lease that expired (its holder died or hung) or vanished
+	// (the key was deleted): a second load of the key.
+	LeaseTakeovers uint64
+	// LeaseVoided counts loads whose write-back was refused because the
+	// lease was voided meanwhile (the key was written, deleted or expired,
+	// or its lease taken over): the newer state in L2 was kept.
+	LeaseVoided uint64
+	// LeaseFallbacks counts fills that could not use a lease (an L2 error or
+	// no live node while taking, waiting or polling) and loaded on their
+	// own, as without leases.
+	LeaseFallbacks uint64
 	// L1Entries and L1Bytes are the current size of L1 (fastcache's count;
 	// a big value counts as several entries).
 	L1Entries, L1Bytes uint64
@@ -101,6 +128,12 @@ func (c *Client) Stats() Stats {
 		Refreshes:         c.st.refreshes.Load(),
 		BackoffSuppressed: c.st.backoffSuppressed.Load(),
 		TombstonesFlushed: c.st.tombstonesFlushed.Load(),
+		LeasesWon:         c.st.leasesWon.Load(),
+		LeaseWaits:        c.st.leaseWaits.Load(),
+		LeaseWaitTime:     time.Duration(c.st.leaseWaitNs.Load()),
+		LeaseTakeovers:    c.st.leaseTakeovers.Load(),
+		LeaseVoided:       c.st.leaseVoided.Load(),
+		LeaseFallbacks:    c.st.leaseFallbacks.Load(),
 	}
 	if c.l1 != nil {
 		s.L1Entries, s.L1Bytes = c.l1.stats()
@@ -113,6 +146,7 @@ func (c *Client) Stats() Stats {
 type metrics struct {
 	originLatency prometheus.Histogram
 	l2Latency     *prometheus.HistogramVec
+	leaseWait     prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -127,6 +161,11 @@ func newMetrics() *metrics {
 			Help:    "Latency of L2 requests, per node.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
 		}, []string{"node"}),
+		leaseWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "cachetier_client_lease_wait_seconds",
+			Help:    "Time fills waited for another process's lease.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
 	}
 }
 
@@ -154,6 +193,11 @@ var (
 	descRefr   = prometheus.NewDesc("cachetier_client_refreshes_total", "Background revalidations started.", nil, nil)
 	descBoff   = prometheus.NewDesc("cachetier_client_origin_backoff_total", "Origin loads suppressed because the key was in error backoff.", nil, nil)
 	descTomb   = prometheus.NewDesc("cachetier_client_tombstones_flushed_total", "Keys deleted from a returning node because they were deleted or overwritten while it was down.", nil, nil)
+	descLWon   = prometheus.NewDesc("cachetier_client_leases_won_total", "Tier-wide leases taken (origin loads made for every process).", nil, nil)
+	descLWait  = prometheus.NewDesc("cachetier_client_lease_waits_total", "Fills that waited for another process's lease.", nil, nil)
+	descLTake  = prometheus.NewDesc("cachetier_client_lease_takeovers_total", "Expired leases taken over.", nil, nil)
+	descLVoid  = prometheus.NewDesc("cachetier_client_lease_voided_total", "Write-backs refused because the lease was voided.", nil, nil)
+	descLFall  = prometheus.NewDesc("cachetier_client_lease_fallbacks_total", "Fills that could not use a lease (L2 error) and loaded on their own.", nil, nil)
 	descL1B    = prometheus.NewDesc("cachetier_client_l1_bytes", "Bytes used by L1.", nil, nil)
 	descL1E    = prometheus.NewDesc("cachetier_client_l1_entries", "Entries in L1.", nil, nil)
 	descUp     = prometheus.NewDesc("cachetier_client_node_up", "1 if the node is up, 0 while marked down.", []string{"node"}, nil)
@@ -165,11 +209,12 @@ var (
 // Describe implements prometheus.Collector.
 func (k collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descL1Hits, descL1Miss, descL2Hits, descL2Miss, descOrigin, descOErr,
-		descCoal, descStale, descShed, descRefuse, descNeg, descRefr, descBoff, descTomb, descL1B, descL1E, descUp, descNReq, descNErr, descNDown} {
+		descCoal, descStale, descShed, descRefuse, descNeg, descRefr, descBoff, descTomb, descLWon, descLWait, descLTake, descLVoid, descLFall, descL1B, descL1E, descUp, descNReq, descNErr, descNDown} {
 		ch <- d
 	}
 	k.c.metrics.originLatency.Describe(ch)
 	k.c.metrics.l2Latency.Describe(ch)
+	k.c.metrics.leaseWait.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -195,6 +240,11 @@ func (k collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRefr, s.Refreshes)
 	counter(descBoff, s.BackoffSuppressed)
 	counter(descTomb, s.TombstonesFlushed)
+	counter(descLWon, s.LeasesWon)
+	counter(descLWait, s.LeaseWaits)
+	counter(descLTake, s.LeaseTakeovers)
+	counter(descLVoid, s.LeaseVoided)
+	counter(descLFall, s.LeaseFallbacks)
 	gauge(descL1B, float64(s.L1Bytes))
 	gauge(descL1E, float64(s.L1Entries))
 	for _, n := range s.Nodes {
@@ -209,4 +259,5 @@ func (k collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	k.c.metrics.originLatency.Collect(ch)
 	k.c.metrics.l2Latency.Collect(ch)
+	k.c.metrics.leaseWait.Collect(ch)
 }

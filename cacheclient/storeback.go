@@ -23,21 +23,35 @@ func newStoreBack(cfg *Config, l *l1, t *tier) *storeBack {
 // and then servable stale for StaleTTL. L1 is written even when the L2 write
 // fails; that error is returned.
 func (s *storeBack) value(ctx context.Context, key string, val []byte, ttl time.Duration, now int64) error {
+	return s.put(ctx, key, s.valueHeader(ttl, now), val, now)
+}
+
+// valueHeader is the header of a value written at now, fresh for ttl (0 =
+// Config.TTL) and then servable stale for StaleTTL.
+func (s *storeBack) valueHeader(ttl time.Duration, now int64) header {
 	if ttl <= 0 {
 		ttl = s.ttl
 	}
 	t1 := now + msCeil(ttl)
-	return s.put(ctx, key, header{t1: t1, t2: t1 + msCeil(s.staleTTL)}, val, now)
+	return header{t1: t1, t2: t1 + msCeil(s.staleTTL)}
 }
 
 // negative writes a "not found" entry for key to both levels, fresh for
 // NegativeTTL and never stale; nothing when negative caching is off.
 func (s *storeBack) negative(ctx context.Context, key string, now int64) {
+	if h, ok := s.negativeHeader(now); ok {
+		_ = s.put(ctx, key, h, nil, now)
+	}
+}
+
+// negativeHeader is the header of a "not found" entry written at now; ok is
+// false when negative caching is off.
+func (s *storeBack) negativeHeader(now int64) (h header, ok bool) {
 	if s.negativeTTL <= 0 {
-		return
+		return header{}, false
 	}
 	t1 := now + msCeil(s.negativeTTL)
-	_ = s.put(ctx, key, header{flags: flagNegative, t1: t1, t2: t1}, nil, now)
+	return header{flags: flagNegative, t1: t1, t2: t1}, true
 }
 
 // put writes the entry (h, val) to L1 and L2.

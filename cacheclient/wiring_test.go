@@ -136,8 +136,14 @@ func TestCollector(t *testing.T) {
 			"cachetier_client_origin_loads_total":     1,
 			"cachetier_client_node_up":                1,
 			"cachetier_client_origin_load_seconds":    1,
-			"cachetier_client_l2_requests_total":      2, // GET miss + SET
-			"cachetier_client_l2_request_seconds":     2,
+			"cachetier_client_l2_requests_total":      3, // GET miss + SET NX GET (lease) + CAS write-back
+			"cachetier_client_l2_request_seconds":     3,
+			"cachetier_client_leases_won_total":       1,
+			"cachetier_client_lease_waits_total":      0,
+			"cachetier_client_lease_takeovers_total":  0,
+			"cachetier_client_lease_voided_total":     0,
+			"cachetier_client_lease_fallbacks_total":  0,
+			"cachetier_client_lease_wait_seconds":     0,
 			"cachetier_client_shed_total":             0,
 			"cachetier_client_stale_served_total":     0,
 			"cachetier_client_negative_hits_total":    0,

@@ -1,0 +1,474 @@
+package cacheclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachetier/cachetier/loader"
+)
+
+// keyLoader is an origin that counts its calls per key. gate, when set, is
+// called at the start of every load (to block or delay it); value names the
+// value loaded for a key.
+type keyLoader struct {
+	mu           sync.Mutex
+	calls        map[string]int
+	total        atomic.Int64
+	delay        time.Duration
+	gate         func(n int64) // n: this call's number, from 1
+	err          error         // returned instead of a value when set
+	ver          atomic.Int64  // value version: "v<ver>:key"
+	lastReturned atomic.Int64  // UnixNano of the last load's return
+}
+
+func (o *keyLoader) Load(ctx context.Context, key string) (loader.Result, error) {
+	o.mu.Lock()
+	if o.calls == nil {
+		o.calls = map[string]int{}
+	}
+	o.calls[key]++
+	o.mu.Unlock()
+	n := o.total.Add(1)
+	if o.gate != nil {
+		o.gate(n)
+	}
+	if o.delay > 0 {
+		select {
+		case <-time.After(o.delay):
+		case <-ctx.Done():
+			return loader.Result{}, ctx.Err()
+		}
+	}
+	defer o.lastReturned.Store(time.Now().UnixNano())
+	if o.err != nil {
+		return loader.Result{}, o.err
+	}
+	return loader.Result{Value: []byte(fmt.Sprintf("v%d:%s", o.ver.Load(), key))}, nil
+}
+
+func (o *keyLoader) perKey() map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := make(map[string]int, len(o.calls))
+	for k, v := range o.calls {
+		m[k] = v
+	}
+	return m
+}
+
+// newClients returns n clients over the same nodes, each with its own L1:
+// for the lease protocol, separate processes.
+func newClients(t *testing.T, n int, cfg Config) []*Client {
+	cs := make([]*Client, n)
+	for i := range cs {
+		cs[i] = newClient(t, cfg)
+	}
+	return cs
+}
+
+func sumStats(cs []*Client) Stats {
+	var s Stats
+	for _, c := range cs {
+		x := c.Stats()
+		s.OriginLoads += x.OriginLoads
+		s.LeasesWon += x.LeasesWon
+		s.LeaseWaits += x.LeaseWaits
+		s.LeaseWaitTime += x.LeaseWaitTime
+		s.LeaseTakeovers += x.LeaseTakeovers
+		s.LeaseVoided += x.LeaseVoided
+		s.LeaseFallbacks += x.LeaseFallbacks
+		s.StaleServed += x.StaleServed
+	}
+	return s
+}
+
+// herd makes every client's goroutines (perClient each) Get every key at
+// the same moment, and returns the errors and wrong values seen.
+func herd(cs []*Client, perClient int, keys []string, l loader.Loader,
+	check func(key string, v []byte, info Info, err error) error) []error {
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		mu    sync.Mutex
+		errs  []error
+	)
+	for _, c := range cs {
+		for range perClient {
+			for _, k := range keys {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					v, info, err := c.GetInfo(context.Background(), k, l)
+					if e := check(k, v, info, err); e != nil {
+						mu.Lock()
+						errs = append(errs, e)
+						mu.Unlock()
+					}
+				}()
+			}
+		}
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+func wantValue(ver int) func(string, []byte, Info, error) error {
+	return func(k string, v []byte, info Info, err error) error {
+		if want := fmt.Sprintf("v%d:%s", ver, k); err != nil || string(v) != want {
+			return fmt.Errorf("Get(%s) = %q, %+v, %v; want %q", k, v, info, err, want)
+		}
+		return nil
+	}
+}
+
+// TestLeaseHerdOneLoadPerKey: 16 clients (processes) × 8 goroutines × 6 cold
+// keys at once cost one origin load per key for the whole tier, and every
+// caller gets the value.
+func TestLeaseHerdOneLoadPerKey(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 3)
+		origin := &keyLoader{delay: 50 * time.Millisecond}
+		cs := newClients(t, 16, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+		keys := []string{"herd:a", "herd:b", "herd:c", "herd:d", "herd:e", "herd:f"}
+		for _, err := range herd(cs, 8, keys, origin, wantValue(0)) {
+			t.Error(err)
+		}
+		for _, k := range keys {
+			if n := origin.perKey()[k]; n != 1 {
+				t.Errorf("origin loads of %s = %d, want 1", k, n)
+			}
+		}
+		s := sumStats(cs)
+		if s.LeasesWon != uint64(len(keys)) || s.LeaseVoided != 0 || s.LeaseFallbacks != 0 {
+			t.Errorf("stats: won %d (want %d), voided %d, fallbacks %d", s.LeasesWon, len(keys), s.LeaseVoided, s.LeaseFallbacks)
+		}
+		if s.LeaseWaits == 0 {
+			t.Errorf("no process waited for a lease")
+		}
+		t.Logf("waits %d, mean wait %v", s.LeaseWaits, s.LeaseWaitTime/time.Duration(max(s.LeaseWaits, 1)))
+	})
+}
+
+// TestLeaseWriteDuringLoadVoids: a Set or Delete of the key (from another
+// process) while the lease holder loads voids the lease: the holder's caller
+// gets the loaded value, but L2 keeps the newer state and the holder's L1 does
+// not install the older value.
+func TestLeaseWriteDuringLoadVoids(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		for _, write := range []string{"set", "delete"} {
+			t.Run(write, func(t *testing.T) {
+				nodes := startN(t, 2)
+				started, release := make(chan struct{}), make(chan struct{})
+				origin := &keyLoader{gate: func(n int64) {
+					if n == 1 {
+						close(started)
+						<-release
+					}
+				}}
+				cs := newClients(t, 2, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+				holder, writer := cs[0], cs[1]
+				ctx := context.Background()
+				got := make(chan error, 1)
+				go func() {
+					v, err := holder.Get(ctx, "k", origin)
+					if err == nil && string(v) != "v0:k" {
+						err = fmt.Errorf("holder got %q, want the loaded v0:k", v)
+					}
+					got <- err
+				}()
+				<-started
+				var err error
+				if write == "set" {
+					err = writer.Set(ctx, "k", []byte("newer"), 0)
+				} else {
+					err = writer.Delete(ctx, "k")
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				close(release)
+				if err := <-got; err != nil {
+					t.Fatal(err)
+				}
+				if s := holder.Stats(); s.LeaseVoided != 1 {
+					t.Errorf("LeaseVoided = %d, want 1", s.LeaseVoided)
+				}
+				// A third process, without L1, sees the newer state in L2.
+				reader := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, L1: L1Config{Bytes: -1}})
+				v, err := reader.Get(ctx, "k", nil)
+				switch {
+				case write == "set" && (err != nil || string(v) != "newer"):
+					t.Errorf("L2 after set: %q, %v; want newer", v, err)
+				case write == "delete" && !errors.Is(err, loader.ErrNotFound):
+					t.Errorf("L2 after delete: %q, %v; want nothing", v, err)
+				}
+				// The holder's L1 did not keep the older value.
+				if write == "set" {
+					v, info, err := holder.GetInfo(ctx, "k", nil)
+					if err != nil || string(v) != "newer" || info.Source != SourceL2 {
+						t.Errorf("holder after set: %q, %+v, %v; want newer from L2", v, info, err)
+					}
+				}
+			})
+		}
+	})
+}
+
+// TestLeaseHolderHung: the holder's load blocks past its lease (ignoring its
+// context); a waiter takes the lease over and loads. The key costs two loads,
+// no waiter gets an error, and the holder's late write-back is refused.
+func TestLeaseHolderHung(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 2)
+		started, release := make(chan struct{}), make(chan struct{})
+		origin := &keyLoader{gate: func(n int64) {
+			if n == 1 {
+				close(started)
+				<-release // hangs, whatever its context says
+			}
+		}}
+		cfg := Config{
+			Tier:   TierConfig{Addrs: addrsOf(nodes), Timeout: 200 * time.Millisecond, Leases: LeaseConfig{TTL: 300 * time.Millisecond}},
+			Origin: OriginConfig{LoadTimeout: 200 * time.Millisecond},
+		}
+		cs := newClients(t, 5, cfg)
+		holder, waiters := cs[0], cs[1:]
+		holderDone := make(chan struct{})
+		go func() {
+			defer close(holderDone)
+			_, _ = holder.Get(context.Background(), "hung", origin) // its own caller may fail
+		}()
+		<-started
+		t.Cleanup(func() {
+			select {
+			case <-release:
+			default:
+				close(release)
+			}
+			<-holderDone
+		})
+		start := time.Now()
+		for _, err := range herd(waiters, 10, []string{"hung"}, origin, wantValue(0)) {
+			t.Error(err)
+		}
+		t.Logf("waiters answered after %v", time.Since(start))
+		if n := origin.total.Load(); n != 2 {
+			t.Errorf("origin loads = %d, want 2 (the hung one and one takeover)", n)
+		}
+		if s := sumStats(waiters); s.LeaseTakeovers != 1 {
+			t.Errorf("takeovers = %d, want 1", s.LeaseTakeovers)
+		}
+		close(release)
+		<-holderDone
+		waitFor(t, 5*time.Second, "the holder's late write-back to be refused", func() bool {
+			return holder.Stats().LeaseVoided == 1
+		})
+	})
+}
+
+// TestLeaseHolderGone: a lease whose holder died (its expiry has passed, the
+// key still holds it) is taken over by one waiter: one load, no errors.
+func TestLeaseHolderGone(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 1)
+		rdb := redis.NewClient(&redis.Options{Addr: nodes[0].Addr})
+		defer rdb.Close()
+		ctx := context.Background()
+		dead := newLeases(time.Second).next()
+		lease := appendLease(nil, dead, time.Now().UnixMilli()+200, header{}, nil)
+		if err := rdb.Set(ctx, "gone", lease, 10*time.Second).Err(); err != nil {
+			t.Fatal(err)
+		}
+		origin := &keyLoader{}
+		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+		for _, err := range herd(cs, 10, []string{"gone"}, origin, wantValue(0)) {
+			t.Error(err)
+		}
+		if n := origin.total.Load(); n != 1 {
+			t.Errorf("origin loads = %d, want 1", n)
+		}
+		if s := sumStats(cs); s.LeaseTakeovers != 1 || s.LeaseWaits == 0 {
+			t.Errorf("takeovers %d (want 1), waits %d (want > 0)", s.LeaseTakeovers, s.LeaseWaits)
+		}
+	})
+}
+
+// TestLeaseOwnerUnwritableFallsBack: the owner answers reads but not writes
+// (CLIENT PAUSE WRITE): the lease cannot be taken, so each process loads on
+// its own at once instead of blocking.
+func TestLeaseOwnerUnwritableFallsBack(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 1)
+		rdb := redis.NewClient(&redis.Options{Addr: nodes[0].Addr})
+		defer rdb.Close()
+		ctx := context.Background()
+		if err := rdb.Do(ctx, "CLIENT", "PAUSE", "3000", "WRITE").Err(); err != nil {
+			t.Fatal(err)
+		}
+		defer rdb.Do(ctx, "CLIENT", "UNPAUSE")
+		origin := &keyLoader{}
+		cs := newClients(t, 2, Config{
+			Tier:   TierConfig{Addrs: addrsOf(nodes), Timeout: 100 * time.Millisecond},
+			Health: HealthConfig{FailureThreshold: 100},
+		})
+		start := time.Now()
+		for _, err := range herd(cs, 5, []string{"paused"}, origin, wantValue(0)) {
+			t.Error(err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("herd took %v with the owner unwritable; want a prompt fallback", d)
+		}
+		if n := origin.total.Load(); n != 2 {
+			t.Errorf("origin loads = %d, want 2 (one per process)", n)
+		}
+		if s := sumStats(cs); s.LeaseFallbacks != 2 {
+			t.Errorf("fallbacks = %d, want 2", s.LeaseFallbacks)
+		}
+	})
+}
+
+// TestLeaseOwnerDownFallsBack: with the only node dead, every process loads
+// on its own, without waiting and without errors.
+func TestLeaseOwnerDownFallsBack(t *testing.T) {
+	nodes := startNodes(t, "cachenode", 1)
+	nodes[0].Kill()
+	origin := &keyLoader{}
+	cs := newClients(t, 3, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: 100 * time.Millisecond}})
+	start := time.Now()
+	for _, err := range herd(cs, 5, []string{"down"}, origin, wantValue(0)) {
+		t.Error(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("herd took %v with the node down", d)
+	}
+	if n := origin.total.Load(); n != 3 {
+		t.Errorf("origin loads = %d, want 3 (one per process)", n)
+	}
+}
+
+// TestLeaseNegative: a herd on a key the origin does not have costs one load;
+// every caller gets loader.ErrNotFound, and the negative entry is cached.
+func TestLeaseNegative(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 2)
+		origin := &keyLoader{delay: 30 * time.Millisecond, err: loader.ErrNotFound}
+		cs := newClients(t, 8, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+		notFound := func(k string, v []byte, info Info, err error) error {
+			if !errors.Is(err, loader.ErrNotFound) || !info.Negative {
+				return fmt.Errorf("Get(%s) = %q, %+v, %v; want not found", k, v, info, err)
+			}
+			return nil
+		}
+		for _, err := range herd(cs, 5, []string{"nope"}, origin, notFound) {
+			t.Error(err)
+		}
+		if n := origin.total.Load(); n != 1 {
+			t.Errorf("origin loads = %d, want 1", n)
+		}
+		other := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+		if _, info, err := other.GetInfo(context.Background(), "nope", origin); !errors.Is(err, loader.ErrNotFound) || info.Source != SourceL2 {
+			t.Errorf("later Get: %+v, %v; want the negative entry from L2", info, err)
+		}
+	})
+}
+
+// TestLeaseStale: a stale entry is reloaded once for the whole tier. With
+// StaleWhileRevalidate every caller answers stale at once while one process
+// refreshes; without it, callers wait for the one reload.
+func TestLeaseStale(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		for _, swr := range []bool{true, false} {
+			t.Run(fmt.Sprintf("swr=%v", swr), func(t *testing.T) {
+				nodes := startN(t, 2)
+				origin := &keyLoader{delay: 30 * time.Millisecond}
+				cs := newClients(t, 8, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, TTL: 200 * time.Millisecond, StaleWhileRevalidate: swr})
+				ctx := context.Background()
+				for _, c := range cs { // v0 in L2 and in every L1
+					if v, err := c.Get(ctx, "s", origin); err != nil || string(v) != "v0:s" {
+						t.Fatalf("warm-up: %q, %v", v, err)
+					}
+				}
+				time.Sleep(250 * time.Millisecond) // past T1: stale everywhere
+				origin.ver.Store(1)
+				before := origin.total.Load()
+				check := wantValue(1)
+				if swr {
+					check = func(k string, v []byte, info Info, err error) error {
+						if err != nil || string(v) != "v0:s" || !info.Stale {
+							return fmt.Errorf("SWR Get = %q, %+v, %v; want stale v0 at once", v, info, err)
+						}
+						return nil
+					}
+				}
+				for _, err := range herd(cs, 5, []string{"s"}, origin, check) {
+					t.Error(err)
+				}
+				if swr {
+					// Every process ends up with the refreshed value.
+					for _, c := range cs {
+						waitFor(t, 5*time.Second, "the refreshed value", func() bool {
+							v, info, err := c.GetInfo(ctx, "s", origin)
+							return err == nil && string(v) == "v1:s" && !info.Stale
+						})
+					}
+				}
+				if n := origin.total.Load() - before; n != 1 {
+					t.Errorf("reloads of the stale key = %d, want 1 for the tier", n)
+				}
+			})
+		}
+	})
+}
+
+// TestLeasesDisabled: with Tier.Leases.Disabled each process loads on its
+// own, as before leases.
+func TestLeasesDisabled(t *testing.T) {
+	nodes := startNodes(t, "cachenode", 1)
+	origin := &keyLoader{delay: 100 * time.Millisecond}
+	cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Leases: LeaseConfig{Disabled: true}}})
+	for _, err := range herd(cs, 5, []string{"off"}, origin, wantValue(0)) {
+		t.Error(err)
+	}
+	if n := origin.total.Load(); n < 2 {
+		t.Errorf("origin loads = %d, want one per process (4)", n)
+	}
+	if s := sumStats(cs); s.LeasesWon != 0 || s.LeaseWaits != 0 {
+		t.Errorf("leases used while disabled: %+v", s)
+	}
+}
+
+func TestLeaseEnvelopeRoundTrip(t *testing.T) {
+	tok := newLeases(time.Second).next()
+	for _, tc := range []struct {
+		h   header
+		val string
+	}{
+		{header{}, ""},
+		{header{t1: 10, t2: 20}, "stale value"},
+	} {
+		b := appendLease(nil, tok, 12345, tc.h, []byte(tc.val))
+		lh, val, ok := parseLease(b)
+		if !ok || lh.token != tok || lh.expiry != 12345 || lh.stale != tc.h || string(val) != tc.val || lh.hasStale() != (tc.h.t2 != 0) {
+			t.Errorf("round trip of %+v %q: %+v %q %v", tc.h, tc.val, lh, val, ok)
+		}
+		// A client that knows only version 1 sees no value in it.
+		if _, ok := parseHeader(b); ok {
+			t.Errorf("parseHeader accepted a leased envelope")
+		}
+	}
+	if _, _, ok := parseLease(appendHeader(nil, header{t1: 1, t2: 2})); ok {
+		t.Errorf("parseLease accepted a value envelope")
+	}
+	if a, b := newLeases(time.Second), newLeases(time.Second); a.next() == b.next() {
+		t.Errorf("two clients made the same token")
+	}
+}
