@@ -72,6 +72,10 @@ type ClientConfig struct {
 	HealthInterval time.Duration `json:"health_interval,omitempty"`
 	// L2Timeout bounds one call to the tier (Tier.Timeout).
 	L2Timeout time.Duration `json:"l2_timeout,omitempty"`
+	// DisableLeases turns tier-wide leases off (Tier.Leases.Disabled), so
+	// that each process coalesces only its own misses: the behaviour before
+	// leases, for comparisons.
+	DisableLeases bool `json:"disable_leases,omitempty"`
 }
 
 // ClientSetup is what a client process knows when it builds its Client.

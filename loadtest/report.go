@@ -275,10 +275,14 @@ func headline(s *Summary) (cards, verdicts []card) {
 		if s.OriginMaxCallsPerKey != 1 {
 			per = "calls"
 		}
-		v(s.OriginMaxCallsPerKey <= int64(s.Procs), "the herd cost",
+		goal, ok := "goal with leases: 1 per key for the whole tier", s.OriginMaxCallsPerKey <= 1
+		if !s.Config.Leases {
+			goal, ok = "leases off: goal ≤ 1 per process", s.OriginMaxCallsPerKey <= int64(s.Procs)
+		}
+		v(ok, "the herd cost",
 			fmt.Sprintf("%d origin %s per key", s.OriginMaxCallsPerKey, per),
-			fmt.Sprintf("%.2g per client process, for %s simultaneous requests per key from %d processes (goal: ≤ 1 per process)",
-				float64(s.OriginMaxCallsPerKey)/float64(max(1, s.Procs)), fmtNum(float64(s.Requests/int64(max(1, s.Keys)))), s.Procs))
+			fmt.Sprintf("for %s simultaneous requests per key from %d processes (%s)",
+				fmtNum(float64(s.Requests/int64(max(1, s.Keys)))), s.Procs, goal))
 		cards[2] = card{Label: "origin peak concurrency", Value: fmt.Sprint(s.OriginPeakConcurrency), Note: "calls in progress at once at the origin"}
 		cards[3] = card{Label: "coalesced", Value: fmtNum(float64(s.Coalesced)), Note: "requests that waited on a shared load"}
 	case "tierdown", "steady", "scaleout", "origindown":

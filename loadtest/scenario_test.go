@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os/exec"
 	"strings"
@@ -99,21 +100,44 @@ func num(t *testing.T, m map[string]any, field string) float64 {
 	return v
 }
 
+// TestScenarioHerd: 4 client OS processes × 500 goroutines on 2 cold keys.
+// With leases (the default) the whole tier costs the origin one call per key,
+// over cachenode and over redis-server; without, at most one per process.
 func TestScenarioHerd(t *testing.T) {
 	const procs, keys = 4, 2
-	m := runScenario(t, Config{Scenario: "herd", Nodes: 3, Procs: procs, Concurrency: 500, Keys: keys,
-		Origin: OriginConfig{Latency: 50 * time.Millisecond}})
-	if got, want := num(t, m, "requests"), float64(procs*500*keys); got != want {
-		t.Fatalf("requests = %v, want %v (every goroutine of every process asks every key once)", got, want)
-	}
-	if e := num(t, m, "errors"); e != 0 {
-		t.Fatalf("errors = %v, want 0", e)
-	}
-	if c := num(t, m, "origin_max_calls_per_key"); c > procs || c < 1 {
-		t.Fatalf("origin saw up to %v calls for one key, want 1..%d (one per process at most)", c, procs)
-	}
-	if c, k := num(t, m, "origin_calls"), num(t, m, "origin_keys"); k != keys || c > procs*keys {
-		t.Fatalf("origin calls %v for %v keys", c, k)
+	for _, tc := range []struct {
+		name    string
+		redis   bool
+		noLease bool
+	}{{"leases", false, false}, {"leases-redis", true, false}, {"no-leases", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Scenario: "herd", Nodes: 3, Procs: procs, Concurrency: 500, Keys: keys,
+				Origin: OriginConfig{Latency: 50 * time.Millisecond}, Client: ClientConfig{DisableLeases: tc.noLease}}
+			if tc.redis {
+				bin, err := exec.LookPath("redis-server")
+				if err != nil {
+					t.Skip("redis-server not installed")
+				}
+				cfg.NodeBin = bin
+			}
+			m := runScenario(t, cfg)
+			if got, want := num(t, m, "requests"), float64(procs*500*keys); got != want {
+				t.Fatalf("requests = %v, want %v (every goroutine of every process asks every key once)", got, want)
+			}
+			if e := num(t, m, "errors"); e != 0 {
+				t.Fatalf("errors = %v, want 0", e)
+			}
+			maxPerKey, want := float64(1), "1 for the whole tier"
+			if tc.noLease {
+				maxPerKey, want = procs, fmt.Sprintf("1..%d (one per process at most)", procs)
+			}
+			if c := num(t, m, "origin_max_calls_per_key"); c > maxPerKey || c < 1 {
+				t.Fatalf("origin saw up to %v calls for one key, want %s", c, want)
+			}
+			if c, k := num(t, m, "origin_calls"), num(t, m, "origin_keys"); k != keys || c > maxPerKey*keys {
+				t.Fatalf("origin calls %v for %v keys", c, k)
+			}
+		})
 	}
 }
 

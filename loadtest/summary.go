@@ -208,6 +208,9 @@ type RunConfig struct {
 	L1Bytes int `json:"l1_bytes"`
 	// Addrs are the tier's node addresses at the start.
 	Addrs []string `json:"addrs"`
+	// Leases says whether the clients used tier-wide leases (the default;
+	// off with --no-leases).
+	Leases bool `json:"leases"`
 }
 
 // WriteJSON writes the summary as indented JSON.
@@ -241,7 +244,7 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		KeysMovedFraction: r.movedFrac, IdealMovedFraction: r.idealFrac, ErrorSample: r.errs,
 		Config: RunConfig{Rate: cfg.Rate, IntervalMS: ms(iv), OriginLatency: ms(cfg.Origin.Latency),
 			OriginCapacity: cfg.Origin.Capacity, TTLMS: ms(cfg.Client.TTL), StaleTTLMS: ms(cfg.Client.StaleTTL),
-			L1Bytes: cfg.Client.L1Bytes, Addrs: r.startAddrs},
+			L1Bytes: cfg.Client.L1Bytes, Addrs: r.startAddrs, Leases: !cfg.Client.DisableLeases},
 	}
 	if cfg.Client.OriginRPS > 0 {
 		s.OriginLimitRPS = cfg.Client.OriginRPS * float64(cfg.Procs)
@@ -465,6 +468,13 @@ func (s *Summary) WriteTable(w io.Writer) {
 	fmt.Fprintf(tw, "origin\t%d calls (%d failed) for %d keys, max %d per key; peak %.0f/s (%s), peak concurrency %d\n",
 		s.OriginCalls, s.OriginFailed, s.OriginKeys, s.OriginMaxCallsPerKey, s.OriginPeakRPS, limit, s.OriginPeakConcurrency)
 	switch s.Scenario {
+	case "herd":
+		leases := "on"
+		if !s.Config.Leases {
+			leases = "off"
+		}
+		fmt.Fprintf(tw, "herd\t%d origin calls per key (max; mean %.2g) for the whole tier of %d client processes (leases %s)\n",
+			s.OriginMaxCallsPerKey, s.OriginCallsPerKey, s.Procs, leases)
 	case "scaleout":
 		fmt.Fprintf(tw, "scale-out\t%s of keys moved (ideal %s); origin %.0f/s before the join, peak %.0f/s after; hit ratio recovered in %s\n",
 			pct(s.KeysMovedFraction), pct(s.IdealMovedFraction), s.OriginRPSBeforeJoin, s.OriginPeakRPSAfterJoin, durStr(s.RecoveryMS))
