@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -19,6 +20,9 @@ func (quietLogger) Printf(context.Context, string, ...any) {}
 
 func TestMain(m *testing.M) {
 	redis.SetLogger(quietLogger{})
+	if addr := os.Getenv(leaseChildEnv); addr != "" {
+		leaseChild(addr) // a client process for TestLeaseHolderProcessKilled; never returns
+	}
 	goleak.VerifyTestMain(m)
 }
 

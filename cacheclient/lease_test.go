@@ -1,9 +1,12 @@
 package cacheclient
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -139,9 +142,24 @@ func TestLeaseHerdOneLoadPerKey(t *testing.T) {
 		origin := &keyLoader{delay: 50 * time.Millisecond}
 		cs := newClients(t, 16, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
 		keys := []string{"herd:a", "herd:b", "herd:c", "herd:d", "herd:e", "herd:f"}
-		for _, err := range herd(cs, 8, keys, origin, wantValue(0)) {
+		var lastAnswer atomic.Int64 // UnixNano
+		check := func(k string, v []byte, info Info, err error) error {
+			now := time.Now().UnixNano()
+			for {
+				p := lastAnswer.Load()
+				if now <= p || lastAnswer.CompareAndSwap(p, now) {
+					break
+				}
+			}
+			return wantValue(0)(k, v, info, err)
+		}
+		for _, err := range herd(cs, 8, keys, origin, check) {
 			t.Error(err)
 		}
+		// Measured, not asserted (a loaded machine stretches it): from the
+		// last load's return to the last caller's answer, which includes
+		// the holder's write-back (three round trips) and one poll pause.
+		t.Logf("last answer %v after the last load returned", time.Duration(lastAnswer.Load()-origin.lastReturned.Load()))
 		for _, k := range keys {
 			if n := origin.perKey()[k]; n != 1 {
 				t.Errorf("origin loads of %s = %d, want 1", k, n)
@@ -471,4 +489,70 @@ func TestLeaseEnvelopeRoundTrip(t *testing.T) {
 	if a, b := newLeases(time.Second), newLeases(time.Second); a.next() == b.next() {
 		t.Errorf("two clients made the same token")
 	}
+}
+
+// leaseChildEnv, set to a node address, makes the test binary a client
+// process that takes the lease on "killed" and hangs in its load.
+const leaseChildEnv = "CACHECLIENT_LEASE_CHILD"
+
+// leaseChild is the child process of TestLeaseHolderProcessKilled: it takes
+// the lease on key "killed" (300 ms), says "loading" on stdout, and hangs
+// until it is killed.
+func leaseChild(addr string) {
+	c, err := New(Config{Tier: TierConfig{Addrs: []string{addr}, Timeout: time.Second,
+		Leases: LeaseConfig{TTL: 300 * time.Millisecond}}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	_, _ = c.Get(context.Background(), "killed", loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		fmt.Println("loading")
+		select {} // hang until killed
+	}))
+	os.Exit(3)
+}
+
+// TestLeaseHolderProcessKilled: a real client process takes the lease and is
+// killed (SIGKILL) mid-load. The other processes' callers take the lease over
+// once it expires: one more load, no errors.
+func TestLeaseHolderProcessKilled(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 1)
+		exe, err := os.Executable()
+		if err != nil {
+			t.Skip(err)
+		}
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), leaseChildEnv+"="+nodes[0].Addr)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil || line != "loading\n" {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("child said %q, %v", line, err)
+		}
+		_ = cmd.Process.Kill() // mid-load, lease held
+		_ = cmd.Wait()
+
+		origin := &keyLoader{}
+		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+		start := time.Now()
+		for _, err := range herd(cs, 10, []string{"killed"}, origin, wantValue(0)) {
+			t.Error(err)
+		}
+		t.Logf("answered %v after the kill", time.Since(start))
+		if n := origin.total.Load(); n != 1 {
+			t.Errorf("origin loads after the kill = %d, want 1 (the killed holder's was the other)", n)
+		}
+		if s := sumStats(cs); s.LeaseWaits == 0 || s.LeaseTakeovers != 1 {
+			t.Errorf("waits %d (want > 0), takeovers %d (want 1)", s.LeaseWaits, s.LeaseTakeovers)
+		}
+	})
 }
