@@ -19,6 +19,11 @@
 //     request and at most one origin load; every waiter gets the result. A
 //     waiter whose context ends returns at once; the load goes on for the
 //     others, bounded by Origin.LoadTimeout.
+//   - Leases: across processes, the key's node is where misses meet: the
+//     first process to miss a cold or stale key takes a lease on it and loads;
+//     the others wait for its value. A herd of any number of processes costs
+//     one origin load per key (see Leases below). On by default
+//     (Tier.Leases).
 //   - Stale on failure: every entry is fresh until T1 and servable stale
 //     until T2 = T1+StaleTTL, in L1 and in L2 alike (see the envelope below).
 //     When the origin fails, or the limiter refuses a load, a stale value is
@@ -76,12 +81,62 @@
 // returned by a Client: DNS and SlotFile pass it to their OnError when a
 // source names no node.
 //
+// # Leases
+//
+// A lease is a marker written into the key itself on the key's live owner (a
+// leased envelope, version 2, carrying a random token, an expiry and, for a
+// stale entry, the stale value), so that any write to the key — a Set or
+// Delete from any process, a redis-cli SET or DEL, expiry, eviction — voids
+// it. Plain Redis 7 commands, so stock redis-server and cachenode both serve
+// it:
+//
+//	cold miss    GET key → nil; SET key <lease> NX GET PX Tier.Leases.TTL
+//	             (nil: ours, load; a lease: wait; a value: use it)
+//	stale entry  WATCH key; GET key; MULTI; SET key <lease + stale value> KEEPTTL; EXEC
+//	write-back   WATCH key; GET key; still our token? MULTI; SET key <value> PX T2; EXEC
+//	             (else a "voided set": the value goes to this load's callers only)
+//	waiting      GET key after 1, 2, 4, 4, ... ms until a value appears, or
+//	             the lease expired or vanished (then take it over, once)
+//
+//	process A                   owner node                process B
+//	GET k ────────────────────▶ nil ◀──────────────────── GET k
+//	SET k L(a) NX GET PX ─────▶ nil: A holds the lease
+//	                            L(a) ◀────── SET k L(b) NX GET PX: B waits
+//	origin load ...                                        GET k → L(a) (1, 2, 4 ms ...)
+//	WATCH/GET/MULTI SET k V/EXEC ▶ V ◀─────────────────── GET k → V
+//	answer V                                               answer V
+//
+// Costs: a fresh hit is one GET, as without leases; a cold miss one extra
+// round trip (SET NX GET) before the origin load; the write-back three
+// (WATCH/MULTI/EXEC rather than a Lua script, which cachenode does not
+// serve: after an origin load the difference does not matter). A waiter sees
+// the value at most 4 ms (plus a round trip) after it was written; the wait
+// is a poll, to be replaced by a wake-up from the node (CLIENT TRACKING).
+//
+// Failures: a holder that dies or hangs loses its lease after
+// Tier.Leases.TTL (default Origin.LoadTimeout + 4×Tier.Timeout) and one
+// waiter takes it over, so a key costs at most two loads and no waiter gets
+// an error for it (the in-process flight timeout covers a whole lease wait
+// and a takeover load); the old holder's late write-back fails on its
+// token. A holder whose load fails or is shed hands the lease back (the
+// stale value restored, or the key deleted). Any L2 error while taking,
+// polling or writing back a lease, or no live node, makes the flight load
+// on its own at once, as without leases. With StaleWhileRevalidate, callers
+// that find another process's lease on a stale entry answer stale at once:
+// one refresh per key for the whole tier. Leases are taken on the key's live
+// owner (the failover owner while the owner is down); FailoverTTL still caps
+// what is written there. The protocol, its race cases and the choice of
+// commands are described next to the code in lease.go.
+//
 // # Envelope
 //
 // Values are stored in both levels behind a 19-byte header: magic 0xC7,
 // version 1, a flags byte (1 = negative entry, 2 = L1 big value, 4 = written
 // to a failover owner), then T1 and T2 as big-endian uint64 Unix milliseconds.
-// The L2 copy is written with a Redis TTL of T2 (PX). Values of 64 KiB and
+// The L2 copy is written with a Redis TTL of T2 (PX). A lease is version 2 of
+// the envelope (the same 19 bytes with the stale value's flags, T1 and T2,
+// then a 16-byte token and an 8-byte expiry, then the stale value); a client
+// that knows only version 1 reads it as a miss. Values of 64 KiB and
 // more, which fastcache would silently drop, are kept in L1 with
 // fastcache's SetBig.
 //
