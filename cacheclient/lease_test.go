@@ -556,3 +556,36 @@ func TestLeaseHolderProcessKilled(t *testing.T) {
 		}
 	})
 }
+
+// TestLeaseOriginFailingServesStale: with the origin failing, callers in
+// every process get the stale value, as without leases, and the failing
+// holder hands its lease back rather than leaving the others waiting.
+func TestLeaseOriginFailingServesStale(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 1)
+		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, TTL: 100 * time.Millisecond})
+		ctx := context.Background()
+		good := &keyLoader{}
+		if _, err := cs[0].Get(ctx, "f", good); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(150 * time.Millisecond) // stale
+		bad := &keyLoader{delay: 20 * time.Millisecond, err: errOrigin}
+		start := time.Now()
+		stale := func(k string, v []byte, info Info, err error) error {
+			if err != nil || string(v) != "v0:f" || !info.Stale {
+				return fmt.Errorf("Get = %q, %+v, %v; want the stale v0:f", v, info, err)
+			}
+			return nil
+		}
+		for _, err := range herd(cs, 5, []string{"f"}, bad, stale) {
+			t.Error(err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("herd took %v: waiters waited out the failing holder's lease", d)
+		}
+		if n := bad.total.Load(); n < 1 || n > 4 {
+			t.Errorf("origin calls = %d, want 1..4 (at most one per process)", n)
+		}
+	})
+}
