@@ -61,6 +61,9 @@ func New(cfg Config) (*Client, error) {
 
 	ctx, stop := context.WithCancel(context.Background())
 	c.stop = stop
+	if c.leases != nil {
+		c.leases.closing = ctx.Done() // Close ends lease waits at once
+	}
 	sharedClock.acquire()
 	if cfg.Discovery != nil {
 		first := make(chan error, 1)

@@ -109,9 +109,10 @@ var errNoLiveNode = errors.New("cacheclient: no live node")
 
 // leases is the client's lease state: its id and the token counter.
 type leases struct {
-	ttl time.Duration // LeaseConfig.TTL
-	id  [8]byte       // random, per Client
-	seq atomic.Uint64
+	ttl     time.Duration   // LeaseConfig.TTL
+	id      [8]byte         // random, per Client
+	seq     atomic.Uint64   // the token counter
+	closing <-chan struct{} // closed by Client.Close: waits end at once
 }
 
 func newLeases(ttl time.Duration) *leases {
@@ -130,8 +131,8 @@ func (lz *leases) next() leaseToken {
 
 // pause waits before the next look at a key another process holds a lease
 // on: 1 ms, then doubling up to leasePollMax. It returns false if ctx ended
-// first. This is the hook for a wake-up from the node (CLIENT TRACKING): it
-// will return as soon as the key is invalidated.
+// or the client was closed first. This is the hook for a wake-up from the
+// node (CLIENT TRACKING): it will return as soon as the key is invalidated.
 func (lz *leases) pause(ctx context.Context, attempt int) bool {
 	d := leasePollMax
 	if attempt < 2 {
@@ -143,6 +144,8 @@ func (lz *leases) pause(ctx context.Context, attempt int) bool {
 	case <-tm.C:
 		return true
 	case <-ctx.Done():
+		return false
+	case <-lz.closing:
 		return false
 	}
 }
@@ -236,7 +239,11 @@ func (c *Client) leaseFill(ctx context.Context, key string, l loader.Loader, env
 					c.st.leaseWaits.Add(1)
 				}
 				if !lz.pause(ctx, attempt) {
-					return c.leaseGiveUp(key, cand, candSrc, ctx.Err())
+					err := ctx.Err()
+					if err == nil {
+						err = ErrClosed
+					}
+					return c.leaseGiveUp(key, cand, candSrc, err)
 				}
 				attempt++
 				var asked bool
@@ -279,8 +286,8 @@ func (c *Client) leaseFill(ctx context.Context, key string, l loader.Loader, env
 }
 
 // leaseGiveUp answers a fill whose wait for another process's lease ended
-// with the flight's context: the stale value if there is one, else a
-// *LoadError.
+// with the flight's context or the client's Close: the stale value if there
+// is one, else a *LoadError.
 func (c *Client) leaseGiveUp(key string, cand []byte, candSrc Source, err error) (fillResult, error, bool) {
 	if candSrc != SourceNone {
 		return fillResult{val: cand, src: candSrc, stale: true}, nil, true

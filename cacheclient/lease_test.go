@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -588,4 +589,67 @@ func TestLeaseOriginFailingServesStale(t *testing.T) {
 			t.Errorf("origin calls = %d, want 1..4 (at most one per process)", n)
 		}
 	})
+}
+
+// TestLeaseCloseEndsWait: Close does not wait for another process's lease
+// to end: a fill waiting for one returns at once.
+func TestLeaseCloseEndsWait(t *testing.T) {
+	nodes := startNodes(t, "cachenode", 1)
+	rdb := redis.NewClient(&redis.Options{Addr: nodes[0].Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	other := newLeases(time.Minute).next()
+	if err := rdb.Set(ctx, "held", appendLease(nil, other, time.Now().UnixMilli()+60_000, header{}, nil), time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, err := c.Get(ctx, "held", &keyLoader{})
+		got <- err
+	}()
+	waitFor(t, 5*time.Second, "the fill to wait for the lease", func() bool { return c.Stats().LeaseWaits == 1 })
+	start := time.Now()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Close took %v with a fill waiting for a lease", d)
+	}
+	if err := <-got; !errors.Is(err, ErrClosed) {
+		t.Errorf("the waiting Get returned %v, want an error wrapping ErrClosed", err)
+	}
+}
+
+// TestLeaseWaiterLag measures (logs, does not assert: timing on a shared
+// machine) how soon after the holder's Get returns — its write-back done — a
+// waiter in another process answers: one poll pause (at most 4 ms) and a GET.
+func TestLeaseWaiterLag(t *testing.T) {
+	nodes := startNodes(t, "cachenode", 1)
+	origin := &keyLoader{delay: 20 * time.Millisecond}
+	holder, waiter := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}}), newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+	ctx := context.Background()
+	var lags []time.Duration
+	for i := range 20 {
+		key := fmt.Sprintf("lag:%d", i)
+		held := make(chan time.Time, 1)
+		go func() {
+			_, _ = holder.Get(ctx, key, origin)
+			held <- time.Now()
+		}()
+		waitFor(t, 5*time.Second, "the holder's load", func() bool { return origin.perKey()[key] == 1 })
+		if _, err := waiter.Get(ctx, key, origin); err != nil {
+			t.Fatal(err)
+		}
+		answered := time.Now()
+		lags = append(lags, answered.Sub(<-held))
+	}
+	slices.Sort(lags)
+	t.Logf("waiter answered after the holder: median %v, max %v (20 keys)", lags[len(lags)/2], lags[len(lags)-1])
+	if n := origin.total.Load(); n != 20 {
+		t.Errorf("origin loads = %d, want 20 (one per key)", n)
+	}
 }
