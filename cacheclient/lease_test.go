@@ -653,3 +653,48 @@ func TestLeaseWaiterLag(t *testing.T) {
 		t.Errorf("origin loads = %d, want 20 (one per key)", n)
 	}
 }
+
+// TestLeaseFailoverOwner: with a key's owner down, the lease is taken on its
+// failover owner: one load for the tier, and the value written there keeps
+// the failover flag and the FailoverTTL cap.
+func TestLeaseFailoverOwner(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 2)
+		cfg := Config{
+			Tier:   TierConfig{Addrs: addrsOf(nodes), Timeout: 200 * time.Millisecond, FailoverTTL: 2 * time.Second},
+			Health: HealthConfig{FailureThreshold: 1, Interval: 50 * time.Millisecond},
+		}
+		cs := newClients(t, 4, cfg)
+		key := ""
+		for i := 0; key == ""; i++ {
+			if k := fmt.Sprintf("fo:%d", i); func() bool { nd, _ := cs[0].tier.route(k); return nd.addr == nodes[0].Addr }() {
+				key = k
+			}
+		}
+		nodes[0].Kill()
+		for _, c := range cs {
+			waitFor(t, 5*time.Second, "the owner marked down", func() bool { return !nodeUp(c, nodes[0].Addr) })
+		}
+		origin := &keyLoader{delay: 30 * time.Millisecond}
+		for _, err := range herd(cs, 5, []string{key}, origin, wantValue(0)) {
+			t.Error(err)
+		}
+		if n := origin.total.Load(); n != 1 {
+			t.Errorf("origin loads = %d, want 1", n)
+		}
+		rdb := redis.NewClient(&redis.Options{Addr: nodes[1].Addr})
+		defer rdb.Close()
+		ctx := context.Background()
+		env, err := rdb.Get(ctx, key).Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, ok := parseHeader(env)
+		if !ok || h.flags&flagFailover == 0 {
+			t.Errorf("failover copy: header %+v ok %v, want the failover flag", h, ok)
+		}
+		if ttl := rdb.PTTL(ctx, key).Val(); ttl <= 0 || ttl > 2*time.Second {
+			t.Errorf("failover copy's TTL = %v, want ≤ FailoverTTL (2s)", ttl)
+		}
+	})
+}
