@@ -95,9 +95,8 @@ import (
 //   - Lease expiry is judged on wall clocks (the holder's expiry against a
 //     waiter's clock), like T1 and T2: clocks should be reasonably in sync.
 //
-// The wait is a poll with backoff (pause). The next issue replaces it with a
-// wake-up from the node (CLIENT TRACKING invalidations): pause is the one hook
-// to change.
+// The wait is a poll with backoff (pause), the one place where a wake-up
+// from the node (a CLIENT TRACKING invalidation of the key) can replace it.
 
 // leasePollMax is the longest pause between two looks at a leased key, so
 // that a waiter sees the holder's value at most this long (plus one round
