@@ -117,3 +117,40 @@ func (c *conn) unblock(mode int32) bool {
 	c.wake()
 	return true
 }
+
+// cmdClientUnblock is CLIENT UNBLOCK id [TIMEOUT|ERROR]: it ends a client's
+// WAIT (the only blocking command) as its timeout would, or with an
+// -UNBLOCKED error, and answers 1; 0 for a client that is not blocked.
+func cmdClientUnblock(c *conn, args [][]byte) {
+	if len(args) > 4 {
+		c.err("ERR unknown subcommand or wrong number of arguments for '" + trunc(args[1], 128) + "'. Try CLIENT HELP.")
+		return
+	}
+	if len(args) == 4 && !eq(args[3], "timeout") && !eq(args[3], "error") {
+		c.err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+		return
+	}
+	id, ok := resp.ParseInt(args[2])
+	if !ok {
+		c.err(errNotInt)
+		return
+	}
+	mode := blockUnblockTime
+	if len(args) == 4 && eq(args[3], "error") {
+		mode = blockUnblockError
+	}
+	var target *conn
+	c.s.mu.Lock()
+	for cl := range c.s.conns {
+		if cl.id == id {
+			target = cl
+			break
+		}
+	}
+	c.s.mu.Unlock()
+	if target != nil && target.unblock(mode) {
+		c.int(1)
+		return
+	}
+	c.int(0)
+}

@@ -235,3 +235,12 @@ func cmdConfigHelp(c *conn, _ [][]byte) {
 // cmdConfigRewrite answers as redis-server started without a configuration
 // file does: cachenode takes its configuration from flags only.
 func cmdConfigRewrite(c *conn, _ [][]byte) { c.err("ERR The server is running without a config file") }
+
+// cmdConfigResetStat resets the statistics INFO reports: keyspace hits and
+// misses, expired and evicted keys, commands processed, commandstats,
+// errorstats and total_error_replies, connections received and rejected,
+// network bytes. Prometheus counters are not reset.
+func cmdConfigResetStat(c *conn, _ [][]byte) {
+	c.s.resetStats()
+	c.ok()
+}

@@ -321,3 +321,94 @@ func renameGeneric(c *conn, args [][]byte, nx bool) {
 
 func cmdRename(c *conn, args [][]byte)   { renameGeneric(c, args, false) }
 func cmdRenameNX(c *conn, args [][]byte) { renameGeneric(c, args, true) }
+
+// objectLookup looks key up for OBJECT like Redis (no LRU update, no hit or
+// miss counted) and replies null when it does not exist.
+func (c *conn) objectLookup(key []byte) ([]byte, bool) {
+	v, _, ok := c.s.store.Peek(c.scratch[:0], key)
+	c.keepScratch(v)
+	if !ok {
+		c.null()
+	}
+	return v, ok
+}
+
+// Redis's string encodings: values that parse as a 64-bit integer are
+// stored as "int", short strings as "embstr" (object header and string in
+// one allocation), longer ones as "raw".
+const (
+	embstrMax      = 44    // OBJ_ENCODING_EMBSTR_SIZE_LIMIT
+	sharedInts     = 10000 // OBJ_SHARED_INTEGERS
+	sharedRefcount = 1<<31 - 1
+)
+
+// stringEncoding returns the encoding Redis gives a string value set with
+// SET: "int", "embstr" or "raw". (Redis keeps values built by APPEND or
+// SETRANGE "raw" whatever their length; cachenode does not track how a
+// value was built and answers by value.)
+func stringEncoding(v []byte) string {
+	if len(v) <= 20 {
+		if _, ok := resp.ParseInt(v); ok {
+			return "int"
+		}
+	}
+	if len(v) <= embstrMax {
+		return "embstr"
+	}
+	return "raw"
+}
+
+func cmdObjectEncoding(c *conn, args [][]byte) {
+	if v, ok := c.objectLookup(args[2]); ok {
+		c.bulkStr(stringEncoding(v))
+	}
+}
+
+func cmdObjectRefCount(c *conn, args [][]byte) {
+	v, ok := c.objectLookup(args[2])
+	if !ok {
+		return
+	}
+	// Redis shares the objects of the integers 0..9999 (refcount INT_MAX)
+	// unless maxmemory is set with an LRU or LFU policy.
+	pol := store.Policy(c.s.policy.Load())
+	lru := pol == store.AllKeysLRU || pol == store.VolatileLRU
+	if n, isInt := resp.ParseInt(v); isInt && n >= 0 && n < sharedInts && (c.s.maxMemory.Load() == 0 || !lru) {
+		c.int(sharedRefcount)
+		return
+	}
+	c.int(1)
+}
+
+// cmdObjectIdleTime answers the seconds since the key was last read or
+// written, from the store's clock checkpoints (exact to the second for the
+// last 10 minutes, coarser beyond; see store.IdleTime).
+func cmdObjectIdleTime(c *conn, args [][]byte) {
+	ms, ok := c.s.store.IdleTime(args[2])
+	if !ok {
+		c.null()
+		return
+	}
+	c.int(ms / 1000)
+}
+
+// cmdObjectFreq always fails for an existing key, as in Redis without an
+// LFU policy: the store has no LFU policies.
+func cmdObjectFreq(c *conn, args [][]byte) {
+	if _, ok := c.objectLookup(args[2]); ok {
+		c.err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	}
+}
+
+func cmdObjectHelp(c *conn, _ [][]byte) {
+	c.helpReply("OBJECT",
+		"ENCODING <key>", "    Return the kind of internal representation used in order to store the value",
+		"    associated with a <key>.",
+		"FREQ <key>", "    Return the access frequency index of the <key>. The returned integer is",
+		"    proportional to the logarithm of the recent access frequency of the key.",
+		"IDLETIME <key>", "    Return the idle time of the <key>, that is the approximated number of",
+		"    seconds elapsed since the last access to the key.",
+		"REFCOUNT <key>", "    Return the number of references of the value associated with the specified",
+		"    <key>.",
+	)
+}

@@ -6,20 +6,10 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cachetier/cachetier/cachenode/internal/store"
 	"github.com/cachetier/cachetier/internal/resp"
 )
-
-func nowMs() int64 { return time.Now().UnixMilli() }
-
-// keepScratch keeps a grown scratch buffer for reuse, unless it got large.
-func (c *conn) keepScratch(b []byte) {
-	if cap(b) <= keepOutCap {
-		c.scratch = b[:0]
-	}
-}
 
 // get reads key for GET-like commands: a hit or miss is counted and the
 // key's LRU clock updated unless the client turned CLIENT NO-TOUCH on.

@@ -1,12 +1,5 @@
 package cachenode
 
-import (
-	"strings"
-	"time"
-
-	"github.com/cachetier/cachetier/internal/resp"
-)
-
 // cmdFlag describes a command, as in Redis's command table.
 type cmdFlag uint32
 
@@ -65,22 +58,6 @@ var (
 	commands    map[string]*command // top-level commands by lowercase name
 	// unknownStats is the stats slot for commands not in the table.
 	unknownID int
-)
-
-const (
-	errSyntax   = "ERR syntax error"
-	errNotInt   = "ERR value is not an integer or out of range"
-	errNotFloat = "ERR value is not a valid float"
-	errNoKey    = "ERR no such key"
-	errOverflow = "ERR increment or decrement would overflow"
-	errNoAuth   = "NOAUTH Authentication required."
-	// errDebugDisabled is Redis 7's answer to DEBUG with its default
-	// enable-debug-command no; cachenode has no setting to enable it.
-	errDebugDisabled = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
-	errWrongPass     = "WRONGPASS invalid username-password pair or user is disabled."
-	errOOM           = "OOM command not allowed when used memory > 'maxmemory'."
-	errStringLimit   = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
-	maxStringLen     = resp.DefaultMaxBulk
 )
 
 // def is a compact constructor for the table below.
@@ -283,183 +260,6 @@ func lookupName(m map[string]*command, b []byte, scratch *[32]byte) *command {
 	return m[string(scratch[:len(b)])]
 }
 
-// exec runs one command and appends its reply to c.out. The checks come in
-// Redis's order: unknown command, arity, authentication, pause, memory; a
-// command rejected inside MULTI makes the transaction fail at EXEC, and one
-// accepted is queued.
-func (c *conn) exec(args [][]byte) {
-	if c.monitoring.Load() {
-		c.takePushes() // the MONITOR lines of commands that ran before this one go first
-		c.outMark = len(c.out)
-	}
-	cmd := fastLookup(args[0])
-	if cmd == nil {
-		cmd = lookupName(commands, args[0], &c.lower)
-	}
-	if cmd == nil {
-		c.unknownCommand(args)
-		c.st.cmd[unknownID].rejected.Add(1)
-		c.flagTransaction()
-		return
-	}
-	if cmd.subs != nil && len(args) >= 2 {
-		sub := lookupName(cmd.subs, args[1], &c.lower)
-		if sub == nil {
-			c.err("ERR unknown subcommand '" + trunc(args[1], 128) + "'. Try " + strings.ToUpper(cmd.name) + " HELP.")
-			c.st.cmd[unknownID].rejected.Add(1) // as Redis: not the container's rejected_calls
-			c.flagTransaction()
-			return
-		}
-		cmd = sub
-	}
-	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {
-		c.err("ERR wrong number of arguments for '" + cmd.name + "' command")
-		c.st.cmd[cmd.id].rejected.Add(1)
-		c.flagTransaction()
-		return
-	}
-	if cmd.flags&flagProtected != 0 { // before the auth check, as in Redis
-		c.err(errDebugDisabled)
-		c.st.cmd[cmd.id].rejected.Add(1)
-		c.flagTransaction()
-		return
-	}
-	if cmd.flags&flagNoAuth == 0 && c.authRequired() {
-		c.err(errNoAuth)
-		c.st.cmd[cmd.id].rejected.Add(1)
-		c.flagTransaction()
-		return
-	}
-	if c.tx != nil && cmd.flags&flagNoMulti != 0 {
-		c.err("ERR Command not allowed inside a transaction")
-		c.st.cmd[cmd.id].rejected.Add(1)
-		c.flagTransaction()
-		return
-	}
-	if c.monitoring.Load() && cmd.flags&(flagWrite|flagReadonly) != 0 {
-		c.err(errMonitorKeyspace)
-		c.st.cmd[cmd.id].rejected.Add(1)
-		c.flagTransaction()
-		return
-	}
-	// A paused command waits before the memory check: eviction is paused
-	// too, and must run for it once the pause is over. EXEC of a
-	// transaction that writes counts as a write.
-	write := cmd.flags&flagWrite != 0 || (cmd == execCmd && c.tx != nil && c.tx.writes)
-	if p := c.s.pause.Load(); p != nil && (p.all || write) {
-		c.waitPause(write)
-	}
-	if cmd.flags&flagDenyOOM != 0 && c.s.maxMemory.Load() > 0 {
-		if err := c.s.store.EnsureMemory(); err != nil {
-			c.err(errOOM)
-			c.st.cmd[cmd.id].rejected.Add(1)
-			c.flagTransaction()
-			return
-		}
-	}
-	if c.tx != nil && !cmd.txControl {
-		c.queue(cmd, args)
-		return
-	}
-	if cmd == execCmd {
-		cmdExec(c, args) // takes the exclusive side of the lock itself
-		if c.s.mon.n.Load() != 0 {
-			c.feedMonitors(args) // after the transaction's commands, as Redis
-		}
-		return
-	}
-	c.runShared(cmd, args)
-}
-
-// runShared runs cmd under the read side of its stripe of the transaction
-// lock. The deferred unlock matters: a command that panics (the connection
-// is then closed) must not leave EXEC waiting forever.
-func (c *conn) runShared(cmd *command, args [][]byte) {
-	l := &c.s.execLock.stripes[c.id%statStripes]
-	l.RLock()
-	defer l.RUnlock()
-	c.run(cmd, args)
-}
-
-// run executes an accepted command: tracking, the command itself, stats.
-func (c *conn) run(cmd *command, args [][]byte) {
-	tracking := c.s.trk.active.Load() != 0
-	if tracking {
-		c.trackBefore(cmd, args)
-	}
-	mark := len(c.out)
-	// Reading the clock costs as much as a GET on some VMs (kvm-clock), so
-	// execution time is measured on a sample: one command in latencySample
-	// per connection, starting with the first.
-	c.ncmd++
-	if c.ncmd%latencySample == 1 {
-		start := time.Now()
-		cmd.fn(c, args)
-		c.s.stats[cmd.id].sample(time.Since(start))
-	} else {
-		cmd.fn(c, args)
-	}
-	if tracking {
-		c.trackAfter(cmd, args)
-	}
-	failed := len(c.out) > mark && c.out[mark] == '-'
-	if cmd.flags&flagWrite != 0 {
-		if notify := tracking || c.s.watch.active.Load() != 0; notify || c.modSet {
-			c.signalModified(cmd, args, failed, notify)
-		}
-	}
-	cc := &c.st.cmd[cmd.id]
-	cc.calls.Add(1)
-	if failed {
-		cc.failed.Add(1)
-	}
-	if c.lastCmd.Load() != cmd {
-		c.lastCmd.Store(cmd)
-	}
-	if c.s.mon.n.Load() != 0 && cmd.flags&flagAdmin == 0 {
-		c.feedMonitors(args)
-	}
-	if c.redact != 0 {
-		c.redact = 0
-	}
-}
-
-// signalModified tells the trackers and watchers of the keys the write
-// command changed (Server.keyModified). As in Redis, where a write signals
-// only what it actually modified: a command that failed (an error reply)
-// changed nothing, and one that may leave keys unchanged (SET NX, DEL of a
-// missing key, EXPIRE GT...) reports what it changed with changed or
-// unchanged. Otherwise every key the command names changed. notify: some
-// connection tracks or watches keys; the report is cleared either way.
-func (c *conn) signalModified(cmd *command, args [][]byte, failed, notify bool) {
-	if notify {
-		switch {
-		case c.modSet:
-			for _, k := range c.modKeys {
-				c.s.keyModified(k, c)
-			}
-		case !failed:
-			forKeys(cmd, args, func(k []byte) { c.s.keyModified(k, c) })
-		}
-	}
-	if c.modSet {
-		clear(c.modKeys)
-		c.modKeys = c.modKeys[:0]
-		c.modSet = false
-	}
-}
-
-// changed reports that the running write command changed key, which must
-// stay valid until the command returns (an argument); see signalModified.
-func (c *conn) changed(key []byte) {
-	c.modSet = true
-	c.modKeys = append(c.modKeys, key)
-}
-
-// unchanged reports that the running write command changed no key other
-// than those passed to changed; see signalModified.
-func (c *conn) unchanged() { c.modSet = true }
-
 var cmdGetEntry, cmdSetEntry *command
 
 // fastLookup resolves GET and SET, the bulk of a cache's traffic, without a
@@ -477,76 +277,17 @@ func fastLookup(name []byte) *command {
 	return nil
 }
 
-// latencySample: one command in this many has its execution time measured.
-const latencySample = 16
-
-// unknownCommand replies exactly as Redis 7 does to a command it does not know.
-func (c *conn) unknownCommand(args [][]byte) {
-	var b strings.Builder
-	for _, a := range args[1:] {
-		if b.Len() >= 128 {
-			break
-		}
-		n := 128 - b.Len()
-		b.WriteByte('\'')
-		b.WriteString(trunc(a, n))
-		b.WriteString("' ")
+// forKeys calls fn for each key argument of cmd, from its key
+// specification (first, last, step; a negative last counts from the end).
+func forKeys(cmd *command, args [][]byte, fn func([]byte)) {
+	if cmd.firstKey <= 0 || cmd.step <= 0 {
+		return
 	}
-	c.err("ERR unknown command '" + trunc(args[0], 128) + "', with args beginning with: " + b.String())
-}
-
-// trunc returns b as a string of at most n bytes, cut at a NUL byte like
-// C's %.*s.
-func trunc(b []byte, n int) string {
-	if n < 0 {
-		n = 0
+	last := cmd.lastKey
+	if last < 0 {
+		last = len(args) + last
 	}
-	if len(b) > n {
-		b = b[:n]
+	for i := cmd.firstKey; i <= last && i < len(args); i += cmd.step {
+		fn(args[i])
 	}
-	for i, ch := range b {
-		if ch == 0 {
-			b = b[:i]
-			break
-		}
-	}
-	return string(b)
-}
-
-// Reply helpers.
-
-func (c *conn) ok()               { c.out = append(c.out, "+OK\r\n"...) }
-func (c *conn) err(msg string)    { c.out = resp.AppendError(c.out, msg); c.s.errStats.count(msg) }
-func (c *conn) int(n int64)       { c.out = resp.AppendInt(c.out, n) }
-func (c *conn) bulk(b []byte)     { c.out = resp.AppendBulk(c.out, b) }
-func (c *conn) bulkStr(s string)  { c.out = resp.AppendBulkString(c.out, s) }
-func (c *conn) simple(s string)   { c.out = resp.AppendSimple(c.out, s) }
-func (c *conn) null()             { c.out = resp.AppendNull(c.out, c.proto) }
-func (c *conn) array(n int)       { c.out = resp.AppendArrayLen(c.out, n) }
-func (c *conn) mapLen(n int)      { c.out = resp.AppendMapLen(c.out, n, c.proto) }
-func (c *conn) setLen(n int)      { c.out = resp.AppendSetLen(c.out, n, c.proto) }
-func (c *conn) verbatim(s []byte) { c.out = resp.AppendVerbatim(c.out, "txt", s, c.proto) }
-func (c *conn) bool01(b bool) {
-	if b {
-		c.int(1)
-	} else {
-		c.int(0)
-	}
-}
-
-// eq reports whether b equals the lowercase ASCII word s, ignoring case.
-func eq(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		ch := b[i]
-		if ch >= 'A' && ch <= 'Z' {
-			ch += 'a' - 'A'
-		}
-		if ch != s[i] {
-			return false
-		}
-	}
-	return true
 }

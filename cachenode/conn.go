@@ -12,15 +12,6 @@ import (
 	"github.com/cachetier/cachetier/internal/resp"
 )
 
-const (
-	// flushThreshold: replies are written once this much output is pending,
-	// even in the middle of a pipelined batch.
-	flushThreshold = 64 * 1024
-	// keepOutCap: a reply buffer that grew beyond this is released after the
-	// flush so idle connections do not hold large buffers.
-	keepOutCap = 128 << 10
-)
-
 // conn is one client connection, served by one goroutine (serve). Fields
 // without a comment are owned by that goroutine; the atomics are also read
 // by other connections (CLIENT LIST) and the server.
@@ -217,50 +208,6 @@ func (c *conn) serve() {
 			return
 		}
 	}
-}
-
-// flush writes the pending replies. It reports false when the connection
-// failed and must be closed.
-func (c *conn) flush() bool {
-	c.takePushes()
-	if len(c.out) == 0 {
-		return true
-	}
-	if n := int64(len(c.out)); n > c.s.maxOut.Load() {
-		c.s.maxOut.Store(n) // racy max: a statistic, not a limit
-	}
-	timeout := time.Duration(c.s.timeout.Load())
-	if timeout > 0 {
-		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
-		c.wdl = true
-	} else if c.wdl {
-		_ = c.nc.SetWriteDeadline(time.Time{})
-		c.wdl = false
-	}
-	var n int
-	var err error
-	if c.io != nil {
-		n, err = c.io.write(c.out)
-	} else {
-		n, err = c.nc.Write(c.out)
-	}
-	c.st.netOut.Add(uint64(n))
-	if cap(c.out) > keepOutCap {
-		c.out = nil
-	} else {
-		c.out = c.out[:0]
-	}
-	c.outMark = 0
-	return err == nil
-}
-
-// endReply ends a command's reply: it drops the reply when CLIENT REPLY
-// says so, and moves CLIENT REPLY SKIP on to the next command.
-func (c *conn) endReply() {
-	if c.replyOff || c.replySkip {
-		c.out = c.out[:c.outMark]
-	}
-	c.replySkip, c.replySkipNext = c.replySkipNext, false
 }
 
 // wake makes the connection's goroutine return from a blocking read, to

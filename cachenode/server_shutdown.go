@@ -9,45 +9,6 @@ import (
 // finish the commands they have received before they are closed.
 const commandShutdownGrace = 5 * time.Second
 
-// cmdShutdown is SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. cachenode
-// keeps nothing on disk, so NOSAVE, NOW and FORCE change nothing and SAVE
-// fails as a failed save does in Redis. Otherwise the server shuts down as
-// Shutdown does (the other connections finish what they have received, for
-// up to commandShutdownGrace), the caller's connection closes without a
-// reply, as redis-server's does when it exits, and Serve and ListenAndServe
-// return ErrServerClosed. The command needs authentication like any other.
-func cmdShutdown(c *conn, args [][]byte) {
-	var save, nosave, other, abort bool
-	for _, a := range args[1:] {
-		switch {
-		case eq(a, "nosave"):
-			nosave = true
-		case eq(a, "save"):
-			save = true
-		case eq(a, "now"), eq(a, "force"):
-			other = true
-		case eq(a, "abort"):
-			abort = true
-		default:
-			c.err(errSyntax)
-			return
-		}
-	}
-	switch {
-	case abort && (save || nosave || other), save && nosave:
-		c.err(errSyntax)
-	case abort:
-		c.err("ERR No shutdown in progress.") // a shutdown here is never left pending
-	case save:
-		c.s.log.Warn("cachenode: SHUTDOWN SAVE refused: cachenode keeps no data on disk", "client", c.addr)
-		c.err("ERR Errors trying to SHUTDOWN. Check logs.")
-	default:
-		c.s.log.Info("cachenode: SHUTDOWN received", "client", c.addr)
-		c.quit = true // closed without a reply
-		c.s.shutdownByCommand()
-	}
-}
-
 // shutdownByCommand starts a graceful shutdown in the background (the
 // calling connection is one of those it waits for). Shutdown may run more
 // than once, so a shutdown already under way needs no check.
@@ -59,4 +20,103 @@ func (s *Server) shutdownByCommand() {
 			s.Close()
 		}
 	}()
+}
+
+// beginClose stops accepting: marks the server closing and closes its
+// listeners. It returns the connections open at that moment.
+func (s *Server) beginClose() (conns []*conn, first bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first = !s.closing
+	if first {
+		close(s.closed)
+	}
+	s.closing = true
+	s.shuttingDown.Store(true)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	conns = make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	return conns, first
+}
+
+// Shutdown stops the server gracefully: it stops accepting connections,
+// lets each connection finish the commands it has already received, writes
+// their replies and closes it, then stops the metrics server and the store.
+// If ctx ends first, the remaining connections are closed and ctx's error is
+// returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	conns, first := s.beginClose()
+	if first {
+		attrs := []any{"clients", len(conns)}
+		if a := s.Addr(); a != nil { // several nodes may share one log (make run)
+			attrs = append(attrs, "addr", a.String())
+		}
+		s.log.Info("cachenode shutting down", attrs...)
+	}
+	for _, c := range conns {
+		c.interrupt()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.connWG.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.closeConns()
+		<-done
+	}
+	s.mu.Lock()
+	srv := s.httpSrv
+	s.mu.Unlock()
+	if srv != nil {
+		if e := srv.Shutdown(ctx); e != nil {
+			srv.Close()
+		}
+	}
+	s.serveWG.Wait()
+	s.workerWG.Wait() // idle connection goroutines end when the server closes
+	s.closeStore()
+	return err
+}
+
+// Close stops the server immediately: it closes the listeners, every client
+// connection and the metrics server, waits for their goroutines and stops
+// the store. Replies not yet written are lost.
+func (s *Server) Close() error {
+	s.beginClose()
+	s.closeConns()
+	s.connWG.Wait()
+	s.mu.Lock()
+	srv := s.httpSrv
+	s.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+	s.serveWG.Wait()
+	s.workerWG.Wait() // idle connection goroutines end when the server closes
+	s.closeStore()
+	return nil
+}
+
+func (s *Server) closeConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.kill()
+	}
+}
+
+func (s *Server) closeStore() {
+	s.closeOnce.Do(func() {
+		s.closer.stopAndFlush()
+		s.store.Close()
+	})
 }

@@ -43,12 +43,3 @@ func since(cur, base uint64) uint64 {
 	}
 	return cur - base
 }
-
-// cmdConfigResetStat resets the statistics INFO reports: keyspace hits and
-// misses, expired and evicted keys, commands processed, commandstats,
-// errorstats and total_error_replies, connections received and rejected,
-// network bytes. Prometheus counters are not reset.
-func cmdConfigResetStat(c *conn, _ [][]byte) {
-	c.s.resetStats()
-	c.ok()
-}

@@ -1,0 +1,155 @@
+package cachenode
+
+import (
+	"crypto/subtle"
+
+	"github.com/cachetier/cachetier/internal/resp"
+)
+
+func cmdPing(c *conn, args [][]byte) {
+	switch len(args) {
+	case 1:
+		c.out = append(c.out, "+PONG\r\n"...)
+	case 2:
+		c.bulk(args[1])
+	default:
+		c.err("ERR wrong number of arguments for 'ping' command")
+	}
+}
+
+func cmdEcho(c *conn, args [][]byte) { c.bulk(args[1]) }
+
+func cmdQuit(c *conn, _ [][]byte) {
+	c.ok()
+	c.quit = true
+}
+
+// checkPassword authenticates user/pass against the only user, "default".
+func (c *conn) checkPassword(user, pass []byte) bool {
+	if string(user) != "default" {
+		return false
+	}
+	want := *c.s.requirePass.Load()
+	if want == "" {
+		return true // the default user has no password: any password works
+	}
+	return subtle.ConstantTimeCompare(pass, []byte(want)) == 1
+}
+
+func (c *conn) setAuthed() {
+	c.authed = true
+	c.rd.Unauthenticated = false
+}
+
+func cmdAuth(c *conn, args [][]byte) {
+	if len(args) > 3 {
+		c.err(errSyntax)
+		return
+	}
+	c.redact = 1<<1 | 1<<(len(args)-1) // MONITOR shows neither user nor password, as Redis
+	user, pass := []byte("default"), args[1]
+	if len(args) == 2 {
+		if *c.s.requirePass.Load() == "" {
+			c.err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+			return
+		}
+	} else {
+		user, pass = args[1], args[2]
+	}
+	if !c.checkPassword(user, pass) {
+		c.err(errWrongPass)
+		return
+	}
+	c.setAuthed()
+	c.ok()
+}
+
+func cmdHello(c *conn, args [][]byte) {
+	ver := int64(0)
+	next := 1
+	if len(args) >= 2 {
+		v, ok := resp.ParseInt(args[1])
+		if !ok {
+			c.err("ERR Protocol version is not an integer or out of range")
+			return
+		}
+		if v < 2 || v > 3 {
+			c.err("NOPROTO unsupported protocol version")
+			return
+		}
+		ver = v
+		next = 2
+	}
+	var user, pass, name []byte
+	for j := next; j < len(args); j++ {
+		more := len(args) - 1 - j
+		switch {
+		case eq(args[j], "auth") && more >= 2:
+			user, pass = args[j+1], args[j+2]
+			if j+2 < 64 {
+				c.redact |= 1<<(j+1) | 1<<(j+2) // hidden from MONITOR, as Redis
+			}
+			j += 2
+		case eq(args[j], "setname") && more >= 1:
+			name = args[j+1]
+			if !validName(name) {
+				c.err("ERR Client names cannot contain spaces, newlines or special characters.")
+				return
+			}
+			j++
+		default:
+			c.err("ERR Syntax error in HELLO option '" + trunc(args[j], len(args[j])) + "'")
+			return
+		}
+	}
+	if user != nil {
+		if !c.checkPassword(user, pass) {
+			c.err(errWrongPass)
+			return
+		}
+		c.setAuthed()
+	}
+	if c.authRequired() {
+		c.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		return
+	}
+	if name != nil {
+		c.setName(name)
+	}
+	if ver != 0 {
+		c.proto = int(ver)
+		c.protoSeen.Store(int32(ver))
+	}
+	c.mapLen(7)
+	c.bulkStr("server")
+	c.bulkStr("redis")
+	c.bulkStr("version")
+	c.bulkStr(RedisVersion)
+	c.bulkStr("proto")
+	c.int(int64(c.proto))
+	c.bulkStr("id")
+	c.int(c.id)
+	c.bulkStr("mode")
+	c.bulkStr("standalone")
+	c.bulkStr("role")
+	c.bulkStr("master")
+	c.bulkStr("modules")
+	c.array(0)
+}
+
+// RedisVersion is the Redis version cachenode reports in HELLO and INFO: the
+// Redis release whose commands and replies it follows.
+const RedisVersion = "7.2.4"
+
+func cmdSelect(c *conn, args [][]byte) {
+	n, ok := resp.ParseInt(args[1])
+	if !ok || n < -1<<31 || n > 1<<31-1 {
+		c.err(errNotInt)
+		return
+	}
+	if n != 0 {
+		c.err("ERR DB index is out of range")
+		return
+	}
+	c.ok()
+}

@@ -1,0 +1,82 @@
+package cachenode
+
+import (
+	"time"
+
+	"github.com/cachetier/cachetier/internal/resp"
+)
+
+func cmdTime(c *conn, _ [][]byte) {
+	now := time.Now()
+	c.array(2)
+	c.out = resp.AppendBulkInt(c.out, now.Unix())
+	c.out = resp.AppendBulkInt(c.out, int64(now.Nanosecond()/1000))
+}
+
+func cmdDBSize(c *conn, _ [][]byte) { c.int(int64(c.s.store.Len())) }
+
+func cmdFlush(c *conn, args [][]byte) {
+	if len(args) > 2 || (len(args) == 2 && !eq(args[1], "async") && !eq(args[1], "sync")) {
+		c.err(errSyntax)
+		return
+	}
+	c.s.watch.beforeFlush(c.s)
+	c.s.store.Flush()
+	c.s.trk.invalidateAll(c)
+	c.ok()
+}
+
+// cmdLastSave answers the server's start time: nothing is ever saved, and
+// Redis reports its start time until its first save.
+func cmdLastSave(c *conn, _ [][]byte) { c.int(c.s.start.Unix()) }
+
+// cmdRole: a master without replicas, replication offset 0.
+func cmdRole(c *conn, _ [][]byte) {
+	c.array(3)
+	c.bulkStr("master")
+	c.int(0)
+	c.array(0)
+}
+
+// cmdDebug never runs: DEBUG is refused before it (flagProtected), as
+// redis-server refuses it unless enable-debug-command allows it.
+func cmdDebug(c *conn, _ [][]byte) { c.err(errDebugDisabled) }
+
+// cmdShutdown is SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. cachenode
+// keeps nothing on disk, so NOSAVE, NOW and FORCE change nothing and SAVE
+// fails as a failed save does in Redis. Otherwise the server shuts down as
+// Shutdown does (the other connections finish what they have received, for
+// up to commandShutdownGrace), the caller's connection closes without a
+// reply, as redis-server's does when it exits, and Serve and ListenAndServe
+// return ErrServerClosed. The command needs authentication like any other.
+func cmdShutdown(c *conn, args [][]byte) {
+	var save, nosave, other, abort bool
+	for _, a := range args[1:] {
+		switch {
+		case eq(a, "nosave"):
+			nosave = true
+		case eq(a, "save"):
+			save = true
+		case eq(a, "now"), eq(a, "force"):
+			other = true
+		case eq(a, "abort"):
+			abort = true
+		default:
+			c.err(errSyntax)
+			return
+		}
+	}
+	switch {
+	case abort && (save || nosave || other), save && nosave:
+		c.err(errSyntax)
+	case abort:
+		c.err("ERR No shutdown in progress.") // a shutdown here is never left pending
+	case save:
+		c.s.log.Warn("cachenode: SHUTDOWN SAVE refused: cachenode keeps no data on disk", "client", c.addr)
+		c.err("ERR Errors trying to SHUTDOWN. Check logs.")
+	default:
+		c.s.log.Info("cachenode: SHUTDOWN received", "client", c.addr)
+		c.quit = true // closed without a reply
+		c.s.shutdownByCommand()
+	}
+}

@@ -1,0 +1,262 @@
+package cachenode
+
+import (
+	"strings"
+
+	"github.com/cachetier/cachetier/cachenode/internal/store"
+)
+
+func topCommands() []*command {
+	l := make([]*command, 0, len(commands))
+	for _, cmd := range commandList {
+		if cmd.parent == nil {
+			l = append(l, cmd)
+		}
+	}
+	return l
+}
+
+// findCommand looks a command up by name or "container|sub" full name.
+func findCommand(name []byte) *command {
+	var scratch [32]byte
+	if i := strings.IndexByte(string(name), '|'); i >= 0 {
+		parent := lookupName(commands, name[:i], &scratch)
+		if parent == nil || parent.subs == nil {
+			return nil
+		}
+		return lookupName(parent.subs, name[i+1:], &scratch)
+	}
+	return lookupName(commands, name, &scratch)
+}
+
+func cmdCommandAll(c *conn, _ [][]byte) {
+	l := topCommands()
+	c.array(len(l))
+	for _, cmd := range l {
+		c.commandInfo(cmd)
+	}
+}
+
+func cmdCommandCount(c *conn, _ [][]byte) { c.int(int64(len(commands))) }
+
+func cmdCommandInfo(c *conn, args [][]byte) {
+	if len(args) == 2 {
+		cmdCommandAll(c, args)
+		return
+	}
+	c.array(len(args) - 2)
+	for _, name := range args[2:] {
+		if cmd := findCommand(name); cmd != nil {
+			c.commandInfo(cmd)
+		} else {
+			c.null()
+		}
+	}
+}
+
+func (c *conn) commandInfo(cmd *command) {
+	if rec, ok := recordedInfo()[cmd.name]; ok {
+		c.array(10)
+		for _, e := range rec.elems[:9] {
+			c.out = appendValue(c.out, e, c.proto)
+		}
+		c.subcommandsInfo(cmd)
+		return
+	}
+	c.array(10)
+	c.bulkStr(cmd.name)
+	c.int(int64(cmd.arity))
+	appendFlags(c, cmd.flags)
+	c.int(int64(cmd.firstKey))
+	c.int(int64(cmd.lastKey))
+	c.int(int64(cmd.step))
+	cats := strings.Fields(cmd.acl)
+	c.setLen(len(cats))
+	for _, cat := range cats {
+		c.simple(cat)
+	}
+	c.setLen(0) // tips
+	if cmd.firstKey > 0 {
+		c.keySpec(cmd)
+	} else {
+		c.array(0)
+	}
+	c.subcommandsInfo(cmd)
+}
+
+// subcommandsInfo writes the last element of cmd's COMMAND INFO entry: its
+// subcommands' entries, or, as Redis writes it for a command without
+// subcommands, an empty set.
+func (c *conn) subcommandsInfo(cmd *command) {
+	if cmd.subList == nil {
+		c.setLen(0)
+		return
+	}
+	c.array(len(cmd.subList))
+	for _, s := range cmd.subList {
+		c.commandInfo(s)
+	}
+}
+
+// keySpec writes one Redis 7 key specification for cmd's key range.
+func (c *conn) keySpec(cmd *command) {
+	c.array(1)
+	flags := "RO"
+	if cmd.flags&flagWrite != 0 {
+		flags = "RW"
+	}
+	c.mapLen(3)
+	c.bulkStr("flags")
+	c.setLen(1)
+	c.simple(flags)
+	c.bulkStr("begin_search")
+	c.mapLen(2)
+	c.bulkStr("type")
+	c.bulkStr("index")
+	c.bulkStr("spec")
+	c.mapLen(1)
+	c.bulkStr("index")
+	c.int(int64(cmd.firstKey))
+	c.bulkStr("find_keys")
+	c.mapLen(2)
+	c.bulkStr("type")
+	c.bulkStr("range")
+	c.bulkStr("spec")
+	c.mapLen(3)
+	last := cmd.lastKey
+	if last > 0 {
+		last -= cmd.firstKey
+	}
+	c.bulkStr("lastkey")
+	c.int(int64(last))
+	c.bulkStr("keystep")
+	c.int(int64(cmd.step))
+	c.bulkStr("limit")
+	c.int(0)
+}
+
+func appendFlags(c *conn, f cmdFlag) {
+	n := 0
+	for _, fl := range flagNames {
+		if f&fl.f != 0 {
+			n++
+		}
+	}
+	c.setLen(n)
+	for _, fl := range flagNames {
+		if f&fl.f != 0 {
+			c.simple(fl.name)
+		}
+	}
+}
+
+func cmdCommandDocs(c *conn, args [][]byte) {
+	var l []*command
+	if len(args) == 2 {
+		l = topCommands()
+	} else {
+		for _, name := range args[2:] {
+			if cmd := findCommand(name); cmd != nil {
+				l = append(l, cmd)
+			}
+		}
+	}
+	c.mapLen(len(l))
+	for _, cmd := range l {
+		c.bulkStr(cmd.name)
+		c.commandDocs(cmd)
+	}
+}
+
+// commandDocs writes cmd's COMMAND DOCS entry: Redis's recorded docs when
+// there are some (with arguments, for redis-cli's hints), else the built-in
+// summary. Subcommands are the ones cachenode implements.
+func (c *conn) commandDocs(cmd *command) {
+	rec, ok := recordedDocs()[cmd.name]
+	var fields []value
+	if ok {
+		for i := 0; i+1 < len(rec.elems); i += 2 {
+			if rec.elems[i].str != "subcommands" {
+				fields = append(fields, rec.elems[i], rec.elems[i+1])
+			}
+		}
+	} else {
+		str := func(s string) value { return value{kind: '$', str: s} }
+		fields = []value{str("summary"), str(cmd.summary), str("since"), str(cmd.since),
+			str("group"), str(cmd.group), str("complexity"), str(cmd.complex)}
+	}
+	n := len(fields) / 2
+	if cmd.subList != nil {
+		n++
+	}
+	c.mapLen(n)
+	for _, f := range fields {
+		c.out = appendValue(c.out, f, c.proto)
+	}
+	if cmd.subList != nil {
+		c.bulkStr("subcommands")
+		c.mapLen(len(cmd.subList))
+		for _, s := range cmd.subList {
+			c.bulkStr(s.name)
+			c.commandDocs(s)
+		}
+	}
+}
+
+func cmdCommandList(c *conn, args [][]byte) {
+	l := topCommands()
+	var keep func(*command) bool
+	switch {
+	case len(args) == 2:
+	case len(args) == 5 && eq(args[2], "filterby"):
+		arg := args[4]
+		switch {
+		case eq(args[3], "module"):
+			keep = func(*command) bool { return false }
+		case eq(args[3], "aclcat"):
+			keep = func(cmd *command) bool {
+				for _, cat := range strings.Fields(cmd.acl) {
+					if strings.EqualFold(cat[1:], string(arg)) {
+						return true
+					}
+				}
+				return false
+			}
+		case eq(args[3], "pattern"):
+			keep = func(cmd *command) bool { return store.Match(arg, []byte(cmd.name), true) }
+		default:
+			c.err(errSyntax)
+			return
+		}
+	default:
+		c.err(errSyntax)
+		return
+	}
+	var names []string
+	for _, cmd := range l {
+		if keep == nil || keep(cmd) {
+			names = append(names, cmd.name)
+		}
+		for _, s := range cmd.subList {
+			if keep != nil && keep(s) {
+				names = append(names, s.name)
+			}
+		}
+	}
+	c.array(len(names))
+	for _, n := range names {
+		c.bulkStr(n)
+	}
+}
+
+func cmdCommandHelp(c *conn, _ [][]byte) {
+	c.helpReply("COMMAND",
+		"(no subcommand)", "    Return details about all commands.",
+		"COUNT", "    Return the total number of commands in this server.",
+		"LIST", "    Return a list of all commands in this server.",
+		"INFO [<command-name> ...]", "    Return details about multiple commands.",
+		"DOCS [<command-name> ...]", "    Return documentation details about multiple commands.",
+		"GETKEYS <full-command>", "    Return the keys from a full command.",
+		"GETKEYSANDFLAGS <full-command>", "    Return the keys and the access flags from a full command.",
+	)
+}
