@@ -9,6 +9,128 @@ import (
 	"github.com/cachetier/cachetier/internal/resp"
 )
 
+// clientCommands is CLIENT and its subcommands; TRACKING and CACHING are
+// in tracking_cmd.go, PAUSE and UNPAUSE in block_pause.go, UNBLOCK in
+// block_wait.go.
+var clientCommands = []*command{
+	{
+		name: "client", arity: -2,
+		acl: "@slow",
+		doc: docMeta{group: "connection", since: "2.4.0", complexity: "Depends on subcommand.",
+			summary: "A container for client connection commands."},
+		subs: []*command{
+			{
+				name: "client|id", arity: 2, flags: flagNoScript | flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdClientID,
+				doc: docMeta{group: "connection", since: "5.0.0", complexity: "O(1)",
+					summary: "Returns the unique client ID of the connection."},
+			},
+			{
+				name: "client|setname", arity: 3, flags: flagNoScript | flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdClientSetName,
+				doc: docMeta{group: "connection", since: "2.6.9", complexity: "O(1)",
+					summary: "Sets the connection name."},
+			},
+			{
+				name: "client|getname", arity: 2, flags: flagNoScript | flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdClientGetName,
+				doc: docMeta{group: "connection", since: "2.6.9", complexity: "O(1)",
+					summary: "Returns the name of the connection."},
+			},
+			{
+				name: "client|setinfo", arity: 4, flags: flagNoScript | flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdClientSetInfo,
+				doc: docMeta{group: "connection", since: "7.2.0", complexity: "O(1)",
+					summary: "Sets information specific to the client or connection."},
+			},
+			{
+				name: "client|list", arity: -2, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous @connection", run: cmdClientList,
+				doc: docMeta{group: "connection", since: "2.4.0", complexity: "O(N) where N is the number of client connections",
+					summary: "Lists open connections."},
+			},
+			{
+				name: "client|info", arity: 2, flags: flagNoScript | flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdClientInfo,
+				doc: docMeta{group: "connection", since: "6.2.0", complexity: "O(1)",
+					summary: "Returns information about the connection."},
+			},
+			{
+				name: "client|kill", arity: -3, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous @connection", run: cmdClientKill,
+				doc: docMeta{group: "connection", since: "2.4.0", complexity: "O(N) where N is the number of client connections",
+					summary: "Terminates open connections."},
+			},
+			{
+				name: "client|no-evict", arity: 3, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous @connection", run: cmdClientNoEvict,
+				doc: docMeta{group: "connection", since: "7.0.0", complexity: "O(1)",
+					summary: "Sets the client eviction mode of the connection."},
+			},
+			{
+				name: "client|pause", arity: -3, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous @connection", run: cmdClientPause,
+				doc: docMeta{group: "connection", since: "3.0.0", complexity: "O(1)",
+					summary: "Suspends commands processing."},
+			},
+			{
+				name: "client|unpause", arity: 2, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous @connection", run: cmdClientUnpause,
+				doc: docMeta{group: "connection", since: "6.2.0", complexity: "O(N) Where N is the number of paused clients",
+					summary: "Resumes processing commands from paused clients."},
+			},
+			{
+				name: "client|tracking", arity: -3, flags: flagNoScript | flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdClientTracking,
+				doc: docMeta{group: "connection", since: "6.0.0", complexity: "O(1). Some options may introduce additional complexity.",
+					summary: "Controls server-assisted client-side caching for the connection."},
+			},
+			{
+				name: "client|caching", arity: 3, flags: flagNoScript | flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdClientCaching,
+				doc: docMeta{group: "connection", since: "6.0.0", complexity: "O(1)",
+					summary: "Instructs the server whether to track the keys in the next request."},
+			},
+			{
+				name: "client|getredir", arity: 2, flags: flagNoScript | flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdClientGetRedir,
+				doc: docMeta{group: "connection", since: "6.0.0", complexity: "O(1)",
+					summary: "Returns the client ID to which the connection's tracking notifications are redirected."},
+			},
+			{
+				name: "client|trackinginfo", arity: 2, flags: flagNoScript | flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdClientTrackingInfo,
+				doc: docMeta{group: "connection", since: "6.2.0", complexity: "O(1)",
+					summary: "Returns information about server-assisted client-side caching for the connection."},
+			},
+			{
+				name: "client|reply", arity: 3, flags: flagNoScript | flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdClientReply,
+				doc: docMeta{group: "connection", since: "3.2.0", complexity: "O(1)",
+					summary: "Instructs the server whether to reply to commands."},
+			},
+			{
+				name: "client|unblock", arity: -3, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous @connection", run: cmdClientUnblock,
+				doc: docMeta{group: "connection", since: "5.0.0", complexity: "O(log N) where N is the number of client connections",
+					summary: "Unblocks a client blocked by a blocking command from a different connection."},
+			},
+			{
+				name: "client|no-touch", arity: 3, flags: flagNoScript | flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdClientNoTouch,
+				doc: docMeta{group: "connection", since: "7.2.0", complexity: "O(1)",
+					summary: "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."},
+			},
+			{
+				name: "client|help", arity: 2, flags: flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdClientHelp,
+				doc: docMeta{group: "connection", since: "5.0.0", complexity: "O(1)",
+					summary: "Returns helpful text about the different subcommands."},
+			},
+		},
+	},
+}
+
 // validName checks a client name like Redis: printable ASCII without spaces.
 func validName(b []byte) bool {
 	for _, ch := range b {

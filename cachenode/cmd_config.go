@@ -11,6 +11,48 @@ import (
 	"github.com/cachetier/cachetier/internal/resp"
 )
 
+// configCommands is CONFIG and its subcommands.
+var configCommands = []*command{
+	{
+		name: "config", arity: -2,
+		acl: "@slow",
+		doc: docMeta{group: "server", since: "2.0.0", complexity: "Depends on subcommand.",
+			summary: "A container for server configuration commands."},
+		subs: []*command{
+			{
+				name: "config|get", arity: -3, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdConfigGet,
+				doc: docMeta{group: "server", since: "2.0.0", complexity: "O(N) when N is the number of configuration parameters provided",
+					summary: "Returns the effective values of configuration parameters."},
+			},
+			{
+				name: "config|set", arity: -4, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdConfigSet,
+				doc: docMeta{group: "server", since: "2.0.0", complexity: "O(N) when N is the number of configuration parameters provided",
+					summary: "Sets configuration parameters in-flight."},
+			},
+			{
+				name: "config|resetstat", arity: 2, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdConfigResetStat,
+				doc: docMeta{group: "server", since: "2.0.0", complexity: "O(1)",
+					summary: "Resets the server's statistics."},
+			},
+			{
+				name: "config|rewrite", arity: 2, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdConfigRewrite,
+				doc: docMeta{group: "server", since: "2.8.0", complexity: "O(1)",
+					summary: "Persists the effective configuration to file."},
+			},
+			{
+				name: "config|help", arity: 2, flags: flagLoading | flagStale,
+				acl: "@slow", run: cmdConfigHelp,
+				doc: docMeta{group: "server", since: "5.0.0", complexity: "O(1)",
+					summary: "Returns helpful text about the different subcommands."},
+			},
+		},
+	},
+}
+
 // configParam is one parameter of CONFIG GET/SET.
 type configParam struct {
 	name string

@@ -6,6 +6,46 @@ import (
 	"github.com/cachetier/cachetier/internal/resp"
 )
 
+// connectionCommands are the connection commands other than CLIENT and RESET.
+var connectionCommands = []*command{
+	{
+		name: "ping", arity: -1, flags: flagFast | flagStale,
+		acl: "@fast @connection", run: cmdPing,
+		doc: docMeta{group: "connection", since: "1.0.0", complexity: "O(1)",
+			summary: "Returns the server's liveliness response."},
+	},
+	{
+		name: "echo", arity: 2, flags: flagFast | flagLoading | flagStale,
+		acl: "@fast @connection", run: cmdEcho,
+		doc: docMeta{group: "connection", since: "1.0.0", complexity: "O(1)",
+			summary: "Returns the given string."},
+	},
+	{
+		name: "quit", arity: -1, flags: flagNoAuth | flagFast | flagNoScript | flagLoading | flagStale | flagAllowBusy, txControl: true,
+		acl: "@fast @connection", run: cmdQuit,
+		doc: docMeta{group: "connection", since: "1.0.0", complexity: "O(1)",
+			summary: "Closes the connection."},
+	},
+	{
+		name: "auth", arity: -2, flags: flagNoAuth | flagFast | flagNoScript | flagLoading | flagStale | flagAllowBusy,
+		acl: "@fast @connection", run: cmdAuth,
+		doc: docMeta{group: "connection", since: "1.0.0", complexity: "O(N) where N is the number of passwords defined for the user",
+			summary: "Authenticates the connection."},
+	},
+	{
+		name: "hello", arity: -1, flags: flagNoAuth | flagFast | flagNoScript | flagLoading | flagStale | flagAllowBusy,
+		acl: "@fast @connection", run: cmdHello,
+		doc: docMeta{group: "connection", since: "6.0.0", complexity: "O(1)",
+			summary: "Handshakes with the Redis server."},
+	},
+	{
+		name: "select", arity: 2, flags: flagFast | flagLoading | flagStale,
+		acl: "@fast @connection", run: cmdSelect,
+		doc: docMeta{group: "connection", since: "1.0.0", complexity: "O(1)",
+			summary: "Changes the selected database."},
+	},
+}
+
 func cmdPing(c *conn, args [][]byte) {
 	switch len(args) {
 	case 1:

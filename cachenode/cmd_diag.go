@@ -7,6 +7,130 @@ import (
 	"github.com/cachetier/cachetier/internal/resp"
 )
 
+// diagCommands are the diagnostics containers MEMORY, SLOWLOG and LATENCY.
+var diagCommands = []*command{
+	{
+		name: "memory", arity: -2,
+		acl: "@slow",
+		doc: docMeta{group: "server", since: "4.0.0", complexity: "Depends on subcommand.",
+			summary: "A container for memory diagnostics commands."},
+		subs: []*command{
+			{
+				name: "memory|doctor", arity: 2,
+				acl: "@slow", run: cmdMemoryDoctor,
+				doc: docMeta{group: "server", since: "4.0.0", complexity: "O(1)",
+					summary: "Outputs a memory problems report."},
+			},
+			{
+				name: "memory|malloc-stats", arity: 2,
+				acl: "@slow", run: cmdMemoryMallocStats,
+				doc: docMeta{group: "server", since: "4.0.0", complexity: "Depends on how much memory is allocated, could be slow",
+					summary: "Returns the allocator statistics."},
+			},
+			{
+				name: "memory|purge", arity: 2,
+				acl: "@slow", run: cmdMemoryPurge,
+				doc: docMeta{group: "server", since: "4.0.0", complexity: "Depends on how much memory is allocated, could be slow",
+					summary: "Asks the allocator to release memory."},
+			},
+			{
+				name: "memory|stats", arity: 2,
+				acl: "@slow", run: cmdMemoryStats,
+				doc: docMeta{group: "server", since: "4.0.0", complexity: "O(1)",
+					summary: "Returns details about memory usage."},
+			},
+			{
+				name: "memory|usage", arity: -3, flags: flagReadonly, keys: keySpec{2, 2, 1},
+				acl: "@read @slow", run: cmdMemoryUsage,
+				doc: docMeta{group: "server", since: "4.0.0", complexity: "O(N) where N is the number of samples.",
+					summary: "Estimates the memory usage of a key."},
+			},
+			{
+				name: "memory|help", arity: 2, flags: flagLoading | flagStale,
+				acl: "@slow", run: cmdMemoryHelp,
+				doc: docMeta{group: "server", since: "4.0.0", complexity: "O(1)",
+					summary: "Returns helpful text about the different subcommands."},
+			},
+		},
+	},
+	{
+		name: "slowlog", arity: -2,
+		acl: "@slow",
+		doc: docMeta{group: "server", since: "2.2.12", complexity: "Depends on subcommand.",
+			summary: "A container for slow log commands."},
+		subs: []*command{
+			{
+				name: "slowlog|get", arity: -2, flags: flagAdmin | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdSlowlogGet,
+				doc: docMeta{group: "server", since: "2.2.12", complexity: "O(N) where N is the number of entries returned",
+					summary: "Returns the slow log's entries."},
+			},
+			{
+				name: "slowlog|len", arity: 2, flags: flagAdmin | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdSlowlogLen,
+				doc: docMeta{group: "server", since: "2.2.12", complexity: "O(1)",
+					summary: "Returns the number of entries in the slow log."},
+			},
+			{
+				name: "slowlog|reset", arity: 2, flags: flagAdmin | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdSlowlogReset,
+				doc: docMeta{group: "server", since: "2.2.12", complexity: "O(N) where N is the number of entries in the slowlog",
+					summary: "Clears all entries from the slow log."},
+			},
+			{
+				name: "slowlog|help", arity: 2, flags: flagLoading | flagStale,
+				acl: "@slow", run: cmdSlowlogHelp,
+				doc: docMeta{group: "server", since: "6.2.0", complexity: "O(1)",
+					summary: "Show helpful text about the different subcommands"},
+			},
+		},
+	},
+	{
+		name: "latency", arity: -2,
+		acl: "@slow",
+		doc: docMeta{group: "server", since: "2.8.13", complexity: "Depends on subcommand.",
+			summary: "A container for latency diagnostics commands."},
+		subs: []*command{
+			{
+				name: "latency|doctor", arity: 2, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdLatencyDoctor,
+				doc: docMeta{group: "server", since: "2.8.13", complexity: "O(1)",
+					summary: "Returns a human-readable latency analysis report."},
+			},
+			{
+				name: "latency|graph", arity: 3, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdLatencyGraph,
+				doc: docMeta{group: "server", since: "2.8.13", complexity: "O(1)",
+					summary: "Returns a latency graph for an event."},
+			},
+			{
+				name: "latency|history", arity: 3, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdLatencyEmpty,
+				doc: docMeta{group: "server", since: "2.8.13", complexity: "O(1)",
+					summary: "Returns timestamp-latency samples for an event."},
+			},
+			{
+				name: "latency|latest", arity: 2, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdLatencyEmpty,
+				doc: docMeta{group: "server", since: "2.8.13", complexity: "O(1)",
+					summary: "Returns the latest latency samples for all events."},
+			},
+			{
+				name: "latency|reset", arity: -2, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdLatencyReset,
+				doc: docMeta{group: "server", since: "2.8.13", complexity: "O(1)",
+					summary: "Resets the latency data for one or more events."},
+			},
+			{
+				name: "latency|help", arity: 2, flags: flagLoading | flagStale,
+				acl: "@slow", run: cmdLatencyHelp,
+				doc: docMeta{group: "server", since: "2.8.13", complexity: "O(1)",
+					summary: "Returns helpful text about the different subcommands."},
+			},
+		},
+	},
+}
+
 // cmdMemoryUsage: MEMORY USAGE key [SAMPLES n]. Strings have no nested
 // values, so SAMPLES is validated like Redis and otherwise unused. The key is
 // looked up without counting a hit or a miss and without touching its LRU

@@ -9,6 +9,162 @@ import (
 	"github.com/cachetier/cachetier/internal/resp"
 )
 
+// keyCommands are the generic key commands, OBJECT included.
+var keyCommands = []*command{
+	{
+		name: "del", arity: -2, flags: flagWrite, keys: keySpec{1, -1, 1},
+		acl: "@keyspace @write @slow", run: cmdDel,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(N) where N is the number of keys that will be removed.",
+			summary: "Deletes one or more keys."},
+	},
+	{
+		name: "unlink", arity: -2, flags: flagWrite | flagFast, keys: keySpec{1, -1, 1},
+		acl: "@keyspace @write @fast", run: cmdDel,
+		doc: docMeta{group: "generic", since: "4.0.0", complexity: "O(1) for each key removed regardless of its size.",
+			summary: "Asynchronously deletes one or more keys."},
+	},
+	{
+		name: "exists", arity: -2, flags: flagReadonly | flagFast, keys: keySpec{1, -1, 1},
+		acl: "@keyspace @read @fast", run: cmdExists,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(N) where N is the number of keys to check.",
+			summary: "Determines whether one or more keys exist."},
+	},
+	{
+		name: "type", arity: 2, flags: flagReadonly | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @read @fast", run: cmdType,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(1)",
+			summary: "Determines the type of value stored at a key."},
+	},
+	{
+		name: "touch", arity: -2, flags: flagReadonly | flagFast, keys: keySpec{1, -1, 1},
+		acl: "@keyspace @read @fast", run: cmdTouch,
+		doc: docMeta{group: "generic", since: "3.2.1", complexity: "O(N) where N is the number of keys that will be touched.",
+			summary: "Returns the number of existing keys out of those specified after updating the time they were last accessed."},
+	},
+	{
+		name: "expire", arity: -3, flags: flagWrite | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @write @fast", run: cmdExpire,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(1)",
+			summary: "Sets the expiration time of a key in seconds."},
+	},
+	{
+		name: "pexpire", arity: -3, flags: flagWrite | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @write @fast", run: cmdPExpire,
+		doc: docMeta{group: "generic", since: "2.6.0", complexity: "O(1)",
+			summary: "Sets the expiration time of a key in milliseconds."},
+	},
+	{
+		name: "expireat", arity: -3, flags: flagWrite | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @write @fast", run: cmdExpireAt,
+		doc: docMeta{group: "generic", since: "1.2.0", complexity: "O(1)",
+			summary: "Sets the expiration time of a key to a Unix timestamp."},
+	},
+	{
+		name: "pexpireat", arity: -3, flags: flagWrite | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @write @fast", run: cmdPExpireAt,
+		doc: docMeta{group: "generic", since: "2.6.0", complexity: "O(1)",
+			summary: "Sets the expiration time of a key to a Unix milliseconds timestamp."},
+	},
+	{
+		name: "ttl", arity: 2, flags: flagReadonly | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @read @fast", run: cmdTTL,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(1)",
+			summary: "Returns the expiration time in seconds of a key."},
+	},
+	{
+		name: "pttl", arity: 2, flags: flagReadonly | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @read @fast", run: cmdPTTL,
+		doc: docMeta{group: "generic", since: "2.6.0", complexity: "O(1)",
+			summary: "Returns the expiration time in milliseconds of a key."},
+	},
+	{
+		name: "expiretime", arity: 2, flags: flagReadonly | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @read @fast", run: cmdExpireTime,
+		doc: docMeta{group: "generic", since: "7.0.0", complexity: "O(1)",
+			summary: "Returns the expiration time of a key as a Unix timestamp."},
+	},
+	{
+		name: "pexpiretime", arity: 2, flags: flagReadonly | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @read @fast", run: cmdPExpireTime,
+		doc: docMeta{group: "generic", since: "7.0.0", complexity: "O(1)",
+			summary: "Returns the expiration time of a key as a Unix milliseconds timestamp."},
+	},
+	{
+		name: "persist", arity: 2, flags: flagWrite | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @write @fast", run: cmdPersist,
+		doc: docMeta{group: "generic", since: "2.2.0", complexity: "O(1)",
+			summary: "Removes the expiration time of a key."},
+	},
+	{
+		name: "keys", arity: 2, flags: flagReadonly,
+		acl: "@keyspace @read @slow @dangerous", run: cmdKeys,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(N) with N being the number of keys in the database",
+			summary: "Returns all key names that match a pattern."},
+	},
+	{
+		name: "scan", arity: -2, flags: flagReadonly,
+		acl: "@keyspace @read @slow", run: cmdScan,
+		doc: docMeta{group: "generic", since: "2.8.0", complexity: "O(1) for every call. O(N) for a complete iteration.",
+			summary: "Iterates over the key names in the database."},
+	},
+	{
+		name: "randomkey", arity: 1, flags: flagReadonly,
+		acl: "@keyspace @read @slow", run: cmdRandomKey,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(1)",
+			summary: "Returns a random key name from the database."},
+	},
+	{
+		name: "rename", arity: 3, flags: flagWrite, keys: keySpec{1, 2, 1},
+		acl: "@keyspace @write @slow", run: cmdRename,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(1)",
+			summary: "Renames a key and overwrites the destination."},
+	},
+	{
+		name: "object", arity: -2,
+		acl: "@slow",
+		doc: docMeta{group: "generic", since: "2.2.3", complexity: "Depends on subcommand.",
+			summary: "A container for object introspection commands."},
+		subs: []*command{
+			{
+				name: "object|encoding", arity: 3, flags: flagReadonly, keys: keySpec{2, 2, 1},
+				acl: "@keyspace @read @slow", run: cmdObjectEncoding,
+				doc: docMeta{group: "generic", since: "2.2.3", complexity: "O(1)",
+					summary: "Returns the internal encoding of a Redis object."},
+			},
+			{
+				name: "object|freq", arity: 3, flags: flagReadonly, keys: keySpec{2, 2, 1},
+				acl: "@keyspace @read @slow", run: cmdObjectFreq,
+				doc: docMeta{group: "generic", since: "4.0.0", complexity: "O(1)",
+					summary: "Returns the logarithmic access frequency counter of a Redis object."},
+			},
+			{
+				name: "object|idletime", arity: 3, flags: flagReadonly, keys: keySpec{2, 2, 1},
+				acl: "@keyspace @read @slow", run: cmdObjectIdleTime,
+				doc: docMeta{group: "generic", since: "2.2.3", complexity: "O(1)",
+					summary: "Returns the time since the last access to a Redis object."},
+			},
+			{
+				name: "object|refcount", arity: 3, flags: flagReadonly, keys: keySpec{2, 2, 1},
+				acl: "@keyspace @read @slow", run: cmdObjectRefCount,
+				doc: docMeta{group: "generic", since: "2.2.3", complexity: "O(1)",
+					summary: "Returns the reference count of a value of a key."},
+			},
+			{
+				name: "object|help", arity: 2, flags: flagLoading | flagStale,
+				acl: "@keyspace @slow", run: cmdObjectHelp,
+				doc: docMeta{group: "generic", since: "6.2.0", complexity: "O(1)",
+					summary: "Returns helpful text about the different subcommands."},
+			},
+		},
+	},
+	{
+		name: "renamenx", arity: 3, flags: flagWrite | flagFast, keys: keySpec{1, 2, 1},
+		acl: "@keyspace @write @fast", run: cmdRenameNX,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(1)",
+			summary: "Renames a key only when the target key name doesn't exist."},
+	},
+}
+
 func cmdDel(c *conn, args [][]byte) {
 	var n int64
 	c.unchanged()

@@ -1,5 +1,15 @@
 package cachenode
 
+// resetCommands is RESET.
+var resetCommands = []*command{
+	{
+		name: "reset", arity: 1, flags: flagNoAuth | flagFast | flagNoScript | flagLoading | flagStale | flagAllowBusy, txControl: true,
+		acl: "@fast @connection", run: cmdReset,
+		doc: docMeta{group: "connection", since: "6.2.0", complexity: "O(1)",
+			summary: "Resets the connection."},
+	},
+}
+
 // cmdReset resets the connection's state like Redis's RESET: protocol back
 // to RESP2, name cleared, CLIENT NO-EVICT and NO-TOUCH off and, when a
 // password is required, the connection unauthenticated again.

@@ -6,6 +6,78 @@ import (
 	"github.com/cachetier/cachetier/internal/resp"
 )
 
+// serverCommands are the server commands other than CONFIG, COMMAND and
+// the diagnostics; INFO is in cmd_info.go, WAIT in block_wait.go, MONITOR
+// in push_monitor.go.
+var serverCommands = []*command{
+	{
+		name: "info", arity: -1, flags: flagLoading | flagStale,
+		acl: "@slow @dangerous", run: cmdInfo,
+		doc: docMeta{group: "server", since: "1.0.0", complexity: "O(1)",
+			summary: "Returns information and statistics about the server."},
+	},
+	{
+		name: "dbsize", arity: 1, flags: flagReadonly | flagFast,
+		acl: "@keyspace @read @fast", run: cmdDBSize,
+		doc: docMeta{group: "server", since: "1.0.0", complexity: "O(1)",
+			summary: "Returns the number of keys in the database."},
+	},
+	{
+		name: "flushdb", arity: -1, flags: flagWrite,
+		acl: "@keyspace @write @slow @dangerous", run: cmdFlush,
+		doc: docMeta{group: "server", since: "1.0.0", complexity: "O(N) where N is the number of keys in the selected database",
+			summary: "Removes all keys from the current database."},
+	},
+	{
+		name: "flushall", arity: -1, flags: flagWrite,
+		acl: "@keyspace @write @slow @dangerous", run: cmdFlush,
+		doc: docMeta{group: "server", since: "1.0.0", complexity: "O(N) where N is the total number of keys in all databases",
+			summary: "Removes all keys from all databases."},
+	},
+	{
+		name: "time", arity: 1, flags: flagFast | flagLoading | flagStale,
+		acl: "@fast", run: cmdTime,
+		doc: docMeta{group: "server", since: "2.6.0", complexity: "O(1)",
+			summary: "Returns the server time."},
+	},
+	{
+		name: "shutdown", arity: -1, flags: flagAdmin | flagNoScript | flagLoading | flagStale | flagAllowBusy | flagNoMulti,
+		acl: "@admin @slow @dangerous", run: cmdShutdown,
+		doc: docMeta{group: "server", since: "1.0.0", complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+			summary: "Synchronously saves the database(s) to disk and shuts down the Redis server."},
+	},
+	{
+		name: "wait", arity: 3, flags: flagNoScript,
+		acl: "@slow @connection", run: cmdWait,
+		doc: docMeta{group: "generic", since: "3.0.0", complexity: "O(1)",
+			summary: "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."},
+	},
+	{
+		name: "debug", arity: -2, flags: flagAdmin | flagNoScript | flagLoading | flagStale | flagProtected,
+		acl: "@admin @slow @dangerous", run: cmdDebug,
+		doc: docMeta{group: "server", since: "1.0.0", complexity: "Depends on subcommand.",
+			summary: "A container for debugging commands."},
+	},
+	{
+		name: "monitor", arity: 1, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+		acl: "@admin @slow @dangerous", run: cmdMonitor,
+		doc: docMeta{group: "server", since: "1.0.0", complexity: "O(1)",
+			summary: "Listens for all requests received by the server in real-time."},
+	},
+	{
+		name: "lastsave", arity: 1, flags: flagFast | flagLoading | flagStale,
+		acl: "@admin @fast @dangerous", run: cmdLastSave,
+		doc: docMeta{group: "server", since: "1.0.0", complexity: "O(1)",
+			summary: "Returns the Unix timestamp of the last successful save to disk."},
+	},
+	{
+		name: "role", arity: 1, flags: flagFast | flagNoScript | flagLoading | flagStale,
+		acl: "@admin @fast @dangerous", run: cmdRole,
+		doc: docMeta{group: "server", since: "2.8.12", complexity: "O(1)",
+			summary: "Returns the replication role."},
+	},
+}
+
 func cmdTime(c *conn, _ [][]byte) {
 	now := time.Now()
 	c.array(2)

@@ -11,6 +11,130 @@ import (
 	"github.com/cachetier/cachetier/internal/resp"
 )
 
+// stringCommands are the string commands.
+var stringCommands = []*command{
+	{
+		name: "get", arity: 2, flags: flagReadonly | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@read @string @fast", run: cmdGet,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Returns the string value of a key."},
+	},
+	{
+		name: "set", arity: -3, flags: flagWrite | flagDenyOOM, keys: keySpec{1, 1, 1},
+		acl: "@write @string @slow", run: cmdSet,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."},
+	},
+	{
+		name: "setnx", arity: 3, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdSetNX,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Set the string value of a key only when the key doesn't exist."},
+	},
+	{
+		name: "setex", arity: 4, flags: flagWrite | flagDenyOOM, keys: keySpec{1, 1, 1},
+		acl: "@write @string @slow", run: cmdSetEX,
+		doc: docMeta{group: "string", since: "2.0.0", complexity: "O(1)",
+			summary: "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."},
+	},
+	{
+		name: "psetex", arity: 4, flags: flagWrite | flagDenyOOM, keys: keySpec{1, 1, 1},
+		acl: "@write @string @slow", run: cmdPSetEX,
+		doc: docMeta{group: "string", since: "2.6.0", complexity: "O(1)",
+			summary: "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."},
+	},
+	{
+		name: "getset", arity: 3, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdGetSet,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Returns the previous string value of a key after setting it to a new value."},
+	},
+	{
+		name: "getdel", arity: 2, flags: flagWrite | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdGetDel,
+		doc: docMeta{group: "string", since: "6.2.0", complexity: "O(1)",
+			summary: "Returns the string value of a key after deleting the key."},
+	},
+	{
+		name: "getex", arity: -2, flags: flagWrite | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdGetEX,
+		doc: docMeta{group: "string", since: "6.2.0", complexity: "O(1)",
+			summary: "Returns the string value of a key after setting its expiration time."},
+	},
+	{
+		name: "mget", arity: -2, flags: flagReadonly | flagFast, keys: keySpec{1, -1, 1},
+		acl: "@read @string @fast", run: cmdMGet,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(N) where N is the number of keys to retrieve.",
+			summary: "Atomically returns the string values of one or more keys."},
+	},
+	{
+		name: "mset", arity: -3, flags: flagWrite | flagDenyOOM, keys: keySpec{1, -1, 2},
+		acl: "@write @string @slow", run: cmdMSet,
+		doc: docMeta{group: "string", since: "1.0.1", complexity: "O(N) where N is the number of keys to set.",
+			summary: "Atomically creates or modifies the string values of one or more keys."},
+	},
+	{
+		name: "msetnx", arity: -3, flags: flagWrite | flagDenyOOM, keys: keySpec{1, -1, 2},
+		acl: "@write @string @slow", run: cmdMSetNX,
+		doc: docMeta{group: "string", since: "1.0.1", complexity: "O(N) where N is the number of keys to set.",
+			summary: "Atomically modifies the string values of one or more keys only when all keys don't exist."},
+	},
+	{
+		name: "append", arity: 3, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdAppend,
+		doc: docMeta{group: "string", since: "2.0.0", complexity: "O(1)",
+			summary: "Appends a string to the value of a key. Creates the key if it doesn't exist."},
+	},
+	{
+		name: "strlen", arity: 2, flags: flagReadonly | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@read @string @fast", run: cmdStrlen,
+		doc: docMeta{group: "string", since: "2.2.0", complexity: "O(1)",
+			summary: "Returns the length of a string value."},
+	},
+	{
+		name: "getrange", arity: 4, flags: flagReadonly, keys: keySpec{1, 1, 1},
+		acl: "@read @string @slow", run: cmdGetRange,
+		doc: docMeta{group: "string", since: "2.4.0", complexity: "O(N) where N is the length of the returned string.",
+			summary: "Returns a substring of the string stored at a key."},
+	},
+	{
+		name: "setrange", arity: 4, flags: flagWrite | flagDenyOOM, keys: keySpec{1, 1, 1},
+		acl: "@write @string @slow", run: cmdSetRange,
+		doc: docMeta{group: "string", since: "2.2.0", complexity: "O(1), not counting the time taken to copy the new string in place.",
+			summary: "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."},
+	},
+	{
+		name: "incr", arity: 2, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdIncr,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."},
+	},
+	{
+		name: "decr", arity: 2, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdDecr,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."},
+	},
+	{
+		name: "incrby", arity: 3, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdIncrBy,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."},
+	},
+	{
+		name: "decrby", arity: 3, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdDecrBy,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."},
+	},
+	{
+		name: "incrbyfloat", arity: 3, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdIncrByFloat,
+		doc: docMeta{group: "string", since: "2.6.0", complexity: "O(1)",
+			summary: "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."},
+	},
+}
+
 // get reads key for GET-like commands: a hit or miss is counted and the
 // key's LRU clock updated unless the client turned CLIENT NO-TOUCH on.
 func (c *conn) get(dst, key []byte) ([]byte, bool) {

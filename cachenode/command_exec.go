@@ -24,8 +24,8 @@ func (c *conn) exec(args [][]byte) {
 		c.flagTransaction()
 		return
 	}
-	if cmd.subs != nil && len(args) >= 2 {
-		sub := lookupName(cmd.subs, args[1], &c.lower)
+	if cmd.subByName != nil && len(args) >= 2 {
+		sub := lookupName(cmd.subByName, args[1], &c.lower)
 		if sub == nil {
 			c.err("ERR unknown subcommand '" + trunc(args[1], 128) + "'. Try " + strings.ToUpper(cmd.name) + " HELP.")
 			c.st.cmd[unknownID].rejected.Add(1) // as Redis: not the container's rejected_calls
@@ -116,10 +116,10 @@ func (c *conn) run(cmd *command, args [][]byte) {
 	c.ncmd++
 	if c.ncmd%latencySample == 1 {
 		start := time.Now()
-		cmd.fn(c, args)
+		cmd.run(c, args)
 		c.s.stats[cmd.id].sample(time.Since(start))
 	} else {
-		cmd.fn(c, args)
+		cmd.run(c, args)
 	}
 	if tracking {
 		c.trackAfter(cmd, args)

@@ -23,14 +23,14 @@ type keyRef struct {
 func (c *conn) getKeys(args [][]byte, withFlags bool) {
 	line := args[2:]
 	cmd := lookupName(commands, line[0], &c.lower)
-	if cmd != nil && cmd.subs != nil && len(line) > 1 {
-		cmd = lookupName(cmd.subs, line[1], &c.lower)
+	if cmd != nil && cmd.subByName != nil && len(line) > 1 {
+		cmd = lookupName(cmd.subByName, line[1], &c.lower)
 	}
 	switch {
 	case cmd == nil:
 		c.err("ERR Invalid command specified")
 		return
-	case cmd.firstKey == 0:
+	case cmd.keys.first == 0:
 		c.err("ERR The command has no key arguments")
 		return
 	case (cmd.arity > 0 && len(line) != cmd.arity) || len(line) < -cmd.arity:
@@ -75,7 +75,7 @@ func commandKeys(cmd *command, line [][]byte) []keyRef {
 	}
 	rec, ok := recordedInfo()[cmd.name]
 	if !ok {
-		return keyRange(cmd.firstKey, cmd.lastKey, cmd.step, 0, len(line), nil)
+		return keyRange(cmd.keys.first, cmd.keys.last, cmd.keys.step, 0, len(line), nil)
 	}
 	var keys []keyRef
 	for _, spec := range rec.elems[8].elems {

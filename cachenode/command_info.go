@@ -6,6 +6,60 @@ import (
 	"github.com/cachetier/cachetier/cachenode/internal/store"
 )
 
+// introspectionCommands is COMMAND and its subcommands.
+var introspectionCommands = []*command{
+	{
+		name: "command", arity: -1, flags: flagLoading | flagStale,
+		acl: "@slow @connection", run: cmdCommandAll,
+		doc: docMeta{group: "server", since: "2.8.13", complexity: "Depends on subcommand.",
+			summary: "Returns detailed information about all commands."},
+		subs: []*command{
+			{
+				name: "command|count", arity: 2, flags: flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdCommandCount,
+				doc: docMeta{group: "server", since: "2.8.13", complexity: "O(1)",
+					summary: "Returns a count of commands."},
+			},
+			{
+				name: "command|docs", arity: -2, flags: flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdCommandDocs,
+				doc: docMeta{group: "server", since: "7.0.0", complexity: "O(N) where N is the number of commands to look up",
+					summary: "Returns documentary information about one, multiple or all commands."},
+			},
+			{
+				name: "command|info", arity: -2, flags: flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdCommandInfo,
+				doc: docMeta{group: "server", since: "2.8.13", complexity: "O(N) where N is the number of commands to look up",
+					summary: "Returns information about one, multiple or all commands."},
+			},
+			{
+				name: "command|list", arity: -2, flags: flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdCommandList,
+				doc: docMeta{group: "server", since: "7.0.0", complexity: "O(N) where N is the total number of Redis commands",
+					summary: "Returns a list of command names."},
+			},
+			{
+				name: "command|getkeys", arity: -4, flags: flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdCommandGetKeys,
+				doc: docMeta{group: "server", since: "2.8.13", complexity: "O(N) where N is the number of arguments to the command",
+					summary: "Extracts the key names from an arbitrary command."},
+			},
+			{
+				name: "command|getkeysandflags", arity: -4, flags: flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdCommandGetKeysAndFlags,
+				doc: docMeta{group: "server", since: "7.0.0", complexity: "O(N) where N is the number of arguments to the command",
+					summary: "Extracts the key names and access flags for an arbitrary command."},
+			},
+			{
+				name: "command|help", arity: 2, flags: flagLoading | flagStale,
+				acl: "@slow @connection", run: cmdCommandHelp,
+				doc: docMeta{group: "server", since: "5.0.0", complexity: "O(1)",
+					summary: "Returns helpful text about the different subcommands."},
+			},
+		},
+	},
+}
+
 func topCommands() []*command {
 	l := make([]*command, 0, len(commands))
 	for _, cmd := range commandList {
@@ -21,10 +75,10 @@ func findCommand(name []byte) *command {
 	var scratch [32]byte
 	if i := strings.IndexByte(string(name), '|'); i >= 0 {
 		parent := lookupName(commands, name[:i], &scratch)
-		if parent == nil || parent.subs == nil {
+		if parent == nil || parent.subByName == nil {
 			return nil
 		}
-		return lookupName(parent.subs, name[i+1:], &scratch)
+		return lookupName(parent.subByName, name[i+1:], &scratch)
 	}
 	return lookupName(commands, name, &scratch)
 }
@@ -67,16 +121,16 @@ func (c *conn) commandInfo(cmd *command) {
 	c.bulkStr(cmd.name)
 	c.int(int64(cmd.arity))
 	appendFlags(c, cmd.flags)
-	c.int(int64(cmd.firstKey))
-	c.int(int64(cmd.lastKey))
-	c.int(int64(cmd.step))
+	c.int(int64(cmd.keys.first))
+	c.int(int64(cmd.keys.last))
+	c.int(int64(cmd.keys.step))
 	cats := strings.Fields(cmd.acl)
 	c.setLen(len(cats))
 	for _, cat := range cats {
 		c.simple(cat)
 	}
 	c.setLen(0) // tips
-	if cmd.firstKey > 0 {
+	if cmd.keys.first > 0 {
 		c.keySpec(cmd)
 	} else {
 		c.array(0)
@@ -88,12 +142,12 @@ func (c *conn) commandInfo(cmd *command) {
 // subcommands' entries, or, as Redis writes it for a command without
 // subcommands, an empty set.
 func (c *conn) subcommandsInfo(cmd *command) {
-	if cmd.subList == nil {
+	if cmd.subs == nil {
 		c.setLen(0)
 		return
 	}
-	c.array(len(cmd.subList))
-	for _, s := range cmd.subList {
+	c.array(len(cmd.subs))
+	for _, s := range cmd.subs {
 		c.commandInfo(s)
 	}
 }
@@ -116,21 +170,21 @@ func (c *conn) keySpec(cmd *command) {
 	c.bulkStr("spec")
 	c.mapLen(1)
 	c.bulkStr("index")
-	c.int(int64(cmd.firstKey))
+	c.int(int64(cmd.keys.first))
 	c.bulkStr("find_keys")
 	c.mapLen(2)
 	c.bulkStr("type")
 	c.bulkStr("range")
 	c.bulkStr("spec")
 	c.mapLen(3)
-	last := cmd.lastKey
+	last := cmd.keys.last
 	if last > 0 {
-		last -= cmd.firstKey
+		last -= cmd.keys.first
 	}
 	c.bulkStr("lastkey")
 	c.int(int64(last))
 	c.bulkStr("keystep")
-	c.int(int64(cmd.step))
+	c.int(int64(cmd.keys.step))
 	c.bulkStr("limit")
 	c.int(0)
 }
@@ -182,21 +236,21 @@ func (c *conn) commandDocs(cmd *command) {
 		}
 	} else {
 		str := func(s string) value { return value{kind: '$', str: s} }
-		fields = []value{str("summary"), str(cmd.summary), str("since"), str(cmd.since),
-			str("group"), str(cmd.group), str("complexity"), str(cmd.complex)}
+		fields = []value{str("summary"), str(cmd.doc.summary), str("since"), str(cmd.doc.since),
+			str("group"), str(cmd.doc.group), str("complexity"), str(cmd.doc.complexity)}
 	}
 	n := len(fields) / 2
-	if cmd.subList != nil {
+	if cmd.subs != nil {
 		n++
 	}
 	c.mapLen(n)
 	for _, f := range fields {
 		c.out = appendValue(c.out, f, c.proto)
 	}
-	if cmd.subList != nil {
+	if cmd.subs != nil {
 		c.bulkStr("subcommands")
-		c.mapLen(len(cmd.subList))
-		for _, s := range cmd.subList {
+		c.mapLen(len(cmd.subs))
+		for _, s := range cmd.subs {
 			c.bulkStr(s.name)
 			c.commandDocs(s)
 		}
@@ -237,7 +291,7 @@ func cmdCommandList(c *conn, args [][]byte) {
 		if keep == nil || keep(cmd) {
 			names = append(names, cmd.name)
 		}
-		for _, s := range cmd.subList {
+		for _, s := range cmd.subs {
 			if keep != nil && keep(s) {
 				names = append(names, s.name)
 			}

@@ -308,5 +308,3 @@ func (c *conn) trackAfter(cmd *command, args [][]byte) {
 		c.s.trk.mu.Unlock()
 	}
 }
-
-var clientCachingCmd *command

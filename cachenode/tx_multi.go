@@ -6,6 +6,28 @@ import (
 	"github.com/cachetier/cachetier/internal/resp"
 )
 
+// multiCommands are the transaction commands; WATCH is in tx_watch.go.
+var multiCommands = []*command{
+	{
+		name: "multi", arity: 1, flags: flagFast | flagNoScript | flagLoading | flagStale | flagAllowBusy, txControl: true,
+		acl: "@fast @transaction", run: cmdMulti,
+		doc: docMeta{group: "transactions", since: "1.2.0", complexity: "O(1)",
+			summary: "Starts a transaction."},
+	},
+	{
+		name: "exec", arity: 1, flags: flagNoScript | flagLoading | flagStale, txControl: true,
+		acl: "@slow @transaction", run: cmdExec,
+		doc: docMeta{group: "transactions", since: "1.2.0", complexity: "Depends on commands in the transaction",
+			summary: "Executes all commands in a transaction."},
+	},
+	{
+		name: "discard", arity: 1, flags: flagFast | flagNoScript | flagLoading | flagStale | flagAllowBusy, txControl: true,
+		acl: "@fast @transaction", run: cmdDiscard,
+		doc: docMeta{group: "transactions", since: "2.0.0", complexity: "O(N), when N is the number of queued commands",
+			summary: "Discards a transaction."},
+	},
+}
+
 // Transactions: MULTI, EXEC, DISCARD, as in Redis; WATCH is in watch.go.
 // Inside MULTI, commands are checked (unknown command, arity,
 // authentication, memory) and queued; one rejected makes EXEC fail with
@@ -47,8 +69,6 @@ type queuedCmd struct {
 	cmd  *command
 	args [][]byte
 }
-
-var execCmd *command
 
 // flagTransaction marks the transaction, if any, as failed (Redis's
 // flagTransaction).

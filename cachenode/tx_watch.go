@@ -5,6 +5,22 @@ import (
 	"sync/atomic"
 )
 
+// watchCommands are WATCH and UNWATCH.
+var watchCommands = []*command{
+	{
+		name: "watch", arity: -2, flags: flagFast | flagNoScript | flagLoading | flagStale | flagAllowBusy, keys: keySpec{1, -1, 1}, txControl: true,
+		acl: "@fast @transaction", run: cmdWatch,
+		doc: docMeta{group: "transactions", since: "2.2.0", complexity: "O(1) for every key.",
+			summary: "Monitors changes to keys to determine the execution of a transaction."},
+	},
+	{
+		name: "unwatch", arity: 1, flags: flagFast | flagNoScript | flagLoading | flagStale | flagAllowBusy,
+		acl: "@fast @transaction", run: cmdUnwatch,
+		doc: docMeta{group: "transactions", since: "2.2.0", complexity: "O(1)",
+			summary: "Forgets about watched keys of a transaction."},
+	},
+}
+
 // WATCH and UNWATCH: optimistic locking for MULTI/EXEC, as in Redis. A
 // connection watches keys; when one of them is modified before its EXEC (by
 // any client, itself included), EXEC runs nothing and answers a null array.
