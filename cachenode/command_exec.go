@@ -5,79 +5,18 @@ import (
 	"time"
 )
 
-// exec runs one command and appends its reply to c.out. The checks come in
-// Redis's order: unknown command, arity, authentication, pause, memory; a
-// command rejected inside MULTI makes the transaction fail at EXEC, and one
-// accepted is queued.
+// exec runs one command and appends its reply to c.out: check resolves
+// and checks it, reject answers it if it is refused; inside MULTI an
+// accepted command is queued, otherwise it runs.
 func (c *conn) exec(args [][]byte) {
 	if c.monitoring.Load() {
 		c.takePushes() // the MONITOR lines of commands that ran before this one go first
 		c.outMark = len(c.out)
 	}
-	cmd := fastLookup(args[0])
-	if cmd == nil {
-		cmd = lookupName(commands, args[0], &c.lower)
-	}
-	if cmd == nil {
-		c.unknownCommand(args)
-		c.st.cmd[unknownID].rejected.Add(1)
-		c.flagTransaction()
+	cmd, refusal := c.check(args)
+	if refusal != "" {
+		c.reject(cmd, refusal)
 		return
-	}
-	if cmd.subByName != nil && len(args) >= 2 {
-		sub := lookupName(cmd.subByName, args[1], &c.lower)
-		if sub == nil {
-			c.err("ERR unknown subcommand '" + trunc(args[1], 128) + "'. Try " + strings.ToUpper(cmd.name) + " HELP.")
-			c.st.cmd[unknownID].rejected.Add(1) // as Redis: not the container's rejected_calls
-			c.flagTransaction()
-			return
-		}
-		cmd = sub
-	}
-	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {
-		c.err("ERR wrong number of arguments for '" + cmd.name + "' command")
-		c.st.cmd[cmd.id].rejected.Add(1)
-		c.flagTransaction()
-		return
-	}
-	if cmd.flags&flagProtected != 0 { // before the auth check, as in Redis
-		c.err(errDebugDisabled)
-		c.st.cmd[cmd.id].rejected.Add(1)
-		c.flagTransaction()
-		return
-	}
-	if cmd.flags&flagNoAuth == 0 && c.authRequired() {
-		c.err(errNoAuth)
-		c.st.cmd[cmd.id].rejected.Add(1)
-		c.flagTransaction()
-		return
-	}
-	if c.tx != nil && cmd.flags&flagNoMulti != 0 {
-		c.err("ERR Command not allowed inside a transaction")
-		c.st.cmd[cmd.id].rejected.Add(1)
-		c.flagTransaction()
-		return
-	}
-	if c.monitoring.Load() && cmd.flags&(flagWrite|flagReadonly) != 0 {
-		c.err(errMonitorKeyspace)
-		c.st.cmd[cmd.id].rejected.Add(1)
-		c.flagTransaction()
-		return
-	}
-	// A paused command waits before the memory check: eviction is paused
-	// too, and must run for it once the pause is over. EXEC of a
-	// transaction that writes counts as a write.
-	write := cmd.flags&flagWrite != 0 || (cmd == execCmd && c.tx != nil && c.tx.writes)
-	if p := c.s.pause.Load(); p != nil && (p.all || write) {
-		c.waitPause(write)
-	}
-	if cmd.flags&flagDenyOOM != 0 && c.s.maxMemory.Load() > 0 {
-		if err := c.s.store.EnsureMemory(); err != nil {
-			c.err(errOOM)
-			c.st.cmd[cmd.id].rejected.Add(1)
-			c.flagTransaction()
-			return
-		}
 	}
 	if c.tx != nil && !cmd.txControl {
 		c.queue(cmd, args)
@@ -91,6 +30,67 @@ func (c *conn) exec(args [][]byte) {
 		return
 	}
 	c.runShared(cmd, args)
+}
+
+// check resolves args to a command (a container's subcommand included)
+// and makes the checks Redis makes before it runs or queues one, in Redis's
+// order: unknown command, unknown subcommand, arity, protected (DEBUG),
+// authentication, not allowed in MULTI, a keyspace command from a monitor;
+// then a paused command waits for the pause to end, and a command that may
+// grow memory is refused when eviction cannot make room. It returns the
+// command (nil when the name or subcommand is unknown) and the error reply
+// of the first check that failed, or "" when the command may run.
+func (c *conn) check(args [][]byte) (cmd *command, refusal string) {
+	cmd = fastLookup(args[0])
+	if cmd == nil {
+		if cmd = lookupName(commands, args[0], &c.lower); cmd == nil {
+			return nil, unknownCommandError(args)
+		}
+	}
+	if cmd.subByName != nil && len(args) >= 2 {
+		sub := lookupName(cmd.subByName, args[1], &c.lower)
+		if sub == nil {
+			return nil, "ERR unknown subcommand '" + trunc(args[1], 128) + "'. Try " + strings.ToUpper(cmd.name) + " HELP."
+		}
+		cmd = sub
+	}
+	switch {
+	case (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity:
+		return cmd, "ERR wrong number of arguments for '" + cmd.name + "' command"
+	case cmd.flags&flagProtected != 0:
+		return cmd, errDebugDisabled
+	case cmd.flags&flagNoAuth == 0 && c.authRequired():
+		return cmd, errNoAuth
+	case c.tx != nil && cmd.flags&flagNoMulti != 0:
+		return cmd, "ERR Command not allowed inside a transaction"
+	case c.monitoring.Load() && cmd.flags&(flagWrite|flagReadonly) != 0:
+		return cmd, errMonitorKeyspace
+	}
+	// A paused command waits before the memory check: eviction is paused
+	// too, and must run for it once the pause is over. EXEC of a
+	// transaction that writes counts as a write.
+	write := cmd.flags&flagWrite != 0 || (cmd == execCmd && c.tx != nil && c.tx.writes)
+	if p := c.s.pause.Load(); p != nil && (p.all || write) {
+		c.waitPause(write)
+	}
+	if cmd.flags&flagDenyOOM != 0 && c.s.maxMemory.Load() > 0 && c.s.store.EnsureMemory() != nil {
+		return cmd, errOOM
+	}
+	return cmd, ""
+}
+
+// reject answers a command that check refused with msg: the error reply, a
+// rejected call in cmd's stats (for an unknown command or subcommand, in
+// unknownID's, as Redis does not count it against the container), and a
+// transaction in progress fails at EXEC.
+func (c *conn) reject(cmd *command, msg string) {
+	c.err(msg)
+	id := unknownID
+	if cmd != nil {
+		id = cmd.id
+	}
+	c.st.cmd[id].rejected.Add(1)
+	c.flagTransaction()
 }
 
 // runShared runs cmd under the read side of its stripe of the transaction
@@ -185,8 +185,8 @@ func (c *conn) unchanged() { c.modSet = true }
 // latencySample: one command in this many has its execution time measured.
 const latencySample = 16
 
-// unknownCommand replies exactly as Redis 7 does to a command it does not know.
-func (c *conn) unknownCommand(args [][]byte) {
+// unknownCommandError is Redis 7's reply to a command it does not know.
+func unknownCommandError(args [][]byte) string {
 	var b strings.Builder
 	for _, a := range args[1:] {
 		if b.Len() >= 128 {
@@ -197,5 +197,5 @@ func (c *conn) unknownCommand(args [][]byte) {
 		b.WriteString(trunc(a, n))
 		b.WriteString("' ")
 	}
-	c.err("ERR unknown command '" + trunc(args[0], 128) + "', with args beginning with: " + b.String())
+	return "ERR unknown command '" + trunc(args[0], 128) + "', with args beginning with: " + b.String()
 }
