@@ -1,6 +1,7 @@
 package cachenode
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/cachetier/cachetier/internal/resp"
@@ -21,6 +22,15 @@ const (
 	blockUnblockError              // CLIENT UNBLOCK id ERROR: answer -UNBLOCKED
 )
 
+// waitState is a connection's WAIT: set by cmdWait, waited out by block
+// in the connection's goroutine; state is also changed by CLIENT UNBLOCK
+// from other connections.
+type waitState struct {
+	pending bool         // WAIT ran: block before the next command
+	until   time.Time    // the WAIT's deadline; zero: none
+	state   atomic.Int32 // blockNone, blockWaiting, or how CLIENT UNBLOCK ended the wait
+}
+
 func cmdWait(c *conn, args [][]byte) {
 	n, ok := resp.ParseInt(args[1])
 	if !ok {
@@ -36,14 +46,14 @@ func cmdWait(c *conn, args [][]byte) {
 		c.err("ERR timeout is out of range")
 		return
 	}
-	if n <= 0 || c.inExec { // nothing to wait for; EXEC never blocks, as in Redis
+	if n <= 0 || c.tx.inExec { // nothing to wait for; EXEC never blocks, as in Redis
 		c.int(0)
 		return
 	}
-	c.blockPending = true
-	c.blockUntil = time.Time{}
+	c.wait.pending = true
+	c.wait.until = time.Time{}
 	if ms > 0 && ms <= int64(maxPause/time.Millisecond) { // longer: for ever, the same in practice
-		c.blockUntil = now.Add(time.Duration(ms) * time.Millisecond)
+		c.wait.until = now.Add(time.Duration(ms) * time.Millisecond)
 	}
 }
 
@@ -53,19 +63,19 @@ func cmdWait(c *conn, args [][]byte) {
 // buffer and runs after it, as in Redis; tracking and MONITOR messages are
 // still written. It reports false when the connection must close.
 func (c *conn) block() bool {
-	c.blockPending = false
+	c.wait.pending = false
 	if !c.flush() {
 		return false
 	}
 	c.s.blocked.Add(1) // taken off by whoever ends the wait: endBlock or unblock
-	c.blockState.Store(blockWaiting)
+	c.wait.state.Store(blockWaiting)
 	for {
 		if c.s.shuttingDown.Load() {
 			c.endBlock()
 			return false
 		}
-		st := c.blockState.Load()
-		if st == blockWaiting && !c.blockUntil.IsZero() && !time.Now().Before(c.blockUntil) {
+		st := c.wait.state.Load()
+		if st == blockWaiting && !c.wait.until.IsZero() && !time.Now().Before(c.wait.until) {
 			st = blockUnblockTime // the timeout
 		}
 		if st != blockWaiting {
@@ -76,7 +86,7 @@ func (c *conn) block() bool {
 			}
 			return true
 		}
-		if c.armRead(c.blockUntil) {
+		if c.armRead(c.wait.until) {
 			c.takeWake(0)
 			if !c.flush() {
 				c.endBlock()
@@ -89,7 +99,7 @@ func (c *conn) block() bool {
 		}
 		err := c.rd.Fill()
 		if err == nil {
-			c.lastActive.Store(time.Now().UnixNano())
+			c.info.lastActive.Store(time.Now().UnixNano())
 		} else if !isTimeout(err) {
 			c.endBlock()
 			return false
@@ -100,7 +110,7 @@ func (c *conn) block() bool {
 // endBlock ends c's wait from its own goroutine and returns how it ended:
 // blockWaiting (timeout, or the connection closing) or CLIENT UNBLOCK's mode.
 func (c *conn) endBlock() int32 {
-	st := c.blockState.Swap(blockNone)
+	st := c.wait.state.Swap(blockNone)
 	if st == blockWaiting {
 		c.s.blocked.Add(-1)
 	}
@@ -110,7 +120,7 @@ func (c *conn) endBlock() int32 {
 // unblock is CLIENT UNBLOCK's effect on c: it ends c's WAIT with mode
 // (blockUnblockTime or blockUnblockError) and reports whether c was blocked.
 func (c *conn) unblock(mode int32) bool {
-	if !c.blockState.CompareAndSwap(blockWaiting, mode) {
+	if !c.wait.state.CompareAndSwap(blockWaiting, mode) {
 		return false
 	}
 	c.s.blocked.Add(-1)

@@ -143,7 +143,7 @@ func validName(b []byte) bool {
 
 func (c *conn) setName(name []byte) {
 	s := string(name)
-	c.name.Store(&s)
+	c.info.name.Store(&s)
 }
 
 func cmdClientID(c *conn, _ [][]byte) { c.int(c.id) }
@@ -158,7 +158,7 @@ func cmdClientSetName(c *conn, args [][]byte) {
 }
 
 func cmdClientGetName(c *conn, _ [][]byte) {
-	if p := c.name.Load(); p != nil && *p != "" {
+	if p := c.info.name.Load(); p != nil && *p != "" {
 		c.bulkStr(*p)
 		return
 	}
@@ -166,11 +166,11 @@ func cmdClientGetName(c *conn, _ [][]byte) {
 }
 
 func cmdClientSetInfo(c *conn, args [][]byte) {
-	var dst = &c.libName
+	var dst = &c.info.libName
 	switch {
 	case eq(args[2], "lib-name"):
 	case eq(args[2], "lib-ver"):
-		dst = &c.libVer
+		dst = &c.info.libVer
 	default:
 		c.err("ERR Unrecognized option '" + trunc(args[2], len(args[2])) + "'")
 		return
@@ -197,36 +197,36 @@ func (c *conn) clientLine(b []byte, cl *conn, now time.Time) []byte {
 	if cl == c {
 		cmdName = "client|" + "list"
 	}
-	if lc := cl.lastCmd.Load(); lc != nil && cl != c {
+	if lc := cl.info.lastCmd.Load(); lc != nil && cl != c {
 		cmdName = lc.name
 	}
-	idle := now.Sub(time.Unix(0, cl.lastActive.Load())) / time.Second
+	idle := now.Sub(time.Unix(0, cl.info.lastActive.Load())) / time.Second
 	if cl == c {
 		idle = 0
 	}
-	proto := int(cl.protoSeen.Load())
+	proto := int(cl.info.protoSeen.Load())
 	if cl == c {
 		proto = c.proto
 	}
 	b = append(b, "id="...)
 	b = strconv.AppendInt(b, cl.id, 10)
 	b = append(b, " addr="...)
-	b = append(b, cl.addr...)
+	b = append(b, cl.info.addr...)
 	b = append(b, " laddr="...)
-	b = append(b, cl.laddr...)
+	b = append(b, cl.info.laddr...)
 	b = append(b, " fd=-1 name="...)
-	b = append(b, loadStr(cl.name.Load())...)
+	b = append(b, loadStr(cl.info.name.Load())...)
 	b = append(b, " age="...)
-	b = strconv.AppendInt(b, int64(now.Sub(cl.created)/time.Second), 10)
+	b = strconv.AppendInt(b, int64(now.Sub(cl.info.created)/time.Second), 10)
 	b = append(b, " idle="...)
 	b = strconv.AppendInt(b, int64(idle), 10)
 	b = append(b, " flags="...)
 	redir := int64(-1)
 	nflags := len(b)
-	if cl.monitoring.Load() {
+	if cl.mon.on.Load() {
 		b = append(b, 'O') // first, as in Redis's flags
 	}
-	if cl.blockState.Load() == blockWaiting {
+	if cl.wait.state.Load() == blockWaiting {
 		b = append(b, 'b')
 	}
 	c.s.trk.mu.Lock()
@@ -241,10 +241,10 @@ func (c *conn) clientLine(b []byte, cl *conn, now time.Time) []byte {
 		}
 	}
 	c.s.trk.mu.Unlock()
-	if cl.noEvict.Load() {
+	if cl.info.noEvict.Load() {
 		b = append(b, 'e')
 	}
-	if cl.noTouch.Load() {
+	if cl.info.noTouch.Load() {
 		b = append(b, 'T')
 	}
 
@@ -258,9 +258,9 @@ func (c *conn) clientLine(b []byte, cl *conn, now time.Time) []byte {
 	b = append(b, " resp="...)
 	b = strconv.AppendInt(b, int64(proto), 10)
 	b = append(b, " lib-name="...)
-	b = append(b, loadStr(cl.libName.Load())...)
+	b = append(b, loadStr(cl.info.libName.Load())...)
 	b = append(b, " lib-ver="...)
-	b = append(b, loadStr(cl.libVer.Load())...)
+	b = append(b, loadStr(cl.info.libVer.Load())...)
 	return append(b, '\n')
 }
 
@@ -367,9 +367,9 @@ func (f *clientKillFilter) match(c, cl *conn) bool {
 		return false
 	case f.id != 0 && cl.id != f.id:
 		return false
-	case f.addr != nil && cl.addr != string(f.addr):
+	case f.addr != nil && cl.info.addr != string(f.addr):
 		return false
-	case f.laddr != nil && cl.laddr != string(f.laddr):
+	case f.laddr != nil && cl.info.laddr != string(f.laddr):
 		return false
 	case f.skipMe && cl == c:
 		return false
@@ -471,7 +471,7 @@ func cmdClientNoEvict(c *conn, args [][]byte) {
 		c.err(errSyntax)
 		return
 	}
-	c.noEvict.Store(on)
+	c.info.noEvict.Store(on)
 	c.ok()
 }
 
@@ -482,15 +482,15 @@ func cmdClientNoEvict(c *conn, args [][]byte) {
 func cmdClientReply(c *conn, args [][]byte) {
 	switch {
 	case eq(args[2], "on"):
-		c.replyOff, c.replySkip, c.replySkipNext = false, false, false
-		c.monReplyOff.Store(false)
+		c.reply.off, c.reply.skip, c.reply.skipNext = false, false, false
+		c.mon.replyOff.Store(false)
 		c.ok()
 	case eq(args[2], "off"):
-		c.replyOff = true
-		c.monReplyOff.Store(true)
+		c.reply.off = true
+		c.mon.replyOff.Store(true)
 	case eq(args[2], "skip"):
-		if !c.replyOff {
-			c.replySkipNext = true
+		if !c.reply.off {
+			c.reply.skipNext = true
 		}
 	default:
 		c.err(errSyntax)
@@ -506,6 +506,6 @@ func cmdClientNoTouch(c *conn, args [][]byte) {
 		c.err(errSyntax)
 		return
 	}
-	c.noTouch.Store(on)
+	c.info.noTouch.Store(on)
 	c.ok()
 }

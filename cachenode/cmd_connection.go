@@ -77,7 +77,7 @@ func (c *conn) checkPassword(user, pass []byte) bool {
 }
 
 func (c *conn) setAuthed() {
-	c.authed = true
+	c.info.authed = true
 	c.rd.Unauthenticated = false
 }
 
@@ -86,7 +86,7 @@ func cmdAuth(c *conn, args [][]byte) {
 		c.err(errSyntax)
 		return
 	}
-	c.redact = 1<<1 | 1<<(len(args)-1) // MONITOR shows neither user nor password, as Redis
+	c.mon.redact = 1<<1 | 1<<(len(args)-1) // MONITOR shows neither user nor password, as Redis
 	user, pass := []byte("default"), args[1]
 	if len(args) == 2 {
 		if *c.s.requirePass.Load() == "" {
@@ -127,7 +127,7 @@ func cmdHello(c *conn, args [][]byte) {
 		case eq(args[j], "auth") && more >= 2:
 			user, pass = args[j+1], args[j+2]
 			if j+2 < 64 {
-				c.redact |= 1<<(j+1) | 1<<(j+2) // hidden from MONITOR, as Redis
+				c.mon.redact |= 1<<(j+1) | 1<<(j+2) // hidden from MONITOR, as Redis
 			}
 			j += 2
 		case eq(args[j], "setname") && more >= 1:
@@ -158,7 +158,7 @@ func cmdHello(c *conn, args [][]byte) {
 	}
 	if ver != 0 {
 		c.proto = int(ver)
-		c.protoSeen.Store(int32(ver))
+		c.info.protoSeen.Store(int32(ver))
 	}
 	c.mapLen(7)
 	c.bulkStr("server")

@@ -15,20 +15,20 @@ var resetCommands = []*command{
 // password is required, the connection unauthenticated again.
 func cmdReset(c *conn, _ [][]byte) {
 	c.proto = 2
-	c.protoSeen.Store(2)
-	c.name.Store(nil)
-	c.noEvict.Store(false)
-	c.noTouch.Store(false)
-	c.replyOff, c.replySkipNext = false, false // as Redis: a pending skip still drops this reply
-	c.monReplyOff.Store(false)
+	c.info.protoSeen.Store(2)
+	c.info.name.Store(nil)
+	c.info.noEvict.Store(false)
+	c.info.noTouch.Store(false)
+	c.reply.off, c.reply.skipNext = false, false // as Redis: a pending skip still drops this reply
+	c.mon.replyOff.Store(false)
 	c.s.mon.remove(c)
 	if c.trk != nil {
 		c.s.trk.disable(c)
 	}
-	c.tx = nil // RESET discards a transaction
+	c.tx.multi = nil // RESET discards a transaction
 	c.s.watch.unwatch(c)
 	if *c.s.requirePass.Load() != "" {
-		c.authed = false
+		c.info.authed = false
 		c.rd.Unauthenticated = true
 	}
 	c.simple("RESET")

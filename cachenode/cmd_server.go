@@ -144,10 +144,10 @@ func cmdShutdown(c *conn, args [][]byte) {
 	case abort:
 		c.err("ERR No shutdown in progress.") // a shutdown here is never left pending
 	case save:
-		c.s.log.Warn("cachenode: SHUTDOWN SAVE refused: cachenode keeps no data on disk", "client", c.addr)
+		c.s.log.Warn("cachenode: SHUTDOWN SAVE refused: cachenode keeps no data on disk", "client", c.info.addr)
 		c.err("ERR Errors trying to SHUTDOWN. Check logs.")
 	default:
-		c.s.log.Info("cachenode: SHUTDOWN received", "client", c.addr)
+		c.s.log.Info("cachenode: SHUTDOWN received", "client", c.info.addr)
 		c.quit = true // closed without a reply
 		c.s.shutdownByCommand()
 	}

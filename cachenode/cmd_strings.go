@@ -138,7 +138,7 @@ var stringCommands = []*command{
 // get reads key for GET-like commands: a hit or miss is counted and the
 // key's LRU clock updated unless the client turned CLIENT NO-TOUCH on.
 func (c *conn) get(dst, key []byte) ([]byte, bool) {
-	if c.noTouch.Load() {
+	if c.info.noTouch.Load() {
 		v, _, ok := c.s.store.Lookup(dst, key, false)
 		return v, ok
 	}
@@ -355,7 +355,7 @@ func cmdMGet(c *conn, args [][]byte) {
 		c.ends = make([]int, len(keys))
 	}
 	ends := c.ends[:len(keys)]
-	buf := c.s.store.GetMulti(c.scratch[:0], keys, !c.noTouch.Load(), ends)
+	buf := c.s.store.GetMulti(c.scratch[:0], keys, !c.info.noTouch.Load(), ends)
 	c.array(len(keys))
 	start := 0
 	for _, end := range ends {

@@ -9,7 +9,7 @@ import (
 // and checks it, reject answers it if it is refused; inside MULTI an
 // accepted command is queued, otherwise it runs.
 func (c *conn) exec(args [][]byte) {
-	if c.monitoring.Load() {
+	if c.mon.on.Load() {
 		c.takePushes() // the MONITOR lines of commands that ran before this one go first
 		c.outMark = len(c.out)
 	}
@@ -18,7 +18,7 @@ func (c *conn) exec(args [][]byte) {
 		c.reject(cmd, refusal)
 		return
 	}
-	if c.tx != nil && !cmd.txControl {
+	if c.tx.multi != nil && !cmd.txControl {
 		c.queue(cmd, args)
 		return
 	}
@@ -61,15 +61,15 @@ func (c *conn) check(args [][]byte) (cmd *command, refusal string) {
 		return cmd, errDebugDisabled
 	case cmd.flags&flagNoAuth == 0 && c.authRequired():
 		return cmd, errNoAuth
-	case c.tx != nil && cmd.flags&flagNoMulti != 0:
+	case c.tx.multi != nil && cmd.flags&flagNoMulti != 0:
 		return cmd, "ERR Command not allowed inside a transaction"
-	case c.monitoring.Load() && cmd.flags&(flagWrite|flagReadonly) != 0:
+	case c.mon.on.Load() && cmd.flags&(flagWrite|flagReadonly) != 0:
 		return cmd, errMonitorKeyspace
 	}
 	// A paused command waits before the memory check: eviction is paused
 	// too, and must run for it once the pause is over. EXEC of a
 	// transaction that writes counts as a write.
-	write := cmd.flags&flagWrite != 0 || (cmd == execCmd && c.tx != nil && c.tx.writes)
+	write := cmd.flags&flagWrite != 0 || (cmd == execCmd && c.tx.multi != nil && c.tx.multi.writes)
 	if p := c.s.pause.Load(); p != nil && (p.all || write) {
 		c.waitPause(write)
 	}
@@ -126,7 +126,7 @@ func (c *conn) run(cmd *command, args [][]byte) {
 	}
 	failed := len(c.out) > mark && c.out[mark] == '-'
 	if cmd.flags&flagWrite != 0 {
-		if notify := tracking || c.s.watch.active.Load() != 0; notify || c.modSet {
+		if notify := tracking || c.s.watch.active.Load() != 0; notify || c.mod.set {
 			c.signalModified(cmd, args, failed, notify)
 		}
 	}
@@ -135,14 +135,14 @@ func (c *conn) run(cmd *command, args [][]byte) {
 	if failed {
 		cc.failed.Add(1)
 	}
-	if c.lastCmd.Load() != cmd {
-		c.lastCmd.Store(cmd)
+	if c.info.lastCmd.Load() != cmd {
+		c.info.lastCmd.Store(cmd)
 	}
 	if c.s.mon.n.Load() != 0 && cmd.flags&flagAdmin == 0 {
 		c.feedMonitors(args)
 	}
-	if c.redact != 0 {
-		c.redact = 0
+	if c.mon.redact != 0 {
+		c.mon.redact = 0
 	}
 }
 
@@ -156,31 +156,39 @@ func (c *conn) run(cmd *command, args [][]byte) {
 func (c *conn) signalModified(cmd *command, args [][]byte, failed, notify bool) {
 	if notify {
 		switch {
-		case c.modSet:
-			for _, k := range c.modKeys {
+		case c.mod.set:
+			for _, k := range c.mod.keys {
 				c.s.keyModified(k, c)
 			}
 		case !failed:
 			forKeys(cmd, args, func(k []byte) { c.s.keyModified(k, c) })
 		}
 	}
-	if c.modSet {
-		clear(c.modKeys)
-		c.modKeys = c.modKeys[:0]
-		c.modSet = false
+	if c.mod.set {
+		clear(c.mod.keys)
+		c.mod.keys = c.mod.keys[:0]
+		c.mod.set = false
 	}
+}
+
+// modifiedKeys is what the running write command reported it changed (see
+// signalModified): set says it reported (changed or unchanged), keys are
+// the keys it changed.
+type modifiedKeys struct {
+	set  bool
+	keys [][]byte
 }
 
 // changed reports that the running write command changed key, which must
 // stay valid until the command returns (an argument); see signalModified.
 func (c *conn) changed(key []byte) {
-	c.modSet = true
-	c.modKeys = append(c.modKeys, key)
+	c.mod.set = true
+	c.mod.keys = append(c.mod.keys, key)
 }
 
 // unchanged reports that the running write command changed no key other
 // than those passed to changed; see signalModified.
-func (c *conn) unchanged() { c.modSet = true }
+func (c *conn) unchanged() { c.mod.set = true }
 
 // latencySample: one command in this many has its execution time measured.
 const latencySample = 16

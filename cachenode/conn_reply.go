@@ -109,8 +109,8 @@ func (c *conn) flush() bool {
 // endReply ends a command's reply: it drops the reply when CLIENT REPLY
 // says so, and moves CLIENT REPLY SKIP on to the next command.
 func (c *conn) endReply() {
-	if c.replyOff || c.replySkip {
+	if c.reply.off || c.reply.skip {
 		c.out = c.out[:c.outMark]
 	}
-	c.replySkip, c.replySkipNext = c.replySkipNext, false
+	c.reply.skip, c.reply.skipNext = c.reply.skipNext, false
 }

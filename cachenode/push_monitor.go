@@ -30,15 +30,25 @@ type monitors struct {
 	list []*conn
 }
 
+// monitorState is a connection's MONITOR state. on and replyOff are read
+// by the connections that feed monitors; line and redact belong to the
+// connection's goroutine.
+type monitorState struct {
+	on       atomic.Bool // MONITOR is on (see monitors)
+	replyOff atomic.Bool // CLIENT REPLY OFF, for the connections feeding this monitor
+	line     []byte      // the MONITOR line of this connection's command
+	redact   uint64      // arguments of the running command MONITOR shows as "(redacted)" (AUTH)
+}
+
 // errMonitorKeyspace answers a monitoring connection's read or write.
 const errMonitorKeyspace = "ERR Replica can't interact with the keyspace"
 
 func cmdMonitor(c *conn, _ [][]byte) {
-	if c.inExec { // Redis refuses MONITOR where it expects one reply per command
+	if c.tx.inExec { // Redis refuses MONITOR where it expects one reply per command
 		c.err("ERR MONITOR isn't allowed for DENY BLOCKING client")
 		return
 	}
-	if c.monitoring.Load() {
+	if c.mon.on.Load() {
 		return // as Redis: already monitoring, no reply
 	}
 	c.ok()
@@ -48,19 +58,19 @@ func cmdMonitor(c *conn, _ [][]byte) {
 func (m *monitors) add(c *conn) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c.monitoring.Store(true)
+	c.mon.on.Store(true)
 	m.list = append(m.list, c)
 	m.n.Store(int32(len(m.list)))
 }
 
 // remove ends c's monitoring, if on (RESET, connection closed).
 func (m *monitors) remove(c *conn) {
-	if !c.monitoring.Load() {
+	if !c.mon.on.Load() {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c.monitoring.Store(false)
+	c.mon.on.Store(false)
 	if i := slices.Index(m.list, c); i >= 0 {
 		m.list = slices.Delete(m.list, i, i+1)
 	}
@@ -72,17 +82,17 @@ func (m *monitors) remove(c *conn) {
 // administrative one.
 func (c *conn) feedMonitors(args [][]byte) {
 	m := &c.s.mon
-	c.monLine = appendMonitorLine(c.monLine[:0], time.Now(), c.addr, args, c.redact)
+	c.mon.line = appendMonitorLine(c.mon.line[:0], time.Now(), c.info.addr, args, c.mon.redact)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, to := range m.list {
-		if to.monReplyOff.Load() || (to == c && (c.replySkip || c.quit)) {
+		if to.mon.replyOff.Load() || (to == c && (c.reply.skip || c.quit)) {
 			continue // CLIENT REPLY OFF (or SKIP, or QUIT, for its own command) drops the line too
 		}
-		to.push(c.monLine, c, "MONITOR output")
+		to.push(c.mon.line, c, "MONITOR output")
 	}
-	if cap(c.monLine) > keepOutCap {
-		c.monLine = nil
+	if cap(c.mon.line) > keepOutCap {
+		c.mon.line = nil
 	}
 }
 

@@ -260,7 +260,7 @@ func (t *tracker) sendLocked(c *conn, key []byte, modifier *conn) {
 		to = t.clients[r]
 		if to == nil {
 			c.trk.brokenRedir = true
-			if c.protoSeen.Load() > 2 {
+			if c.info.protoSeen.Load() > 2 {
 				msg := resp.AppendPushLen(nil, 2)
 				msg = resp.AppendBulkString(msg, "tracking-redir-broken")
 				msg = resp.AppendInt(msg, r)
@@ -269,7 +269,7 @@ func (t *tracker) sendLocked(c *conn, key []byte, modifier *conn) {
 			return
 		}
 	}
-	if to.protoSeen.Load() < 3 {
+	if to.info.protoSeen.Load() < 3 {
 		return // RESP2 without pub/sub: nowhere to send it (see above)
 	}
 	msg := resp.AppendPushLen(nil, 2)
@@ -298,7 +298,7 @@ func (c *conn) trackAfter(cmd *command, args [][]byte) {
 	if c.trk != nil && cmd.flags&flagReadonly != 0 {
 		c.s.trk.remember(c, cmd, args)
 	}
-	if c.trk != nil && c.trk.caching && cmd.parent != clientCachingCmd.parent && c.tx == nil && !c.inExec {
+	if c.trk != nil && c.trk.caching && cmd.parent != clientCachingCmd.parent && c.tx.multi == nil && !c.tx.inExec {
 		// Like Redis, any command but a CLIENT subcommand ends it, except
 		// inside a transaction: then it lasts until EXEC is done.
 		c.s.trk.mu.Lock()

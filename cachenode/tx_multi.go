@@ -58,6 +58,16 @@ func (l *execLock) unlockAll() {
 	}
 }
 
+// txState is a connection's transaction state: the MULTI queue and the
+// WATCHed keys. Only the connection's goroutine changes it; it sets and
+// clears watch under Server.watch.mu, which other connections hold to mark
+// watch.dirty.
+type txState struct {
+	multi  *transaction // MULTI in progress; nil otherwise
+	watch  *watchState  // WATCH in effect; nil otherwise (see watcher)
+	inExec bool         // EXEC is running the queued commands
+}
+
 // transaction is a connection's MULTI state.
 type transaction struct {
 	queued []queuedCmd
@@ -73,8 +83,8 @@ type queuedCmd struct {
 // flagTransaction marks the transaction, if any, as failed (Redis's
 // flagTransaction).
 func (c *conn) flagTransaction() {
-	if c.tx != nil {
-		c.tx.dirty = true
+	if c.tx.multi != nil {
+		c.tx.multi.dirty = true
 	}
 }
 
@@ -92,26 +102,26 @@ func (c *conn) queue(cmd *command, args [][]byte) {
 		buf = append(buf, a...)
 		cp[i] = buf[start:len(buf):len(buf)]
 	}
-	c.tx.queued = append(c.tx.queued, queuedCmd{cmd, cp})
-	c.tx.writes = c.tx.writes || cmd.flags&flagWrite != 0
+	c.tx.multi.queued = append(c.tx.multi.queued, queuedCmd{cmd, cp})
+	c.tx.multi.writes = c.tx.multi.writes || cmd.flags&flagWrite != 0
 	c.simple("QUEUED")
 }
 
 func cmdMulti(c *conn, _ [][]byte) {
-	if c.tx != nil {
+	if c.tx.multi != nil {
 		c.err("ERR MULTI calls can not be nested")
 		return
 	}
-	c.tx = &transaction{}
+	c.tx.multi = &transaction{}
 	c.ok()
 }
 
 func cmdDiscard(c *conn, _ [][]byte) {
-	if c.tx == nil {
+	if c.tx.multi == nil {
 		c.err("ERR DISCARD without MULTI")
 		return
 	}
-	c.tx = nil
+	c.tx.multi = nil
 	c.s.watch.unwatch(c)
 	c.ok()
 }
@@ -122,13 +132,13 @@ func cmdExec(c *conn, _ [][]byte) {
 	// reply is an error.
 	cc := &c.st.cmd[execCmd.id]
 	cc.calls.Add(1)
-	tx := c.tx
+	tx := c.tx.multi
 	if tx == nil {
 		c.err("ERR EXEC without MULTI")
 		cc.failed.Add(1)
 		return
 	}
-	c.tx = nil
+	c.tx.multi = nil
 	defer c.s.watch.unwatch(c)
 	if tx.dirty {
 		c.err("EXECABORT Transaction discarded because of previous errors.")
@@ -142,11 +152,11 @@ func cmdExec(c *conn, _ [][]byte) {
 		return
 	}
 	c.array(len(tx.queued))
-	c.inExec = true
+	c.tx.inExec = true
 	for _, q := range tx.queued {
 		c.run(q.cmd, q.args)
 	}
-	c.inExec = false
+	c.tx.inExec = false
 	if c.trk != nil && c.trk.caching { // CLIENT CACHING covered the whole transaction
 		c.s.trk.mu.Lock()
 		c.trk.caching = false

@@ -61,14 +61,14 @@ func (w *watcher) watch(c *conn, keys [][]byte) {
 		c.expireDue(k)
 	}
 	first := 0
-	if c.watch != nil {
-		first = len(c.watch.keys)
+	if c.tx.watch != nil {
+		first = len(c.tx.watch.keys)
 	}
 	w.register(c, keys)
-	for i := first; i < len(c.watch.keys); i++ {
+	for i := first; i < len(c.tx.watch.keys); i++ {
 		var ok bool
-		c.scratch, _, ok = c.s.store.Peek(c.scratch[:0], []byte(c.watch.keys[i]))
-		c.watch.existed = append(c.watch.existed, ok)
+		c.scratch, _, ok = c.s.store.Peek(c.scratch[:0], []byte(c.tx.watch.keys[i]))
+		c.tx.watch.existed = append(c.tx.watch.existed, ok)
 	}
 }
 
@@ -78,8 +78,8 @@ func (w *watcher) register(c *conn, keys [][]byte) {
 	if w.keys == nil {
 		w.keys = make(map[string]map[*conn]struct{})
 	}
-	if c.watch == nil {
-		c.watch = &watchState{}
+	if c.tx.watch == nil {
+		c.tx.watch = &watchState{}
 		w.active.Add(1)
 	}
 	for _, k := range keys {
@@ -92,26 +92,26 @@ func (w *watcher) register(c *conn, keys [][]byte) {
 			w.keys[string(k)] = conns
 		}
 		conns[c] = struct{}{}
-		c.watch.keys = append(c.watch.keys, string(k))
+		c.tx.watch.keys = append(c.tx.watch.keys, string(k))
 	}
 }
 
 // unwatch forgets every key c watches (UNWATCH, EXEC, DISCARD, RESET, and
 // a closed connection).
 func (w *watcher) unwatch(c *conn) {
-	if c.watch == nil {
+	if c.tx.watch == nil {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, k := range c.watch.keys {
+	for _, k := range c.tx.watch.keys {
 		conns := w.keys[k]
 		delete(conns, c)
 		if len(conns) == 0 {
 			delete(w.keys, k)
 		}
 	}
-	c.watch = nil
+	c.tx.watch = nil
 	w.active.Add(-1)
 }
 
@@ -122,7 +122,7 @@ func (w *watcher) touch(key []byte) {
 	}
 	w.mu.Lock()
 	for c := range w.keys[string(key)] {
-		c.watch.dirty.Store(true)
+		c.tx.watch.dirty.Store(true)
 	}
 	w.mu.Unlock()
 }
@@ -152,22 +152,22 @@ func (w *watcher) beforeFlush(s *Server) {
 // modified, or existed at WATCH and is gone now (expired: reading it
 // removes it, or hides it during CLIENT PAUSE).
 func (w *watcher) failed(c *conn) bool {
-	if c.watch == nil {
+	if c.tx.watch == nil {
 		return false
 	}
-	for i, k := range c.watch.keys {
+	for i, k := range c.tx.watch.keys {
 		var ok bool
 		c.scratch, _, ok = c.s.store.Peek(c.scratch[:0], []byte(k)) // removes it if expired
-		if c.watch.existed[i] && !ok {
+		if c.tx.watch.existed[i] && !ok {
 			return true // deleted or expired; hidden, not removed, during CLIENT PAUSE
 		}
 	}
-	return c.watch.dirty.Load()
+	return c.tx.watch.dirty.Load()
 }
 
 // WATCH key [key ...]
 func cmdWatch(c *conn, args [][]byte) {
-	if c.tx != nil {
+	if c.tx.multi != nil {
 		c.err("ERR WATCH inside MULTI is not allowed")
 		return
 	}
