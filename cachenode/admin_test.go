@@ -399,7 +399,7 @@ func TestClientPause(t *testing.T) {
 	admin.do("CLIENT", "PAUSE", "600000", "ALL")
 	writer.send(encode("GET", "k"))
 	deadline := time.Now().Add(10 * time.Second)
-	for s.pause.Load() == nil && time.Now().Before(deadline) {
+	for s.pause.state.Load() == nil && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	done := make(chan struct{})

@@ -107,10 +107,10 @@ func BenchmarkPipelineGet16(b *testing.B) {
 	batch := []byte(strings.Repeat(encode("GET", "key:000000001"), 16))
 	fc := &fakeConn{in: batch, off: len(batch), rounds: b.N}
 	c := newConn(s, fc)
-	s.connWG.Add(1)
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
+	s.life.connWG.Add(1)
+	s.net.mu.Lock()
+	s.net.conns[c] = struct{}{}
+	s.net.mu.Unlock()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(batch)))
 	b.ResetTimer()
@@ -153,10 +153,10 @@ func BenchmarkPipelineSet16(b *testing.B) {
 	in := []byte(batch.String())
 	fc := &fakeConn{in: in, off: len(in), rounds: b.N}
 	c := newConn(s, fc)
-	s.connWG.Add(1)
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
+	s.life.connWG.Add(1)
+	s.net.mu.Lock()
+	s.net.conns[c] = struct{}{}
+	s.net.mu.Unlock()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
 	b.ResetTimer()

@@ -1,10 +1,18 @@
 package cachenode
 
 import (
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachetier/cachetier/internal/resp"
 )
+
+// pauseControl is the server's CLIENT PAUSE.
+type pauseControl struct {
+	mu    sync.Mutex                 // serialises CLIENT PAUSE / UNPAUSE
+	state atomic.Pointer[pauseState] // the pause in effect, nil if none; read by every command
+}
 
 // pauseState is a CLIENT PAUSE in effect. It is immutable: a new PAUSE or
 // an UNPAUSE replaces it and closes its changed channel, so waiting
@@ -18,15 +26,15 @@ type pauseState struct {
 // setPause replaces the pause in effect by p (nil: unpause). With merge, p
 // takes the later end and the stronger mode of the pause it replaces.
 func (s *Server) setPause(p *pauseState, merge bool) {
-	s.pauseMu.Lock()
-	defer s.pauseMu.Unlock()
-	if old := s.pause.Load(); merge && old != nil {
+	s.pause.mu.Lock()
+	defer s.pause.mu.Unlock()
+	if old := s.pause.state.Load(); merge && old != nil {
 		p.all = p.all || old.all
 		if old.until.After(p.until) {
 			p.until = old.until
 		}
 	}
-	old := s.pause.Swap(p)
+	old := s.pause.state.Swap(p)
 	if old != nil {
 		close(old.changed)
 	}
@@ -44,7 +52,7 @@ func (s *Server) setPause(p *pauseState, merge bool) {
 func (c *conn) waitPause(write bool) {
 	c.flush()
 	for {
-		p := c.s.pause.Load()
+		p := c.s.pause.state.Load()
 		if p == nil || !(p.all || write) {
 			return
 		}
@@ -57,7 +65,7 @@ func (c *conn) waitPause(write bool) {
 		select {
 		case <-p.changed:
 		case <-t.C:
-		case <-c.s.closed:
+		case <-c.s.life.closed:
 			t.Stop()
 			return
 		}
@@ -67,9 +75,9 @@ func (c *conn) waitPause(write bool) {
 
 // setPauseExpired clears p if it is still the pause in effect.
 func (s *Server) setPauseExpired(p *pauseState) {
-	s.pauseMu.Lock()
-	defer s.pauseMu.Unlock()
-	if s.pause.CompareAndSwap(p, nil) {
+	s.pause.mu.Lock()
+	defer s.pause.mu.Unlock()
+	if s.pause.state.CompareAndSwap(p, nil) {
 		close(p.changed)
 		s.store.PauseExpiry(0)
 	}

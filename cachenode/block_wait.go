@@ -14,7 +14,7 @@ import (
 // command has run (block), outside the locks commands run under; CLIENT
 // UNBLOCK, Shutdown and the client leaving end it early.
 
-// Values of conn.blockState.
+// Values of conn.wait.state.
 const (
 	blockNone         int32 = iota // not blocked
 	blockWaiting                   // in WAIT
@@ -67,10 +67,10 @@ func (c *conn) block() bool {
 	if !c.flush() {
 		return false
 	}
-	c.s.blocked.Add(1) // taken off by whoever ends the wait: endBlock or unblock
+	c.s.stats.blocked.Add(1) // taken off by whoever ends the wait: endBlock or unblock
 	c.wait.state.Store(blockWaiting)
 	for {
-		if c.s.shuttingDown.Load() {
+		if c.s.life.shuttingDown.Load() {
 			c.endBlock()
 			return false
 		}
@@ -94,7 +94,7 @@ func (c *conn) block() bool {
 			}
 			continue
 		}
-		if c.s.shuttingDown.Load() { // Shutdown's deadline may have been replaced
+		if c.s.life.shuttingDown.Load() { // Shutdown's deadline may have been replaced
 			continue
 		}
 		err := c.rd.Fill()
@@ -112,7 +112,7 @@ func (c *conn) block() bool {
 func (c *conn) endBlock() int32 {
 	st := c.wait.state.Swap(blockNone)
 	if st == blockWaiting {
-		c.s.blocked.Add(-1)
+		c.s.stats.blocked.Add(-1)
 	}
 	return st
 }
@@ -123,7 +123,7 @@ func (c *conn) unblock(mode int32) bool {
 	if !c.wait.state.CompareAndSwap(blockWaiting, mode) {
 		return false
 	}
-	c.s.blocked.Add(-1)
+	c.s.stats.blocked.Add(-1)
 	c.wake()
 	return true
 }
@@ -150,14 +150,14 @@ func cmdClientUnblock(c *conn, args [][]byte) {
 		mode = blockUnblockError
 	}
 	var target *conn
-	c.s.mu.Lock()
-	for cl := range c.s.conns {
+	c.s.net.mu.Lock()
+	for cl := range c.s.net.conns {
 		if cl.id == id {
 			target = cl
 			break
 		}
 	}
-	c.s.mu.Unlock()
+	c.s.net.mu.Unlock()
 	if target != nil && target.unblock(mode) {
 		c.int(1)
 		return

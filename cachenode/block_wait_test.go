@@ -97,26 +97,26 @@ func TestWait(t *testing.T) {
 	// A blocked client that leaves frees its slot.
 	gone := dialRaw(t, s.Addr().String())
 	gone.send("WAIT 1 0\r\n")
-	for deadline := time.Now().Add(10 * time.Second); s.blocked.Load() != 1; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); s.stats.blocked.Load() != 1; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("WAIT did not block")
 		}
 	}
 	gone.nc.Close()
 	conns := func() int {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return len(s.conns)
+		s.net.mu.Lock()
+		defer s.net.mu.Unlock()
+		return len(s.net.conns)
 	}
-	for deadline := time.Now().Add(10 * time.Second); s.blocked.Load() != 0 || conns() != 1; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); s.stats.blocked.Load() != 0 || conns() != 1; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("blocked client that closed still counted: blocked %d, connections %d", s.blocked.Load(), conns())
+			t.Fatalf("blocked client that closed still counted: blocked %d, connections %d", s.stats.blocked.Load(), conns())
 		}
 	}
 
 	// Shutdown does not wait for a WAIT without a timeout.
 	c.send("WAIT 1 0\r\n")
-	for deadline := time.Now().Add(10 * time.Second); s.blocked.Load() != 1; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); s.stats.blocked.Load() != 1; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("WAIT did not block")
 		}

@@ -292,14 +292,14 @@ func cmdClientList(c *conn, args [][]byte) {
 		c.err(errSyntax)
 		return
 	}
-	c.s.mu.Lock()
-	conns := make([]*conn, 0, len(c.s.conns))
-	for cl := range c.s.conns {
+	c.s.net.mu.Lock()
+	conns := make([]*conn, 0, len(c.s.net.conns))
+	for cl := range c.s.net.conns {
 		if !typeNone && (ids == nil || ids[cl.id]) {
 			conns = append(conns, cl)
 		}
 	}
-	c.s.mu.Unlock()
+	c.s.net.mu.Unlock()
 	sort.Slice(conns, func(i, j int) bool { return conns[i].id < conns[j].id })
 	now := time.Now()
 	var b []byte
@@ -437,8 +437,8 @@ func cmdClientKill(c *conn, args [][]byte) {
 		}
 	}
 	killed := 0
-	c.s.mu.Lock()
-	for cl := range c.s.conns {
+	c.s.net.mu.Lock()
+	for cl := range c.s.net.conns {
 		if !f.match(c, cl) {
 			continue
 		}
@@ -449,10 +449,10 @@ func cmdClientKill(c *conn, args [][]byte) {
 		}
 		// Gone from the client list at once, as in Redis (its goroutine,
 		// which ends on the closed socket, would remove it a little later).
-		delete(c.s.conns, cl)
+		delete(c.s.net.conns, cl)
 		cl.kill()
 	}
-	c.s.mu.Unlock()
+	c.s.net.mu.Unlock()
 	if !oldForm {
 		c.int(int64(killed))
 	} else if killed == 0 {

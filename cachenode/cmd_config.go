@@ -67,18 +67,18 @@ var configParams = []configParam{
 	{"bind", func(s *Server) string { return hostOf(s) }, nil},
 	{"client-query-buffer-limit", func(*Server) string { return strconv.Itoa(resp.DefaultMaxQueryBuffer) }, nil},
 	{"databases", func(*Server) string { return "1" }, nil},
-	{"maxclients", func(s *Server) string { return strconv.FormatInt(s.maxClients.Load(), 10) },
+	{"maxclients", func(s *Server) string { return strconv.FormatInt(s.settings.maxClients.Load(), 10) },
 		setMaxClients},
-	{"maxmemory", func(s *Server) string { return strconv.FormatInt(s.maxMemory.Load(), 10) }, setMaxMemory},
-	{"maxmemory-policy", func(s *Server) string { return store.Policy(s.policy.Load()).String() }, setPolicy},
+	{"maxmemory", func(s *Server) string { return strconv.FormatInt(s.settings.maxMemory.Load(), 10) }, setMaxMemory},
+	{"maxmemory-policy", func(s *Server) string { return store.Policy(s.settings.policy.Load()).String() }, setPolicy},
 	{"port", func(s *Server) string { return portOf(s) }, nil},
 	{"proto-max-bulk-len", func(*Server) string { return strconv.Itoa(resp.DefaultMaxBulk) }, nil},
-	{"requirepass", func(s *Server) string { return *s.requirePass.Load() }, setRequirePass},
+	{"requirepass", func(s *Server) string { return *s.settings.requirePass.Load() }, setRequirePass},
 	{"save", func(*Server) string { return "" }, fixedValue("")},
 	{"timeout", func(s *Server) string {
-		return strconv.FormatInt(int64(time.Duration(s.timeout.Load())/time.Second), 10)
+		return strconv.FormatInt(int64(time.Duration(s.settings.timeout.Load())/time.Second), 10)
 	},
-		intSetter(0, 1<<31-1, func(s *Server, n int64) { s.timeout.Store(int64(time.Duration(n) * time.Second)) })},
+		intSetter(0, 1<<31-1, func(s *Server, n int64) { s.settings.timeout.Store(int64(time.Duration(n) * time.Second)) })},
 }
 
 func hostOf(s *Server) string {
@@ -148,7 +148,7 @@ func setMaxClients(s *Server, b []byte) (func(), string) {
 	if allowed, _ := fitOpenFiles(n); allowed < n {
 		return nil, "The operating system is not able to handle the specified number of clients, try with " + strconv.FormatInt(max(allowed, 1), 10)
 	}
-	return func() { s.maxClients.Store(n) }, ""
+	return func() { s.settings.maxClients.Store(n) }, ""
 }
 
 func setMaxMemory(s *Server, b []byte) (func(), string) {
@@ -157,7 +157,7 @@ func setMaxMemory(s *Server, b []byte) (func(), string) {
 		return nil, "argument must be a memory value"
 	}
 	return func() {
-		s.maxMemory.Store(n)
+		s.settings.maxMemory.Store(n)
 		s.store.SetMaxMemory(n)
 		if n > 0 {
 			_ = s.store.EnsureMemory() // evict now, like Redis after lowering maxmemory
@@ -171,14 +171,14 @@ func setPolicy(s *Server, b []byte) (func(), string) {
 		return nil, "argument(s) must be one of the following: volatile-lru, volatile-random, volatile-ttl, allkeys-lru, allkeys-random, noeviction"
 	}
 	return func() {
-		s.policy.Store(int64(p))
+		s.settings.policy.Store(int64(p))
 		s.store.SetPolicy(p)
 	}, ""
 }
 
 func setRequirePass(s *Server, b []byte) (func(), string) {
 	v := string(b)
-	return func() { s.requirePass.Store(&v) }, ""
+	return func() { s.settings.requirePass.Store(&v) }, ""
 }
 
 func cmdConfigGet(c *conn, args [][]byte) {

@@ -69,7 +69,7 @@ func (c *conn) checkPassword(user, pass []byte) bool {
 	if string(user) != "default" {
 		return false
 	}
-	want := *c.s.requirePass.Load()
+	want := *c.s.settings.requirePass.Load()
 	if want == "" {
 		return true // the default user has no password: any password works
 	}
@@ -89,7 +89,7 @@ func cmdAuth(c *conn, args [][]byte) {
 	c.mon.redact = 1<<1 | 1<<(len(args)-1) // MONITOR shows neither user nor password, as Redis
 	user, pass := []byte("default"), args[1]
 	if len(args) == 2 {
-		if *c.s.requirePass.Load() == "" {
+		if *c.s.settings.requirePass.Load() == "" {
 			c.err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 			return
 		}

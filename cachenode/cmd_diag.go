@@ -167,9 +167,9 @@ func cmdMemoryStats(c *conn, _ [][]byte) {
 	var st store.Stats
 	c.s.store.UpdateStats(&st)
 	r := rss()
-	c.s.mu.Lock()
-	clients := len(c.s.conns)
-	c.s.mu.Unlock()
+	c.s.net.mu.Lock()
+	clients := len(c.s.net.conns)
+	c.s.net.mu.Unlock()
 	perKey := int64(0)
 	if st.Keys > 0 {
 		perKey = st.UsedMemory / int64(st.Keys)

@@ -122,9 +122,9 @@ func (s *Server) info(want map[string]bool) []byte {
 	s.store.UpdateStats(&st)
 	now := time.Now()
 	up := now.Sub(s.start)
-	s.mu.Lock()
-	clients := len(s.conns)
-	s.mu.Unlock()
+	s.net.mu.Lock()
+	clients := len(s.net.conns)
+	s.net.mu.Unlock()
 
 	if section("Server") {
 		exe, _ := os.Executable()
@@ -153,9 +153,9 @@ func (s *Server) info(want map[string]bool) []byte {
 	if section("Clients") {
 		kv("connected_clients", clients)
 		kv("cluster_connections", 0)
-		kv("maxclients", s.maxClients.Load())
-		kv("client_recent_max_output_buffer", s.maxOut.Load())
-		kv("blocked_clients", s.blocked.Load())
+		kv("maxclients", s.settings.maxClients.Load())
+		kv("client_recent_max_output_buffer", s.stats.maxOut.Load())
+		kv("blocked_clients", s.stats.blocked.Load())
 		kv("tracking_clients", s.trk.active.Load())
 	}
 	opsRate, inKbps, outKbps, peak := s.instant(st.UsedMemory)
@@ -172,9 +172,9 @@ func (s *Server) info(want map[string]bool) []byte {
 			peakPerc = float64(st.UsedMemory) * 100 / float64(peak)
 		}
 		kv("used_memory_peak_perc", strconv.FormatFloat(peakPerc, 'f', 2, 64)+"%")
-		kv("maxmemory", s.maxMemory.Load())
-		kv("maxmemory_human", humanBytes(s.maxMemory.Load()))
-		kv("maxmemory_policy", store.Policy(s.policy.Load()).String())
+		kv("maxmemory", s.settings.maxMemory.Load())
+		kv("maxmemory_human", humanBytes(s.settings.maxMemory.Load()))
+		kv("maxmemory_policy", store.Policy(s.settings.policy.Load()).String())
 		ratio := 0.0
 		if st.UsedMemory > 0 {
 			ratio = float64(r) / float64(st.UsedMemory)
@@ -194,14 +194,14 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("aof_last_bgrewrite_status", "ok")
 		kv("aof_last_write_status", "ok")
 	}
-	base := s.base.Load()
+	base := s.stats.base.Load()
 	if section("Stats") {
 		var calls uint64
-		for i := range s.stats {
+		for i := range s.stats.byCmd {
 			n, _, _ := s.counts(i)
 			calls += since(n, base.calls[i])
 		}
-		kv("total_connections_received", since(s.connsTotal.Load(), base.conns))
+		kv("total_connections_received", since(s.stats.connsTotal.Load(), base.conns))
 		kv("total_commands_processed", calls)
 		kv("instantaneous_ops_per_sec", int64(opsRate))
 		in, out := s.netTotals()
@@ -209,13 +209,13 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("total_net_output_bytes", since(out, base.netOut))
 		kv("instantaneous_input_kbps", strconv.FormatFloat(inKbps, 'f', 2, 64))
 		kv("instantaneous_output_kbps", strconv.FormatFloat(outKbps, 'f', 2, 64))
-		kv("rejected_connections", since(s.rejected.Load(), base.rejected))
+		kv("rejected_connections", since(s.stats.rejected.Load(), base.rejected))
 		kv("expired_keys", since(st.Expired, base.expired))
 		kv("evicted_keys", since(st.Evicted, base.evicted))
 		kv("keyspace_hits", since(st.Hits, base.hits))
 		kv("keyspace_misses", since(st.Misses, base.misses))
 		kv("unexpected_error_replies", 0)
-		kv("total_error_replies", s.errStats.total.Load())
+		kv("total_error_replies", s.stats.errors.total.Load())
 		kv("pubsub_channels", 0)
 		kv("pubsub_patterns", 0)
 		keys, items, prefixes := s.trk.sizes()
@@ -237,7 +237,7 @@ func (s *Server) info(want map[string]bool) []byte {
 	}
 	if section("Commandstats") {
 		for _, cmd := range commandList {
-			st := &s.stats[cmd.id]
+			st := &s.stats.byCmd[cmd.id]
 			id := cmd.id
 			calls, failed, rejected := s.counts(id)
 			calls, failed, rejected = since(calls, base.calls[id]), since(failed, base.failed[id]), since(rejected, base.rejectedCmd[id])
@@ -253,7 +253,7 @@ func (s *Server) info(want map[string]bool) []byte {
 		}
 	}
 	if section("Errorstats") {
-		s.errStats.appendInfo(&b)
+		s.stats.errors.appendInfo(&b)
 	}
 	if section("Cluster") {
 		kv("cluster_enabled", 0)

@@ -527,9 +527,9 @@ func cmdObjectRefCount(c *conn, args [][]byte) {
 	}
 	// Redis shares the objects of the integers 0..9999 (refcount INT_MAX)
 	// unless maxmemory is set with an LRU or LFU policy.
-	pol := store.Policy(c.s.policy.Load())
+	pol := store.Policy(c.s.settings.policy.Load())
 	lru := pol == store.AllKeysLRU || pol == store.VolatileLRU
-	if n, isInt := resp.ParseInt(v); isInt && n >= 0 && n < sharedInts && (c.s.maxMemory.Load() == 0 || !lru) {
+	if n, isInt := resp.ParseInt(v); isInt && n >= 0 && n < sharedInts && (c.s.settings.maxMemory.Load() == 0 || !lru) {
 		c.int(sharedRefcount)
 		return
 	}

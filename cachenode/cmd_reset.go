@@ -27,7 +27,7 @@ func cmdReset(c *conn, _ [][]byte) {
 	}
 	c.tx.multi = nil // RESET discards a transaction
 	c.s.watch.unwatch(c)
-	if *c.s.requirePass.Load() != "" {
+	if *c.s.settings.requirePass.Load() != "" {
 		c.info.authed = false
 		c.rd.Unauthenticated = true
 	}

@@ -70,10 +70,10 @@ func (c *conn) check(args [][]byte) (cmd *command, refusal string) {
 	// too, and must run for it once the pause is over. EXEC of a
 	// transaction that writes counts as a write.
 	write := cmd.flags&flagWrite != 0 || (cmd == execCmd && c.tx.multi != nil && c.tx.multi.writes)
-	if p := c.s.pause.Load(); p != nil && (p.all || write) {
+	if p := c.s.pause.state.Load(); p != nil && (p.all || write) {
 		c.waitPause(write)
 	}
-	if cmd.flags&flagDenyOOM != 0 && c.s.maxMemory.Load() > 0 && c.s.store.EnsureMemory() != nil {
+	if cmd.flags&flagDenyOOM != 0 && c.s.settings.maxMemory.Load() > 0 && c.s.store.EnsureMemory() != nil {
 		return cmd, errOOM
 	}
 	return cmd, ""
@@ -117,7 +117,7 @@ func (c *conn) run(cmd *command, args [][]byte) {
 	if c.ncmd%latencySample == 1 {
 		start := time.Now()
 		cmd.run(c, args)
-		c.s.stats[cmd.id].sample(time.Since(start))
+		c.s.stats.byCmd[cmd.id].sample(time.Since(start))
 	} else {
 		cmd.run(c, args)
 	}

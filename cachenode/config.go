@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachetier/cachetier/cachenode/internal/store"
@@ -83,6 +84,15 @@ func (c *Config) withDefaults() (Config, store.Policy, error) {
 	}
 	cfg.MaxMemoryPolicy = p.String()
 	return cfg, p, nil
+}
+
+// settings are the values CONFIG SET changes, read without a lock.
+type settings struct {
+	maxMemory   atomic.Int64
+	policy      atomic.Int64 // store.Policy
+	maxClients  atomic.Int64
+	timeout     atomic.Int64 // time.Duration
+	requirePass atomic.Pointer[string]
 }
 
 // ErrInvalidSize is returned (wrapped) by ParseSize for a malformed size.

@@ -80,7 +80,7 @@ type replyMode struct {
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
 		s:      s,
-		id:     s.nextID.Add(1),
+		id:     s.net.nextID.Add(1),
 		connIO: connIO{nc: nc, proto: 2},
 		info: clientInfo{
 			created: time.Now(),
@@ -88,8 +88,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 			laddr:   nc.LocalAddr().String(),
 		},
 	}
-	c.st = &s.stripes[c.id%statStripes]
-	c.info.authed = *s.requirePass.Load() == ""
+	c.st = &s.stats.stripes[c.id%statStripes]
+	c.info.authed = *s.settings.requirePass.Load() == ""
 	c.io = newRawIO(nc)
 	c.rd = resp.NewReader(c)
 	c.rd.Unauthenticated = !c.info.authed
@@ -116,7 +116,7 @@ func (c *conn) interrupt() { _ = c.nc.SetReadDeadline(time.Now()) }
 
 // authRequired reports whether the client must still authenticate.
 func (c *conn) authRequired() bool {
-	return !c.info.authed && *c.s.requirePass.Load() != ""
+	return !c.info.authed && *c.s.settings.requirePass.Load() != ""
 }
 
 func (c *conn) serve() {
@@ -168,10 +168,10 @@ func (c *conn) serve() {
 		if !c.flush() {
 			return
 		}
-		if c.s.shuttingDown.Load() {
+		if c.s.life.shuttingDown.Load() {
 			return
 		}
-		timeout := time.Duration(c.s.timeout.Load())
+		timeout := time.Duration(c.s.settings.timeout.Load())
 		if c.mon.on.Load() {
 			timeout = 0 // as in Redis, the idle timeout spares monitors (they only read)
 		}
@@ -181,7 +181,7 @@ func (c *conn) serve() {
 		} else if c.rdl {
 			woken = c.armRead(time.Time{})
 		}
-		if c.s.shuttingDown.Load() { // Shutdown may have set a deadline we just replaced
+		if c.s.life.shuttingDown.Load() { // Shutdown may have set a deadline we just replaced
 			return
 		}
 		if c.rd.Unauthenticated && !c.authRequired() {
@@ -193,7 +193,7 @@ func (c *conn) serve() {
 		err = c.rd.Fill()
 		// takeWake locks before it looks at woken: a wake may have moved the
 		// deadline and not yet set woken.
-		if err != nil && isTimeout(err) && !c.s.shuttingDown.Load() && c.takeWake(timeout) {
+		if err != nil && isTimeout(err) && !c.s.life.shuttingDown.Load() && c.takeWake(timeout) {
 			continue // another connection queued invalidation messages (CLIENT TRACKING)
 		}
 		c.info.lastActive.Store(time.Now().UnixNano())
@@ -203,7 +203,7 @@ func (c *conn) serve() {
 			case errors.Is(err, resp.ErrQueryBufferLimit):
 				c.s.log.Warn("cachenode: closing client that reached max query buffer length",
 					"client", c.info.addr, "limit", c.rd.MaxQueryBuffer)
-			case errors.As(err, &ne) && ne.Timeout() && !c.s.shuttingDown.Load():
+			case errors.As(err, &ne) && ne.Timeout() && !c.s.life.shuttingDown.Load():
 				c.s.log.Debug("cachenode: closing idle client", "client", c.info.addr, "timeout", timeout)
 			}
 			return
@@ -221,8 +221,9 @@ func (c *conn) wake() {
 }
 
 // armRead sets the read deadline for the next wait for input (zero: none),
-// unless a wake is pending, and reports whether one is. It holds wakeMu, so
-// it never replaces the deadline a concurrent wake has just set.
+// unless a wake is pending, and reports whether one is. It holds
+// inbox.wakeMu, so it never replaces the deadline a concurrent wake has just
+// set.
 func (c *conn) armRead(d time.Time) (woken bool) {
 	c.inbox.wakeMu.Lock()
 	defer c.inbox.wakeMu.Unlock()
@@ -237,8 +238,8 @@ func (c *conn) armRead(d time.Time) (woken bool) {
 // takeWake reports whether wake was called since the last takeWake and, if
 // so, puts back the read deadline serve uses (timeout, or none). A read that
 // timed out while woken is false hit serve's own deadline: wake changes the
-// deadline and sets woken under wakeMu, and takeWake restores the deadline
-// and clears woken under it.
+// deadline and sets woken under inbox.wakeMu, and takeWake restores the
+// deadline and clears woken under it.
 func (c *conn) takeWake(timeout time.Duration) bool {
 	c.inbox.wakeMu.Lock()
 	defer c.inbox.wakeMu.Unlock()

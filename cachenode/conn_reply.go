@@ -34,7 +34,7 @@ const (
 
 func (c *conn) ok() { c.out = append(c.out, "+OK\r\n"...) }
 
-func (c *conn) err(msg string) { c.out = resp.AppendError(c.out, msg); c.s.errStats.count(msg) }
+func (c *conn) err(msg string) { c.out = resp.AppendError(c.out, msg); c.s.stats.errors.count(msg) }
 
 func (c *conn) int(n int64) { c.out = resp.AppendInt(c.out, n) }
 
@@ -78,10 +78,10 @@ func (c *conn) flush() bool {
 	if len(c.out) == 0 {
 		return true
 	}
-	if n := int64(len(c.out)); n > c.s.maxOut.Load() {
-		c.s.maxOut.Store(n) // racy max: a statistic, not a limit
+	if n := int64(len(c.out)); n > c.s.stats.maxOut.Load() {
+		c.s.stats.maxOut.Store(n) // racy max: a statistic, not a limit
 	}
-	timeout := time.Duration(c.s.timeout.Load())
+	timeout := time.Duration(c.s.settings.timeout.Load())
 	if timeout > 0 {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
 		c.wdl = true

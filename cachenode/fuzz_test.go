@@ -46,10 +46,10 @@ func FuzzCommands(f *testing.F) {
 		defer s.Close()
 		fc := &recConn{fakeConn: fakeConn{in: in}}
 		c := newConn(s, fc)
-		s.connWG.Add(1)
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
+		s.life.connWG.Add(1)
+		s.net.mu.Lock()
+		s.net.conns[c] = struct{}{}
+		s.net.mu.Unlock()
 		done := make(chan struct{})
 		go func() { c.serve(); close(done) }()
 		select {

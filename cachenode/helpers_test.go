@@ -186,9 +186,9 @@ func bytesContains(s, sub string) bool { return strings.Contains(s, sub) }
 func waitNoConns(t *testing.T, s *Server) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		s.mu.Lock()
-		n := len(s.conns)
-		s.mu.Unlock()
+		s.net.mu.Lock()
+		n := len(s.net.conns)
+		s.net.mu.Unlock()
 		if n == 0 {
 			return
 		}

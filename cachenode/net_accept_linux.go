@@ -62,7 +62,7 @@ func (s *Server) listen(addr string) (net.Listener, error) {
 		f.Close()
 		return nil, err
 	}
-	l := &rawListener{f: f, rc: rc, addr: tl.Addr(), closer: s.closer}
+	l := &rawListener{f: f, rc: rc, addr: tl.Addr(), closer: s.net.closer}
 	l.fn = func(fd uintptr) bool {
 		for {
 			l.rlen = uint32(unsafe.Sizeof(l.rsa))

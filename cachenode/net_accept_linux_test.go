@@ -60,13 +60,13 @@ func TestRawListener(t *testing.T) {
 	if r := c.do("PING"); r != "+PONG\r\n" {
 		t.Fatalf("PING: %q", r)
 	}
-	s.mu.Lock()
-	for cn := range s.conns {
+	s.net.mu.Lock()
+	for cn := range s.net.conns {
 		if _, ok := cn.nc.(*sockConn); !ok {
 			t.Errorf("accepted connection is a %T, want *sockConn", cn.nc)
 		}
 	}
-	s.mu.Unlock()
+	s.net.mu.Unlock()
 	info := c.do("CLIENT", "INFO")
 	if got, want := clientField(info, "addr"), c.nc.LocalAddr().String(); got != want {
 		t.Errorf("CLIENT INFO addr=%s, want %s", got, want)
@@ -101,7 +101,7 @@ func TestRawListener(t *testing.T) {
 	waitNoConns(t, s)
 
 	// Every descriptor is released within closeDelay (and a bit).
-	s.closer.flush()
+	s.net.closer.flush()
 	base := openFDs(t)
 	churn(t, s, addr, 20)
 	for deadline := time.Now().Add(closeDelay + 5*time.Second); openFDs(t) > base; {
@@ -112,9 +112,9 @@ func TestRawListener(t *testing.T) {
 	}
 
 	// No more than the bound (closeBatchMax here) are ever held.
-	churn(t, s, addr, s.closer.max+20)
-	if held := openFDs(t) - base; held >= s.closer.max {
-		t.Errorf("%d descriptors held, want fewer than the closer's bound (%d)", held, s.closer.max)
+	churn(t, s, addr, s.net.closer.max+20)
+	if held := openFDs(t) - base; held >= s.net.closer.max {
+		t.Errorf("%d descriptors held, want fewer than the closer's bound (%d)", held, s.net.closer.max)
 	}
 }
 

@@ -3,6 +3,8 @@ package cachenode
 import (
 	"errors"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachetier/cachetier/cachenode/internal/store"
@@ -16,7 +18,7 @@ import (
 // for the CPU when a burst of connections arrives; Serve uses any listener
 // as given.
 func (s *Server) ListenAndServe() error {
-	if s.shuttingDown.Load() {
+	if s.life.shuttingDown.Load() {
 		return ErrServerClosed
 	}
 	ln, err := s.listen(s.cfg.Addr)
@@ -41,40 +43,40 @@ func (s *Server) ListenAndServe() error {
 // until Shutdown or Close; ln is closed when Serve returns. It always returns
 // a non-nil error: ErrServerClosed after Shutdown or Close.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
+	s.net.mu.Lock()
+	if s.net.closing {
+		s.net.mu.Unlock()
 		ln.Close()
 		return ErrServerClosed
 	}
-	s.listeners[ln] = struct{}{}
-	if s.addr == nil {
-		s.addr = ln.Addr()
+	s.net.listeners[ln] = struct{}{}
+	if s.net.addr == nil {
+		s.net.addr = ln.Addr()
 	}
-	s.serveWG.Add(1)
-	s.mu.Unlock()
-	defer s.serveWG.Done()
+	s.life.serveWG.Add(1)
+	s.net.mu.Unlock()
+	defer s.life.serveWG.Done()
 	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
+		s.net.mu.Lock()
+		delete(s.net.listeners, ln)
+		s.net.mu.Unlock()
 		ln.Close()
 	}()
 
 	s.log.Info("cachenode listening",
 		"addr", ln.Addr().String(),
-		"maxmemory", s.maxMemory.Load(),
-		"maxmemory_policy", store.Policy(s.policy.Load()).String(),
-		"maxclients", s.maxClients.Load(),
-		"timeout", time.Duration(s.timeout.Load()).String(),
-		"requirepass", *s.requirePass.Load() != "",
+		"maxmemory", s.settings.maxMemory.Load(),
+		"maxmemory_policy", store.Policy(s.settings.policy.Load()).String(),
+		"maxclients", s.settings.maxClients.Load(),
+		"timeout", time.Duration(s.settings.timeout.Load()).String(),
+		"requirepass", *s.settings.requirePass.Load() != "",
 		"metrics_addr", s.cfg.MetricsAddr)
 
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			if s.shuttingDown.Load() {
+			if s.life.shuttingDown.Load() {
 				return ErrServerClosed
 			}
 			if errors.Is(err, net.ErrClosed) {
@@ -98,16 +100,16 @@ func (s *Server) Serve(ln net.Listener) error {
 // accept registers nc and starts its goroutine, or rejects it when the
 // server is full or closing.
 func (s *Server) accept(nc net.Conn) {
-	s.connsTotal.Add(1)
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
+	s.stats.connsTotal.Add(1)
+	s.net.mu.Lock()
+	if s.net.closing {
+		s.net.mu.Unlock()
 		nc.Close()
 		return
 	}
-	if int64(len(s.conns)) >= s.maxClients.Load() {
-		s.mu.Unlock()
-		s.rejected.Add(1)
+	if int64(len(s.net.conns)) >= s.settings.maxClients.Load() {
+		s.net.mu.Unlock()
+		s.stats.rejected.Add(1)
 		s.logRejected(nc)
 		// Like Redis: best-effort error reply, then close.
 		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
@@ -116,17 +118,25 @@ func (s *Server) accept(nc net.Conn) {
 		return
 	}
 	c := newConn(s, nc)
-	s.conns[c] = struct{}{}
+	s.net.conns[c] = struct{}{}
 	s.trk.addConn(c)
-	s.connWG.Add(1)
-	s.mu.Unlock()
+	s.life.connWG.Add(1)
+	s.net.mu.Unlock()
 	select {
-	case s.idleWorkers <- c: // a goroutine that served a closed connection takes it
+	case s.workers.idle <- c: // a goroutine that served a closed connection takes it
 	default:
-		s.workerWG.Add(1)
-		s.workersStarted.Add(1)
+		s.workers.wg.Add(1)
+		s.workers.started.Add(1)
 		go s.worker(c)
 	}
+}
+
+// workerPool is the goroutines that serve connections: one per
+// connection, kept for a while after its client leaves to serve the next.
+type workerPool struct {
+	idle    chan *conn     // goroutines waiting for a new connection (worker)
+	wg      sync.WaitGroup // every connection goroutine
+	started atomic.Int64   // goroutines started, for tests
 }
 
 // workerIdle is how long a connection goroutine waits for a new connection
@@ -139,16 +149,16 @@ const workerIdle = 30 * time.Second
 // memory that, while clients come and go, is often fresh and page-faulted
 // in, at the moment a burst of new connections wants the CPU.
 func (s *Server) worker(c *conn) {
-	defer s.workerWG.Done()
+	defer s.workers.wg.Done()
 	for {
 		c.serve()
 		t := time.NewTimer(workerIdle)
 		select {
-		case c = <-s.idleWorkers:
+		case c = <-s.workers.idle:
 			t.Stop()
 			continue
 		case <-t.C:
-		case <-s.closed:
+		case <-s.life.closed:
 			t.Stop()
 		}
 		return
@@ -157,8 +167,8 @@ func (s *Server) worker(c *conn) {
 
 func (s *Server) logRejected(nc net.Conn) {
 	now := time.Now().Unix()
-	if last := s.lastRejectLog.Load(); last != now && s.lastRejectLog.CompareAndSwap(last, now) {
+	if last := s.stats.lastRejectLog.Load(); last != now && s.stats.lastRejectLog.CompareAndSwap(last, now) {
 		s.log.Warn("cachenode: max number of clients reached; rejecting connections",
-			"remote", nc.RemoteAddr().String(), "maxclients", s.maxClients.Load())
+			"remote", nc.RemoteAddr().String(), "maxclients", s.settings.maxClients.Load())
 	}
 }

@@ -23,61 +23,46 @@ var ErrServerClosed = errors.New("cachenode: server closed")
 
 // Server is a Redis-protocol cache server. Create it with New, run it with
 // ListenAndServe or Serve, stop it with Shutdown or Close.
+//
+// Its state is grouped by concern; each group says what protects it.
 type Server struct {
-	cfg   Config
+	cfg   Config // as given to New, defaults filled in; immutable
 	log   *slog.Logger
 	store *store.Store
 	start time.Time
 	runID string
 
-	// Settings changeable with CONFIG SET.
-	maxMemory   atomic.Int64
-	policy      atomic.Int64 // store.Policy
-	maxClients  atomic.Int64
-	timeout     atomic.Int64 // time.Duration
-	requirePass atomic.Pointer[string]
-
-	stats    []cmdStats  // indexed by command.id
-	inst     instMetrics // INFO's instantaneous rates and memory peak (instant.go)
-	metrics  *metrics
+	settings settings    // what CONFIG SET changes (config.go)
+	net      netState    // listeners and client connections (net_listen.go)
+	workers  workerPool  // connection goroutines, reused between clients (net_listen.go)
+	life     lifecycle   // shutdown and the goroutines it waits for (server_shutdown.go)
+	stats    serverStats // counters for INFO and the metrics (stats.go)
+	metrics  *metrics    // Prometheus collector over stats and the store (stats_metrics.go)
 	registry *prometheus.Registry
 
-	nextID        atomic.Int64
-	connsTotal    atomic.Uint64
-	rejected      atomic.Uint64
-	stripes       [statStripes]stripe
-	lastRejectLog atomic.Int64
-	maxOut        atomic.Int64             // largest reply batch written (INFO client_recent_max_output_buffer)
-	base          atomic.Pointer[statBase] // counters at the last CONFIG RESETSTAT (zeros before)
+	// State the connections share for the commands that span them, each
+	// with its own lock or atomics.
+	execLock execLock     // MULTI/EXEC: commands read-lock a stripe, EXEC write-locks all (tx_multi.go)
+	watch    watcher      // WATCH (tx_watch.go)
+	trk      tracker      // CLIENT TRACKING (tracking.go)
+	mon      monitors     // MONITOR (push_monitor.go)
+	pause    pauseControl // CLIENT PAUSE (block_pause.go)
+}
 
-	// Safe for concurrent use on their own (own locks, atomics, channels).
-	closer         *deferredCloser // releases disconnected clients' sockets (Linux)
-	idleWorkers    chan *conn      // connection goroutines waiting for a new connection (worker)
-	workerWG       sync.WaitGroup  // connection goroutines
-	workersStarted atomic.Int64    // for tests
-	trk            tracker         // CLIENT TRACKING
-	mon            monitors        // MONITOR
-	blocked        atomic.Int64    // connections in WAIT (INFO blocked_clients)
-	watch          watcher         // WATCH
-	errStats       errorStats      // INFO errorstats
-	execLock       execLock        // MULTI/EXEC: commands read-lock a stripe, EXEC write-locks all
-	connWG         sync.WaitGroup
-	serveWG        sync.WaitGroup
-	closeOnce      sync.Once
-
-	mu        sync.Mutex // protects the fields below
+// netState is the server's listeners and client connections. mu protects
+// every field but the atomics and closer; accept and beginClose both hold
+// it, so no connection is registered after Shutdown took the list.
+type netState struct {
+	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	addr      net.Addr
-	httpSrv   *http.Server
+	addr      net.Addr     // the first listener's
+	httpSrv   *http.Server // metrics, /healthz, /readyz
 	httpLn    net.Listener
-	closing   bool
+	closing   bool // Shutdown or Close began: no new listener or connection
 
-	shuttingDown atomic.Bool   // mirrors closing for lock-free reads
-	closed       chan struct{} // closed when closing is set: ends CLIENT PAUSE waits
-
-	pauseMu sync.Mutex                 // serialises CLIENT PAUSE / UNPAUSE
-	pause   atomic.Pointer[pauseState] // the CLIENT PAUSE in effect, nil if none
+	nextID atomic.Int64    // the last client ID given
+	closer *deferredCloser // releases disconnected clients' sockets (Linux)
 }
 
 // New validates cfg, fills its defaults and returns a Server with an empty
@@ -103,26 +88,28 @@ func New(cfg Config) (*Server, error) {
 	var id [20]byte
 	_, _ = rand.Read(id[:])
 	s := &Server{
-		cfg:         c,
-		log:         c.Logger,
-		start:       time.Now(),
-		runID:       hex.EncodeToString(id[:]),
-		listeners:   make(map[net.Listener]struct{}),
-		closer:      newDeferredCloser(fdLimit),
-		idleWorkers: make(chan *conn),
-		conns:       make(map[*conn]struct{}),
-		closed:      make(chan struct{}),
+		cfg:   c,
+		log:   c.Logger,
+		start: time.Now(),
+		runID: hex.EncodeToString(id[:]),
+		net: netState{
+			listeners: make(map[net.Listener]struct{}),
+			conns:     make(map[*conn]struct{}),
+			closer:    newDeferredCloser(fdLimit),
+		},
+		workers: workerPool{idle: make(chan *conn)},
+		life:    lifecycle{closed: make(chan struct{})},
 	}
-	s.maxMemory.Store(c.MaxMemory)
-	s.policy.Store(int64(pol))
-	s.maxClients.Store(int64(c.MaxClients))
-	s.timeout.Store(int64(c.Timeout))
+	s.settings.maxMemory.Store(c.MaxMemory)
+	s.settings.policy.Store(int64(pol))
+	s.settings.maxClients.Store(int64(c.MaxClients))
+	s.settings.timeout.Store(int64(c.Timeout))
 	pw := c.RequirePass
-	s.requirePass.Store(&pw)
-	s.stats = make([]cmdStats, len(commandList)+1) // last: unknown commands
-	s.base.Store(newStatBase(len(s.stats)))
-	for i := range s.stripes {
-		s.stripes[i].cmd = make([]cmdCount, len(commandList)+1)
+	s.settings.requirePass.Store(&pw)
+	s.stats.byCmd = make([]cmdStats, len(commandList)+1) // last: unknown commands
+	s.stats.base.Store(newStatBase(len(s.stats.byCmd)))
+	for i := range s.stats.stripes {
+		s.stats.stripes[i].cmd = make([]cmdCount, len(commandList)+1)
 	}
 	s.store = store.New(store.Config{MaxMemory: c.MaxMemory, Policy: pol, Tick: s.sampleStats})
 	s.trk.init()
@@ -130,27 +117,27 @@ func New(cfg Config) (*Server, error) {
 	s.registry = prometheus.NewRegistry()
 	s.metrics = newMetrics(s)
 	s.registry.MustRegister(s.metrics)
-	s.inst.ready.Store(true) // after s.store is set: sampleStats reads it
+	s.stats.inst.ready.Store(true) // after s.store is set: sampleStats reads it
 	return s, nil
 }
 
 // Addr returns the address of the first listener being served, or nil until
 // the server listens.
 func (s *Server) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
+	s.net.mu.Lock()
+	defer s.net.mu.Unlock()
+	return s.net.addr
 }
 
 // MetricsAddr returns the address of the metrics HTTP listener, or nil when
 // metrics are off or not listening yet.
 func (s *Server) MetricsAddr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.httpLn == nil {
+	s.net.mu.Lock()
+	defer s.net.mu.Unlock()
+	if s.net.httpLn == nil {
 		return nil
 	}
-	return s.httpLn.Addr()
+	return s.net.httpLn.Addr()
 }
 
 // Registry returns the server's own Prometheus registry (no global state),
@@ -169,15 +156,15 @@ func (s *Server) removeConn(c *conn) {
 	s.mon.remove(c)
 	s.trk.removeConn(c)
 	s.watch.unwatch(c)
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	s.connWG.Done()
+	s.net.mu.Lock()
+	delete(s.net.conns, c)
+	s.net.mu.Unlock()
+	s.life.connWG.Done()
 }
 
 // ready reports whether the server is listening and not shutting down.
 func (s *Server) ready() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return !s.closing && len(s.listeners) > 0
+	s.net.mu.Lock()
+	defer s.net.mu.Unlock()
+	return !s.net.closing && len(s.net.listeners) > 0
 }

@@ -2,8 +2,20 @@ package cachenode
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// lifecycle is the server's shutdown state and the goroutines Shutdown and
+// Close wait for.
+type lifecycle struct {
+	shuttingDown atomic.Bool    // netState.closing, for lock-free reads; set under netState.mu
+	closed       chan struct{}  // closed with shuttingDown set: ends CLIENT PAUSE waits and idle workers
+	connWG       sync.WaitGroup // registered connections
+	serveWG      sync.WaitGroup // Serve loops and the metrics server
+	closeOnce    sync.Once      // closeStore
+}
 
 // commandShutdownGrace bounds how long SHUTDOWN lets the other connections
 // finish the commands they have received before they are closed.
@@ -25,19 +37,19 @@ func (s *Server) shutdownByCommand() {
 // beginClose stops accepting: marks the server closing and closes its
 // listeners. It returns the connections open at that moment.
 func (s *Server) beginClose() (conns []*conn, first bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	first = !s.closing
+	s.net.mu.Lock()
+	defer s.net.mu.Unlock()
+	first = !s.net.closing
 	if first {
-		close(s.closed)
+		close(s.life.closed)
 	}
-	s.closing = true
-	s.shuttingDown.Store(true)
-	for ln := range s.listeners {
+	s.net.closing = true
+	s.life.shuttingDown.Store(true)
+	for ln := range s.net.listeners {
 		ln.Close()
 	}
-	conns = make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
+	conns = make([]*conn, 0, len(s.net.conns))
+	for c := range s.net.conns {
 		conns = append(conns, c)
 	}
 	return conns, first
@@ -62,7 +74,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() {
-		s.connWG.Wait()
+		s.life.connWG.Wait()
 		close(done)
 	}()
 	var err error
@@ -73,16 +85,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.closeConns()
 		<-done
 	}
-	s.mu.Lock()
-	srv := s.httpSrv
-	s.mu.Unlock()
+	s.net.mu.Lock()
+	srv := s.net.httpSrv
+	s.net.mu.Unlock()
 	if srv != nil {
 		if e := srv.Shutdown(ctx); e != nil {
 			srv.Close()
 		}
 	}
-	s.serveWG.Wait()
-	s.workerWG.Wait() // idle connection goroutines end when the server closes
+	s.life.serveWG.Wait()
+	s.workers.wg.Wait() // idle connection goroutines end when the server closes
 	s.closeStore()
 	return err
 }
@@ -93,30 +105,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.beginClose()
 	s.closeConns()
-	s.connWG.Wait()
-	s.mu.Lock()
-	srv := s.httpSrv
-	s.mu.Unlock()
+	s.life.connWG.Wait()
+	s.net.mu.Lock()
+	srv := s.net.httpSrv
+	s.net.mu.Unlock()
 	if srv != nil {
 		srv.Close()
 	}
-	s.serveWG.Wait()
-	s.workerWG.Wait() // idle connection goroutines end when the server closes
+	s.life.serveWG.Wait()
+	s.workers.wg.Wait() // idle connection goroutines end when the server closes
 	s.closeStore()
 	return nil
 }
 
 func (s *Server) closeConns() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
+	s.net.mu.Lock()
+	defer s.net.mu.Unlock()
+	for c := range s.net.conns {
 		c.kill()
 	}
 }
 
 func (s *Server) closeStore() {
-	s.closeOnce.Do(func() {
-		s.closer.stopAndFlush()
+	s.life.closeOnce.Do(func() {
+		s.net.closer.stopAndFlush()
 		s.store.Close()
 	})
 }

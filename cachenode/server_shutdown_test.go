@@ -65,7 +65,7 @@ func TestShutdownCommand(t *testing.T) {
 		t.Error("a connection still answers after SHUTDOWN")
 	}
 	select {
-	case <-s.closed:
+	case <-s.life.closed:
 	default:
 		t.Error("server not closed after SHUTDOWN")
 	}

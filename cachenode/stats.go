@@ -7,6 +7,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// serverStats are the server's counters, for INFO and the Prometheus
+// metrics: atomics, updated without locks on the command path, or types
+// with their own lock.
+type serverStats struct {
+	byCmd         []cmdStats          // sampled execution times, indexed by command id; last: unknown commands
+	stripes       [statStripes]stripe // calls and bytes, striped by connection
+	connsTotal    atomic.Uint64
+	rejected      atomic.Uint64            // connections refused for maxclients
+	lastRejectLog atomic.Int64             // unix second of the last "max number of clients" warning
+	maxOut        atomic.Int64             // largest reply batch written (INFO client_recent_max_output_buffer)
+	blocked       atomic.Int64             // connections in WAIT (INFO blocked_clients)
+	base          atomic.Pointer[statBase] // counters at the last CONFIG RESETSTAT (zeros before)
+	inst          instMetrics              // INFO's instantaneous rates and memory peak (stats_instant.go)
+	errors        errorStats               // INFO errorstats
+}
+
 // cmdStats are one command's counters, updated lock-free by connections and
 // read by INFO commandstats and the Prometheus collector.
 type cmdStats struct {
@@ -38,8 +54,8 @@ type cmdCount struct {
 
 // counts sums command id's counters over the stripes.
 func (s *Server) counts(id int) (calls, failed, rejected uint64) {
-	for i := range s.stripes {
-		c := &s.stripes[i].cmd[id]
+	for i := range s.stats.stripes {
+		c := &s.stats.stripes[i].cmd[id]
 		calls += c.calls.Load()
 		failed += c.failed.Load()
 		rejected += c.rejected.Load()
@@ -49,9 +65,9 @@ func (s *Server) counts(id int) (calls, failed, rejected uint64) {
 
 // netTotals sums the bytes read from and written to clients.
 func (s *Server) netTotals() (in, out uint64) {
-	for i := range s.stripes {
-		in += s.stripes[i].netIn.Load()
-		out += s.stripes[i].netOut.Load()
+	for i := range s.stats.stripes {
+		in += s.stats.stripes[i].netIn.Load()
+		out += s.stats.stripes[i].netOut.Load()
 	}
 	return in, out
 }

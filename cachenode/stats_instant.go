@@ -48,18 +48,18 @@ type instMetrics struct {
 // sampleStats is the store's Tick: every 100 ms it samples the command and
 // network counters for the instantaneous rates and records the memory peak.
 func (s *Server) sampleStats() {
-	if !s.inst.ready.Load() {
+	if !s.stats.inst.ready.Load() {
 		return
 	}
 	var calls uint64
-	for i := range s.stats {
+	for i := range s.stats.byCmd {
 		n, _, _ := s.counts(i)
 		calls += n
 	}
 	in, out := s.netTotals()
 	used := s.store.UsedMemory()
 	now := time.Now().UnixMilli()
-	m := &s.inst
+	m := &s.stats.inst
 	m.mu.Lock()
 	m.ops.track(now, calls)
 	m.in.track(now, in)
@@ -71,7 +71,7 @@ func (s *Server) sampleStats() {
 // instant returns the instantaneous rates (commands/s, input and output
 // KiB/s) and the memory peak, updated with used, the current figure.
 func (s *Server) instant(used int64) (ops, inKbps, outKbps float64, peak int64) {
-	m := &s.inst
+	m := &s.stats.inst
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.peakUsed = max(m.peakUsed, used)

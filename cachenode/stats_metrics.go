@@ -50,12 +50,12 @@ func newMetrics(s *Server) *metrics {
 		netOut:     d("net_output_bytes_total", "Bytes written to clients."),
 		up:         d("ready", "1 while the server is listening and not shutting down."),
 	}
-	for i := range s.stats {
-		s.stats[i].vec = m.latency
+	for i := range s.stats.byCmd {
+		s.stats.byCmd[i].vec = m.latency
 		if i < len(commandList) {
-			s.stats[i].name = commandList[i].name
+			s.stats.byCmd[i].name = commandList[i].name
 		} else {
-			s.stats[i].name = "unknown"
+			s.stats.byCmd[i].name = "unknown"
 		}
 	}
 	return m
@@ -74,8 +74,8 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.latency.Collect(ch)
 	s := m.s
-	for i := range s.stats {
-		st := &s.stats[i]
+	for i := range s.stats.byCmd {
+		st := &s.stats.byCmd[i]
 		calls, failed, rej := s.counts(i)
 		if calls == 0 && rej == 0 {
 			continue
@@ -98,14 +98,14 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	gauge(m.keys, float64(ss.Keys))
 	gauge(m.expires, float64(ss.Expires))
 	gauge(m.memUsed, float64(ss.UsedMemory))
-	gauge(m.memMax, float64(s.maxMemory.Load()))
+	gauge(m.memMax, float64(s.settings.maxMemory.Load()))
 	gauge(m.memRSS, float64(rss()))
-	s.mu.Lock()
-	n := len(s.conns)
-	s.mu.Unlock()
+	s.net.mu.Lock()
+	n := len(s.net.conns)
+	s.net.mu.Unlock()
 	gauge(m.clients, float64(n))
-	counter(m.connsTotal, s.connsTotal.Load())
-	counter(m.rejected, s.rejected.Load())
+	counter(m.connsTotal, s.stats.connsTotal.Load())
+	counter(m.rejected, s.stats.rejected.Load())
 	in, out := s.netTotals()
 	counter(m.netIn, in)
 	counter(m.netOut, out)
@@ -135,18 +135,18 @@ func (s *Server) metricsHandler() http.Handler {
 }
 
 func (s *Server) serveMetrics(ln net.Listener) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
+	s.net.mu.Lock()
+	defer s.net.mu.Unlock()
+	if s.net.closing {
 		ln.Close()
 		return ErrServerClosed
 	}
-	s.httpLn = ln
-	s.httpSrv = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
-	srv := s.httpSrv
-	s.serveWG.Add(1)
+	s.net.httpLn = ln
+	s.net.httpSrv = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := s.net.httpSrv
+	s.life.serveWG.Add(1)
 	go func() {
-		defer s.serveWG.Done()
+		defer s.life.serveWG.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("cachenode: metrics server stopped", "err", err)
 		}

@@ -17,16 +17,16 @@ type statBase struct {
 func (s *Server) resetStats() {
 	var st store.Stats
 	s.store.UpdateStats(&st)
-	b := newStatBase(len(s.stats))
+	b := newStatBase(len(s.stats.byCmd))
 	b.hits, b.misses, b.evicted, b.expired = st.Hits, st.Misses, st.Evicted, st.Expired
-	b.conns, b.rejected = s.connsTotal.Load(), s.rejected.Load()
+	b.conns, b.rejected = s.stats.connsTotal.Load(), s.stats.rejected.Load()
 	b.netIn, b.netOut = s.netTotals()
-	for id := range s.stats {
+	for id := range s.stats.byCmd {
 		b.calls[id], b.failed[id], b.rejectedCmd[id] = s.counts(id)
-		b.sampled[id], b.nanos[id] = s.stats[id].sampled.Load(), s.stats[id].nanos.Load()
+		b.sampled[id], b.nanos[id] = s.stats.byCmd[id].sampled.Load(), s.stats.byCmd[id].nanos.Load()
 	}
-	s.base.Store(b)
-	s.errStats.reset()
+	s.stats.base.Store(b)
+	s.stats.errors.reset()
 }
 
 // newStatBase returns a base of zeros, sized for the command table.

@@ -69,7 +69,7 @@ func (t *tracker) init() {
 // maxmemory one key per KiB of it (at least 1000), since the table's memory
 // (~150 bytes a key) is outside the store's accounting.
 func (t *tracker) maxKeys(s *Server) int {
-	if m := s.maxMemory.Load(); m > 0 {
+	if m := s.settings.maxMemory.Load(); m > 0 {
 		return int(min(trackingMaxKeys, max(1000, m>>10)))
 	}
 	return trackingMaxKeys
