@@ -58,7 +58,7 @@ type command struct {
 type keySpec struct{ first, last, step int }
 
 // docMeta is a command's COMMAND DOCS entry, answered when Redis's recorded
-// docs (commanddocs.resp) lack the command.
+// docs (internal/cmddocs) lack the command.
 type docMeta struct {
 	group      string // string, generic, connection, server, transactions, cluster
 	since      string // the Redis version that introduced the command

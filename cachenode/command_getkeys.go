@@ -1,9 +1,6 @@
 package cachenode
 
-import (
-	"strconv"
-	"strings"
-)
+import "github.com/cachetier/cachetier/cachenode/internal/cmddocs"
 
 // COMMAND GETKEYS and GETKEYSANDFLAGS: the keys of a full command line, found
 // as Redis 7 finds them, from the command's key specifications (recorded
@@ -73,24 +70,24 @@ func commandKeys(cmd *command, line [][]byte) []keyRef {
 		}
 		return []keyRef{{pos: 1, flags: flags}}
 	}
-	rec, ok := recordedInfo()[cmd.name]
+	rec, ok := cmddocs.Info()[cmd.name]
 	if !ok {
 		return keyRange(cmd.keys.first, cmd.keys.last, cmd.keys.step, 0, len(line), nil)
 	}
 	var keys []keyRef
-	for _, spec := range rec.elems[8].elems {
+	for _, spec := range rec.Elems[8].Elems {
 		var flags []string
-		for _, f := range field(spec, "flags").elems {
-			flags = append(flags, f.str)
+		for _, f := range spec.Field("flags").Elems {
+			flags = append(flags, f.Str)
 		}
-		bs, fk := field(spec, "begin_search"), field(spec, "find_keys")
-		if field(bs, "type").str != "index" || field(fk, "type").str != "range" {
+		bs, fk := spec.Field("begin_search"), spec.Field("find_keys")
+		if bs.Field("type").Str != "index" || fk.Field("type").Str != "range" {
 			continue // cachenode's commands use no other kind
 		}
-		first := atoiValue(field(field(bs, "spec"), "index"))
-		r := field(fk, "spec")
-		keys = append(keys, keyRange(first, atoiValue(field(r, "lastkey")), atoiValue(field(r, "keystep")),
-			atoiValue(field(r, "limit")), len(line), flags)...)
+		first := bs.Field("spec").Field("index").Int()
+		r := fk.Field("spec")
+		keys = append(keys, keyRange(first, r.Field("lastkey").Int(), r.Field("keystep").Int(),
+			r.Field("limit").Int(), len(line), flags)...)
 	}
 	return keys
 }
@@ -115,19 +112,4 @@ func keyRange(first, lastkey, step, limit, argc int, flags []string) []keyRef {
 		keys = append(keys, keyRef{pos: i, flags: flags})
 	}
 	return keys
-}
-
-// field returns the value under name in a recorded RESP3 map.
-func field(m value, name string) value {
-	for i := 0; i+1 < len(m.elems); i += 2 {
-		if strings.EqualFold(m.elems[i].str, name) {
-			return m.elems[i+1]
-		}
-	}
-	return value{}
-}
-
-func atoiValue(v value) int {
-	n, _ := strconv.Atoi(v.str)
-	return n
 }

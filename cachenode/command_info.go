@@ -3,6 +3,7 @@ package cachenode
 import (
 	"strings"
 
+	"github.com/cachetier/cachetier/cachenode/internal/cmddocs"
 	"github.com/cachetier/cachetier/cachenode/internal/store"
 )
 
@@ -109,10 +110,10 @@ func cmdCommandInfo(c *conn, args [][]byte) {
 }
 
 func (c *conn) commandInfo(cmd *command) {
-	if rec, ok := recordedInfo()[cmd.name]; ok {
+	if rec, ok := cmddocs.Info()[cmd.name]; ok {
 		c.array(10)
-		for _, e := range rec.elems[:9] {
-			c.out = appendValue(c.out, e, c.proto)
+		for _, e := range rec.Elems[:9] {
+			c.out = e.Append(c.out, c.proto)
 		}
 		c.subcommandsInfo(cmd)
 		return
@@ -226,17 +227,17 @@ func cmdCommandDocs(c *conn, args [][]byte) {
 // there are some (with arguments, for redis-cli's hints), else the built-in
 // summary. Subcommands are the ones cachenode implements.
 func (c *conn) commandDocs(cmd *command) {
-	rec, ok := recordedDocs()[cmd.name]
-	var fields []value
+	rec, ok := cmddocs.Docs()[cmd.name]
+	var fields []cmddocs.Value
 	if ok {
-		for i := 0; i+1 < len(rec.elems); i += 2 {
-			if rec.elems[i].str != "subcommands" {
-				fields = append(fields, rec.elems[i], rec.elems[i+1])
+		for i := 0; i+1 < len(rec.Elems); i += 2 {
+			if rec.Elems[i].Str != "subcommands" {
+				fields = append(fields, rec.Elems[i], rec.Elems[i+1])
 			}
 		}
 	} else {
-		str := func(s string) value { return value{kind: '$', str: s} }
-		fields = []value{str("summary"), str(cmd.doc.summary), str("since"), str(cmd.doc.since),
+		str := func(s string) cmddocs.Value { return cmddocs.Value{Kind: '$', Str: s} }
+		fields = []cmddocs.Value{str("summary"), str(cmd.doc.summary), str("since"), str(cmd.doc.since),
 			str("group"), str(cmd.doc.group), str("complexity"), str(cmd.doc.complexity)}
 	}
 	n := len(fields) / 2
@@ -245,7 +246,7 @@ func (c *conn) commandDocs(cmd *command) {
 	}
 	c.mapLen(n)
 	for _, f := range fields {
-		c.out = appendValue(c.out, f, c.proto)
+		c.out = f.Append(c.out, c.proto)
 	}
 	if cmd.subs != nil {
 		c.bulkStr("subcommands")
