@@ -109,7 +109,7 @@ func (c *conn) timeoutMs(arg []byte) (int64, bool) {
 // ends at its timeout). Shutdown ends a pause.
 func cmdClientPause(c *conn, args [][]byte) {
 	if len(args) > 4 {
-		c.err("ERR unknown subcommand or wrong number of arguments for '" + trunc(args[1], 128) + "'. Try CLIENT HELP.")
+		c.err(errSubcommandArgs(args[1], "CLIENT"))
 		return
 	}
 	all := true

@@ -133,7 +133,7 @@ func (c *conn) unblock(mode int32) bool {
 // -UNBLOCKED error, and answers 1; 0 for a client that is not blocked.
 func cmdClientUnblock(c *conn, args [][]byte) {
 	if len(args) > 4 {
-		c.err("ERR unknown subcommand or wrong number of arguments for '" + trunc(args[1], 128) + "'. Try CLIENT HELP.")
+		c.err(errSubcommandArgs(args[1], "CLIENT"))
 		return
 	}
 	if len(args) == 4 && !eq(args[3], "timeout") && !eq(args[3], "error") {

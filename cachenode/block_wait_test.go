@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cachetier/cachetier/internal/redistest"
 )
 
 // TestWaitUnblockMatchesRedis runs a blocked WAIT scenario with two
@@ -16,10 +14,7 @@ import (
 // the wait as its timeout would (or with -UNBLOCKED), a pipelined command
 // runs after the WAIT, and a client that is not blocked gets 0.
 func TestWaitUnblockMatchesRedis(t *testing.T) {
-	rs := redistest.Start(t)
-	s := startServer(t, Config{})
-	want := waitTranscript(t, rs.Addr)
-	got := waitTranscript(t, s.Addr().String())
+	want, got := againstRedis(t, func(addr string) string { return waitTranscript(t, addr) })
 	t.Logf("cachenode:\n%s", got)
 	if got != want {
 		t.Errorf("blocked WAIT differs from redis-server:\ncachenode:\n%s\nredis:\n%s", got, want)

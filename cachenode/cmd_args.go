@@ -2,15 +2,11 @@ package cachenode
 
 import "time"
 
-// parseOnOff parses the ON|OFF argument of CLIENT NO-EVICT / NO-TOUCH.
-func parseOnOff(b []byte) (on, ok bool) {
-	switch {
-	case eq(b, "on"):
-		return true, true
-	case eq(b, "off"):
-		return false, true
-	}
-	return false, false
+// errSubcommandArgs is Redis's reply to a subcommand of container with
+// arguments its arity allows but its syntax does not (CLIENT PAUSE, CLIENT
+// UNBLOCK, SLOWLOG GET).
+func errSubcommandArgs(sub []byte, container string) string {
+	return "ERR unknown subcommand or wrong number of arguments for '" + trunc(sub, 128) + "'. Try " + container + " HELP."
 }
 
 // eq reports whether b equals the lowercase ASCII word s, ignoring case.

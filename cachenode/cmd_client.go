@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachetier/cachetier/internal/resp"
@@ -465,15 +466,7 @@ func cmdClientKill(c *conn, args [][]byte) {
 // cmdClientNoEvict is accepted and shown in CLIENT LIST (flag e): cachenode
 // never evicts clients for memory (each costs a bounded ~13 KB idle), so
 // every client is already protected.
-func cmdClientNoEvict(c *conn, args [][]byte) {
-	on, ok := parseOnOff(args[2])
-	if !ok {
-		c.err(errSyntax)
-		return
-	}
-	c.info.noEvict.Store(on)
-	c.ok()
-}
+func cmdClientNoEvict(c *conn, args [][]byte) { c.setOnOff(&c.info.noEvict, args[2]) }
 
 // cmdClientReply is CLIENT REPLY ON|OFF|SKIP: OFF drops the replies to every
 // command until ON, SKIP drops the reply to the next command; neither has a
@@ -500,12 +493,19 @@ func cmdClientReply(c *conn, args [][]byte) {
 // cmdClientNoTouch: with NO-TOUCH on, GET, MGET and GETRANGE do not update
 // the keys' LRU clock (TOUCH still does), so a monitoring client does not
 // keep keys from being evicted.
-func cmdClientNoTouch(c *conn, args [][]byte) {
-	on, ok := parseOnOff(args[2])
-	if !ok {
+func cmdClientNoTouch(c *conn, args [][]byte) { c.setOnOff(&c.info.noTouch, args[2]) }
+
+// setOnOff sets flag from the ON|OFF argument of CLIENT NO-EVICT and
+// NO-TOUCH and replies OK, or replies a syntax error.
+func (c *conn) setOnOff(flag *atomic.Bool, arg []byte) {
+	switch {
+	case eq(arg, "on"):
+		flag.Store(true)
+	case eq(arg, "off"):
+		flag.Store(false)
+	default:
 		c.err(errSyntax)
 		return
 	}
-	c.info.noTouch.Store(on)
 	c.ok()
 }

@@ -257,7 +257,7 @@ func cmdMemoryHelp(c *conn, _ [][]byte) {
 
 func cmdSlowlogGet(c *conn, args [][]byte) {
 	if len(args) > 3 {
-		c.err("ERR unknown subcommand or wrong number of arguments for '" + trunc(args[1], 128) + "'. Try SLOWLOG HELP.")
+		c.err(errSubcommandArgs(args[1], "SLOWLOG"))
 		return
 	}
 	if len(args) == 3 {

@@ -177,7 +177,7 @@ func (c *conn) parseExpireOpts(args [][]byte, isSet bool, name string) (flags in
 	var expArg []byte
 	for j := 0; j < len(args); j++ {
 		opt := args[j]
-		hasNext := j+1 < len(args)
+		exp := expireOption(opt)
 		switch {
 		case isSet && eq(opt, "nx") && flags&optXX == 0:
 			flags |= optNX
@@ -189,20 +189,10 @@ func (c *conn) parseExpireOpts(args [][]byte, isSet bool, name string) (flags in
 			flags |= optKeepTTL
 		case !isSet && eq(opt, "persist") && flags&(optExpire|optKeepTTL) == 0:
 			flags |= optPersist
-		case eq(opt, "ex") && flags&(optKeepTTL|optPersist|optEXAT|optPX|optPXAT) == 0 && hasNext:
-			flags |= optEX
-			j++
-			expArg = args[j]
-		case eq(opt, "px") && flags&(optKeepTTL|optPersist|optEX|optEXAT|optPXAT) == 0 && hasNext:
-			flags |= optPX
-			j++
-			expArg = args[j]
-		case eq(opt, "exat") && flags&(optKeepTTL|optPersist|optEX|optPX|optPXAT) == 0 && hasNext:
-			flags |= optEXAT
-			j++
-			expArg = args[j]
-		case eq(opt, "pxat") && flags&(optKeepTTL|optPersist|optEX|optEXAT|optPX) == 0 && hasNext:
-			flags |= optPXAT
+		case exp != 0 && flags&(optKeepTTL|optPersist|optExpire&^exp) == 0 && j+1 < len(args):
+			// Not after KEEPTTL, PERSIST or another expire option; the same
+			// one again replaces its value, as in Redis.
+			flags |= exp
 			j++
 			expArg = args[j]
 		default:
@@ -215,6 +205,22 @@ func (c *conn) parseExpireOpts(args [][]byte, isSet bool, name string) (flags in
 	}
 	expireAt, ok = c.expireArg(expArg, flags&(optEX|optEXAT) != 0, flags&(optEX|optPX) != 0, name)
 	return flags, expireAt, ok
+}
+
+// expireOption returns the flag of an expire option of SET or GETEX (EX,
+// PX, EXAT, PXAT), or 0.
+func expireOption(opt []byte) int {
+	switch {
+	case eq(opt, "ex"):
+		return optEX
+	case eq(opt, "px"):
+		return optPX
+	case eq(opt, "exat"):
+		return optEXAT
+	case eq(opt, "pxat"):
+		return optPXAT
+	}
+	return 0
 }
 
 // expireArg converts a positive SET-style expire argument to absolute unix

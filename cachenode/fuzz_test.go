@@ -45,11 +45,7 @@ func FuzzCommands(f *testing.F) {
 		}
 		defer s.Close()
 		fc := &recConn{fakeConn: fakeConn{in: in}}
-		c := newConn(s, fc)
-		s.life.connWG.Add(1)
-		s.net.mu.Lock()
-		s.net.conns[c] = struct{}{}
-		s.net.mu.Unlock()
+		c := newTestConn(s, fc)
 		done := make(chan struct{})
 		go func() { c.serve(); close(done) }()
 		select {

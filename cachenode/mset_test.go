@@ -13,9 +13,8 @@ import (
 // real connections: in every round exactly one must get 1, and every key
 // must then hold the winner's value (MSETNX is atomic, as in Redis).
 func TestMSetNXRace(t *testing.T) {
-	s := startServer(t, Config{})
+	_, cl, ctx := startWithClient(t, nil)
 	const clients = 4
-	ctx := ctxT(t)
 	var pairs [clients][]any
 	keys := []string{"k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8"}
 	for c := range pairs {
@@ -23,7 +22,6 @@ func TestMSetNXRace(t *testing.T) {
 			pairs[c] = append(pairs[c], k, strconv.Itoa(c))
 		}
 	}
-	cl := newClient(t, s.Addr().String(), nil)
 	for r := 0; r < 100; r++ {
 		won := make([]bool, clients)
 		errs := make([]error, clients)
@@ -70,8 +68,7 @@ func TestMSetNXRace(t *testing.T) {
 // while a reader MGETs them: as in Redis, every MGET reply must hold the
 // values of a single MSET, never a mix of two.
 func TestMGetAtomic(t *testing.T) {
-	s := startServer(t, Config{})
-	ctx := ctxT(t)
+	_, cl, ctx := startWithClient(t, nil)
 	keys := make([]string, 32)
 	for i := range keys {
 		keys[i] = "atomic:" + strconv.Itoa(i)
@@ -85,7 +82,6 @@ func TestMGetAtomic(t *testing.T) {
 		}
 		return cl.MSet(ctx, pairs...).Err()
 	}
-	cl := newClient(t, s.Addr().String(), nil)
 	if err := mset(cl, "w0-0"); err != nil {
 		t.Fatal(err)
 	}

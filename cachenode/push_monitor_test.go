@@ -22,10 +22,7 @@ import (
 // quoting of binary arguments, AUTH's redaction, and the monitoring
 // connection's own commands (the keyspace refused, CLIENT REPLY, RESET).
 func TestMonitorMatchesRedis(t *testing.T) {
-	rs := redistest.Start(t)
-	s := startServer(t, Config{})
-	want := monitorTranscript(t, rs.Addr)
-	got := monitorTranscript(t, s.Addr().String())
+	want, got := againstRedis(t, func(addr string) string { return monitorTranscript(t, addr) })
 	if got != want {
 		gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
 		for i := 0; i < len(gl) || i < len(wl); i++ {

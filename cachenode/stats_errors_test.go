@@ -4,8 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/cachetier/cachetier/internal/redistest"
 )
 
 // TestErrorStatsMatchRedis replays commands that fail in different ways
@@ -14,8 +12,6 @@ import (
 // requires the same errorstats, total_error_replies and commandstats
 // counters (calls, rejected_calls, failed_calls) for the commands involved.
 func TestErrorStatsMatchRedis(t *testing.T) {
-	rs := redistest.Start(t)
-	cn := startServer(t, Config{})
 	script := [][]string{
 		{"GET"}, {"NOPE", "x"}, {"SET", "s", "v"}, {"INCR", "s"}, {"SET", "k", "v", "EX", "0"},
 		{"EXPIRE", "k", "10", "NX", "XX"}, {"SELECT", "0"}, {"GETRANGE", "s", "a", "1"},
@@ -23,7 +19,8 @@ func TestErrorStatsMatchRedis(t *testing.T) {
 		{"MULTI"}, {"SET"}, {"EXEC"}, {"EXEC"}, {"CLIENT", "NOSUCH"}, {"DEBUG", "SLEEP", "0"},
 		{"WAIT", "x", "0"}, {"WAIT", "0", "0"},
 	}
-	stats := func(addr string) (errs, cmds string) {
+	type stats struct{ errs, cmds string }
+	want, got := againstRedis(t, func(addr string) stats {
 		c := dialRaw(t, addr)
 		c.do("CONFIG", "RESETSTAT")
 		for _, cmd := range script {
@@ -41,14 +38,12 @@ func TestErrorStatsMatchRedis(t *testing.T) {
 			}
 		}
 		slices.Sort(m)
-		return strings.Join(e, "\n"), strings.Join(m, "\n")
+		return stats{strings.Join(e, "\n"), strings.Join(m, "\n")}
+	})
+	if want.errs != got.errs {
+		t.Errorf("errorstats differ:\nredis-server:\n%s\ncachenode:\n%s", want.errs, got.errs)
 	}
-	re, rc := stats(rs.Addr)
-	ce, cc := stats(cn.Addr().String())
-	if re != ce {
-		t.Errorf("errorstats differ:\nredis-server:\n%s\ncachenode:\n%s", re, ce)
-	}
-	if rc != cc {
-		t.Errorf("commandstats differ:\nredis-server:\n%s\ncachenode:\n%s", rc, cc)
+	if want.cmds != got.cmds {
+		t.Errorf("commandstats differ:\nredis-server:\n%s\ncachenode:\n%s", want.cmds, got.cmds)
 	}
 }

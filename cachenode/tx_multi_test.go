@@ -14,9 +14,7 @@ import (
 // no reader ever sees one key from one transaction and the other key from
 // another.
 func TestExecAtomic(t *testing.T) {
-	s := startServer(t, Config{})
-	ctx := ctxT(t)
-	cl := newClient(t, s.Addr().String(), &redis.Options{PoolSize: 8})
+	_, cl, ctx := startWithClient(t, &redis.Options{PoolSize: 8})
 	write := func(v string) error {
 		_, err := cl.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, "tx:a", v, 0)

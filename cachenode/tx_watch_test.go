@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cachetier/cachetier/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -18,9 +17,7 @@ import (
 // SET, EXEC, retried on TxFailedErr) run by several clients at once loses
 // no increment. Without WATCH's check the GET-then-SET races lose updates.
 func TestWatchOptimisticIncrement(t *testing.T) {
-	s := startServer(t, Config{})
-	ctx := ctxT(t)
-	cl := newClient(t, s.Addr().String(), &redis.Options{PoolSize: 8})
+	s, cl, ctx := startWithClient(t, &redis.Options{PoolSize: 8})
 	const workers, each = 4, 150
 	incr := func() error {
 		for {
@@ -251,9 +248,7 @@ func TestExecCommandStats(t *testing.T) {
 // hidden, not removed) and a key already expired when it was watched, and
 // requires the same EXEC replies.
 func TestWatchExpiryDuringPause(t *testing.T) {
-	rs := redistest.Start(t)
-	cn := startServer(t, Config{})
-	run := func(addr string) []string {
+	want, got := againstRedis(t, func(addr string) []string {
 		a, b := dialRaw(t, addr), dialRaw(t, addr)
 		var out []string
 		do := func(c *rawConn, args ...string) { out = append(out, c.do(args...)) }
@@ -275,8 +270,7 @@ func TestWatchExpiryDuringPause(t *testing.T) {
 		do(a, "EXEC")
 		do(b, "CLIENT", "UNPAUSE")
 		return out
-	}
-	want, got := run(rs.Addr), run(cn.Addr().String())
+	})
 	if !slices.Equal(want, got) {
 		t.Fatalf("replies differ:\nredis-server: %q\ncachenode:    %q", want, got)
 	}
