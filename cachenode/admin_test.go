@@ -1,3 +1,5 @@
+// Tests of the admin commands: MEMORY, OBJECT, CLIENT, CONFIG, COMMAND, pause.
+
 package cachenode
 
 import (

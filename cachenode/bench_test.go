@@ -1,3 +1,5 @@
+// Benchmarks of the command path and the connection loop.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// CLIENT PAUSE and UNPAUSE: the pause state and the wait of a paused command.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// WAIT, the one blocking command, and CLIENT UNBLOCK.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// Tests of WAIT and CLIENT UNBLOCK.
+
 package cachenode
 
 import (

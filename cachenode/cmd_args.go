@@ -1,3 +1,5 @@
+// Argument helpers shared by the command groups.
+
 package cachenode
 
 import "time"
@@ -44,6 +46,8 @@ func trunc(b []byte, n int) string {
 	return string(b)
 }
 
+// nowMs is the current time in Unix milliseconds, the unit of the store's
+// expiry times.
 func nowMs() int64 { return time.Now().UnixMilli() }
 
 // keepScratch keeps a grown scratch buffer for reuse, unless it got large.

@@ -1,3 +1,5 @@
+// CLIENT's subcommand table, and its subcommands but tracking, pause, unblock.
+
 package cachenode
 
 import (

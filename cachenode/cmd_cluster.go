@@ -1,3 +1,5 @@
+// CLUSTER, READONLY and READWRITE, answered as without cluster support.
+
 package cachenode
 
 // clusterCommands answer as Redis does without cluster support.

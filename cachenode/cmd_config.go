@@ -1,3 +1,5 @@
+// CONFIG GET, SET, RESETSTAT, REWRITE and the parameters they know.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// Connection commands: PING, ECHO, QUIT, AUTH, HELLO, SELECT.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// Diagnostics: MEMORY, SLOWLOG and LATENCY.
+
 package cachenode
 
 import (

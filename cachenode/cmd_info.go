@@ -1,3 +1,5 @@
+// INFO and its sections.
+
 package cachenode
 
 import (

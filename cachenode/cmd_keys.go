@@ -1,3 +1,5 @@
+// Generic key commands (DEL, EXPIRE, TTL, SCAN, RENAME...) and OBJECT.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// RESET, which returns every per-connection state to a new connection's.
+
 package cachenode
 
 // resetCommands is RESET.

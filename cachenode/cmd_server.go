@@ -1,3 +1,5 @@
+// Server commands: DBSIZE, FLUSH*, TIME, SHUTDOWN, DEBUG, LASTSAVE, ROLE.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// String commands: GET, SET and variants, MGET/MSET, APPEND, ranges, counters.
+
 package cachenode
 
 import (

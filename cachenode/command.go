@@ -1,3 +1,5 @@
+// The command table: its types, the registry of the groups' tables, lookups.
+
 package cachenode
 
 import "strings"

@@ -1,3 +1,5 @@
+// The dispatcher: look up, check, reject, queue or run a command.
+
 package cachenode
 
 import (

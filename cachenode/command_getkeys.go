@@ -1,3 +1,5 @@
+// COMMAND GETKEYS and GETKEYSANDFLAGS, from the recorded key specifications.
+
 package cachenode
 
 import "github.com/cachetier/cachetier/cachenode/internal/cmddocs"

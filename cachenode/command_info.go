@@ -1,3 +1,5 @@
+// COMMAND and its subcommands: the table described as Redis describes its own.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// Config, its defaults and ParseSize; the settings CONFIG SET changes.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// A client connection: its state, its read loop and waking a blocked read.
+
 package cachenode
 
 import (

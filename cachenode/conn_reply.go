@@ -1,3 +1,5 @@
+// The reply side of a connection: reply helpers, shared error replies, flush.
+
 package cachenode
 
 import (
@@ -6,16 +8,7 @@ import (
 	"github.com/cachetier/cachetier/internal/resp"
 )
 
-func (c *conn) helpReply(name string, lines ...string) {
-	c.array(len(lines) + 3)
-	c.simple(name + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
-	for _, l := range lines {
-		c.simple(l)
-	}
-	c.simple("HELP")
-	c.simple("    Print this help.")
-}
-
+// Error replies shared by the command groups, as Redis words them.
 const (
 	errSyntax   = "ERR syntax error"
 	errNotInt   = "ERR value is not an integer or out of range"
@@ -32,34 +25,38 @@ const (
 	maxStringLen     = resp.DefaultMaxBulk
 )
 
-func (c *conn) ok() { c.out = append(c.out, "+OK\r\n"...) }
+// Reply helpers: each appends one value to the pending replies, in the
+// connection's protocol. err also counts the error for INFO errorstats.
 
-func (c *conn) err(msg string) { c.out = resp.AppendError(c.out, msg); c.s.stats.errors.count(msg) }
-
-func (c *conn) int(n int64) { c.out = resp.AppendInt(c.out, n) }
-
-func (c *conn) bulk(b []byte) { c.out = resp.AppendBulk(c.out, b) }
-
-func (c *conn) bulkStr(s string) { c.out = resp.AppendBulkString(c.out, s) }
-
-func (c *conn) simple(s string) { c.out = resp.AppendSimple(c.out, s) }
-
-func (c *conn) null() { c.out = resp.AppendNull(c.out, c.proto) }
-
-func (c *conn) array(n int) { c.out = resp.AppendArrayLen(c.out, n) }
-
-func (c *conn) mapLen(n int) { c.out = resp.AppendMapLen(c.out, n, c.proto) }
-
-func (c *conn) setLen(n int) { c.out = resp.AppendSetLen(c.out, n, c.proto) }
-
+func (c *conn) ok()               { c.out = append(c.out, "+OK\r\n"...) }
+func (c *conn) err(msg string)    { c.out = resp.AppendError(c.out, msg); c.s.stats.errors.count(msg) }
+func (c *conn) int(n int64)       { c.out = resp.AppendInt(c.out, n) }
+func (c *conn) bulk(b []byte)     { c.out = resp.AppendBulk(c.out, b) }
+func (c *conn) bulkStr(s string)  { c.out = resp.AppendBulkString(c.out, s) }
+func (c *conn) simple(s string)   { c.out = resp.AppendSimple(c.out, s) }
+func (c *conn) null()             { c.out = resp.AppendNull(c.out, c.proto) }
+func (c *conn) array(n int)       { c.out = resp.AppendArrayLen(c.out, n) }
+func (c *conn) mapLen(n int)      { c.out = resp.AppendMapLen(c.out, n, c.proto) }
+func (c *conn) setLen(n int)      { c.out = resp.AppendSetLen(c.out, n, c.proto) }
 func (c *conn) verbatim(s []byte) { c.out = resp.AppendVerbatim(c.out, "txt", s, c.proto) }
-
 func (c *conn) bool01(b bool) {
 	if b {
 		c.int(1)
 	} else {
 		c.int(0)
 	}
+}
+
+// helpReply writes the reply of a container's HELP subcommand: its usage
+// line, lines (subcommand, description, ...), then HELP's own.
+func (c *conn) helpReply(name string, lines ...string) {
+	c.array(len(lines) + 3)
+	c.simple(name + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+	for _, l := range lines {
+		c.simple(l)
+	}
+	c.simple("HELP")
+	c.simple("    Print this help.")
 }
 
 const (

@@ -1,3 +1,5 @@
+// Recording Redis's command docs into internal/cmddocs, and their use.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// Fuzzing the connection loop with arbitrary input.
+
 package cachenode
 
 import (

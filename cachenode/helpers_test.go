@@ -1,3 +1,5 @@
+// Shared test helpers: servers, clients, raw connections.
+
 package cachenode
 
 import (

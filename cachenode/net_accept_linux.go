@@ -1,5 +1,7 @@
 //go:build linux
 
+// The Linux listener with a raw accept path, and its connections (sockConn).
+
 package cachenode
 
 import (
@@ -21,9 +23,9 @@ import (
 // the first of them wakes the runtime's monitor thread, which then polls
 // every 20µs for the next milliseconds. On a server pinned to one CPU each
 // of its wakeups takes the CPU from the serving thread, so a burst of new
-// connections (a benchmark's start, a client pool's reconnect) saw its first
-// replies delayed. For the same reason its connections (sockConn) leave the
-// close(2) of their descriptor to a deferredCloser.
+// connections (a benchmark's start, a client pool's reconnect) would have
+// its first replies delayed. For the same reason its connections (sockConn)
+// leave the close(2) of their descriptor to a deferredCloser.
 //
 // It waits in the runtime's network poller (syscall.RawConn.Read of the
 // listening socket held as an *os.File, since net's listeners do not

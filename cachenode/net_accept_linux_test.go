@@ -1,5 +1,7 @@
 //go:build linux
 
+// Tests of the Linux raw listener.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// Deferred, batched close(2) of disconnected clients' sockets.
+
 package cachenode
 
 import (

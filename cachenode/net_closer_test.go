@@ -1,3 +1,5 @@
+// Tests of the deferred closer.
+
 package cachenode
 
 import (

@@ -1,5 +1,7 @@
 //go:build !linux && !darwin
 
+// The open-files limit elsewhere: left as it is.
+
 package cachenode
 
 // fitOpenFiles leaves the open-files limit alone where cachenode does not

@@ -1,5 +1,7 @@
 //go:build linux || darwin
 
+// Raising the open-files limit for maxclients, as Redis does.
+
 package cachenode
 
 import "syscall"

@@ -1,14 +1,41 @@
+// Listening and accepting: Serve, ListenAndServe, the connection goroutines.
+
 package cachenode
 
 import (
 	"errors"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cachetier/cachetier/cachenode/internal/store"
 )
+
+// netState is the server's listeners and client connections. mu protects
+// every field but the atomics and closer; accept and beginClose both hold
+// it, so no connection is registered after Shutdown took the list.
+type netState struct {
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	addr      net.Addr     // the first listener's
+	httpSrv   *http.Server // metrics, /healthz, /readyz
+	httpLn    net.Listener
+	closing   bool // Shutdown or Close began: no new listener or connection
+
+	nextID atomic.Int64    // the last client ID given
+	closer *deferredCloser // releases disconnected clients' sockets (Linux)
+}
+
+// workerPool is the goroutines that serve connections: one per
+// connection, kept for a while after its client leaves to serve the next.
+type workerPool struct {
+	idle    chan *conn     // goroutines waiting for a new connection (worker)
+	wg      sync.WaitGroup // every connection goroutine
+	started atomic.Int64   // goroutines started, for tests
+}
 
 // ListenAndServe listens on Config.Addr and, when Config.MetricsAddr is set,
 // serves metrics on it, then serves clients until Shutdown or Close. It
@@ -131,12 +158,15 @@ func (s *Server) accept(nc net.Conn) {
 	}
 }
 
-// workerPool is the goroutines that serve connections: one per
-// connection, kept for a while after its client leaves to serve the next.
-type workerPool struct {
-	idle    chan *conn     // goroutines waiting for a new connection (worker)
-	wg      sync.WaitGroup // every connection goroutine
-	started atomic.Int64   // goroutines started, for tests
+// removeConn unregisters c when its goroutine is done with it.
+func (s *Server) removeConn(c *conn) {
+	s.mon.remove(c)
+	s.trk.removeConn(c)
+	s.watch.unwatch(c)
+	s.net.mu.Lock()
+	delete(s.net.conns, c)
+	s.net.mu.Unlock()
+	s.life.connWG.Done()
 }
 
 // workerIdle is how long a connection goroutine waits for a new connection

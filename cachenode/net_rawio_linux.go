@@ -1,5 +1,7 @@
 //go:build linux
 
+// Raw socket reads and writes on Linux; ending a connection from elsewhere.
+
 package cachenode
 
 import (

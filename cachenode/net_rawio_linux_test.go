@@ -1,5 +1,7 @@
 //go:build linux
 
+// Tests of raw socket I/O on Linux.
+
 package cachenode
 
 import (

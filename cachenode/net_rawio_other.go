@@ -1,5 +1,7 @@
 //go:build !linux
 
+// Socket I/O elsewhere: net.Conn's.
+
 package cachenode
 
 // rawIO is only used on Linux; elsewhere connections use net.Conn directly.

@@ -1,3 +1,5 @@
+// Messages other connections queue for one (invalidations, MONITOR lines).
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// MONITOR: streaming every command run to the monitoring connections.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// Tests of MONITOR, against redis-server and under load.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// Server, New and the state the server holds.
+
 package cachenode
 
 import (
@@ -7,9 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cachetier/cachetier/cachenode/internal/store"
@@ -47,22 +46,6 @@ type Server struct {
 	trk      tracker      // CLIENT TRACKING (tracking.go)
 	mon      monitors     // MONITOR (push_monitor.go)
 	pause    pauseControl // CLIENT PAUSE (block_pause.go)
-}
-
-// netState is the server's listeners and client connections. mu protects
-// every field but the atomics and closer; accept and beginClose both hold
-// it, so no connection is registered after Shutdown took the list.
-type netState struct {
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	addr      net.Addr     // the first listener's
-	httpSrv   *http.Server // metrics, /healthz, /readyz
-	httpLn    net.Listener
-	closing   bool // Shutdown or Close began: no new listener or connection
-
-	nextID atomic.Int64    // the last client ID given
-	closer *deferredCloser // releases disconnected clients' sockets (Linux)
 }
 
 // New validates cfg, fills its defaults and returns a Server with an empty
@@ -150,16 +133,6 @@ func (s *Server) Registry() *prometheus.Registry { return s.registry }
 func (s *Server) keyModified(key []byte, modifier *conn) {
 	s.trk.invalidate(key, modifier)
 	s.watch.touch(key)
-}
-
-func (s *Server) removeConn(c *conn) {
-	s.mon.remove(c)
-	s.trk.removeConn(c)
-	s.watch.unwatch(c)
-	s.net.mu.Lock()
-	delete(s.net.conns, c)
-	s.net.mu.Unlock()
-	s.life.connWG.Done()
 }
 
 // ready reports whether the server is listening and not shutting down.

@@ -1,3 +1,5 @@
+// Shutdown and Close, and the shutdown a SHUTDOWN command starts.
+
 package cachenode
 
 import (

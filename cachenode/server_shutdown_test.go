@@ -1,3 +1,5 @@
+// Tests of the SHUTDOWN command.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// Server tests: commands via go-redis, limits, timeouts, shutdown, metrics.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// The server's counters: per command, striped by connection.
+
 package cachenode
 
 import (

@@ -1,5 +1,7 @@
 //go:build !unix && !windows
 
+// CPU time elsewhere: unknown.
+
 package cachenode
 
 import "time"

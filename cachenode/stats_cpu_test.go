@@ -1,3 +1,5 @@
+// Tests of INFO's CPU figures.
+
 package cachenode
 
 import (

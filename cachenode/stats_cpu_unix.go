@@ -1,5 +1,7 @@
 //go:build unix
 
+// CPU time of the process, for INFO.
+
 package cachenode
 
 import (

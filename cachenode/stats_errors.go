@@ -1,3 +1,5 @@
+// Error replies counted by code, for INFO errorstats.
+
 package cachenode
 
 import (

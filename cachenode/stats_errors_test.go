@@ -1,3 +1,5 @@
+// Tests of errorstats and commandstats against redis-server.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// INFO's instantaneous rates and memory peak, sampled every 100 ms.
+
 package cachenode
 
 import (

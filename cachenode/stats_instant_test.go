@@ -1,3 +1,5 @@
+// Tests of INFO's instantaneous rates.
+
 package cachenode
 
 import (

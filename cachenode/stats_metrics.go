@@ -1,3 +1,5 @@
+// The Prometheus collector and the metrics HTTP server.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// CONFIG RESETSTAT: the base INFO's counters are reported from.
+
 package cachenode
 
 import "github.com/cachetier/cachetier/cachenode/internal/store"

@@ -1,3 +1,5 @@
+// CLIENT TRACKING: the tracking table, invalidation, the hooks around a command.
+
 package cachenode
 
 import (

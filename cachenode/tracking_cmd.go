@@ -1,3 +1,5 @@
+// CLIENT TRACKING, CACHING, GETREDIR and TRACKINGINFO.
+
 package cachenode
 
 import "strconv"

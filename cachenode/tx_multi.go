@@ -1,3 +1,5 @@
+// MULTI, EXEC and DISCARD, and the transaction lock.
+
 package cachenode
 
 import (
@@ -5,6 +7,15 @@ import (
 
 	"github.com/cachetier/cachetier/internal/resp"
 )
+
+// Transactions: MULTI, EXEC, DISCARD, as in Redis.
+// Inside MULTI, commands are checked (unknown command, arity,
+// authentication, memory) and queued; one rejected makes EXEC fail with
+// EXECABORT. EXEC runs the queue atomically: every command runs under the
+// read side of the server's execLock (the stripe of its connection), and
+// EXEC takes the write side of every stripe, so no other client's command
+// runs in between. A command that fails inside EXEC (a wrong type of value,
+// say) leaves its error in EXEC's reply and the others run, as in Redis.
 
 // multiCommands are the transaction commands; WATCH is in tx_watch.go.
 var multiCommands = []*command{
@@ -27,15 +38,6 @@ var multiCommands = []*command{
 			summary: "Discards a transaction."},
 	},
 }
-
-// Transactions: MULTI, EXEC, DISCARD, as in Redis; WATCH is in watch.go.
-// Inside MULTI, commands are checked (unknown command, arity,
-// authentication, memory) and queued; one rejected makes EXEC fail with
-// EXECABORT. EXEC runs the queue atomically: every command runs under the
-// read side of the server's execLock (the stripe of its connection), and
-// EXEC takes the write side of every stripe, so no other client's command
-// runs in between. A command that fails inside EXEC (a wrong type of value,
-// say) leaves its error in EXEC's reply and the others run, as in Redis.
 
 // execLock is the server's transaction lock, striped so that ordinary
 // commands of different connections rarely share a cache line.

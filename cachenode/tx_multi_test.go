@@ -1,3 +1,5 @@
+// Tests of MULTI/EXEC atomicity.
+
 package cachenode
 
 import (

@@ -1,9 +1,23 @@
+// WATCH and UNWATCH: the watched-keys table.
+
 package cachenode
 
 import (
 	"sync"
 	"sync/atomic"
 )
+
+// WATCH and UNWATCH: optimistic locking for MULTI/EXEC, as in Redis. A
+// connection watches keys; when one of them is modified before its EXEC (by
+// any client, itself included), EXEC runs nothing and answers a null array.
+// Modified means: changed by a write command (conn.signalModified: as in
+// Redis, SET NX on an existing key, DEL of a missing one or a command that
+// failed changes nothing), removed by expiry or eviction (the store's
+// remove hook), or existing when FLUSHALL/FLUSHDB ran. A watched key whose
+// TTL ran out before EXEC also fails it, even if nothing removed it yet
+// (during CLIENT PAUSE expired keys are hidden, not removed): a key that
+// existed at WATCH and is gone at EXEC was modified. As in Redis, a key
+// already expired at WATCH does not fail EXEC by staying so.
 
 // watchCommands are WATCH and UNWATCH.
 var watchCommands = []*command{
@@ -20,18 +34,6 @@ var watchCommands = []*command{
 			summary: "Forgets about watched keys of a transaction."},
 	},
 }
-
-// WATCH and UNWATCH: optimistic locking for MULTI/EXEC, as in Redis. A
-// connection watches keys; when one of them is modified before its EXEC (by
-// any client, itself included), EXEC runs nothing and answers a null array.
-// Modified means: changed by a write command (conn.signalModified: as in
-// Redis, SET NX on an existing key, DEL of a missing one or a command that
-// failed changes nothing), removed by expiry or eviction (the store's
-// remove hook), or existing when FLUSHALL/FLUSHDB ran. A watched key whose
-// TTL ran out before EXEC also fails it, even if nothing removed it yet
-// (during CLIENT PAUSE expired keys are hidden, not removed): a key that
-// existed at WATCH and is gone at EXEC was modified. As in Redis, a key
-// already expired at WATCH does not fail EXEC by staying so.
 
 // watcher is the server's table of watched keys.
 type watcher struct {

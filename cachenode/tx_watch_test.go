@@ -1,3 +1,5 @@
+// Tests of WATCH.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// Atomicity tests of MSETNX and MGET.
+
 package cachenode
 
 import (
