@@ -121,6 +121,10 @@ func (c *conn) authRequired() bool {
 	return !c.info.authed && *c.s.settings.requirePass.Load() != ""
 }
 
+// serve is the connection's read loop: it runs every command already
+// buffered (exec), writes their replies once no more input is waiting
+// (flush), then waits for input or for a wake-up. It returns when the
+// connection must close, and unregisters it.
 func (c *conn) serve() {
 	defer c.rd.Release() // last: nothing reads the buffer after serve
 	defer c.s.removeConn(c)
