@@ -1,3 +1,5 @@
+// Tests of the admin commands: MEMORY, OBJECT, CLIENT, CONFIG, COMMAND, pause.
+
 package cachenode
 
 import (
@@ -7,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachetier/cachetier/cachenode/internal/cmddocs"
 	"github.com/cachetier/cachetier/cachenode/internal/store"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
@@ -341,15 +344,15 @@ func TestCommandTableConsistency(t *testing.T) {
 	// except the ones redis-server 7.0 (which recorded them) lacks.
 	newer := map[string]bool{"client|no-touch": true, "client|setinfo": true, "cluster|myshardid": true}
 	for _, cmd := range commandList {
-		_, hasDocs := recordedDocs()[cmd.name]
-		_, hasInfo := recordedInfo()[cmd.name]
+		_, hasDocs := cmddocs.Docs()[cmd.name]
+		_, hasInfo := cmddocs.Info()[cmd.name]
 		if (!hasDocs || !hasInfo) && !newer[cmd.name] {
 			t.Errorf("%s: recorded docs %v, info %v; regenerate with CACHENODE_GEN_DOCS=1", cmd.name, hasDocs, hasInfo)
 		}
 	}
 	for _, name := range []string{"memory|usage", "object|encoding", "client|kill", "cluster|info", "reset", "role", "slowlog|get"} {
 		r := c.do("COMMAND", "DOCS", name)
-		if _, err := parseValue(bufio.NewReader(strings.NewReader(r))); err != nil || !strings.Contains(r, name) || !strings.Contains(r, "summary") {
+		if _, err := cmddocs.Parse(bufio.NewReader(strings.NewReader(r))); err != nil || !strings.Contains(r, name) || !strings.Contains(r, "summary") {
 			t.Errorf("COMMAND DOCS %s: %q", name, r)
 		}
 		if r := c.do("COMMAND", "INFO", name); strings.HasPrefix(r, "*1\r\n*-1") || !strings.Contains(r, name) {
@@ -399,7 +402,7 @@ func TestClientPause(t *testing.T) {
 	admin.do("CLIENT", "PAUSE", "600000", "ALL")
 	writer.send(encode("GET", "k"))
 	deadline := time.Now().Add(10 * time.Second)
-	for s.pause.Load() == nil && time.Now().Before(deadline) {
+	for s.pause.state.Load() == nil && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	done := make(chan struct{})

@@ -1,3 +1,5 @@
+// Benchmarks of the command path and the connection loop.
+
 package cachenode
 
 import (
@@ -57,65 +59,58 @@ func argv(s ...string) [][]byte {
 	return out
 }
 
-// BenchmarkCommandGet measures the command path of a GET hit (lookup,
-// store read, reply encoding, stats): it must not allocate.
-func BenchmarkCommandGet(b *testing.B) {
-	s := benchServer(b)
+// benchCommand runs args b.N times on one connection: the command path
+// alone (lookup, checks, store, reply encoding, stats).
+func benchCommand(b *testing.B, s *Server, args [][]byte) *conn {
 	c := newConn(s, &fakeConn{})
-	c.exec(argv("SET", "key:000000001", strings.Repeat("v", 64)))
-	args := argv("GET", "key:000000001")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		c.out = c.out[:0]
 		c.exec(args)
 	}
+	return c
+}
+
+// BenchmarkCommandGet measures the command path of a GET hit: it must not
+// allocate.
+func BenchmarkCommandGet(b *testing.B) {
+	s := benchServer(b)
+	newConn(s, &fakeConn{}).exec(argv("SET", "key:000000001", strings.Repeat("v", 64)))
+	c := benchCommand(b, s, argv("GET", "key:000000001"))
 	if string(c.out[:4]) != "$64\r" {
 		b.Fatalf("reply %q", c.out)
 	}
 }
 
 func BenchmarkCommandGetMiss(b *testing.B) {
-	s := benchServer(b)
-	c := newConn(s, &fakeConn{})
-	args := argv("GET", "nokey")
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		c.out = c.out[:0]
-		c.exec(args)
-	}
+	benchCommand(b, benchServer(b), argv("GET", "nokey"))
 }
 
 func BenchmarkCommandSet(b *testing.B) {
-	s := benchServer(b)
-	c := newConn(s, &fakeConn{})
-	args := argv("SET", "key:000000001", strings.Repeat("v", 64))
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		c.out = c.out[:0]
-		c.exec(args)
-	}
+	benchCommand(b, benchServer(b), argv("SET", "key:000000001", strings.Repeat("v", 64)))
 }
 
-// BenchmarkPipelineGet16 runs the whole connection loop (read, parse,
-// execute, one write per batch) over batches of 16 pipelined GETs, like
-// redis-benchmark -P 16. One op is one batch.
-func BenchmarkPipelineGet16(b *testing.B) {
-	s := benchServer(b)
-	setup := newConn(s, &fakeConn{})
-	setup.exec(argv("SET", "key:000000001", strings.Repeat("v", 64)))
-	batch := []byte(strings.Repeat(encode("GET", "key:000000001"), 16))
+// benchServe runs the whole connection loop (read, parse, execute, one
+// write per batch) over b.N copies of batch, one op per batch, and returns
+// the connection's socket.
+func benchServe(b *testing.B, s *Server, batch []byte) *fakeConn {
 	fc := &fakeConn{in: batch, off: len(batch), rounds: b.N}
-	c := newConn(s, fc)
-	s.connWG.Add(1)
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
+	c := newTestConn(s, fc)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(batch)))
 	b.ResetTimer()
 	c.serve()
 	b.StopTimer()
+	return fc
+}
+
+// BenchmarkPipelineGet16 runs batches of 16 pipelined GETs, like
+// redis-benchmark -P 16.
+func BenchmarkPipelineGet16(b *testing.B) {
+	s := benchServer(b)
+	newConn(s, &fakeConn{}).exec(argv("SET", "key:000000001", strings.Repeat("v", 64)))
+	fc := benchServe(b, s, []byte(strings.Repeat(encode("GET", "key:000000001"), 16)))
 	if want := int64(b.N) * 16 * int64(len("$64\r\n\r\n")+64); fc.written != want {
 		b.Fatalf("wrote %d bytes, want %d", fc.written, want)
 	}
@@ -144,23 +139,12 @@ func bytesReader(b []byte) byteReader {
 // BenchmarkPipelineSet16 is BenchmarkPipelineGet16 for SETs of 64-byte
 // values over a keyspace of 100k keys (like redis-benchmark -r).
 func BenchmarkPipelineSet16(b *testing.B) {
-	s := benchServer(b)
 	var batch strings.Builder
 	val := strings.Repeat("v", 64)
 	for i := 0; i < 16; i++ {
 		batch.WriteString(encode("SET", fmt.Sprintf("key:%012d", i*6151%100000), val))
 	}
-	in := []byte(batch.String())
-	fc := &fakeConn{in: in, off: len(in), rounds: b.N}
-	c := newConn(s, fc)
-	s.connWG.Add(1)
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	b.ReportAllocs()
-	b.SetBytes(int64(len(in)))
-	b.ResetTimer()
-	c.serve()
+	benchServe(b, benchServer(b), []byte(batch.String()))
 }
 
 // BenchmarkCommandGetParallel runs GET hits from one connection per

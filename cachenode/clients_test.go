@@ -1,3 +1,5 @@
+// Compatibility with client tools and libraries: redis-cli, ioredis, node-redis.
+
 package cachenode_test
 
 // Compatibility with clients that are not go-redis: ioredis and node-redis

@@ -1,4 +1,29 @@
+// CLUSTER, READONLY and READWRITE, answered as without cluster support.
+
 package cachenode
+
+// clusterCommands answer as Redis does without cluster support.
+var clusterCommands = []*command{
+	{
+		name: "readonly", arity: 1, flags: flagFast | flagLoading | flagStale,
+		acl: "@fast @connection", run: cmdClusterDisabled,
+		doc: docMeta{group: "cluster", since: "3.0.0", complexity: "O(1)",
+			summary: "Enables read-only queries for a connection to a Redis Cluster replica node."},
+	},
+	{
+		name: "readwrite", arity: 1, flags: flagFast | flagLoading | flagStale,
+		acl: "@fast @connection", run: cmdClusterDisabled,
+		doc: docMeta{group: "cluster", since: "3.0.0", complexity: "O(1)",
+			summary: "Enables read-write queries for a connection to a Redis Cluster replica node."},
+	},
+	{
+		name: "cluster", arity: -2,
+		acl: "@slow",
+		doc: docMeta{group: "cluster", since: "3.0.0", complexity: "Depends on subcommand.",
+			summary: "A container for Redis Cluster commands."},
+		subs: clusterSubcommands(),
+	},
+}
 
 // errClusterDisabled is Redis's reply to CLUSTER, READONLY and READWRITE on
 // a server not started with cluster-enabled yes.
@@ -19,15 +44,20 @@ var clusterSubs = []struct {
 	{"setslot", -4}, {"shards", 2}, {"slaves", 3}, {"slots", 2},
 }
 
-// clusterCommand builds the CLUSTER container: cachenode is a standalone
-// server, so every subcommand answers like Redis without cluster support.
-func clusterCommand() *command {
+// clusterSubcommands are CLUSTER's subcommands, from clusterSubs: cachenode
+// is a standalone server, so each answers like Redis without cluster
+// support.
+func clusterSubcommands() []*command {
 	subs := make([]*command, len(clusterSubs))
 	for i, sc := range clusterSubs {
-		subs[i] = def(sc.name, sc.arity, flagStale, 0, 0, 0, "@slow", "cluster", "3.0.0",
-			"Cluster subcommand "+sc.name+" (cluster support is disabled).", "O(1)", cmdClusterDisabled)
+		subs[i] = &command{
+			name: "cluster|" + sc.name, arity: sc.arity, flags: flagStale,
+			acl: "@slow", run: cmdClusterDisabled,
+			doc: docMeta{group: "cluster", since: "3.0.0", complexity: "O(1)",
+				summary: "Cluster subcommand " + sc.name + " (cluster support is disabled)."},
+		}
 	}
-	return container("cluster", -2, 0, "@slow", "cluster", "3.0.0", "A container for Redis Cluster commands.", nil, subs...)
+	return subs
 }
 
 // cmdClusterDisabled answers CLUSTER ..., READONLY and READWRITE.

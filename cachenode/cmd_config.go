@@ -1,3 +1,5 @@
+// CONFIG GET, SET, RESETSTAT, REWRITE and the parameters they know.
+
 package cachenode
 
 import (
@@ -10,6 +12,48 @@ import (
 	"github.com/cachetier/cachetier/cachenode/internal/store"
 	"github.com/cachetier/cachetier/internal/resp"
 )
+
+// configCommands is CONFIG and its subcommands.
+var configCommands = []*command{
+	{
+		name: "config", arity: -2,
+		acl: "@slow",
+		doc: docMeta{group: "server", since: "2.0.0", complexity: "Depends on subcommand.",
+			summary: "A container for server configuration commands."},
+		subs: []*command{
+			{
+				name: "config|get", arity: -3, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdConfigGet,
+				doc: docMeta{group: "server", since: "2.0.0", complexity: "O(N) when N is the number of configuration parameters provided",
+					summary: "Returns the effective values of configuration parameters."},
+			},
+			{
+				name: "config|set", arity: -4, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdConfigSet,
+				doc: docMeta{group: "server", since: "2.0.0", complexity: "O(N) when N is the number of configuration parameters provided",
+					summary: "Sets configuration parameters in-flight."},
+			},
+			{
+				name: "config|resetstat", arity: 2, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdConfigResetStat,
+				doc: docMeta{group: "server", since: "2.0.0", complexity: "O(1)",
+					summary: "Resets the server's statistics."},
+			},
+			{
+				name: "config|rewrite", arity: 2, flags: flagAdmin | flagNoScript | flagLoading | flagStale,
+				acl: "@admin @slow @dangerous", run: cmdConfigRewrite,
+				doc: docMeta{group: "server", since: "2.8.0", complexity: "O(1)",
+					summary: "Persists the effective configuration to file."},
+			},
+			{
+				name: "config|help", arity: 2, flags: flagLoading | flagStale,
+				acl: "@slow", run: cmdConfigHelp,
+				doc: docMeta{group: "server", since: "5.0.0", complexity: "O(1)",
+					summary: "Returns helpful text about the different subcommands."},
+			},
+		},
+	},
+}
 
 // configParam is one parameter of CONFIG GET/SET.
 type configParam struct {
@@ -25,18 +69,18 @@ var configParams = []configParam{
 	{"bind", func(s *Server) string { return hostOf(s) }, nil},
 	{"client-query-buffer-limit", func(*Server) string { return strconv.Itoa(resp.DefaultMaxQueryBuffer) }, nil},
 	{"databases", func(*Server) string { return "1" }, nil},
-	{"maxclients", func(s *Server) string { return strconv.FormatInt(s.maxClients.Load(), 10) },
+	{"maxclients", func(s *Server) string { return strconv.FormatInt(s.settings.maxClients.Load(), 10) },
 		setMaxClients},
-	{"maxmemory", func(s *Server) string { return strconv.FormatInt(s.maxMemory.Load(), 10) }, setMaxMemory},
-	{"maxmemory-policy", func(s *Server) string { return store.Policy(s.policy.Load()).String() }, setPolicy},
+	{"maxmemory", func(s *Server) string { return strconv.FormatInt(s.settings.maxMemory.Load(), 10) }, setMaxMemory},
+	{"maxmemory-policy", func(s *Server) string { return store.Policy(s.settings.policy.Load()).String() }, setPolicy},
 	{"port", func(s *Server) string { return portOf(s) }, nil},
 	{"proto-max-bulk-len", func(*Server) string { return strconv.Itoa(resp.DefaultMaxBulk) }, nil},
-	{"requirepass", func(s *Server) string { return *s.requirePass.Load() }, setRequirePass},
+	{"requirepass", func(s *Server) string { return *s.settings.requirePass.Load() }, setRequirePass},
 	{"save", func(*Server) string { return "" }, fixedValue("")},
 	{"timeout", func(s *Server) string {
-		return strconv.FormatInt(int64(time.Duration(s.timeout.Load())/time.Second), 10)
+		return strconv.FormatInt(int64(time.Duration(s.settings.timeout.Load())/time.Second), 10)
 	},
-		intSetter(0, 1<<31-1, func(s *Server, n int64) { s.timeout.Store(int64(time.Duration(n) * time.Second)) })},
+		intSetter(0, 1<<31-1, func(s *Server, n int64) { s.settings.timeout.Store(int64(time.Duration(n) * time.Second)) })},
 }
 
 func hostOf(s *Server) string {
@@ -106,7 +150,7 @@ func setMaxClients(s *Server, b []byte) (func(), string) {
 	if allowed, _ := fitOpenFiles(n); allowed < n {
 		return nil, "The operating system is not able to handle the specified number of clients, try with " + strconv.FormatInt(max(allowed, 1), 10)
 	}
-	return func() { s.maxClients.Store(n) }, ""
+	return func() { s.settings.maxClients.Store(n) }, ""
 }
 
 func setMaxMemory(s *Server, b []byte) (func(), string) {
@@ -115,7 +159,7 @@ func setMaxMemory(s *Server, b []byte) (func(), string) {
 		return nil, "argument must be a memory value"
 	}
 	return func() {
-		s.maxMemory.Store(n)
+		s.settings.maxMemory.Store(n)
 		s.store.SetMaxMemory(n)
 		if n > 0 {
 			_ = s.store.EnsureMemory() // evict now, like Redis after lowering maxmemory
@@ -129,14 +173,14 @@ func setPolicy(s *Server, b []byte) (func(), string) {
 		return nil, "argument(s) must be one of the following: volatile-lru, volatile-random, volatile-ttl, allkeys-lru, allkeys-random, noeviction"
 	}
 	return func() {
-		s.policy.Store(int64(p))
+		s.settings.policy.Store(int64(p))
 		s.store.SetPolicy(p)
 	}, ""
 }
 
 func setRequirePass(s *Server, b []byte) (func(), string) {
 	v := string(b)
-	return func() { s.requirePass.Store(&v) }, ""
+	return func() { s.settings.requirePass.Store(&v) }, ""
 }
 
 func cmdConfigGet(c *conn, args [][]byte) {
@@ -235,3 +279,12 @@ func cmdConfigHelp(c *conn, _ [][]byte) {
 // cmdConfigRewrite answers as redis-server started without a configuration
 // file does: cachenode takes its configuration from flags only.
 func cmdConfigRewrite(c *conn, _ [][]byte) { c.err("ERR The server is running without a config file") }
+
+// cmdConfigResetStat resets the statistics INFO reports: keyspace hits and
+// misses, expired and evicted keys, commands processed, commandstats,
+// errorstats and total_error_replies, connections received and rejected,
+// network bytes. Prometheus counters are not reset.
+func cmdConfigResetStat(c *conn, _ [][]byte) {
+	c.s.resetStats()
+	c.ok()
+}

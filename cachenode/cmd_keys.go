@@ -1,3 +1,5 @@
+// Generic key commands (DEL, EXPIRE, TTL, SCAN, RENAME...) and OBJECT.
+
 package cachenode
 
 import (
@@ -8,6 +10,162 @@ import (
 	"github.com/cachetier/cachetier/cachenode/internal/store"
 	"github.com/cachetier/cachetier/internal/resp"
 )
+
+// keyCommands are the generic key commands, OBJECT included.
+var keyCommands = []*command{
+	{
+		name: "del", arity: -2, flags: flagWrite, keys: keySpec{1, -1, 1},
+		acl: "@keyspace @write @slow", run: cmdDel,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(N) where N is the number of keys that will be removed.",
+			summary: "Deletes one or more keys."},
+	},
+	{
+		name: "unlink", arity: -2, flags: flagWrite | flagFast, keys: keySpec{1, -1, 1},
+		acl: "@keyspace @write @fast", run: cmdDel,
+		doc: docMeta{group: "generic", since: "4.0.0", complexity: "O(1) for each key removed regardless of its size.",
+			summary: "Asynchronously deletes one or more keys."},
+	},
+	{
+		name: "exists", arity: -2, flags: flagReadonly | flagFast, keys: keySpec{1, -1, 1},
+		acl: "@keyspace @read @fast", run: cmdExists,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(N) where N is the number of keys to check.",
+			summary: "Determines whether one or more keys exist."},
+	},
+	{
+		name: "type", arity: 2, flags: flagReadonly | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @read @fast", run: cmdType,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(1)",
+			summary: "Determines the type of value stored at a key."},
+	},
+	{
+		name: "touch", arity: -2, flags: flagReadonly | flagFast, keys: keySpec{1, -1, 1},
+		acl: "@keyspace @read @fast", run: cmdTouch,
+		doc: docMeta{group: "generic", since: "3.2.1", complexity: "O(N) where N is the number of keys that will be touched.",
+			summary: "Returns the number of existing keys out of those specified after updating the time they were last accessed."},
+	},
+	{
+		name: "expire", arity: -3, flags: flagWrite | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @write @fast", run: cmdExpire,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(1)",
+			summary: "Sets the expiration time of a key in seconds."},
+	},
+	{
+		name: "pexpire", arity: -3, flags: flagWrite | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @write @fast", run: cmdPExpire,
+		doc: docMeta{group: "generic", since: "2.6.0", complexity: "O(1)",
+			summary: "Sets the expiration time of a key in milliseconds."},
+	},
+	{
+		name: "expireat", arity: -3, flags: flagWrite | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @write @fast", run: cmdExpireAt,
+		doc: docMeta{group: "generic", since: "1.2.0", complexity: "O(1)",
+			summary: "Sets the expiration time of a key to a Unix timestamp."},
+	},
+	{
+		name: "pexpireat", arity: -3, flags: flagWrite | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @write @fast", run: cmdPExpireAt,
+		doc: docMeta{group: "generic", since: "2.6.0", complexity: "O(1)",
+			summary: "Sets the expiration time of a key to a Unix milliseconds timestamp."},
+	},
+	{
+		name: "ttl", arity: 2, flags: flagReadonly | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @read @fast", run: cmdTTL,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(1)",
+			summary: "Returns the expiration time in seconds of a key."},
+	},
+	{
+		name: "pttl", arity: 2, flags: flagReadonly | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @read @fast", run: cmdPTTL,
+		doc: docMeta{group: "generic", since: "2.6.0", complexity: "O(1)",
+			summary: "Returns the expiration time in milliseconds of a key."},
+	},
+	{
+		name: "expiretime", arity: 2, flags: flagReadonly | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @read @fast", run: cmdExpireTime,
+		doc: docMeta{group: "generic", since: "7.0.0", complexity: "O(1)",
+			summary: "Returns the expiration time of a key as a Unix timestamp."},
+	},
+	{
+		name: "pexpiretime", arity: 2, flags: flagReadonly | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @read @fast", run: cmdPExpireTime,
+		doc: docMeta{group: "generic", since: "7.0.0", complexity: "O(1)",
+			summary: "Returns the expiration time of a key as a Unix milliseconds timestamp."},
+	},
+	{
+		name: "persist", arity: 2, flags: flagWrite | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@keyspace @write @fast", run: cmdPersist,
+		doc: docMeta{group: "generic", since: "2.2.0", complexity: "O(1)",
+			summary: "Removes the expiration time of a key."},
+	},
+	{
+		name: "keys", arity: 2, flags: flagReadonly,
+		acl: "@keyspace @read @slow @dangerous", run: cmdKeys,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(N) with N being the number of keys in the database",
+			summary: "Returns all key names that match a pattern."},
+	},
+	{
+		name: "scan", arity: -2, flags: flagReadonly,
+		acl: "@keyspace @read @slow", run: cmdScan,
+		doc: docMeta{group: "generic", since: "2.8.0", complexity: "O(1) for every call. O(N) for a complete iteration.",
+			summary: "Iterates over the key names in the database."},
+	},
+	{
+		name: "randomkey", arity: 1, flags: flagReadonly,
+		acl: "@keyspace @read @slow", run: cmdRandomKey,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(1)",
+			summary: "Returns a random key name from the database."},
+	},
+	{
+		name: "rename", arity: 3, flags: flagWrite, keys: keySpec{1, 2, 1},
+		acl: "@keyspace @write @slow", run: cmdRename,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(1)",
+			summary: "Renames a key and overwrites the destination."},
+	},
+	{
+		name: "object", arity: -2,
+		acl: "@slow",
+		doc: docMeta{group: "generic", since: "2.2.3", complexity: "Depends on subcommand.",
+			summary: "A container for object introspection commands."},
+		subs: []*command{
+			{
+				name: "object|encoding", arity: 3, flags: flagReadonly, keys: keySpec{2, 2, 1},
+				acl: "@keyspace @read @slow", run: cmdObjectEncoding,
+				doc: docMeta{group: "generic", since: "2.2.3", complexity: "O(1)",
+					summary: "Returns the internal encoding of a Redis object."},
+			},
+			{
+				name: "object|freq", arity: 3, flags: flagReadonly, keys: keySpec{2, 2, 1},
+				acl: "@keyspace @read @slow", run: cmdObjectFreq,
+				doc: docMeta{group: "generic", since: "4.0.0", complexity: "O(1)",
+					summary: "Returns the logarithmic access frequency counter of a Redis object."},
+			},
+			{
+				name: "object|idletime", arity: 3, flags: flagReadonly, keys: keySpec{2, 2, 1},
+				acl: "@keyspace @read @slow", run: cmdObjectIdleTime,
+				doc: docMeta{group: "generic", since: "2.2.3", complexity: "O(1)",
+					summary: "Returns the time since the last access to a Redis object."},
+			},
+			{
+				name: "object|refcount", arity: 3, flags: flagReadonly, keys: keySpec{2, 2, 1},
+				acl: "@keyspace @read @slow", run: cmdObjectRefCount,
+				doc: docMeta{group: "generic", since: "2.2.3", complexity: "O(1)",
+					summary: "Returns the reference count of a value of a key."},
+			},
+			{
+				name: "object|help", arity: 2, flags: flagLoading | flagStale,
+				acl: "@keyspace @slow", run: cmdObjectHelp,
+				doc: docMeta{group: "generic", since: "6.2.0", complexity: "O(1)",
+					summary: "Returns helpful text about the different subcommands."},
+			},
+		},
+	},
+	{
+		name: "renamenx", arity: 3, flags: flagWrite | flagFast, keys: keySpec{1, 2, 1},
+		acl: "@keyspace @write @fast", run: cmdRenameNX,
+		doc: docMeta{group: "generic", since: "1.0.0", complexity: "O(1)",
+			summary: "Renames a key only when the target key name doesn't exist."},
+	},
+}
 
 func cmdDel(c *conn, args [][]byte) {
 	var n int64
@@ -321,3 +479,94 @@ func renameGeneric(c *conn, args [][]byte, nx bool) {
 
 func cmdRename(c *conn, args [][]byte)   { renameGeneric(c, args, false) }
 func cmdRenameNX(c *conn, args [][]byte) { renameGeneric(c, args, true) }
+
+// objectLookup looks key up for OBJECT like Redis (no LRU update, no hit or
+// miss counted) and replies null when it does not exist.
+func (c *conn) objectLookup(key []byte) ([]byte, bool) {
+	v, _, ok := c.s.store.Peek(c.scratch[:0], key)
+	c.keepScratch(v)
+	if !ok {
+		c.null()
+	}
+	return v, ok
+}
+
+// Redis's string encodings: values that parse as a 64-bit integer are
+// stored as "int", short strings as "embstr" (object header and string in
+// one allocation), longer ones as "raw".
+const (
+	embstrMax      = 44    // OBJ_ENCODING_EMBSTR_SIZE_LIMIT
+	sharedInts     = 10000 // OBJ_SHARED_INTEGERS
+	sharedRefcount = 1<<31 - 1
+)
+
+// stringEncoding returns the encoding Redis gives a string value set with
+// SET: "int", "embstr" or "raw". (Redis keeps values built by APPEND or
+// SETRANGE "raw" whatever their length; cachenode does not track how a
+// value was built and answers by value.)
+func stringEncoding(v []byte) string {
+	if len(v) <= 20 {
+		if _, ok := resp.ParseInt(v); ok {
+			return "int"
+		}
+	}
+	if len(v) <= embstrMax {
+		return "embstr"
+	}
+	return "raw"
+}
+
+func cmdObjectEncoding(c *conn, args [][]byte) {
+	if v, ok := c.objectLookup(args[2]); ok {
+		c.bulkStr(stringEncoding(v))
+	}
+}
+
+func cmdObjectRefCount(c *conn, args [][]byte) {
+	v, ok := c.objectLookup(args[2])
+	if !ok {
+		return
+	}
+	// Redis shares the objects of the integers 0..9999 (refcount INT_MAX)
+	// unless maxmemory is set with an LRU or LFU policy.
+	pol := store.Policy(c.s.settings.policy.Load())
+	lru := pol == store.AllKeysLRU || pol == store.VolatileLRU
+	if n, isInt := resp.ParseInt(v); isInt && n >= 0 && n < sharedInts && (c.s.settings.maxMemory.Load() == 0 || !lru) {
+		c.int(sharedRefcount)
+		return
+	}
+	c.int(1)
+}
+
+// cmdObjectIdleTime answers the seconds since the key was last read or
+// written, from the store's clock checkpoints (exact to the second for the
+// last 10 minutes, coarser beyond; see store.IdleTime).
+func cmdObjectIdleTime(c *conn, args [][]byte) {
+	ms, ok := c.s.store.IdleTime(args[2])
+	if !ok {
+		c.null()
+		return
+	}
+	c.int(ms / 1000)
+}
+
+// cmdObjectFreq always fails for an existing key, as in Redis without an
+// LFU policy: the store has no LFU policies.
+func cmdObjectFreq(c *conn, args [][]byte) {
+	if _, ok := c.objectLookup(args[2]); ok {
+		c.err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	}
+}
+
+func cmdObjectHelp(c *conn, _ [][]byte) {
+	c.helpReply("OBJECT",
+		"ENCODING <key>", "    Return the kind of internal representation used in order to store the value",
+		"    associated with a <key>.",
+		"FREQ <key>", "    Return the access frequency index of the <key>. The returned integer is",
+		"    proportional to the logarithm of the recent access frequency of the key.",
+		"IDLETIME <key>", "    Return the idle time of the <key>, that is the approximated number of",
+		"    seconds elapsed since the last access to the key.",
+		"REFCOUNT <key>", "    Return the number of references of the value associated with the specified",
+		"    <key>.",
+	)
+}

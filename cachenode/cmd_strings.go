@@ -1,3 +1,5 @@
+// String commands: GET, SET and variants, MGET/MSET, APPEND, ranges, counters.
+
 package cachenode
 
 import (
@@ -6,25 +8,139 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cachetier/cachetier/cachenode/internal/store"
 	"github.com/cachetier/cachetier/internal/resp"
 )
 
-func nowMs() int64 { return time.Now().UnixMilli() }
-
-// keepScratch keeps a grown scratch buffer for reuse, unless it got large.
-func (c *conn) keepScratch(b []byte) {
-	if cap(b) <= keepOutCap {
-		c.scratch = b[:0]
-	}
+// stringCommands are the string commands.
+var stringCommands = []*command{
+	{
+		name: "get", arity: 2, flags: flagReadonly | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@read @string @fast", run: cmdGet,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Returns the string value of a key."},
+	},
+	{
+		name: "set", arity: -3, flags: flagWrite | flagDenyOOM, keys: keySpec{1, 1, 1},
+		acl: "@write @string @slow", run: cmdSet,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."},
+	},
+	{
+		name: "setnx", arity: 3, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdSetNX,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Set the string value of a key only when the key doesn't exist."},
+	},
+	{
+		name: "setex", arity: 4, flags: flagWrite | flagDenyOOM, keys: keySpec{1, 1, 1},
+		acl: "@write @string @slow", run: cmdSetEX,
+		doc: docMeta{group: "string", since: "2.0.0", complexity: "O(1)",
+			summary: "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."},
+	},
+	{
+		name: "psetex", arity: 4, flags: flagWrite | flagDenyOOM, keys: keySpec{1, 1, 1},
+		acl: "@write @string @slow", run: cmdPSetEX,
+		doc: docMeta{group: "string", since: "2.6.0", complexity: "O(1)",
+			summary: "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."},
+	},
+	{
+		name: "getset", arity: 3, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdGetSet,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Returns the previous string value of a key after setting it to a new value."},
+	},
+	{
+		name: "getdel", arity: 2, flags: flagWrite | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdGetDel,
+		doc: docMeta{group: "string", since: "6.2.0", complexity: "O(1)",
+			summary: "Returns the string value of a key after deleting the key."},
+	},
+	{
+		name: "getex", arity: -2, flags: flagWrite | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdGetEX,
+		doc: docMeta{group: "string", since: "6.2.0", complexity: "O(1)",
+			summary: "Returns the string value of a key after setting its expiration time."},
+	},
+	{
+		name: "mget", arity: -2, flags: flagReadonly | flagFast, keys: keySpec{1, -1, 1},
+		acl: "@read @string @fast", run: cmdMGet,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(N) where N is the number of keys to retrieve.",
+			summary: "Atomically returns the string values of one or more keys."},
+	},
+	{
+		name: "mset", arity: -3, flags: flagWrite | flagDenyOOM, keys: keySpec{1, -1, 2},
+		acl: "@write @string @slow", run: cmdMSet,
+		doc: docMeta{group: "string", since: "1.0.1", complexity: "O(N) where N is the number of keys to set.",
+			summary: "Atomically creates or modifies the string values of one or more keys."},
+	},
+	{
+		name: "msetnx", arity: -3, flags: flagWrite | flagDenyOOM, keys: keySpec{1, -1, 2},
+		acl: "@write @string @slow", run: cmdMSetNX,
+		doc: docMeta{group: "string", since: "1.0.1", complexity: "O(N) where N is the number of keys to set.",
+			summary: "Atomically modifies the string values of one or more keys only when all keys don't exist."},
+	},
+	{
+		name: "append", arity: 3, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdAppend,
+		doc: docMeta{group: "string", since: "2.0.0", complexity: "O(1)",
+			summary: "Appends a string to the value of a key. Creates the key if it doesn't exist."},
+	},
+	{
+		name: "strlen", arity: 2, flags: flagReadonly | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@read @string @fast", run: cmdStrlen,
+		doc: docMeta{group: "string", since: "2.2.0", complexity: "O(1)",
+			summary: "Returns the length of a string value."},
+	},
+	{
+		name: "getrange", arity: 4, flags: flagReadonly, keys: keySpec{1, 1, 1},
+		acl: "@read @string @slow", run: cmdGetRange,
+		doc: docMeta{group: "string", since: "2.4.0", complexity: "O(N) where N is the length of the returned string.",
+			summary: "Returns a substring of the string stored at a key."},
+	},
+	{
+		name: "setrange", arity: 4, flags: flagWrite | flagDenyOOM, keys: keySpec{1, 1, 1},
+		acl: "@write @string @slow", run: cmdSetRange,
+		doc: docMeta{group: "string", since: "2.2.0", complexity: "O(1), not counting the time taken to copy the new string in place.",
+			summary: "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."},
+	},
+	{
+		name: "incr", arity: 2, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdIncr,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."},
+	},
+	{
+		name: "decr", arity: 2, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdDecr,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."},
+	},
+	{
+		name: "incrby", arity: 3, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdIncrBy,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."},
+	},
+	{
+		name: "decrby", arity: 3, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdDecrBy,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(1)",
+			summary: "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."},
+	},
+	{
+		name: "incrbyfloat", arity: 3, flags: flagWrite | flagDenyOOM | flagFast, keys: keySpec{1, 1, 1},
+		acl: "@write @string @fast", run: cmdIncrByFloat,
+		doc: docMeta{group: "string", since: "2.6.0", complexity: "O(1)",
+			summary: "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."},
+	},
 }
 
 // get reads key for GET-like commands: a hit or miss is counted and the
 // key's LRU clock updated unless the client turned CLIENT NO-TOUCH on.
 func (c *conn) get(dst, key []byte) ([]byte, bool) {
-	if c.noTouch.Load() {
+	if c.info.noTouch.Load() {
 		v, _, ok := c.s.store.Lookup(dst, key, false)
 		return v, ok
 	}
@@ -63,7 +179,7 @@ func (c *conn) parseExpireOpts(args [][]byte, isSet bool, name string) (flags in
 	var expArg []byte
 	for j := 0; j < len(args); j++ {
 		opt := args[j]
-		hasNext := j+1 < len(args)
+		exp := expireOption(opt)
 		switch {
 		case isSet && eq(opt, "nx") && flags&optXX == 0:
 			flags |= optNX
@@ -75,20 +191,10 @@ func (c *conn) parseExpireOpts(args [][]byte, isSet bool, name string) (flags in
 			flags |= optKeepTTL
 		case !isSet && eq(opt, "persist") && flags&(optExpire|optKeepTTL) == 0:
 			flags |= optPersist
-		case eq(opt, "ex") && flags&(optKeepTTL|optPersist|optEXAT|optPX|optPXAT) == 0 && hasNext:
-			flags |= optEX
-			j++
-			expArg = args[j]
-		case eq(opt, "px") && flags&(optKeepTTL|optPersist|optEX|optEXAT|optPXAT) == 0 && hasNext:
-			flags |= optPX
-			j++
-			expArg = args[j]
-		case eq(opt, "exat") && flags&(optKeepTTL|optPersist|optEX|optPX|optPXAT) == 0 && hasNext:
-			flags |= optEXAT
-			j++
-			expArg = args[j]
-		case eq(opt, "pxat") && flags&(optKeepTTL|optPersist|optEX|optEXAT|optPX) == 0 && hasNext:
-			flags |= optPXAT
+		case exp != 0 && flags&(optKeepTTL|optPersist|optExpire&^exp) == 0 && j+1 < len(args):
+			// Not after KEEPTTL, PERSIST or another expire option; the same
+			// one again replaces its value, as in Redis.
+			flags |= exp
 			j++
 			expArg = args[j]
 		default:
@@ -101,6 +207,22 @@ func (c *conn) parseExpireOpts(args [][]byte, isSet bool, name string) (flags in
 	}
 	expireAt, ok = c.expireArg(expArg, flags&(optEX|optEXAT) != 0, flags&(optEX|optPX) != 0, name)
 	return flags, expireAt, ok
+}
+
+// expireOption returns the flag of an expire option of SET or GETEX (EX,
+// PX, EXAT, PXAT), or 0.
+func expireOption(opt []byte) int {
+	switch {
+	case eq(opt, "ex"):
+		return optEX
+	case eq(opt, "px"):
+		return optPX
+	case eq(opt, "exat"):
+		return optEXAT
+	case eq(opt, "pxat"):
+		return optPXAT
+	}
+	return 0
 }
 
 // expireArg converts a positive SET-style expire argument to absolute unix
@@ -241,7 +363,7 @@ func cmdMGet(c *conn, args [][]byte) {
 		c.ends = make([]int, len(keys))
 	}
 	ends := c.ends[:len(keys)]
-	buf := c.s.store.GetMulti(c.scratch[:0], keys, !c.noTouch.Load(), ends)
+	buf := c.s.store.GetMulti(c.scratch[:0], keys, !c.info.noTouch.Load(), ends)
 	c.array(len(keys))
 	start := 0
 	for _, end := range ends {

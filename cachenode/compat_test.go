@@ -1,3 +1,5 @@
+// The compatibility corpus (testdata/compat), against redis-server.
+
 package cachenode_test
 
 // Differential test: replays the command scripts in testdata/compat against a

@@ -1,3 +1,5 @@
+// Config, its defaults and ParseSize; the settings CONFIG SET changes.
+
 package cachenode
 
 import (
@@ -6,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachetier/cachetier/cachenode/internal/store"
@@ -83,6 +86,15 @@ func (c *Config) withDefaults() (Config, store.Policy, error) {
 	}
 	cfg.MaxMemoryPolicy = p.String()
 	return cfg, p, nil
+}
+
+// settings are the values CONFIG SET changes, read without a lock.
+type settings struct {
+	maxMemory   atomic.Int64
+	policy      atomic.Int64 // store.Policy
+	maxClients  atomic.Int64
+	timeout     atomic.Int64 // time.Duration
+	requirePass atomic.Pointer[string]
 }
 
 // ErrInvalidSize is returned (wrapped) by ParseSize for a malformed size.

@@ -1,3 +1,5 @@
+// A client connection: its state, its read loop and waking a blocked read.
+
 package cachenode
 
 import (
@@ -5,54 +7,60 @@ import (
 	"net"
 	"runtime"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cachetier/cachetier/internal/resp"
 )
 
-const (
-	// flushThreshold: replies are written once this much output is pending,
-	// even in the middle of a pipelined batch.
-	flushThreshold = 64 * 1024
-	// keepOutCap: a reply buffer that grew beyond this is released after the
-	// flush so idle connections do not hold large buffers.
-	keepOutCap = 128 << 10
-)
-
-// conn is one client connection, served by one goroutine (serve). Fields
-// without a comment are owned by that goroutine; the atomics are also read
-// by other connections (CLIENT LIST) and the server.
+// conn is one client connection, served by one goroutine (serve), which
+// owns every field unless its group says otherwise. The groups hold one
+// concern each; they are values, so reaching a field costs no indirection.
 type conn struct {
-	s  *Server
-	st *stripe // this connection's share of the server's counters
+	s    *Server
+	st   *stripe // this connection's share of the server's counters
+	id   int64   // CLIENT ID; immutable
+	ncmd uint64  // commands run, for latency sampling
+
+	connIO              // socket, request reader, reply buffer, scratch space
+	info   clientInfo   // identity, authentication and what CLIENT LIST shows
+	reply  replyMode    // CLIENT REPLY ON|OFF|SKIP
+	tx     txState      // MULTI queue and WATCH (tx_multi.go)
+	mod    modifiedKeys // keys the running write command says it changed (command_exec.go)
+	trk    *tracking    // CLIENT TRACKING options, nil when off; under Server.trk.mu (tracking.go)
+	inbox  inbox        // messages other connections queue for this one, and its wake-up (push.go)
+	wait   waitState    // a WAIT in progress (block_wait.go)
+	mon    monitorState // MONITOR (push_monitor.go)
+}
+
+// connIO is a connection's network side: the socket, the request reader and
+// the reply buffer, with the scratch space commands use. Only the
+// connection's goroutine touches it.
+type connIO struct {
 	nc net.Conn
 	rd *resp.Reader
 	io *rawIO // raw socket I/O (Linux TCP and Unix sockets); nil: use nc
 
-	out     []byte // pending replies, written by flush
-	scratch []byte // buffer for values read from the store
-	ends    []int  // MGET's value offsets in scratch
-	lower   [32]byte
-	proto   int
-	authed  bool
-	quit    bool
-	ncmd    uint64 // commands executed, for latency sampling
-	rdl     bool   // a read deadline is set
-	wdl     bool   // a write deadline is set
+	out     []byte   // pending replies, written by flush
+	outMark int      // where the current command's reply starts in out
+	proto   int      // RESP version of the replies: 2 or 3 (HELLO)
+	quit    bool     // close once the pending replies are written
+	rdl     bool     // a read deadline is set
+	wdl     bool     // a write deadline is set
+	scratch []byte   // buffer for values read from the store
+	ends    []int    // MGET's value offsets in scratch
+	lower   [32]byte // a command name in lower case, for lookups
+}
 
-	// CLIENT REPLY: replies are dropped while replyOff, and for the current
-	// command when replySkip (set for the command after CLIENT REPLY SKIP,
-	// from replySkipNext). outMark is where the current command's reply
-	// starts in out.
-	replyOff, replySkip, replySkipNext bool
-	outMark                            int
-
-	id      int64
+// clientInfo is who the client is and what CLIENT LIST and CLIENT INFO
+// show of it. The atomics are set by the connection's goroutine and read by
+// others; the rest is immutable, except authed, which only the
+// connection's goroutine touches.
+type clientInfo struct {
 	created time.Time
 	addr    string
 	laddr   string
+	authed  bool // AUTH or HELLO AUTH succeeded, or no password is required
 
 	name       atomic.Pointer[string]
 	libName    atomic.Pointer[string]
@@ -62,47 +70,33 @@ type conn struct {
 	protoSeen  atomic.Int32 // proto, for other connections' CLIENT LIST
 	noEvict    atomic.Bool  // CLIENT NO-EVICT on (shown in CLIENT LIST)
 	noTouch    atomic.Bool  // CLIENT NO-TOUCH on: reads do not update the LRU clock
+}
 
-	tx          *transaction // MULTI in progress; nil otherwise
-	watch       *watchState  // WATCH in effect; nil otherwise (see watcher)
-	inExec      bool         // EXEC is running the queued commands
-	modSet      bool         // the running write command reported the keys it changed (changed, unchanged)
-	modKeys     [][]byte     // those keys
-	trk         *tracking    // CLIENT TRACKING options; nil when off (see tracker)
-	pushMu      sync.Mutex   // protects pushBuf and pushDead
-	pushBuf     []byte       // invalidation messages (and MONITOR lines) queued by other connections
-	pushDead    bool         // pushBuf overflowed: the connection is being closed
-	pushPending atomic.Bool  // pushBuf is not empty
-	wakeMu      sync.Mutex   // orders wake's read deadline and woken
-	woken       atomic.Bool  // wake set the read deadline to now
-
-	blockPending bool         // WAIT ran: block before the next command
-	blockUntil   time.Time    // the WAIT's deadline; zero: none
-	blockState   atomic.Int32 // blockNone, blockWaiting, or how CLIENT UNBLOCK ended the wait
-
-	monitoring  atomic.Bool // MONITOR is on (see monitors)
-	monReplyOff atomic.Bool // replyOff, for the connections feeding this monitor
-	monLine     []byte      // the MONITOR line of this connection's command
-	redact      uint64      // arguments of the running command MONITOR shows as "(redacted)" (AUTH)
+// replyMode is CLIENT REPLY's setting: replies are dropped while off, and
+// for the current command when skip (set for the command after CLIENT
+// REPLY SKIP, from skipNext). endReply applies it.
+type replyMode struct {
+	off, skip, skipNext bool
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
-		s:       s,
-		nc:      nc,
-		proto:   2,
-		id:      s.nextID.Add(1),
-		created: time.Now(),
-		addr:    nc.RemoteAddr().String(),
-		laddr:   nc.LocalAddr().String(),
+		s:      s,
+		id:     s.net.nextID.Add(1),
+		connIO: connIO{nc: nc, proto: 2},
+		info: clientInfo{
+			created: time.Now(),
+			addr:    nc.RemoteAddr().String(),
+			laddr:   nc.LocalAddr().String(),
+		},
 	}
-	c.st = &s.stripes[c.id%statStripes]
-	c.authed = *s.requirePass.Load() == ""
+	c.st = &s.stats.stripes[c.id%statStripes]
+	c.info.authed = *s.settings.requirePass.Load() == ""
 	c.io = newRawIO(nc)
 	c.rd = resp.NewReader(c)
-	c.rd.Unauthenticated = !c.authed
-	c.lastActive.Store(c.created.UnixNano())
-	c.protoSeen.Store(2)
+	c.rd.Unauthenticated = !c.info.authed
+	c.info.lastActive.Store(c.info.created.UnixNano())
+	c.info.protoSeen.Store(2)
 	return c
 }
 
@@ -124,9 +118,13 @@ func (c *conn) interrupt() { _ = c.nc.SetReadDeadline(time.Now()) }
 
 // authRequired reports whether the client must still authenticate.
 func (c *conn) authRequired() bool {
-	return !c.authed && *c.s.requirePass.Load() != ""
+	return !c.info.authed && *c.s.settings.requirePass.Load() != ""
 }
 
+// serve is the connection's read loop: it runs every command already
+// buffered (exec), writes their replies once no more input is waiting
+// (flush), then waits for input or for a wake-up. It returns when the
+// connection must close, and unregisters it.
 func (c *conn) serve() {
 	defer c.rd.Release() // last: nothing reads the buffer after serve
 	defer c.s.removeConn(c)
@@ -135,7 +133,7 @@ func (c *conn) serve() {
 	defer func() {
 		if r := recover(); r != nil {
 			c.s.log.Error("cachenode: panic serving client; connection closed",
-				"client", c.addr, "panic", r, "stack", string(debug.Stack()))
+				"client", c.info.addr, "panic", r, "stack", string(debug.Stack()))
 		}
 	}()
 	for {
@@ -144,7 +142,7 @@ func (c *conn) serve() {
 			c.outMark = len(c.out)
 			c.exec(args)
 			c.endReply()
-			if c.blockPending && !c.block() {
+			if c.wait.pending && !c.block() {
 				return
 			}
 			if c.quit {
@@ -160,7 +158,7 @@ func (c *conn) serve() {
 			// Protocol error: reply like Redis, then close.
 			c.err("ERR " + err.Error())
 			c.flush()
-			c.s.log.Debug("cachenode: protocol error; closing client", "client", c.addr, "err", err)
+			c.s.log.Debug("cachenode: protocol error; closing client", "client", c.info.addr, "err", err)
 			return
 		}
 		if len(c.out) > 0 {
@@ -176,11 +174,11 @@ func (c *conn) serve() {
 		if !c.flush() {
 			return
 		}
-		if c.s.shuttingDown.Load() {
+		if c.s.life.shuttingDown.Load() {
 			return
 		}
-		timeout := time.Duration(c.s.timeout.Load())
-		if c.monitoring.Load() {
+		timeout := time.Duration(c.s.settings.timeout.Load())
+		if c.mon.on.Load() {
 			timeout = 0 // as in Redis, the idle timeout spares monitors (they only read)
 		}
 		woken := false
@@ -189,96 +187,53 @@ func (c *conn) serve() {
 		} else if c.rdl {
 			woken = c.armRead(time.Time{})
 		}
-		if c.s.shuttingDown.Load() { // Shutdown may have set a deadline we just replaced
+		if c.s.life.shuttingDown.Load() { // Shutdown may have set a deadline we just replaced
 			return
 		}
 		if c.rd.Unauthenticated && !c.authRequired() {
 			c.rd.Unauthenticated = false // requirepass was removed with CONFIG SET
 		}
-		if (woken || c.woken.Load()) && c.takeWake(timeout) {
+		if (woken || c.inbox.woken.Load()) && c.takeWake(timeout) {
 			continue // write the invalidation messages first
 		}
 		err = c.rd.Fill()
 		// takeWake locks before it looks at woken: a wake may have moved the
 		// deadline and not yet set woken.
-		if err != nil && isTimeout(err) && !c.s.shuttingDown.Load() && c.takeWake(timeout) {
+		if err != nil && isTimeout(err) && !c.s.life.shuttingDown.Load() && c.takeWake(timeout) {
 			continue // another connection queued invalidation messages (CLIENT TRACKING)
 		}
-		c.lastActive.Store(time.Now().UnixNano())
+		c.info.lastActive.Store(time.Now().UnixNano())
 		if err != nil {
 			var ne net.Error
 			switch {
 			case errors.Is(err, resp.ErrQueryBufferLimit):
 				c.s.log.Warn("cachenode: closing client that reached max query buffer length",
-					"client", c.addr, "limit", c.rd.MaxQueryBuffer)
-			case errors.As(err, &ne) && ne.Timeout() && !c.s.shuttingDown.Load():
-				c.s.log.Debug("cachenode: closing idle client", "client", c.addr, "timeout", timeout)
+					"client", c.info.addr, "limit", c.rd.MaxQueryBuffer)
+			case errors.As(err, &ne) && ne.Timeout() && !c.s.life.shuttingDown.Load():
+				c.s.log.Debug("cachenode: closing idle client", "client", c.info.addr, "timeout", timeout)
 			}
 			return
 		}
 	}
 }
 
-// flush writes the pending replies. It reports false when the connection
-// failed and must be closed.
-func (c *conn) flush() bool {
-	c.takePushes()
-	if len(c.out) == 0 {
-		return true
-	}
-	if n := int64(len(c.out)); n > c.s.maxOut.Load() {
-		c.s.maxOut.Store(n) // racy max: a statistic, not a limit
-	}
-	timeout := time.Duration(c.s.timeout.Load())
-	if timeout > 0 {
-		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
-		c.wdl = true
-	} else if c.wdl {
-		_ = c.nc.SetWriteDeadline(time.Time{})
-		c.wdl = false
-	}
-	var n int
-	var err error
-	if c.io != nil {
-		n, err = c.io.write(c.out)
-	} else {
-		n, err = c.nc.Write(c.out)
-	}
-	c.st.netOut.Add(uint64(n))
-	if cap(c.out) > keepOutCap {
-		c.out = nil
-	} else {
-		c.out = c.out[:0]
-	}
-	c.outMark = 0
-	return err == nil
-}
-
-// endReply ends a command's reply: it drops the reply when CLIENT REPLY
-// says so, and moves CLIENT REPLY SKIP on to the next command.
-func (c *conn) endReply() {
-	if c.replyOff || c.replySkip {
-		c.out = c.out[:c.outMark]
-	}
-	c.replySkip, c.replySkipNext = c.replySkipNext, false
-}
-
 // wake makes the connection's goroutine return from a blocking read, to
 // write messages that another connection queued for it.
 func (c *conn) wake() {
-	c.wakeMu.Lock()
+	c.inbox.wakeMu.Lock()
 	_ = c.nc.SetReadDeadline(time.Now())
-	c.woken.Store(true)
-	c.wakeMu.Unlock()
+	c.inbox.woken.Store(true)
+	c.inbox.wakeMu.Unlock()
 }
 
 // armRead sets the read deadline for the next wait for input (zero: none),
-// unless a wake is pending, and reports whether one is. It holds wakeMu, so
-// it never replaces the deadline a concurrent wake has just set.
+// unless a wake is pending, and reports whether one is. It holds
+// inbox.wakeMu, so it never replaces the deadline a concurrent wake has just
+// set.
 func (c *conn) armRead(d time.Time) (woken bool) {
-	c.wakeMu.Lock()
-	defer c.wakeMu.Unlock()
-	if c.woken.Load() {
+	c.inbox.wakeMu.Lock()
+	defer c.inbox.wakeMu.Unlock()
+	if c.inbox.woken.Load() {
 		return true
 	}
 	_ = c.nc.SetReadDeadline(d)
@@ -289,15 +244,15 @@ func (c *conn) armRead(d time.Time) (woken bool) {
 // takeWake reports whether wake was called since the last takeWake and, if
 // so, puts back the read deadline serve uses (timeout, or none). A read that
 // timed out while woken is false hit serve's own deadline: wake changes the
-// deadline and sets woken under wakeMu, and takeWake restores the deadline
-// and clears woken under it.
+// deadline and sets woken under inbox.wakeMu, and takeWake restores the
+// deadline and clears woken under it.
 func (c *conn) takeWake(timeout time.Duration) bool {
-	c.wakeMu.Lock()
-	defer c.wakeMu.Unlock()
-	if !c.woken.Load() {
+	c.inbox.wakeMu.Lock()
+	defer c.inbox.wakeMu.Unlock()
+	if !c.inbox.woken.Load() {
 		return false
 	}
-	c.woken.Store(false)
+	c.inbox.woken.Store(false)
 	if timeout > 0 {
 		_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
 		c.rdl = true

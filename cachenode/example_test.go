@@ -1,3 +1,5 @@
+// Examples of the package's API.
+
 package cachenode_test
 
 import (

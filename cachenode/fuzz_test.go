@@ -1,3 +1,5 @@
+// Fuzzing the connection loop with arbitrary input.
+
 package cachenode
 
 import (
@@ -45,11 +47,7 @@ func FuzzCommands(f *testing.F) {
 		}
 		defer s.Close()
 		fc := &recConn{fakeConn: fakeConn{in: in}}
-		c := newConn(s, fc)
-		s.connWG.Add(1)
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
+		c := newTestConn(s, fc)
 		done := make(chan struct{})
 		go func() { c.serve(); close(done) }()
 		select {

@@ -1,3 +1,5 @@
+// Shared test helpers: servers, clients, raw connections.
+
 package cachenode
 
 import (
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachetier/cachetier/internal/redistest"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 )
@@ -68,6 +71,26 @@ func newClient(t testing.TB, addr string, opt *redis.Options) *redis.Client {
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
+}
+
+// startWithClient starts a Server with default settings and returns it, a
+// go-redis client for it (opt as for newClient) and a context that ends
+// with the test.
+func startWithClient(t *testing.T, opt *redis.Options) (*Server, *redis.Client, context.Context) {
+	t.Helper()
+	s := startServer(t, Config{})
+	return s, newClient(t, s.Addr().String(), opt), ctxT(t)
+}
+
+// againstRedis runs script against a fresh redis-server (the test is
+// skipped when redis-server is not installed), then against a fresh
+// cachenode with default settings, and returns what it returned for each.
+func againstRedis[T any](t *testing.T, script func(addr string) T) (fromRedis, fromNode T) {
+	t.Helper()
+	rs := redistest.Start(t)
+	s := startServer(t, Config{})
+	fromRedis = script(rs.Addr)
+	return fromRedis, script(s.Addr().String())
 }
 
 // rawConn is a raw RESP connection for protocol-level tests.
@@ -182,13 +205,25 @@ func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
 
 func bytesContains(s, sub string) bool { return strings.Contains(s, sub) }
 
+// newTestConn returns a connection of s over nc, registered as accept
+// registers one, for tests that run its serve loop themselves (serve
+// removes it when it returns).
+func newTestConn(s *Server, nc net.Conn) *conn {
+	c := newConn(s, nc)
+	s.life.connWG.Add(1)
+	s.net.mu.Lock()
+	s.net.conns[c] = struct{}{}
+	s.net.mu.Unlock()
+	return c
+}
+
 // waitNoConns waits until the server has no client connections left.
 func waitNoConns(t *testing.T, s *Server) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		s.mu.Lock()
-		n := len(s.conns)
-		s.mu.Unlock()
+		s.net.mu.Lock()
+		n := len(s.net.conns)
+		s.net.mu.Unlock()
 		if n == 0 {
 			return
 		}

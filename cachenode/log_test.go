@@ -1,3 +1,5 @@
+// Loggers for tests.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// Protocol-level tests against redis-server.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// Command replies compared byte for byte with redis-server.
+
 package cachenode
 
 import (

@@ -1,3 +1,5 @@
+// Test with rueidis's client-side cache.
+
 package cachenode
 
 import (

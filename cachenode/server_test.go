@@ -1,3 +1,5 @@
+// Server tests: commands via go-redis, limits, timeouts, shutdown, metrics.
+
 package cachenode
 
 import (
@@ -297,15 +299,15 @@ func TestMaxClients(t *testing.T) {
 	}
 	a.nc.Close()
 	waitFor(t, "a slot to free up", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return len(s.conns) < 2
+		s.net.mu.Lock()
+		defer s.net.mu.Unlock()
+		return len(s.net.conns) < 2
 	})
 	if got := dialRaw(t, s.Addr().String()).do("PING"); got != "+PONG\r\n" {
 		t.Fatalf("after a client left: %q", got)
 	}
-	if s.rejected.Load() != 1 {
-		t.Errorf("rejected = %d", s.rejected.Load())
+	if s.stats.rejected.Load() != 1 {
+		t.Errorf("rejected = %d", s.stats.rejected.Load())
 	}
 }
 
@@ -342,7 +344,7 @@ func TestSlowReaderBounded(t *testing.T) {
 	const n = 64
 	c.send(strings.Repeat(encode("GET", "big"), n))
 	time.Sleep(300 * time.Millisecond) // let the server fill the socket buffers and block
-	if peak := s.maxOut.Load(); peak > flushThreshold+size+1024 {
+	if peak := s.stats.maxOut.Load(); peak > flushThreshold+size+1024 {
 		t.Fatalf("server buffered %d bytes of replies for a client that reads nothing", peak)
 	}
 	for i := 0; i < n; i++ {
@@ -350,7 +352,7 @@ func TestSlowReaderBounded(t *testing.T) {
 			t.Fatalf("reply %d has %d bytes", i, len(r))
 		}
 	}
-	if peak := s.maxOut.Load(); peak > flushThreshold+size+1024 {
+	if peak := s.stats.maxOut.Load(); peak > flushThreshold+size+1024 {
 		t.Fatalf("peak output buffer %d", peak)
 	}
 }
@@ -697,7 +699,7 @@ func TestWorkerReuse(t *testing.T) {
 		waitNoConns(t, s) // its goroutine then waits for the next connection
 		time.Sleep(5 * time.Millisecond)
 	}
-	if n := s.workersStarted.Load(); n > 3 {
+	if n := s.workers.started.Load(); n > 3 {
 		t.Errorf("%d connection goroutines started for 20 clients one after another, want them reused", n)
 	}
 	if err := stop(); err != ErrServerClosed { // Close returns once every connection goroutine has ended

@@ -1,8 +1,9 @@
+// CLIENT TRACKING: the tracking table, invalidation, the hooks around a command.
+
 package cachenode
 
 import (
 	"bytes"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -38,11 +39,6 @@ import (
 // from the table and their clients told to invalidate them.
 const trackingMaxKeys = 1_000_000
 
-// pushBufLimit bounds the invalidation messages queued for one client that
-// does not read them; past it the client is closed, as Redis closes clients
-// over their output buffer limit.
-const pushBufLimit = 64 << 20
-
 // tracking holds a connection's CLIENT TRACKING options. It is created and
 // changed by the connection's goroutine with the tracker locked, and read
 // by others with the tracker locked.
@@ -75,7 +71,7 @@ func (t *tracker) init() {
 // maxmemory one key per KiB of it (at least 1000), since the table's memory
 // (~150 bytes a key) is outside the store's accounting.
 func (t *tracker) maxKeys(s *Server) int {
-	if m := s.maxMemory.Load(); m > 0 {
+	if m := s.settings.maxMemory.Load(); m > 0 {
 		return int(min(trackingMaxKeys, max(1000, m>>10)))
 	}
 	return trackingMaxKeys
@@ -266,7 +262,7 @@ func (t *tracker) sendLocked(c *conn, key []byte, modifier *conn) {
 		to = t.clients[r]
 		if to == nil {
 			c.trk.brokenRedir = true
-			if c.protoSeen.Load() > 2 {
+			if c.info.protoSeen.Load() > 2 {
 				msg := resp.AppendPushLen(nil, 2)
 				msg = resp.AppendBulkString(msg, "tracking-redir-broken")
 				msg = resp.AppendInt(msg, r)
@@ -275,7 +271,7 @@ func (t *tracker) sendLocked(c *conn, key []byte, modifier *conn) {
 			return
 		}
 	}
-	if to.protoSeen.Load() < 3 {
+	if to.info.protoSeen.Load() < 3 {
 		return // RESP2 without pub/sub: nowhere to send it (see above)
 	}
 	msg := resp.AppendPushLen(nil, 2)
@@ -287,67 +283,6 @@ func (t *tracker) sendLocked(c *conn, key []byte, modifier *conn) {
 		msg = resp.AppendBulk(msg, key)
 	}
 	to.push(msg, modifier, "invalidation messages")
-}
-
-// push queues a message for c's goroutine to write after its current reply,
-// and wakes it if it is waiting for a request. self is the connection whose
-// goroutine is calling: it writes its queue after the command anyway. Only
-// the first message of a queue wakes c: the goroutine takes the whole queue
-// once awake. what names the messages in the log when c is closed for not
-// reading them.
-func (c *conn) push(msg []byte, self *conn, what string) {
-	c.pushMu.Lock()
-	if c.pushDead {
-		c.pushMu.Unlock()
-		return // closed for not reading; its goroutine is on the way out
-	}
-	if len(c.pushBuf)+len(msg) > c.s.cfg.pushLimit {
-		c.pushDead = true
-		c.pushBuf = nil
-		c.pushMu.Unlock()
-		c.s.log.Warn("cachenode: closing client that does not read its "+what,
-			"client", c.addr, "limit", c.s.cfg.pushLimit)
-		c.kill()
-		return
-	}
-	first := len(c.pushBuf) == 0
-	c.pushBuf = append(c.pushBuf, msg...)
-	c.pushPending.Store(true)
-	c.pushMu.Unlock()
-	if first && c != self {
-		c.wake()
-	}
-}
-
-// takePushes moves the queued messages to the reply buffer.
-func (c *conn) takePushes() {
-	if !c.pushPending.Load() {
-		return
-	}
-	c.pushMu.Lock()
-	c.out = append(c.out, c.pushBuf...)
-	if cap(c.pushBuf) > keepOutCap {
-		c.pushBuf = nil
-	} else {
-		c.pushBuf = c.pushBuf[:0]
-	}
-	c.pushPending.Store(false)
-	c.pushMu.Unlock()
-}
-
-// forKeys calls fn for each key argument of cmd, from its key
-// specification (first, last, step; a negative last counts from the end).
-func forKeys(cmd *command, args [][]byte, fn func([]byte)) {
-	if cmd.firstKey <= 0 || cmd.step <= 0 {
-		return
-	}
-	last := cmd.lastKey
-	if last < 0 {
-		last = len(args) + last
-	}
-	for i := cmd.firstKey; i <= last && i < len(args); i += cmd.step {
-		fn(args[i])
-	}
 }
 
 // Tracking hooks around a command's execution.
@@ -365,7 +300,7 @@ func (c *conn) trackAfter(cmd *command, args [][]byte) {
 	if c.trk != nil && cmd.flags&flagReadonly != 0 {
 		c.s.trk.remember(c, cmd, args)
 	}
-	if c.trk != nil && c.trk.caching && cmd.parent != clientCachingCmd.parent && c.tx == nil && !c.inExec {
+	if c.trk != nil && c.trk.caching && cmd.parent != clientCachingCmd.parent && c.tx.multi == nil && !c.tx.inExec {
 		// Like Redis, any command but a CLIENT subcommand ends it, except
 		// inside a transaction: then it lasts until EXEC is done.
 		c.s.trk.mu.Lock()
@@ -373,191 +308,5 @@ func (c *conn) trackAfter(cmd *command, args [][]byte) {
 			c.trk.caching = false
 		}
 		c.s.trk.mu.Unlock()
-	}
-}
-
-var clientCachingCmd *command
-
-// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]
-func cmdClientTracking(c *conn, args [][]byte) {
-	tr := &tracking{}
-	for j := 3; j < len(args); j++ {
-		more := j+1 < len(args)
-		switch {
-		case eq(args[j], "redirect") && more:
-			j++
-			if tr.redirect != 0 {
-				c.err("ERR A client can only redirect to a single other client")
-				return
-			}
-			id, err := strconv.ParseInt(string(args[j]), 10, 64)
-			if err != nil {
-				c.err(errNotInt)
-				return
-			}
-			c.s.trk.mu.Lock()
-			_, ok := c.s.trk.clients[id]
-			c.s.trk.mu.Unlock()
-			if !ok {
-				c.err("ERR The client ID you want redirect to does not exist")
-				return
-			}
-			tr.redirect = id
-		case eq(args[j], "bcast"):
-			tr.bcast = true
-		case eq(args[j], "optin"):
-			tr.optin = true
-		case eq(args[j], "optout"):
-			tr.optout = true
-		case eq(args[j], "noloop"):
-			tr.noloop = true
-		case eq(args[j], "prefix") && more:
-			j++
-			tr.prefixes = append(tr.prefixes, string(args[j]))
-		default:
-			c.err(errSyntax)
-			return
-		}
-	}
-	switch {
-	case eq(args[2], "on"):
-	case eq(args[2], "off"):
-		if c.trk != nil {
-			c.s.trk.disable(c)
-		}
-		c.ok()
-		return
-	default:
-		c.err(errSyntax)
-		return
-	}
-	cur := c.trk
-	switch {
-	case !tr.bcast && len(tr.prefixes) > 0:
-		c.err("ERR PREFIX option requires BCAST mode to be enabled")
-		return
-	case cur != nil && cur.bcast != tr.bcast:
-		c.err("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.")
-		return
-	case tr.bcast && (tr.optin || tr.optout):
-		c.err("ERR OPTIN and OPTOUT are not compatible with BCAST")
-		return
-	case tr.optin && tr.optout:
-		c.err("ERR You can't specify both OPTIN mode and OPTOUT mode")
-		return
-	case cur != nil && ((tr.optin && cur.optout) || (tr.optout && cur.optin)):
-		c.err("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.")
-		return
-	}
-	if tr.bcast {
-		// Prefixes of one client must not overlap (a key would be sent
-		// twice); Redis's checks and messages.
-		var existing []string
-		if cur != nil {
-			c.s.trk.mu.Lock()
-			existing = append(existing, cur.prefixes...)
-			c.s.trk.mu.Unlock()
-		}
-		for i, p := range tr.prefixes {
-			for _, q := range existing {
-				if overlaps(p, q) {
-					c.err("ERR Prefix '" + p + "' overlaps with an existing prefix '" + q + "'. Prefixes for a single client must not overlap.")
-					return
-				}
-			}
-			for _, q := range tr.prefixes[i+1:] {
-				if overlaps(p, q) {
-					c.err("ERR Prefix '" + p + "' overlaps with another provided prefix '" + q + "'. Prefixes for a single client must not overlap.")
-					return
-				}
-			}
-		}
-	}
-	c.s.trk.enable(c, tr)
-	c.ok()
-}
-
-// CLIENT CACHING YES|NO
-func cmdClientCaching(c *conn, args [][]byte) {
-	tr := c.trk
-	if tr == nil {
-		c.err("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
-		return
-	}
-	switch {
-	case eq(args[2], "yes"):
-		if !tr.optin {
-			c.err("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")
-			return
-		}
-	case eq(args[2], "no"):
-		if !tr.optout {
-			c.err("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")
-			return
-		}
-	default:
-		c.err(errSyntax)
-		return
-	}
-	c.s.trk.mu.Lock()
-	tr.caching = true
-	c.s.trk.mu.Unlock()
-	c.ok()
-}
-
-// CLIENT GETREDIR: the redirect target, 0 without one, -1 with tracking off.
-func cmdClientGetRedir(c *conn, _ [][]byte) {
-	switch tr := c.trk; {
-	case tr == nil:
-		c.int(-1)
-	default:
-		c.int(tr.redirect)
-	}
-}
-
-// CLIENT TRACKINGINFO
-func cmdClientTrackingInfo(c *conn, _ [][]byte) {
-	c.s.trk.mu.Lock()
-	var tr tracking
-	on := c.trk != nil
-	if on {
-		tr = *c.trk
-		tr.prefixes = append([]string(nil), c.trk.prefixes...)
-	}
-	c.s.trk.mu.Unlock()
-	c.mapLen(3)
-	c.bulkStr("flags")
-	flags := []string{"off"}
-	if on {
-		flags[0] = "on"
-		for _, f := range []struct {
-			set  bool
-			name string
-		}{
-			{tr.bcast, "bcast"},
-			{tr.optin, "optin"}, {tr.optin && tr.caching, "caching-yes"},
-			{tr.optout, "optout"}, {tr.optout && tr.caching, "caching-no"},
-			{tr.noloop, "noloop"}, {tr.brokenRedir, "broken_redirect"},
-		} {
-			if f.set {
-				flags = append(flags, f.name)
-			}
-		}
-	}
-	c.setLen(len(flags))
-	for _, f := range flags {
-		c.bulkStr(f)
-	}
-	c.bulkStr("redirect")
-	switch {
-	case !on:
-		c.int(-1)
-	default:
-		c.int(tr.redirect)
-	}
-	c.bulkStr("prefixes")
-	c.array(len(tr.prefixes))
-	for _, p := range tr.prefixes {
-		c.bulkStr(p)
 	}
 }

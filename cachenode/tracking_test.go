@@ -1,3 +1,5 @@
+// Tests of CLIENT TRACKING.
+
 package cachenode
 
 import (
