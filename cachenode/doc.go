@@ -5,7 +5,7 @@
 // A Server holds Redis strings in an in-memory store bounded by
 // Config.MaxMemory, with Redis's TTL semantics and eviction policies. It
 // implements the connection, server, string and key commands a cache needs
-// (see the README's "Supported commands" table) with Redis 7's reply types and error
+// (see "Supported commands" in docs/cachenode.md) with Redis 7's reply types and error
 // strings, and exposes Prometheus metrics, /healthz and /readyz on an optional
 // HTTP address.
 //

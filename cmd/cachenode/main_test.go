@@ -757,7 +757,7 @@ func TestMaxMemoryRSS(t *testing.T) {
 	if u, err := strconv.ParseInt(used, 10, 64); err != nil || u > maxMemory {
 		t.Errorf("used_memory %q over maxmemory %d", used, maxMemory)
 	}
-	// Margin (documented in the README): the store's data is bounded by
+	// Margin (documented in docs/cachenode.md, "Memory bound and eviction"): the store's data is bounded by
 	// maxmemory; on top come arena slack, the index, the Go runtime and
 	// connection buffers: RSS ≤ 1.25×maxmemory + 40 MB.
 	if limit := int64(maxMemory*5/4 + 40<<20); peak > limit {
