@@ -150,8 +150,9 @@ func overflowFor(n int) int { return 16 + n/16 }
 // table and every lookup lookupMigrateStep. With growth x1.5 at load 0.8
 // the new table starts at load 0.53, and the previous table (n*17/16+16
 // slots) is emptied well before the new one reaches 0.8 (after about n/7
-// inserts). Operations that walk the whole index (eviction, compaction,
-// active expiry, SCAN, RANDOMKEY, shrinking) first finish the move.
+// inserts). Compaction, eviction batches, RANDOMKEY and rebuilds (resizeLocked,
+// shrinking included) finish the move first; SCAN and eviction sampling read
+// both tables, and each active-expiry step moves sweepStep slots.
 const (
 	syncResizeMax     = 1024 // Store.syncResizeMax's default
 	insertMigrateStep = 8
