@@ -754,8 +754,12 @@ func TestMaxMemoryRSS(t *testing.T) {
 	if evicted == "" || evicted == "0" {
 		t.Errorf("evicted_keys = %q after writing 4x maxmemory", evicted)
 	}
-	if u, err := strconv.ParseInt(used, 10, 64); err != nil || u > maxMemory {
-		t.Errorf("used_memory %q over maxmemory %d", used, maxMemory)
+	// As in Redis, eviction runs before a write, so the last write may take
+	// used_memory past maxmemory by its own size (values here are at most
+	// 16000 bytes), its shard's index growth and one prefault window (16 KiB).
+	const slack = 64 << 10
+	if u, err := strconv.ParseInt(used, 10, 64); err != nil || u > maxMemory+slack {
+		t.Errorf("used_memory %q over maxmemory %d + %d bytes for the last write", used, maxMemory, slack)
 	}
 	// Margin (documented in docs/cachenode.md, "Memory bound and eviction"): the store's data is bounded by
 	// maxmemory; on top come arena slack, the index, the Go runtime and
