@@ -77,6 +77,12 @@ var configParams = []configParam{
 	{"proto-max-bulk-len", func(*Server) string { return strconv.Itoa(resp.DefaultMaxBulk) }, nil},
 	{"requirepass", func(s *Server) string { return *s.settings.requirePass.Load() }, setRequirePass},
 	{"save", func(*Server) string { return "" }, fixedValue("")},
+	{"slot", func(s *Server) string { // "" without a slot; stock redis answers an empty array
+		if !s.cfg.HasSlot {
+			return ""
+		}
+		return strconv.Itoa(s.cfg.Slot)
+	}, nil},
 	{"timeout", func(s *Server) string {
 		return strconv.FormatInt(int64(time.Duration(s.settings.timeout.Load())/time.Second), 10)
 	},

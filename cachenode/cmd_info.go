@@ -136,6 +136,9 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("redis_build_id", "0")
 		kv("redis_mode", "standalone")
 		kv("cachenode", "1")
+		if s.cfg.HasSlot {
+			kv("slot", s.cfg.Slot) // the node's place in the ring; absent without one
+		}
 		kv("os", runtime.GOOS+" "+runtime.GOARCH)
 		kv("arch_bits", strconv.Itoa(strconv.IntSize))
 		kv("multiplexing_api", "go")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cachetier/cachetier/cachenode/internal/store"
+	"github.com/cachetier/cachetier/ring"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -49,6 +50,14 @@ type Config struct {
 	MetricsAddr string
 	// Logger receives the startup line and abnormal events. Default slog.Default().
 	Logger *slog.Logger
+	// Slot is the node's place in the ring, 0 to ring.MaxSlots-1, which the
+	// node reports to clients (CONFIG GET slot, INFO server "slot:N"). It
+	// counts only when HasSlot is true; the zero Config has no slot.
+	// SlotFromHostname derives it from a StatefulSet pod's name.
+	Slot int
+	// HasSlot says Slot is set. Default false: the node reports no slot
+	// (CONFIG GET slot answers "", INFO has no slot field).
+	HasSlot bool
 
 	// pushLimit overrides pushBufLimit (tests).
 	pushLimit int
@@ -79,6 +88,9 @@ func (c *Config) withDefaults() (Config, store.Policy, error) {
 	}
 	if cfg.Timeout < 0 {
 		return cfg, 0, fmt.Errorf("cachenode: negative Timeout %v", cfg.Timeout)
+	}
+	if cfg.HasSlot && (cfg.Slot < 0 || cfg.Slot >= ring.MaxSlots) {
+		return cfg, 0, fmt.Errorf("cachenode: slot %d out of range 0-%d", cfg.Slot, ring.MaxSlots-1)
 	}
 	p, err := store.ParsePolicy(cfg.MaxMemoryPolicy)
 	if err != nil {
@@ -123,4 +135,33 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%w: %q", ErrInvalidSize, s)
 	}
 	return n * mul, nil
+}
+
+// ErrNoOrdinal is returned (wrapped) by SlotFromHostname for a hostname
+// without a StatefulSet ordinal.
+var ErrNoOrdinal = errors.New("cachenode: hostname has no StatefulSet ordinal")
+
+// SlotFromHostname returns the slot a StatefulSet pod's hostname names: its
+// ordinal, the decimal digits after the last '-' of the hostname's first
+// label ("cache-3" and "cache-3.cache.ns.svc.cluster.local" give 3). The
+// digits must be a plain decimal number as Kubernetes writes ordinals (no
+// sign, no leading zero except "0" itself), below ring.MaxSlots, and the
+// name before the '-' must not be empty. Anything else ("cache", "cache-",
+// "cache-03", "-3", "node7") is an error wrapping ErrNoOrdinal.
+func SlotFromHostname(hostname string) (int, error) {
+	label, _, _ := strings.Cut(hostname, ".")
+	i := strings.LastIndexByte(label, '-')
+	digits := label[i+1:]
+	bad := i <= 0 || digits == "" || (digits[0] == '0' && len(digits) > 1)
+	for _, c := range []byte(digits) {
+		bad = bad || c < '0' || c > '9'
+	}
+	if bad {
+		return 0, fmt.Errorf("%w: %q (want a name ending in -<ordinal>, as StatefulSet pods are named: cache-3)", ErrNoOrdinal, hostname)
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n >= ring.MaxSlots {
+		return 0, fmt.Errorf("%w: %q (ordinal %s is not below %d, the most slots a ring holds)", ErrNoOrdinal, hostname, digits, ring.MaxSlots)
+	}
+	return n, nil
 }

@@ -14,6 +14,9 @@
 //	--maxclients N            maximum connected clients (default 10000)
 //	--timeout SECONDS         close clients idle this long; 0 = never (default)
 //	--metrics-addr HOST:PORT  serve Prometheus /metrics, /healthz, /readyz; empty = off
+//	--slot N|auto             the node's place in the ring (0-65535), reported by
+//	                          CONFIG GET slot and INFO; auto: the hostname's
+//	                          StatefulSet ordinal (cache-3 -> 3); default: none
 //	--loglevel LEVEL          debug, verbose, notice (default), warning
 //	--version                 print the version and exit
 //
@@ -40,6 +43,7 @@ import (
 	"time"
 
 	"github.com/cachetier/cachetier/cachenode"
+	"github.com/cachetier/cachetier/ring"
 )
 
 // shutdownGrace bounds how long a stop signal waits for in-flight commands.
@@ -73,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		maxClients = fs.Int("maxclients", 10000, "maximum number of connected `clients`")
 		timeout    = fs.Int("timeout", 0, "close clients idle for this many `seconds`; 0 = never")
 		metrics    = fs.String("metrics-addr", "", "serve Prometheus /metrics, /healthz, /readyz on `host:port`; empty = off")
+		slot       = fs.String("slot", "", "the node's `slot` in the ring (0-65535), or auto: the hostname's StatefulSet ordinal (cache-3 -> 3); empty = none")
 		logLevel   = fs.String("loglevel", "notice", "log `level`: debug, verbose, notice, warning")
 		version    = fs.Bool("version", false, "print the version and exit")
 	)
@@ -118,8 +123,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			return nil, usageError{fmt.Sprintf("invalid value %q for --metrics-addr: want host:port", *metrics)}
 		}
 	}
+	slotN, hasSlot, err := parseSlot(*slot, os.Hostname)
+	if err != nil {
+		return nil, err
+	}
 	o.logLevel = lvl
 	o.cfg = cachenode.Config{
+		Slot:            slotN,
+		HasSlot:         hasSlot,
 		Addr:            net.JoinHostPort(*bind, strconv.Itoa(*port)),
 		MaxMemory:       mem,
 		MaxMemoryPolicy: *policy,
@@ -129,6 +140,30 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		MetricsAddr:     *metrics,
 	}
 	return o, nil
+}
+
+// parseSlot reads --slot: "" (none), a slot number, or "auto" (the
+// ordinal of the hostname, see cachenode.SlotFromHostname).
+func parseSlot(v string, hostname func() (string, error)) (slot int, ok bool, err error) {
+	switch v {
+	case "":
+		return 0, false, nil
+	case "auto":
+		h, err := hostname()
+		if err != nil {
+			return 0, false, fmt.Errorf("cachenode: --slot auto: cannot read the hostname: %w", err)
+		}
+		n, err := cachenode.SlotFromHostname(h)
+		if err != nil {
+			return 0, false, fmt.Errorf("--slot auto: %s", strings.TrimPrefix(err.Error(), "cachenode: "))
+		}
+		return n, true, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n >= ring.MaxSlots {
+		return 0, false, usageError{fmt.Sprintf("invalid value %q for --slot: want auto or a slot number 0-%d", v, ring.MaxSlots-1)}
+	}
+	return n, true, nil
 }
 
 // parseLogLevel maps redis-server's log levels (and slog's names) to slog levels.
@@ -207,6 +242,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	attrs := []any{"addr", srv.Addr().String(), "version", versionString(), "pid", os.Getpid()}
 	if ma := srv.MetricsAddr(); ma != nil {
 		attrs = append(attrs, "metrics_addr", ma.String())
+	}
+	if o.cfg.HasSlot {
+		attrs = append(attrs, "slot", o.cfg.Slot)
+	} else {
+		attrs = append(attrs, "slot", "none")
 	}
 	log.Info("cachenode ready to accept connections", attrs...)
 	// Later lines name the node too: several may share one terminal (make run).
