@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: all build test vet fmt-check run bench demo clients-deps clean
+.PHONY: all build test vet fmt-check run bench demo clients-deps clean image deploy-check
 
 all: build
 
@@ -35,6 +35,16 @@ bench:
 ## demo: the herd and tierdown scenarios against a fresh local tier; reports in reports/.
 demo:
 	./scripts/demo.sh
+
+## image: build the cachenode container image (Dockerfile) as $(IMAGE) with docker, or podman
+## when there is no docker. Exits 1 with a message when neither is installed or its daemon does
+## not answer: nothing is built then.
+IMAGE ?= cachenode:dev
+image:
+	@engine="$$(command -v docker || command -v podman)"; \
+	if [ -z "$$engine" ]; then echo "make image: no container engine found (docker or podman); image not built" >&2; exit 1; fi; \
+	if ! "$$engine" info >/dev/null 2>&1; then echo "make image: $$engine found but not usable (is its daemon running?); image not built" >&2; exit 1; fi; \
+	echo "$$engine build -t $(IMAGE) ."; "$$engine" build -t $(IMAGE) .
 
 ## clients-deps: install the npm packages for the ioredis/node-redis compatibility tests.
 clients-deps:
