@@ -13,6 +13,14 @@ RACE = $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && echo -race)
 test: fmt-check vet
 	@[ -n "$(RACE)" ] || echo "make test: cgo is off (no C compiler found): running without the race detector; install gcc for -race" >&2
 	$(GO) test $(RACE) -count=1 -timeout 30m ./...
+	$(MAKE) --no-print-directory deploy-check
+
+## deploy-check: the deploy/ module's checks, without a cluster: every manifest under
+## deploy/kubernetes strictly decoded into the Kubernetes API types and checked against cachenode's
+## flags and endpoints, the Dockerfile's shape, the Grafana dashboard's metric names. A module of
+## its own (deploy/go.mod), so the main module does not depend on the Kubernetes packages.
+deploy-check:
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 vet:
 	$(GO) vet ./...
