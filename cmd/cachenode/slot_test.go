@@ -65,6 +65,21 @@ func TestSlotAuto(t *testing.T) {
 	}
 }
 
+// TestSlotAutoStatefulSetHostname runs --slot auto in a UTS namespace of its
+// own whose hostname is a StatefulSet pod's (cache-2): the node reports slot
+// 2. It needs unshare(1) and the right to create the namespace (root).
+func TestSlotAutoStatefulSetHostname(t *testing.T) {
+	if err := exec.Command("unshare", "-u", "true").Run(); err != nil {
+		t.Skipf("cannot create a UTS namespace to set the hostname (unshare -u: %v); TestParseSlot covers the rule", err)
+	}
+	wrapper := []string{"unshare", "-u", "sh", "-c", `hostname cache-2 && exec "$@"`, "sh"}
+	n := startNodeWith(t, wrapper, "--slot", "auto")
+	if got := configGet(t, n.addr, "slot"); got != "2" {
+		t.Errorf("--slot auto as cache-2: CONFIG GET slot = %q, want 2", got)
+	}
+	waitOutput(t, n, "slot=2")
+}
+
 func TestParseSlot(t *testing.T) {
 	host := func(h string) func() (string, error) { return func() (string, error) { return h, nil } }
 	for _, tc := range []struct {
