@@ -114,7 +114,7 @@ func TestCoherenceWrites(t *testing.T) {
 			{"redis SET", func(key string) error { return rdb(key).Set(ctx, key, "raw", 0).Err() }},
 			{"redis DEL", func(key string) error { return rdb(key).Del(ctx, key).Err() }},
 			{"redis PEXPIRE", func(key string) error { return rdb(key).PExpire(ctx, key, time.Hour).Err() }},
-			{"expiry", func(key string) error { return rdb(key).PExpire(ctx, key, 30*time.Millisecond).Err() }},
+			{"expiry", func(key string) error { return rdb(key).PExpire(ctx, key, 400*time.Millisecond).Err() }},
 			{"FLUSHALL", func(key string) error { return rdb(key).FlushAll(ctx).Err() }},
 		}
 		for i, s := range steps {
@@ -134,7 +134,7 @@ func TestCoherenceWrites(t *testing.T) {
 					}
 					waitDropped(t, b, key, generous)
 					warmTracked(t, b, key)
-					time.Sleep(40 * time.Millisecond)
+					time.Sleep(450 * time.Millisecond)
 					_ = rdb(key).Get(ctx, key).Err() // lazy expiry, if the active cycle was not there yet
 					waitDropped(t, b, key, 2*generous)
 					return
