@@ -52,7 +52,9 @@ func inL1Fresh(c *Client, key string) bool {
 }
 
 // warmTracked makes c hold key in L1 through a tracked L2 read and returns
-// the value.
+// the value. (If c wrote key itself within untrackedL1TTL, its own
+// untracked copy is what it finds: callers that need the tracked read use
+// a client that did not write the key.)
 func warmTracked(t *testing.T, c *Client, key string) string {
 	t.Helper()
 	ctx := context.Background()
@@ -387,5 +389,50 @@ func TestCoherenceTrackingUnavailable(t *testing.T) {
 	}
 	if st := c.Stats(); st.IncoherentHits == 0 || st.IncoherentFills == 0 {
 		t.Fatalf("stats: %d incoherent hits, %d fills", st.IncoherentHits, st.IncoherentFills)
+	}
+}
+
+// TestCoherenceTopologyChange: a node marked down or up, and a membership
+// change, make the L1 copies stale (keys change owner), without dropping
+// them as stale fallbacks.
+func TestCoherenceTopologyChange(t *testing.T) {
+	nodes := startNodes(t, "cachenode", 3)
+	c := newCoherentClients(t, 1, addrsOf(nodes[:2]), nil)[0]
+	ctx := context.Background()
+	steps := []struct {
+		name string
+		do   func()
+	}{
+		{"down", func() {
+			nd, _ := c.tier.route("topo")
+			for i := 0; i < c.cfg.Health.FailureThreshold; i++ {
+				c.tier.nodeFailed(nd, fmt.Errorf("test"))
+			}
+		}},
+		{"up", func() {
+			for _, nd := range c.tier.topo.Load().nodes {
+				c.tier.markUp(nd)
+			}
+		}},
+		{"membership", func() { c.tier.setMembership(Membership{Addrs: addrsOf(nodes)}) }},
+	}
+	for _, s := range steps {
+		// Written by c itself, so that it is on the key's live owner as c
+		// sees it (after "down", a failover owner).
+		if err := c.Set(ctx, "topo", []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+		warmTracked(t, c, "topo")
+		flushes := c.Stats().L1Flushes
+		s.do()
+		if inL1Fresh(c, "topo") {
+			t.Errorf("%s: the L1 copy is still fresh", s.name)
+		}
+		if _, h, ok := c.l1.get(nil, "topo"); !ok || h.stateAt(preciseMs()) != stateStale {
+			t.Errorf("%s: the L1 copy is not kept as a stale fallback", s.name)
+		}
+		if c.Stats().L1Flushes == flushes {
+			t.Errorf("%s: no flush counted", s.name)
+		}
 	}
 }
