@@ -72,8 +72,8 @@ func newNode(addr string, cfg *TierConfig, lat prometheus.Observer) *node {
 // client returns the node's current go-redis client.
 func (nd *node) client() *redis.Client { return nd.pool.Load() }
 
-// retireDelay is how long a replaced client stays open for the requests
-// still using it.
+// retireDelay is how long (at least) a replaced client stays open for the
+// requests still using it.
 const retireDelay = 2 * time.Second
 
 // resetPool replaces the node's client with one whose connections run
@@ -105,7 +105,9 @@ func (nd *node) resetPool(t *tier, id int64) {
 	}
 	nd.retired[old] = true
 	nd.mu.Unlock()
-	time.AfterFunc(retireDelay, func() {
+	// Long enough for a request that took the old client just before the
+	// swap (each is bounded by Timeout, dial included).
+	time.AfterFunc(max(retireDelay, 2*t.cfg.Timeout+t.cfg.DialTimeout), func() {
 		nd.mu.Lock()
 		ok := nd.retired[old]
 		delete(nd.retired, old)
