@@ -48,9 +48,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.L1.Bytes > 0 {
 		c.l1 = newL1(cfg.L1.Bytes)
 	}
-	c.tier = newTier(&cfg, &c.st, c.metrics)
+	c.tier = newTier(&cfg, &c.st, c.metrics, newCoherence(!cfg.L1.Coherence.Disabled, c.l1, &c.st))
 	c.origin = newOrigin(&cfg.Origin, &c.st, c.metrics)
-	c.store = newStoreBack(&cfg, c.l1, c.tier)
+	c.store = newStoreBack(&cfg, c.l1, c.tier, &c.st)
 	c.flights.timeout = cfg.Origin.LoadTimeout + 2*cfg.Tier.Timeout
 	if !cfg.Tier.Leases.Disabled {
 		c.leases = newLeases(cfg.Tier.Leases.TTL)
@@ -152,6 +152,9 @@ func (c *Client) AppendGet(ctx context.Context, dst []byte, key string, l loader
 					return out[:n], Info{Source: SourceL1, Negative: true}, loader.ErrNotFound
 				}
 				c.st.l1Hits.Add(1)
+				if h.flags&flagIncoherent != 0 {
+					c.st.incoherentHits.Add(1)
+				}
 				return out, Info{Source: SourceL1}, nil
 			case stateStale:
 				if h.flags&flagNegative == 0 {
@@ -188,8 +191,9 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	return c.store.value(ctx, key, value, ttl, preciseMs())
 }
 
-// Delete removes key from L1 and from its node. Other processes' L1 copies
-// live on until their (L1.TTL-capped) fresh window ends. If the key's owner is
+// Delete removes key from L1 and from its node. Other processes drop their L1
+// copies when the node's invalidation reaches them (L1.Coherence); without
+// coherence they live on until their (L1.TTL-capped) fresh window ends. If the key's owner is
 // marked down, the copy on the failover owner is deleted and a tombstone is
 // kept so that the owner's own copy is deleted when it comes back (Set does
 // the same).

@@ -110,9 +110,23 @@ type L1Config struct {
 	// evicted big value is an L1 miss, served from L2.
 	Bytes int
 	// TTL, when shorter than an entry's TTL, caps how long the L1 copy is
-	// fresh, so that values changed elsewhere (Set or Delete in another
-	// process) are picked up from L2 sooner. Default: 0 (the entry's TTL).
+	// fresh whatever happens. With coherence on, writes elsewhere reach L1
+	// through invalidations; TTL bounds entries that no invalidation
+	// channel covers. Default: 0 (the entry's TTL).
 	TTL time.Duration
+	// Coherence keeps L1 coherent with the nodes (CLIENT TRACKING): a
+	// write to a key anywhere drops every client's L1 copy within
+	// milliseconds. Default: on.
+	Coherence CoherenceConfig
+}
+
+// CoherenceConfig configures L1 coherence. The zero value means on.
+type CoherenceConfig struct {
+	// Disabled turns coherence off: no invalidation channels, no tracking;
+	// an L1 copy is fresh for its TTL (capped by L1.TTL) whatever happens
+	// elsewhere, and its hits count as Stats.IncoherentHits. Default:
+	// false.
+	Disabled bool
 }
 
 // OriginConfig configures how the client calls loaders. The client applies

@@ -24,6 +24,12 @@
 //     the others wait for its value. A herd of any number of processes costs
 //     one origin load per key (see Leases below). On by default
 //     (Tier.Leases).
+//   - Coherence: a write anywhere (another process's Set or Delete, any
+//     Redis client, a key expiring or evicted on its node, FLUSHALL) drops
+//     every process's L1 copy within milliseconds, through CLIENT TRACKING
+//     (one invalidation channel per node; see coherence.go and
+//     docs/client.md). A lost channel or a topology change makes L1 entries
+//     stale. On by default (L1.Coherence).
 //   - Stale on failure: every entry is fresh until T1 and servable stale
 //     until T2 = T1+StaleTTL, in L1 and in L2 alike (see the envelope below).
 //     When the origin fails, or the limiter refuses a load, a stale value is

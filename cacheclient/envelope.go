@@ -15,7 +15,7 @@ import (
 //	offset size field
 //	0      1    magic 0xC7
 //	1      1    version (1)
-//	2      1    flags (flagNegative, flagBig, flagFailover; other bits reserved, must be 0)
+//	2      1    flags (flagNegative, flagBig, flagFailover, flagIncoherent; other bits reserved, must be 0)
 //	3      8    T1: end of the fresh window, Unix milliseconds (uint64)
 //	11     8    T2: end of the servable-stale window, Unix milliseconds (uint64), T2 >= T1
 //	19     ...  the value (empty for negative entries; in L1, empty for big values)
@@ -56,7 +56,12 @@ const (
 	// flagFailover marks an L2 copy written to a failover owner.
 	flagFailover = 1 << 2
 
-	knownFlags = flagNegative | flagBig | flagFailover
+	// flagIncoherent (L1 only) marks an entry that no invalidation channel
+	// covers (coherence.go): its hits are counted as served without
+	// coherence.
+	flagIncoherent = 1 << 3
+
+	knownFlags = flagNegative | flagBig | flagFailover | flagIncoherent
 )
 
 // envPool holds buffers for building envelopes (L1 and L2 writes). Buffers

@@ -145,7 +145,10 @@ func TestTierDownProtectsOrigin(t *testing.T) {
 							maxShed.Store(d)
 						}
 						if i%2 == 0 {
-							errs <- fmt.Errorf("warm key %s shed", key)
+							select {
+							case errs <- fmt.Errorf("warm key %s shed", key):
+							default:
+							}
 						}
 					case err != nil:
 						select {

@@ -137,7 +137,7 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 	}
 
 	// L2: the key's live owner.
-	env, asked, err := c.tier.get(ctx, key, now)
+	env, asked, mark, err := c.tier.getMarked(ctx, key, now)
 	leasing := c.leases != nil && l != nil && asked && err == nil
 	switch {
 	case !asked || err != nil:
@@ -156,12 +156,12 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 		switch h.stateAt(now) {
 		case stateFresh:
 			c.st.l2Hits.Add(1)
-			c.store.fillL1(key, h, val, now)
+			c.store.fillL1(key, h, val, now, mark)
 			return fillResult{val: val, src: SourceL2, negative: neg}, nil
 		case stateStale:
 			c.st.l2Misses.Add(1)
 			if !neg {
-				c.store.fillL1(key, h, val, now)
+				c.store.fillL1(key, h, val, now, mark)
 				if candSrc == SourceNone {
 					cand, candSrc = val, SourceL2
 				}

@@ -59,7 +59,7 @@ func (t *tier) probeAll(ctx context.Context) {
 func (t *tier) probe(ctx context.Context, nd *node) {
 	wasDown := nd.down.Load()
 	pctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
-	err := nd.rdb.Ping(pctx).Err()
+	err := nd.client().Ping(pctx).Err()
 	cancel()
 	if ctx.Err() != nil {
 		return // closing

@@ -1,6 +1,8 @@
 package cacheclient
 
 import (
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/VictoriaMetrics/fastcache"
@@ -15,9 +17,23 @@ import (
 // header, flagged flagBig. A big value that fastcache evicted in part, or one
 // whose chunks were overwritten, is detected by GetBig's hash check and reads
 // as a miss.
+//
+// With coherence on, each L1 copy records the L1 generation it was read
+// under (coherence.go) in the top l1GenBits bits of its T2 field (no extra
+// bytes: T2 in Unix milliseconds fits in 44 bits until the year 2527). A copy
+// whose generation is not the current one (gen) reads as past T1: stale,
+// servable only as a stale fallback, never as fresh.
 type l1 struct {
-	c *fastcache.Cache
+	c   *fastcache.Cache
+	gen atomic.Uint64 // the current generation (coherence.flush bumps it)
 }
+
+const (
+	l1GenShift = 44
+	l1GenBits  = 63 - l1GenShift // bit 63 stays clear: T2 stays a positive int64
+	l1T2Mask   = 1<<l1GenShift - 1
+	l1GenMask  = 1<<l1GenBits - 1
+)
 
 // l1MaxInline is the largest len(key)+len(envelope) stored inline: fastcache
 // needs 4 bytes of lengths and a record shorter than its 64 KiB chunk.
@@ -41,14 +57,23 @@ func bytesOf(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
-// set stores value under key with header h (flagBig is managed here).
-func (l *l1) set(key string, h header, value []byte) {
+// set stores value under key with header h (flagBig is managed here), read
+// under generation gen. A positive fresh caps T1 at fresh from the moment
+// the entry becomes visible (after a big value's bytes are stored).
+func (l *l1) set(key string, h header, value []byte, gen uint64, fresh time.Duration) {
 	if len(key) > maxL1Key {
 		return
 	}
 	k := bytesOf(key)
 	h.flags &^= flagBig
+	h.t2 = h.t2&l1T2Mask | int64(gen&l1GenMask)<<l1GenShift
+	capT1 := func() {
+		if fresh > 0 {
+			h.t1 = min(h.t1, preciseMs()+msCeil(fresh))
+		}
+	}
 	if len(key)+envHdrLen+len(value) <= l1MaxInline {
+		capT1()
 		bp := envPool.Get().(*[]byte)
 		buf := appendHeader((*bp)[:0], h)
 		buf = append(buf, value...)
@@ -62,6 +87,7 @@ func (l *l1) set(key string, h header, value []byte) {
 	// Big value: bytes first, then the header that points at them, so a
 	// reader that sees the new header finds the new bytes.
 	l.c.SetBig([]byte(bigKeyPrefix+key), value)
+	capT1()
 	h.flags |= flagBig
 	var hb [envHdrLen]byte
 	l.c.Set(k, appendHeader(hb[:0], h))
@@ -85,6 +111,10 @@ func (l *l1) get(dst []byte, key string) (out []byte, h header, ok bool) {
 	if !ok {
 		return buf[:n], header{}, false
 	}
+	if uint64(h.t2)>>l1GenShift != l.gen.Load()&l1GenMask {
+		h.t1 = 0 // read under an older generation: stale at best
+	}
+	h.t2 &= l1T2Mask
 	if h.flags&flagBig == 0 {
 		m := copy(buf[n:], buf[n+envHdrLen:])
 		return buf[:n+m], h, true

@@ -98,7 +98,7 @@ func TestL1SmallAndBig(t *testing.T) {
 		for i := range val {
 			val[i] = byte(rand.IntN(256))
 		}
-		l.set(key, h, val)
+		l.set(key, h, val, 0, 0)
 		prefix := []byte("prefix")
 		got, gh, ok := l.get(prefix, key)
 		if !ok {
@@ -111,7 +111,7 @@ func TestL1SmallAndBig(t *testing.T) {
 			t.Fatalf("size %d: value differs (len %d)", size, len(got)-6)
 		}
 		// Overwrite a big value with a small one and back.
-		l.set(key, h, []byte("small"))
+		l.set(key, h, []byte("small"), 0, 0)
 		if got, _, ok := l.get(nil, key); !ok || string(got) != "small" {
 			t.Fatalf("size %d: overwrite with small: %q %v", size, got, ok)
 		}
@@ -139,7 +139,7 @@ func TestL1MissLeavesDst(t *testing.T) {
 
 func TestL1GetNoAlloc(t *testing.T) {
 	l := newL1(32 << 20)
-	l.set("key", header{t1: 1, t2: 2}, bytes.Repeat([]byte("v"), 100))
+	l.set("key", header{t1: 1, t2: 2}, bytes.Repeat([]byte("v"), 100), 0, 0)
 	buf := make([]byte, 0, 256)
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, _, ok := l.get(buf[:0], "key"); !ok {
@@ -162,7 +162,7 @@ func FuzzL1RoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key string, val []byte, pad uint16) {
 		val = append(val, bytes.Repeat([]byte{7}, int(pad))...)
 		h := header{t1: 1, t2: 2}
-		l.set(key, h, val)
+		l.set(key, h, val, 0, 0)
 		got, gh, ok := l.get([]byte("p"), key)
 		if len(key) > maxL1Key {
 			if ok {

@@ -196,13 +196,13 @@ func (c *Client) leaseFill(ctx context.Context, key string, l loader.Loader, env
 			st := h.stateAt(now)
 			if st == stateFresh {
 				c.st.l2Hits.Add(1)
-				c.store.fillL1(key, h, val, now)
+				c.store.fillL1(key, h, val, now, untracked)
 				return fillResult{val: val, src: SourceL2, negative: neg}, nil, true
 			}
 			if st == stateStale && !neg {
 				cand, candSrc = val, SourceL2
 				if c.cfg.StaleWhileRevalidate && !refresh {
-					c.store.fillL1(key, h, val, now)
+					c.store.fillL1(key, h, val, now, untracked)
 					return fillResult{val: val, src: SourceL2, stale: true}, nil, true
 				}
 				stale, staleVal = h, val
@@ -226,7 +226,7 @@ func (c *Client) leaseFill(ctx context.Context, key string, l loader.Loader, env
 					cand, candSrc = val, SourceL2
 					if c.cfg.StaleWhileRevalidate && !refresh {
 						// Another process refreshes; answer stale at once.
-						c.store.fillL1(key, lh.stale, val, now)
+						c.store.fillL1(key, lh.stale, val, now, untracked)
 						return fillResult{val: val, src: SourceL2, stale: true}, nil, true
 					}
 				}
@@ -343,7 +343,7 @@ func (c *Client) leaseStore(ctx context.Context, key string, tok leaseToken, h h
 		c.st.leaseVoided.Add(1)
 		return
 	}
-	c.store.fillL1(key, h, val, now)
+	c.store.fillL1(key, h, val, now, untracked)
 }
 
 // leaseRelease gives the lease tok on key back: the stale entry it carries is
@@ -371,7 +371,7 @@ func (t *tier) leaseNew(ctx context.Context, key string, env []byte, ttl time.Du
 		ttl = min(ttl, t.cfg.FailoverTTL)
 	}
 	err = t.do(ctx, nd, 0, func(ctx context.Context) error {
-		v, err := nd.rdb.SetArgs(ctx, key, env, redis.SetArgs{Mode: "NX", Get: true, TTL: ttl}).Result()
+		v, err := nd.client().SetArgs(ctx, key, env, redis.SetArgs{Mode: "NX", Get: true, TTL: ttl}).Result()
 		if errors.Is(err, redis.Nil) {
 			return nil
 		}
@@ -394,7 +394,7 @@ func (t *tier) cas(ctx context.Context, key string, extra time.Duration, want fu
 		return nil, false, errNoLiveNode
 	}
 	err = t.do(ctx, nd, extra, func(ctx context.Context) error {
-		return nd.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		return nd.client().Watch(ctx, func(tx *redis.Tx) error {
 			b, err := tx.Get(ctx, key).Bytes()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				return err

@@ -1,7 +1,10 @@
 package cacheclient
 
 import (
+	"context"
 	"errors"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,7 +16,15 @@ import (
 // node is one L2 node: its go-redis client, health state and counters.
 type node struct {
 	addr string
-	rdb  *redis.Client
+	opt  redis.Options                // for the clients resetPool builds
+	pool atomic.Pointer[redis.Client] // the current client (client())
+
+	// Coherence (coherence.go). coherent is true while the channel is up
+	// and pool redirects its tracking to it.
+	ch       *channel // nil when coherence is off
+	coherent atomic.Bool
+	mu       sync.Mutex             // protects retired
+	retired  map[*redis.Client]bool // replaced clients not yet closed
 
 	// Health. fails counts consecutive failures; down is set when it reaches
 	// the threshold and cleared by a successful probe.
@@ -53,7 +64,76 @@ func newNode(addr string, cfg *TierConfig, lat prometheus.Observer) *node {
 			Mode: maintnotifications.ModeDisabled,
 		},
 	}
-	return &node{addr: addr, rdb: redis.NewClient(opt), latency: lat}
+	nd := &node{addr: addr, opt: *opt, latency: lat}
+	nd.pool.Store(redis.NewClient(opt))
+	return nd
+}
+
+// client returns the node's current go-redis client.
+func (nd *node) client() *redis.Client { return nd.pool.Load() }
+
+// retireDelay is how long (at least) a replaced client stays open for the
+// requests still using it.
+const retireDelay = 2 * time.Second
+
+// resetPool replaces the node's client with one whose connections run
+// CLIENT TRACKING ON REDIRECT id NOLOOP as they are dialled (NOLOOP: a
+// connection's own writes, such as a lease write-back after its WATCH GET,
+// do not invalidate this client's fresh copy). A connection on which
+// tracking is refused makes the node incoherent (counted), flushes L1 and
+// redials the channel. The old client is closed after retireDelay.
+func (nd *node) resetPool(t *tier, id int64) {
+	opt := nd.opt
+	sid := strconv.FormatInt(id, 10)
+	opt.OnConnect = func(ctx context.Context, cn *redis.Conn) error {
+		if err := cn.Do(ctx, "CLIENT", "TRACKING", "ON", "REDIRECT", sid, "NOLOOP").Err(); err != nil {
+			t.st.trackingRefused.Add(1)
+			if nd.coherent.CompareAndSwap(true, false) {
+				t.log.Warn("cacheclient: CLIENT TRACKING refused; L1 entries from this node are not coherent", "node", nd.addr, "err", err)
+				t.co.flush()
+				if nd.ch != nil {
+					nd.ch.kick()
+				}
+			}
+		}
+		return nil // the connection still serves plain reads
+	}
+	old := nd.pool.Swap(redis.NewClient(&opt))
+	nd.mu.Lock()
+	if nd.retired == nil {
+		nd.retired = map[*redis.Client]bool{}
+	}
+	nd.retired[old] = true
+	nd.mu.Unlock()
+	// Long enough for a request that took the old client just before the
+	// swap (each is bounded by Timeout, dial included).
+	time.AfterFunc(max(retireDelay, 2*t.cfg.Timeout+t.cfg.DialTimeout), func() {
+		nd.mu.Lock()
+		ok := nd.retired[old]
+		delete(nd.retired, old)
+		nd.mu.Unlock()
+		if ok {
+			_ = old.Close()
+		}
+	})
+}
+
+// close stops the channel and closes every client of the node.
+func (nd *node) close() error {
+	if nd.ch != nil {
+		nd.ch.close()
+	}
+	nd.mu.Lock()
+	var errs []error
+	for old := range nd.retired {
+		_ = old.Close()
+	}
+	nd.retired = nil
+	nd.mu.Unlock()
+	if err := nd.client().Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // isNodeFailure reports whether err says something about the node's health

@@ -23,6 +23,12 @@ type counters struct {
 	leaseTakeovers             atomic.Uint64
 	leaseVoided                atomic.Uint64
 	leaseFallbacks             atomic.Uint64
+
+	// Coherence (coherence.go).
+	invalidations, invalidatedDropped atomic.Uint64
+	l1Flushes, channelReconnects      atomic.Uint64
+	incoherentHits, incoherentFills   atomic.Uint64
+	raceDropped, trackingRefused      atomic.Uint64
 }
 
 // Stats is a snapshot of a client's counters (cumulative since New) and
@@ -88,6 +94,31 @@ type Stats struct {
 	// no live node while taking, waiting or polling) and loaded on their
 	// own, as without leases.
 	LeaseFallbacks uint64
+	// Invalidations counts keys pushed by the nodes' invalidation channels
+	// (L1.Coherence).
+	Invalidations uint64
+	// InvalidatedDropped counts the pushed keys that were in L1 and were
+	// dropped from it.
+	InvalidatedDropped uint64
+	// L1Flushes counts whole-L1 flushes: a channel connected, lost or
+	// reconnected, a null invalidation (FLUSHALL), a node marked down or
+	// up, a membership change, tracking refused.
+	L1Flushes uint64
+	// ChannelReconnects counts invalidation channels connected again after
+	// a loss (the first connection is not counted).
+	ChannelReconnects uint64
+	// IncoherentHits counts L1 hits on entries no invalidation channel
+	// covers (coherence off, tracking unavailable, channel down when read):
+	// reads served without coherence, bounded only by TTL and L1.TTL.
+	IncoherentHits uint64
+	// IncoherentFills counts entries put in L1 without coherence.
+	IncoherentFills uint64
+	// RaceDropped counts entries read from L2 that were invalidated (or L1
+	// flushed) while the read was in flight, and so not kept in L1.
+	RaceDropped uint64
+	// TrackingRefused counts pooled connections on which CLIENT TRACKING
+	// failed (the node is then incoherent until its channel reconnects).
+	TrackingRefused uint64
 	// L1Entries and L1Bytes are the current size of L1 (fastcache's count;
 	// a big value counts as several entries).
 	L1Entries, L1Bytes uint64
@@ -134,6 +165,15 @@ func (c *Client) Stats() Stats {
 		LeaseTakeovers:    c.st.leaseTakeovers.Load(),
 		LeaseVoided:       c.st.leaseVoided.Load(),
 		LeaseFallbacks:    c.st.leaseFallbacks.Load(),
+
+		Invalidations:      c.st.invalidations.Load(),
+		InvalidatedDropped: c.st.invalidatedDropped.Load(),
+		L1Flushes:          c.st.l1Flushes.Load(),
+		ChannelReconnects:  c.st.channelReconnects.Load(),
+		IncoherentHits:     c.st.incoherentHits.Load(),
+		IncoherentFills:    c.st.incoherentFills.Load(),
+		RaceDropped:        c.st.raceDropped.Load(),
+		TrackingRefused:    c.st.trackingRefused.Load(),
 	}
 	if c.l1 != nil {
 		s.L1Entries, s.L1Bytes = c.l1.stats()
@@ -198,6 +238,14 @@ var (
 	descLTake  = prometheus.NewDesc("cachetier_client_lease_takeovers_total", "Expired leases taken over.", nil, nil)
 	descLVoid  = prometheus.NewDesc("cachetier_client_lease_voided_total", "Write-backs refused because the lease was voided.", nil, nil)
 	descLFall  = prometheus.NewDesc("cachetier_client_lease_fallbacks_total", "Fills that could not use a lease (L2 error) and loaded on their own.", nil, nil)
+	descInv    = prometheus.NewDesc("cachetier_client_invalidations_total", "Keys pushed by the nodes' invalidation channels.", nil, nil)
+	descInvDr  = prometheus.NewDesc("cachetier_client_invalidation_dropped_total", "Pushed keys that were in L1 and were dropped.", nil, nil)
+	descFlush  = prometheus.NewDesc("cachetier_client_l1_flushes_total", "Whole-L1 flushes (channel lost or reconnected, null invalidation, node down/up, membership change).", nil, nil)
+	descChRec  = prometheus.NewDesc("cachetier_client_invalidation_channel_reconnects_total", "Invalidation channels connected again after a loss.", nil, nil)
+	descIncoh  = prometheus.NewDesc("cachetier_client_l1_incoherent_hits_total", "L1 hits on entries no invalidation channel covers.", nil, nil)
+	descIncF   = prometheus.NewDesc("cachetier_client_l1_incoherent_fills_total", "Entries put in L1 without coherence.", nil, nil)
+	descRace   = prometheus.NewDesc("cachetier_client_l1_race_dropped_total", "L2 reads invalidated while in flight, not kept in L1.", nil, nil)
+	descTRef   = prometheus.NewDesc("cachetier_client_tracking_refused_total", "Pooled connections on which CLIENT TRACKING failed.", nil, nil)
 	descL1B    = prometheus.NewDesc("cachetier_client_l1_bytes", "Bytes used by L1.", nil, nil)
 	descL1E    = prometheus.NewDesc("cachetier_client_l1_entries", "Entries in L1.", nil, nil)
 	descUp     = prometheus.NewDesc("cachetier_client_node_up", "1 if the node is up, 0 while marked down.", []string{"node"}, nil)
@@ -209,7 +257,8 @@ var (
 // Describe implements prometheus.Collector.
 func (k collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descL1Hits, descL1Miss, descL2Hits, descL2Miss, descOrigin, descOErr,
-		descCoal, descStale, descShed, descRefuse, descNeg, descRefr, descBoff, descTomb, descLWon, descLWait, descLTake, descLVoid, descLFall, descL1B, descL1E, descUp, descNReq, descNErr, descNDown} {
+		descCoal, descStale, descShed, descRefuse, descNeg, descRefr, descBoff, descTomb, descLWon, descLWait, descLTake, descLVoid, descLFall,
+		descInv, descInvDr, descFlush, descChRec, descIncoh, descIncF, descRace, descTRef, descL1B, descL1E, descUp, descNReq, descNErr, descNDown} {
 		ch <- d
 	}
 	k.c.metrics.originLatency.Describe(ch)
@@ -245,6 +294,14 @@ func (k collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descLTake, s.LeaseTakeovers)
 	counter(descLVoid, s.LeaseVoided)
 	counter(descLFall, s.LeaseFallbacks)
+	counter(descInv, s.Invalidations)
+	counter(descInvDr, s.InvalidatedDropped)
+	counter(descFlush, s.L1Flushes)
+	counter(descChRec, s.ChannelReconnects)
+	counter(descIncoh, s.IncoherentHits)
+	counter(descIncF, s.IncoherentFills)
+	counter(descRace, s.RaceDropped)
+	counter(descTRef, s.TrackingRefused)
 	gauge(descL1B, float64(s.L1Bytes))
 	gauge(descL1E, float64(s.L1Entries))
 	for _, n := range s.Nodes {

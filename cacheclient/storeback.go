@@ -11,12 +11,14 @@ import (
 type storeBack struct {
 	l1   *l1 // nil when disabled
 	tier *tier
+	co   *coherence
+	st   *counters
 
 	ttl, staleTTL, negativeTTL, l1TTL time.Duration
 }
 
-func newStoreBack(cfg *Config, l *l1, t *tier) *storeBack {
-	return &storeBack{l1: l, tier: t, ttl: cfg.TTL, staleTTL: cfg.StaleTTL, negativeTTL: cfg.NegativeTTL, l1TTL: cfg.L1.TTL}
+func newStoreBack(cfg *Config, l *l1, t *tier, st *counters) *storeBack {
+	return &storeBack{l1: l, tier: t, co: t.co, st: st, ttl: cfg.TTL, staleTTL: cfg.StaleTTL, negativeTTL: cfg.NegativeTTL, l1TTL: cfg.L1.TTL}
 }
 
 // value writes val to both levels, fresh for ttl from now (0 = Config.TTL)
@@ -54,25 +56,51 @@ func (s *storeBack) negativeHeader(now int64) (h header, ok bool) {
 	return header{flags: flagNegative, t1: t1, t2: t1}, true
 }
 
-// put writes the entry (h, val) to L1 and L2.
+// put writes the entry (h, val) to L2, then to L1 (even when the L2 write
+// failed): after, so that the short freshness of an untracked copy
+// (untrackedL1TTL) is not spent on the L2 write of a big value.
 func (s *storeBack) put(ctx context.Context, key string, h header, val []byte, now int64) error {
-	s.fillL1(key, h, val, now)
-	return s.tier.set(ctx, key, h, val, now)
+	err := s.tier.set(ctx, key, h, val, now)
+	s.fillL1(key, h, val, now, untracked)
+	return err
 }
 
-// fillL1 writes an entry to L1 alone (an entry read from L2), its fresh
-// window capped by L1.TTL.
-func (s *storeBack) fillL1(key string, h header, val []byte, now int64) {
+// fillL1 writes an entry to L1 alone, its fresh window capped by L1.TTL. m
+// is the mark of the tracked L2 read it comes from, or untracked (an entry
+// this client wrote, or read by other means): see coherence.go. An entry
+// from a tracked read is removed again at once if an invalidation or a
+// flush came after its mark; an untracked one is fresh for at most
+// untrackedL1TTL when its node is coherent, else flagged incoherent.
+func (s *storeBack) fillL1(key string, h header, val []byte, now int64, m readMark) {
 	if s.l1 == nil {
 		return
 	}
-	if s.l1TTL > 0 {
-		if capT1 := now + msCeil(s.l1TTL); capT1 < h.t1 {
-			h.t1 = capT1
+	capTo := func(d time.Duration) {
+		if d > 0 {
+			if capT1 := now + msCeil(d); capT1 < h.t1 {
+				h.t1 = capT1
+			}
 		}
 	}
-	h.flags &^= flagFailover
-	s.l1.set(key, h, val)
+	capTo(s.l1TTL)
+	h.flags &^= flagFailover | flagIncoherent
+	gen, fresh := m.gen, time.Duration(0)
+	if !m.tracked {
+		gen = s.co.curGen()
+		if nd, _ := s.tier.route(key); nd != nil { // with no node there is nothing to be coherent with
+			if s.co.enabled && nd.coherent.Load() {
+				fresh = untrackedL1TTL
+			} else {
+				h.flags |= flagIncoherent
+				s.st.incoherentFills.Add(1)
+			}
+		}
+	}
+	s.l1.set(key, h, val, gen, fresh)
+	if m.tracked && s.co.moved(m) {
+		s.l1.del(key)
+		s.st.raceDropped.Add(1)
+	}
 }
 
 // delete removes key from L1 and from its live owner.

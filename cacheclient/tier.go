@@ -35,6 +35,8 @@ type tier struct {
 	closed bool
 
 	tombs tombstones // keys written while their owner was down
+
+	co *coherence // invalidation state (coherence.go)
 }
 
 // topology is an immutable snapshot of the tier: swapped atomically, never
@@ -49,8 +51,8 @@ func emptyTopology() *topology {
 	return &topology{base: ring.New(), live: ring.New(), nodes: map[string]*node{}}
 }
 
-func newTier(cfg *Config, st *counters, m *metrics) *tier {
-	t := &tier{cfg: cfg.Tier, health: cfg.Health, tombLife: cfg.TTL + cfg.StaleTTL, st: st, metrics: m, log: cfg.Logger}
+func newTier(cfg *Config, st *counters, m *metrics, co *coherence) *tier {
+	t := &tier{cfg: cfg.Tier, health: cfg.Health, tombLife: cfg.TTL + cfg.StaleTTL, st: st, metrics: m, log: cfg.Logger, co: co}
 	t.topo.Store(emptyTopology())
 	return t
 }
@@ -78,10 +80,23 @@ func (t *tier) route(key string) (nd *node, failover bool) {
 // owner (written elsewhere while the owner was down) is deleted there instead
 // of read, and reads as a miss.
 func (t *tier) get(ctx context.Context, key string, now int64) (env []byte, asked bool, err error) {
+	env, asked, _, err = t.getMarked(ctx, key, now)
+	return env, asked, err
+}
+
+// getMarked is get that also returns the coherence mark taken before the
+// read (coherence.go), for installing the entry in L1.
+func (t *tier) getMarked(ctx context.Context, key string, now int64) (env []byte, asked bool, m readMark, err error) {
 	nd, failover := t.route(key)
 	if nd == nil {
-		return nil, false, nil
+		return nil, false, untracked, nil
 	}
+	m = t.co.mark(key, nd)
+	env, asked, err = t.getFrom(ctx, nd, failover, key, now)
+	return env, asked, m, err
+}
+
+func (t *tier) getFrom(ctx context.Context, nd *node, failover bool, key string, now int64) (env []byte, asked bool, err error) {
 	if !failover && t.tombs.take(key, nd.addr, now) {
 		if err := t.del(ctx, nd, key); err != nil {
 			t.tombs.add(key, nd.addr, now+msCeil(t.tombLife))
@@ -91,7 +106,7 @@ func (t *tier) get(ctx context.Context, key string, now int64) (env []byte, aske
 	}
 	rctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
 	start := time.Now()
-	env, err = nd.rdb.Get(rctx, key).Bytes()
+	env, err = nd.client().Get(rctx, key).Bytes()
 	cancel()
 	if err = t.record(ctx, nd, start, err); errors.Is(err, redis.Nil) {
 		return nil, true, nil
@@ -122,7 +137,7 @@ func (t *tier) set(ctx context.Context, key string, h header, val []byte, now in
 	// so that its size alone cannot mark a healthy node down.
 	extra := time.Duration(len(env)) * 10 * time.Nanosecond
 	err := t.do(ctx, nd, extra, func(ctx context.Context) error {
-		return nd.rdb.Set(ctx, key, env, ttl).Err()
+		return nd.client().Set(ctx, key, env, ttl).Err()
 	})
 	if cap(env) <= 64*1024 {
 		*bp = env[:0]
@@ -143,7 +158,7 @@ func (t *tier) delete(ctx context.Context, key string) error {
 // del removes key from nd.
 func (t *tier) del(ctx context.Context, nd *node, key string) error {
 	return t.do(ctx, nd, 0, func(ctx context.Context) error {
-		return nd.rdb.Del(ctx, key).Err()
+		return nd.client().Del(ctx, key).Err()
 	})
 }
 
@@ -201,6 +216,7 @@ func (t *tier) nodeFailed(nd *node, err error) {
 	nd.backoff = t.health.Interval
 	nd.nextProbe = time.Now().Add(jitter(nd.backoff))
 	t.topo.Store(&topology{base: tp.base, live: liveRing(tp.base, tp.nodes), nodes: tp.nodes})
+	t.co.flush() // its keys change owner
 	t.log.Warn("cacheclient: node down", "node", nd.addr, "err", err)
 }
 
@@ -217,6 +233,7 @@ func (t *tier) markUp(nd *node) {
 	// Rebuilt from base: a node the operator marked down in a slot table
 	// stays down whatever its PINGs say.
 	t.topo.Store(&topology{base: tp.base, live: liveRing(tp.base, tp.nodes), nodes: tp.nodes})
+	t.co.flush() // its keys come back to it
 	t.log.Info("cacheclient: node up", "node", nd.addr)
 }
 
@@ -245,18 +262,25 @@ func (t *tier) setMembership(m Membership) {
 	// table as given), so that only the keys of nodes that left or joined move.
 	base := m.Build(old.base)
 	nodes := make(map[string]*node, len(base.Nodes()))
+	changed := len(base.Nodes()) != len(old.nodes) || base.String() != old.base.String()
 	for _, a := range base.Nodes() {
 		if nd, ok := old.nodes[a]; ok {
 			nodes[a] = nd
 		} else {
-			nodes[a] = newNode(a, &t.cfg, t.metrics.l2Latency.WithLabelValues(a))
+			nd = newNode(a, &t.cfg, t.metrics.l2Latency.WithLabelValues(a))
+			t.startChannel(nd)
+			nodes[a] = nd
+			changed = true
 		}
 	}
 	t.topo.Store(&topology{base: base, live: liveRing(base, nodes), nodes: nodes})
+	if changed {
+		t.co.flush() // keys may have changed owner
+	}
 	t.mu.Unlock()
 	for a, nd := range old.nodes {
 		if _, ok := nodes[a]; !ok {
-			_ = nd.rdb.Close()
+			_ = nd.close()
 			t.metrics.l2Latency.DeleteLabelValues(a)
 		}
 	}
@@ -327,7 +351,7 @@ func (t *tier) close() error {
 	t.mu.Unlock()
 	var errs []error
 	for _, nd := range tp.nodes {
-		if err := nd.rdb.Close(); err != nil {
+		if err := nd.close(); err != nil {
 			errs = append(errs, err)
 		}
 	}

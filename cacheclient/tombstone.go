@@ -137,7 +137,7 @@ func (t *tier) flushTombstones(ctx context.Context, nd *node) {
 		batch := keys[:min(len(keys), tombBatch)]
 		keys = keys[len(batch):]
 		err := t.do(ctx, nd, 0, func(ctx context.Context) error {
-			_, err := nd.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			_, err := nd.client().Pipelined(ctx, func(p redis.Pipeliner) error {
 				for _, k := range batch {
 					p.Del(ctx, k)
 				}

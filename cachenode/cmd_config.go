@@ -4,6 +4,7 @@ package cachenode
 
 import (
 	"bytes"
+	"math"
 	"net"
 	"sort"
 	"strconv"
@@ -87,6 +88,8 @@ var configParams = []configParam{
 		return strconv.FormatInt(int64(time.Duration(s.settings.timeout.Load())/time.Second), 10)
 	},
 		intSetter(0, 1<<31-1, func(s *Server, n int64) { s.settings.timeout.Store(int64(time.Duration(n) * time.Second)) })},
+	{"tracking-table-max-keys", func(s *Server) string { return strconv.FormatInt(s.settings.trackingMaxKeys.Load(), 10) },
+		intSetter(0, math.MaxInt64, func(s *Server, n int64) { s.settings.trackingMaxKeys.Store(n) })},
 }
 
 func hostOf(s *Server) string {

@@ -107,6 +107,9 @@ type settings struct {
 	maxClients  atomic.Int64
 	timeout     atomic.Int64 // time.Duration
 	requirePass atomic.Pointer[string]
+	// trackingMaxKeys is tracking-table-max-keys (CONFIG SET); 0 = no
+	// bound but the maxmemory one (tracker.maxKeys).
+	trackingMaxKeys atomic.Int64
 }
 
 // ErrInvalidSize is returned (wrapped) by ParseSize for a malformed size.

@@ -86,6 +86,7 @@ func New(cfg Config) (*Server, error) {
 	s.settings.maxMemory.Store(c.MaxMemory)
 	s.settings.policy.Store(int64(pol))
 	s.settings.maxClients.Store(int64(c.MaxClients))
+	s.settings.trackingMaxKeys.Store(trackingMaxKeys)
 	s.settings.timeout.Store(int64(c.Timeout))
 	pw := c.RequirePass
 	s.settings.requirePass.Store(&pw)

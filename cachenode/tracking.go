@@ -4,6 +4,7 @@ package cachenode
 
 import (
 	"bytes"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -34,9 +35,9 @@ import (
 // on another connection either lands before the read (and the read returns
 // the new value) or invalidates it.
 
-// trackingMaxKeys bounds the tracking table, like Redis's
-// tracking-table-max-keys (default 1000000): beyond it, keys are dropped
-// from the table and their clients told to invalidate them.
+// trackingMaxKeys is the default of tracking-table-max-keys (CONFIG
+// GET/SET, as in Redis), the tracking table's bound: beyond it, keys are
+// dropped from the table and their clients told to invalidate them.
 const trackingMaxKeys = 1_000_000
 
 // tracking holds a connection's CLIENT TRACKING options. It is created and
@@ -67,14 +68,18 @@ func (t *tracker) init() {
 	t.clients = make(map[int64]*conn)
 }
 
-// maxKeys is the tracking table's bound: trackingMaxKeys, or with a
-// maxmemory one key per KiB of it (at least 1000), since the table's memory
-// (~150 bytes a key) is outside the store's accounting.
+// maxKeys is the tracking table's bound: tracking-table-max-keys (0: none),
+// and with a maxmemory at most one key per KiB of it (at least 1000), since
+// the table's memory (~150 bytes a key) is outside the store's accounting.
 func (t *tracker) maxKeys(s *Server) int {
-	if m := s.settings.maxMemory.Load(); m > 0 {
-		return int(min(trackingMaxKeys, max(1000, m>>10)))
+	lim := s.settings.trackingMaxKeys.Load()
+	if lim <= 0 {
+		lim = math.MaxInt64
 	}
-	return trackingMaxKeys
+	if m := s.settings.maxMemory.Load(); m > 0 {
+		lim = min(lim, max(1000, m>>10))
+	}
+	return int(lim)
 }
 
 // sizes reports the tracking table for INFO: keys, (key, client) pairs and

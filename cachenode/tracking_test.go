@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cachetier/cachetier/internal/redistest"
 )
 
 // inv is the raw RESP3 invalidation push for keys (none: the null of a flush).
@@ -385,4 +387,58 @@ func TestTrackingNoOpWrites(t *testing.T) {
 		t.Fatalf("after DEL of k and a missing key: %q, want %q", r, inv("k"))
 	}
 	expectNoPush(t, tr, 100*time.Millisecond)
+}
+
+// TestTrackingTableMaxKeysVsRedis (differential): CONFIG GET/SET
+// tracking-table-max-keys as in Redis 7, and with the bound at 2 a tracking
+// client that reads a third key is told to drop one of the others, on both
+// servers; INFO's tracking_total_keys stays within the bound.
+func TestTrackingTableMaxKeysVsRedis(t *testing.T) {
+	rs := redistest.Start(t)
+	s := startServer(t, Config{})
+	for _, srv := range []struct{ name, addr string }{{"redis", rs.Addr}, {"cachenode", s.Addr().String()}} {
+		t.Run(srv.name, func(t *testing.T) {
+			tr, w := dialRaw(t, srv.addr), dialRaw(t, srv.addr)
+			if r := w.do("CONFIG", "GET", "tracking-table-max-keys"); r != "*2\r\n$23\r\ntracking-table-max-keys\r\n$7\r\n1000000\r\n" {
+				t.Fatalf("CONFIG GET: %q", r)
+			}
+			if r := w.do("CONFIG", "SET", "tracking-table-max-keys", "x"); !strings.HasPrefix(r, "-ERR CONFIG SET failed (possibly related to argument 'tracking-table-max-keys')") {
+				t.Fatalf("CONFIG SET x: %q", r)
+			}
+			if r := w.do("CONFIG", "SET", "tracking-table-max-keys", "2"); r != "+OK\r\n" {
+				t.Fatalf("CONFIG SET 2: %q", r)
+			}
+			t.Cleanup(func() { w.do("CONFIG", "SET", "tracking-table-max-keys", "1000000") })
+			tr.do("HELLO", "3")
+			tr.do("CLIENT", "TRACKING", "on")
+			var seen []string // every reply and push, in order
+			for _, k := range []string{"a", "b", "c"} {
+				w.do("SET", k, "1")
+				seen = append(seen, tr.do("GET", k))
+			}
+			// Redis trims the table in its cron (10 Hz) as well as on a
+			// tracked read; wait a moment, then read until a PING's reply.
+			time.Sleep(250 * time.Millisecond)
+			tr.send(encode("PING"))
+			for len(seen) < 20 && seen[len(seen)-1] != "+PONG\r\n" {
+				seen = append(seen, tr.reply())
+			}
+			found := false
+			for _, r := range seen {
+				found = found || strings.HasPrefix(r, ">2") && strings.Contains(r, "invalidate")
+			}
+			if !found {
+				t.Fatalf("no invalidation for an overflowed key: %q", seen)
+			}
+			info := w.do("INFO", "stats")
+			i := strings.Index(info, "tracking_total_keys:")
+			if i < 0 {
+				t.Fatalf("INFO has no tracking_total_keys")
+			}
+			n, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(info[i+len("tracking_total_keys:"):], "\r\n", 2)[0]))
+			if n > 2 {
+				t.Fatalf("tracking_total_keys = %d over the bound 2", n)
+			}
+		})
+	}
 }

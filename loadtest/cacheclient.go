@@ -70,6 +70,11 @@ func (a *cacheClient) Get(ctx context.Context, key string, dst []byte) ([]byte, 
 	return v, out, err
 }
 
+// Set implements Writer.
+func (a *cacheClient) Set(ctx context.Context, key string, value []byte) error {
+	return a.c.Set(ctx, key, value, 0)
+}
+
 func (a *cacheClient) IsShed(err error) bool { return errors.Is(err, cacheclient.ErrShed) }
 
 func (a *cacheClient) SetAddrs(addrs []string) error {

@@ -7,7 +7,7 @@ import (
 )
 
 // Scenarios lists the scenario names Run accepts.
-var Scenarios = []string{"herd", "steady", "scaleout", "tierdown", "origindown"}
+var Scenarios = []string{"herd", "steady", "scaleout", "tierdown", "origindown", "coherence"}
 
 // Config configures one run. Zero fields take the defaults documented on
 // each field; several defaults depend on the scenario.
@@ -95,6 +95,11 @@ func (c *Config) init() error {
 	}
 	orDefault(&c.Nodes, 3)
 	orDefault(&c.Procs, 1)
+	if c.Scenario == "coherence" {
+		c.Procs = max(c.Procs, 2) // one writer, at least one reader
+		orDefault(&c.Concurrency, 4)
+		orDefault(&c.Keys, 20)
+	}
 	if herd {
 		orDefault(&c.Concurrency, 500)
 		orDefault(&c.Keys, 1)
@@ -103,8 +108,11 @@ func (c *Config) init() error {
 	orDefault(&c.Keys, 1000)
 	orDefault(&c.Duration, map[string]time.Duration{
 		"herd": 30 * time.Second, "steady": 10 * time.Second, "scaleout": 15 * time.Second,
-		"tierdown": 20 * time.Second, "origindown": 15 * time.Second,
+		"tierdown": 20 * time.Second, "origindown": 15 * time.Second, "coherence": 10 * time.Second,
 	}[c.Scenario])
+	if c.Rate == 0 && c.Scenario == "coherence" {
+		c.Rate = 20000 // each reader goroutine looks at each key every few ms
+	}
 	if c.Rate == 0 && !herd {
 		c.Rate = 1000
 	}

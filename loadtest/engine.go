@@ -79,6 +79,8 @@ type run struct {
 	errs      []string
 	movedFrac float64
 	idealFrac float64
+	coh       cohReport // merged from the processes' "done" (coherence)
+	cohH      hist
 }
 
 // interval is the merged client-side view of one reporting interval.
@@ -149,7 +151,7 @@ func (r *run) startProc(id int, addrs []string) (*proc, error) {
 	}()
 	wc := &workerConfig{
 		ID: id, Scenario: r.cfg.Scenario, KeyPrefix: r.prefix, Keys: r.cfg.Keys,
-		Herd: r.cfg.Scenario == "herd", Concurrency: r.cfg.Concurrency, Rate: r.cfg.Rate,
+		Herd: r.cfg.Scenario == "herd", Writer: r.cfg.Scenario == "coherence" && id == 0, Concurrency: r.cfg.Concurrency, Rate: r.cfg.Rate,
 		ZipfS: r.cfg.ZipfS, Seed: r.cfg.Seed, Interval: r.cfg.Interval, Timeout: r.cfg.Timeout,
 		MaxRequests: r.cfg.MaxRequests, Deadline: r.cfg.Duration + 10*time.Second,
 		ValueSize: r.cfg.Origin.ValueSize,
@@ -193,6 +195,14 @@ func (r *run) readReports(p *proc, stdout io.Reader) {
 			r.mergeTick(&rep)
 		case "done":
 			r.mu.Lock()
+			if c := rep.Coh; c != nil {
+				r.coh.Writes += c.Writes
+				r.coh.Transitions += c.Transitions
+				r.coh.StaleReads += c.StaleReads
+				r.coh.OverBound += c.OverBound
+				r.coh.Skipped += c.Skipped
+				r.cohH.addSparse(c.H, c.MaxNS)
+			}
 			for _, e := range rep.Errs {
 				if len(r.errs) < 6 {
 					r.errs = append(r.errs, fmt.Sprintf("process %d: %s", p.id, e))

@@ -31,6 +31,7 @@ type report struct {
 	NodesUp int         `json:"nodes_up,omitempty"`
 	Errs    []string    `json:"errs,omitempty"`
 	Msg     string      `json:"msg,omitempty"`
+	Coh     *cohReport  `json:"coh,omitempty"` // coherence scenario, with "done"
 }
 
 // workerConfig is everything a client process needs for one run.
@@ -40,6 +41,7 @@ type workerConfig struct {
 	KeyPrefix   string        `json:"key_prefix"`
 	Keys        int           `json:"keys"`
 	Herd        bool          `json:"herd"`
+	Writer      bool          `json:"writer,omitempty"` // coherence: this process writes
 	Concurrency int           `json:"concurrency"`
 	Rate        float64       `json:"rate"` // requests/s for the process, 0 = unpaced
 	ZipfS       float64       `json:"zipf_s"`

@@ -305,6 +305,12 @@ func headline(s *Summary) (cards, verdicts []card) {
 		v(s.ErrorsWithStaleCopy == 0, "errors with a stale copy", fmt.Sprint(s.ErrorsWithStaleCopy),
 			fmt.Sprintf("%d stale values served; %d errors for keys never loaded", s.StaleServed, s.ErrorsWithoutCopy))
 		cards = append(cards, card{Label: "recovered", Value: durStr(s.RecoveryMS), Note: "after the origin came back"})
+	case "coherence":
+		v(s.StaleAfterWriteP99MS <= s.CoherenceBoundMS, "stale after a write, p99", fmtMS(s.StaleAfterWriteP99MS),
+			fmt.Sprintf("goal ≤ %s; p50 %s, max %s, over %d transitions seen by readers", fmtMS(s.CoherenceBoundMS),
+				fmtMS(s.StaleAfterWriteP50MS), fmtMS(s.StaleAfterWriteMaxMS), s.CoherenceTransitions))
+		v(s.CoherenceOverBound == 0, "reads older than the bound", fmt.Sprint(s.CoherenceOverBound),
+			fmt.Sprintf("of %d reads of a previous version after a write (%d writes)", s.CoherenceStaleReads, s.CoherenceWrites))
 	case "scaleout":
 		rel := math.Abs(s.KeysMovedFraction-s.IdealMovedFraction) / math.Max(s.IdealMovedFraction, 1e-9)
 		v(rel <= 0.05, "keys moved", pct(s.KeysMovedFraction), "ideal "+pct(s.IdealMovedFraction)+" = 1/(N+1)")
@@ -398,6 +404,11 @@ func charts(s *Summary) []template.HTML {
 		}
 	}
 	out = append(out, ec.svg(s))
+	if s.Scenario == "coherence" && len(s.StaleAfterWriteHist) > 0 {
+		out = append(out, distChart(s.StaleAfterWriteHist, "stale after a write",
+			fmt.Sprintf("how long after a write a reader still saw the previous version (per transition; 0 = never; p50 %s, p99 %s, max %s)",
+				fmtMS(s.StaleAfterWriteP50MS), fmtMS(s.StaleAfterWriteP99MS), fmtMS(s.StaleAfterWriteMaxMS)), "transitions"))
+	}
 	return out
 }
 
@@ -433,14 +444,22 @@ func herdCharts(s *Summary) []template.HTML {
 	if len(s.LatencyHist) == 0 {
 		return out
 	}
-	lo := math.Floor(math.Log10(math.Max(s.LatencyHist[0].UpToMS, 1e-4)))
-	hi := math.Ceil(math.Log10(math.Max(s.LatencyHist[len(s.LatencyHist)-1].UpToMS, 1e-3)))
+	return append(out, distChart(s.LatencyHist, "latency distribution",
+		fmt.Sprintf("latency distribution (requests per bucket, log-scale time axis; p50 %s, p99 %s)", fmtMS(s.P50MS), fmtMS(s.P99MS)), "requests"))
+}
+
+// distChart draws a distribution of durations: log-scaled buckets merged to
+// 10 per decade, counts of what (e.g. "requests") per bucket.
+func distChart(bins []HistBin, label, title, what string) template.HTML {
+	var b strings.Builder
+	lo := math.Floor(math.Log10(math.Max(bins[0].UpToMS, 1e-4)))
+	hi := math.Ceil(math.Log10(math.Max(bins[len(bins)-1].UpToMS, 1e-3)))
 	if hi <= lo {
 		hi = lo + 1
 	}
 	nb := int(10 * (hi - lo))
 	counts := make([]float64, nb)
-	for _, bin := range s.LatencyHist {
+	for _, bin := range bins {
 		i := int(10 * (math.Log10(math.Max(bin.UpToMS, 1e-4)) - lo))
 		counts[min(max(i, 0), nb-1)] += float64(bin.Count)
 	}
@@ -448,10 +467,9 @@ func herdCharts(s *Summary) []template.HTML {
 	for _, c := range counts {
 		cmax = math.Max(cmax, c)
 	}
-	b.Reset()
 	pw, ph := float64(chW-padL-padR), float64(chH-padT-padB)
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="latency distribution">`, chW, chH, chW, chH)
-	fmt.Fprintf(&b, `<text x="%d" y="20" class="ct">latency distribution (requests per bucket, log-scale time axis; p50 %s, p99 %s)</text>`, padL, fmtMS(s.P50MS), fmtMS(s.P99MS))
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">`, chW, chH, chW, chH, esc(label))
+	fmt.Fprintf(&b, `<text x="%d" y="20" class="ct">%s</text>`, padL, esc(title))
 	step := niceStep(cmax, 4)
 	for v := 0.0; v <= cmax*1.1; v += step {
 		y := padT + ph*(1-v/(cmax*1.1))
@@ -471,12 +489,12 @@ func herdCharts(s *Summary) []template.HTML {
 			continue
 		}
 		bh := ph * c / (cmax * 1.1)
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#1971c2"><title>%s requests ≤ %.3g ms</title></rect>`,
-			padL+bw*float64(i)+1, padT+ph-bh, math.Max(bw-2, 1), bh, fmtNum(c), math.Pow(10, lo+float64(i+1)/10))
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#1971c2"><title>%s %s ≤ %.3g ms</title></rect>`,
+			padL+bw*float64(i)+1, padT+ph-bh, math.Max(bw-2, 1), bh, fmtNum(c), esc(what), math.Pow(10, lo+float64(i+1)/10))
 	}
 	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="axis"/>`, padL, chW-padR, padT+ph, padT+ph)
 	b.WriteString(`</svg>`)
-	return append(out, template.HTML(b.String()))
+	return template.HTML(b.String())
 }
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{

@@ -200,3 +200,36 @@ func TestScenarioSteady(t *testing.T) {
 		t.Fatal("more origin calls than requests")
 	}
 }
+
+// TestScenarioCoherence: one writer process rewrites 10 keys, two reader
+// processes read them through L1; readers see new versions (transitions) and
+// stop seeing old ones within the bound (asserted generously: a loaded CI
+// machine; the real figures are in BENCHMARKS.md), and the report has the
+// distribution.
+func TestScenarioCoherence(t *testing.T) {
+	m := runScenario(t, Config{Scenario: "coherence", Nodes: 2, Procs: 3, Concurrency: 2, Keys: 10,
+		Duration: 2 * time.Second, Rate: 4000})
+	if num(t, m, "coherence_writes") == 0 || num(t, m, "coherence_transitions") == 0 {
+		t.Fatalf("no writes or no transitions seen: %v writes, %v transitions", m["coherence_writes"], m["coherence_transitions"])
+	}
+	if p99 := num(t, m, "stale_after_write_p99_ms"); p99 > 500 {
+		t.Errorf("stale after a write p99 %.1fms", p99)
+	}
+	if _, ok := m["stale_after_write_hist"]; !ok {
+		t.Error("no stale_after_write_hist")
+	}
+	if m["errors"].(float64) != 0 {
+		t.Errorf("%v errors", m["errors"])
+	}
+}
+
+func TestCohValue(t *testing.T) {
+	v := cohValue("k1", 42, 1234567)
+	n, ns, ok := parseCohValue("k1", v)
+	if !ok || n != 42 || ns != 1234567 {
+		t.Fatalf("parse %q = %d %d %v", v, n, ns, ok)
+	}
+	if _, _, ok := parseCohValue("k1", []byte("k1|origin")); ok {
+		t.Fatal("origin value parsed as versioned")
+	}
+}

@@ -111,6 +111,25 @@ type Summary struct {
 	DetectMS  float64 `json:"detect_ms,omitempty"`
 	RecoverMS float64 `json:"recover_ms,omitempty"`
 
+	// Coherence (coherence scenario): CoherenceWrites is the writer's Sets;
+	// CoherenceTransitions the newer versions readers observed (per reader
+	// goroutine and key); StaleAfterWrite{P50,P99,Max}MS how long after a
+	// write a reader still saw the previous version, per transition (0 when
+	// it never did); CoherenceStaleReads the reads of an older version made
+	// after the newer one's write, CoherenceOverBound those more than
+	// CoherenceBoundMS (50) after it; CoherenceSkipped the transitions that
+	// skipped versions (measured from the newest write: lower bounds).
+	CoherenceWrites      int64     `json:"coherence_writes,omitempty"`
+	CoherenceTransitions int64     `json:"coherence_transitions,omitempty"`
+	StaleAfterWriteP50MS float64   `json:"stale_after_write_p50_ms,omitempty"`
+	StaleAfterWriteP99MS float64   `json:"stale_after_write_p99_ms,omitempty"`
+	StaleAfterWriteMaxMS float64   `json:"stale_after_write_max_ms,omitempty"`
+	CoherenceStaleReads  int64     `json:"coherence_stale_reads,omitempty"`
+	CoherenceOverBound   int64     `json:"coherence_over_bound,omitempty"`
+	CoherenceSkipped     int64     `json:"coherence_skipped,omitempty"`
+	CoherenceBoundMS     float64   `json:"coherence_bound_ms,omitempty"`
+	StaleAfterWriteHist  []HistBin `json:"stale_after_write_hist,omitempty"`
+
 	// LatencyHist is the latency distribution of all requests: the
 	// non-empty histogram buckets, each with its upper bound.
 	LatencyHist []HistBin `json:"latency_hist"`
@@ -245,6 +264,17 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		Config: RunConfig{Rate: cfg.Rate, IntervalMS: ms(iv), OriginLatency: ms(cfg.Origin.Latency),
 			OriginCapacity: cfg.Origin.Capacity, TTLMS: ms(cfg.Client.TTL), StaleTTLMS: ms(cfg.Client.StaleTTL),
 			L1Bytes: cfg.Client.L1Bytes, Addrs: r.startAddrs, Leases: !cfg.Client.DisableLeases},
+	}
+	if cfg.Scenario == "coherence" {
+		s.CoherenceWrites, s.CoherenceTransitions = r.coh.Writes, r.coh.Transitions
+		s.CoherenceStaleReads, s.CoherenceOverBound, s.CoherenceSkipped = r.coh.StaleReads, r.coh.OverBound, r.coh.Skipped
+		s.StaleAfterWriteP50MS, s.StaleAfterWriteP99MS = r.cohH.quantileMS(0.5), r.cohH.quantileMS(0.99)
+		s.StaleAfterWriteMaxMS, s.CoherenceBoundMS = r.cohH.maxMS(), ms(CoherenceBound)
+		for i, c := range r.cohH.counts {
+			if c != 0 {
+				s.StaleAfterWriteHist = append(s.StaleAfterWriteHist, HistBin{UpToMS: histUpper(i) / 1e6, Count: c})
+			}
+		}
 	}
 	if cfg.Client.OriginRPS > 0 {
 		s.OriginLimitRPS = cfg.Client.OriginRPS * float64(cfg.Procs)
@@ -482,6 +512,10 @@ func (s *Summary) WriteTable(w io.Writer) {
 		if s.DetectMS != 0 || s.RecoverMS != 0 {
 			fmt.Fprintf(tw, "tier\tfailure detected in %s, recovery seen in %s\n", durStr(s.DetectMS), durStr(s.RecoverMS))
 		}
+	case "coherence":
+		fmt.Fprintf(tw, "coherence\t%d writes, %d newer versions seen by readers; stale after a write p50 %s p99 %s max %s; %d stale reads, %d over %s\n",
+			s.CoherenceWrites, s.CoherenceTransitions, fmtMS(s.StaleAfterWriteP50MS), fmtMS(s.StaleAfterWriteP99MS), fmtMS(s.StaleAfterWriteMaxMS),
+			s.CoherenceStaleReads, s.CoherenceOverBound, fmtMS(s.CoherenceBoundMS))
 	case "origindown":
 		fmt.Fprintf(tw, "origin outage\terrors for keys with a stale copy %d, without %d; recovered in %s\n",
 			s.ErrorsWithStaleCopy, s.ErrorsWithoutCopy, durStr(s.RecoveryMS))

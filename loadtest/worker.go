@@ -86,7 +86,11 @@ func RunClientProcess(in io.Reader, out io.Writer, newClient NewClientFunc) erro
 		return nil
 	}
 	w.run(ctx, t0)
-	return lw.write(report{Type: "done", ID: cfg.ID, Errs: w.sampleErrs(), NodesUp: c.NodesUp()})
+	done := report{Type: "done", ID: cfg.ID, Errs: w.sampleErrs(), NodesUp: c.NodesUp()}
+	if cfg.Scenario == "coherence" {
+		done.Coh = w.coh.report()
+	}
+	return lw.write(done)
 }
 
 func (c *workerConfig) init() {
@@ -111,6 +115,8 @@ type worker struct {
 
 	errMu sync.Mutex
 	errs  []string // first distinct error messages, for the summary
+
+	coh cohState // coherence scenario
 }
 
 // shard is one goroutine's counters; the ticker swaps them out.
@@ -143,7 +149,18 @@ func (w *worker) run(ctx context.Context, t0 time.Time) {
 		go func() {
 			defer wg.Done()
 			<-gate
-			w.loop(ctx, g, s, keys, lim)
+			switch {
+			case w.cfg.Scenario == "coherence" && w.cfg.Writer:
+				w.cohWrite(ctx, g, s, keys)
+			case w.cfg.Scenario == "coherence":
+				var l interface{ Wait(context.Context) error }
+				if lim != nil {
+					l = lim
+				}
+				w.cohRead(ctx, g, s, keys, l)
+			default:
+				w.loop(ctx, g, s, keys, lim)
+			}
 		}()
 	}
 	tickDone := make(chan struct{})

@@ -3,7 +3,7 @@
 //
 //	loadtest SCENARIO [flags]
 //
-// Scenarios: herd, steady, scaleout, tierdown, origindown. See
+// Scenarios: herd, steady, scaleout, tierdown, origindown, coherence. See
 // loadtest -h and docs/loadtest.md.
 package main
 
@@ -41,11 +41,11 @@ func run(args []string) int {
 		originLat time.Duration
 	)
 	fs.IntVar(&cfg.Nodes, "nodes", 3, "start `N` local nodes")
-	fs.StringVar(&addrs, "addrs", "", "use a running tier: comma-separated host:port list (herd, steady, origindown)")
+	fs.StringVar(&addrs, "addrs", "", "use a running tier: comma-separated host:port list (herd, steady, origindown, coherence)")
 	fs.IntVar(&cfg.Procs, "procs", 1, "client OS `processes`, each with its own L1")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "goroutines per process (default 500 for herd, 32 otherwise)")
 	fs.IntVar(&cfg.Keys, "keys", 0, "distinct keys (default 1 for herd, 1000 otherwise)")
-	fs.DurationVar(&cfg.Duration, "duration", 0, "run length (default herd 30s limit, steady 10s, scaleout 15s, tierdown 20s, origindown 15s)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "run length (default herd 30s limit, steady 10s, scaleout 15s, tierdown 20s, origindown 15s, coherence 10s)")
 	fs.Float64Var(&cfg.OriginRPS, "origin-rps", 0, "each client process's origin limit in calls/s (0: none)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "requests/s per process (default 1000; -1: unpaced)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "bound on one request")
