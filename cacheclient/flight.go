@@ -198,6 +198,14 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 		c.store.negative(ctx, key, preciseMs())
 		return fillResult{src: SourceOrigin, negative: true}, nil
 	}
+	return c.noValue(key, status, err, cand, candSrc)
+}
+
+// noValue answers a fill whose origin load gave no value (it failed, was
+// suppressed by the key's error backoff, or was refused by the limiter): the
+// stale candidate cand if there is one, else ErrShed for a refusal, else a
+// *LoadError.
+func (c *Client) noValue(key string, status loadStatus, err error, cand []byte, candSrc Source) (fillResult, error) {
 	if candSrc != SourceNone {
 		if status == failed {
 			c.log.Warn("cacheclient: origin failed, serving stale", "key", key, "err", err)

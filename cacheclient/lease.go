@@ -319,16 +319,7 @@ func (c *Client) leaseLoad(ctx context.Context, key string, l loader.Loader, tok
 	// Failed, in backoff, or shed: hand the key back so that a waiter
 	// need not wait out the lease.
 	c.leaseRelease(ctx, key, tok, stale, staleVal)
-	if candSrc != SourceNone {
-		if status == failed {
-			c.log.Warn("cacheclient: origin failed, serving stale", "key", key, "err", err)
-		}
-		return fillResult{val: cand, src: candSrc, stale: true}, nil
-	}
-	if status == refused {
-		return fillResult{}, ErrShed
-	}
-	return fillResult{}, &LoadError{Key: key, Err: err}
+	return c.noValue(key, status, err, cand, candSrc)
 }
 
 // leaseStore writes the loaded entry (h, val) to L2 if key still holds tok,
