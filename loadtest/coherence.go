@@ -168,36 +168,20 @@ func (w *worker) cohRead(ctx context.Context, g int, s *shard, keys []string, li
 		}
 		ki := r.IntN(len(keys))
 		key := keys[ki]
-		rctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
-		start := time.Now()
-		v, out, err := w.client.Get(rctx, key, buf[:0])
-		lat := time.Since(start)
-		cancel()
-		if ctx.Err() != nil {
+		r, ok := w.read(ctx, key, buf)
+		if !ok {
 			return
 		}
 		s.mu.Lock()
-		s.c.Requests++
-		s.h.record(lat)
-		switch {
-		case err != nil && w.client.IsShed(err):
-			s.c.Shed++
-		case err != nil:
-			s.c.Errors++
-		case out.Source == SourceL1:
-			s.c.L1Hits++
-		case out.Source == SourceL2:
-			s.c.L2Hits++
-		case out.Source == SourceOrigin:
-			s.c.Loads++
-		}
+		shed := s.countLocked(w, r)
 		s.mu.Unlock()
-		if err != nil {
-			if !w.client.IsShed(err) {
-				w.noteErr(err)
+		if r.err != nil {
+			if !shed {
+				w.noteErr(r.err)
 			}
 			continue
 		}
+		v, start := r.v, r.start
 		n, wt, _ := parseCohValue(key, v)
 		now := start.UnixNano() // the read's start: its value was current then at the latest
 		k := &view[ki]

@@ -105,5 +105,3 @@ func newLineScanner(r io.Reader) *bufio.Scanner {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	return sc
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

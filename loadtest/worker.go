@@ -214,51 +214,82 @@ func (w *worker) loop(ctx context.Context, g int, s *shard, keys []string, lim *
 			return
 		}
 		key := keys[ki]
-		rctx, rcancel := context.WithTimeout(ctx, w.cfg.Timeout)
-		start := time.Now()
-		v, out, err := w.client.Get(rctx, key, buf[:0])
-		lat := time.Since(start)
-		rcancel()
-		if ctx.Err() != nil {
+		r, ok := w.read(ctx, key, buf)
+		if !ok {
 			return // the run ended under this call: not the client's failure
 		}
+		err := r.err
 		s.mu.Lock()
-		s.c.Requests++
-		s.h.record(lat)
+		shed := s.countLocked(w, r)
 		switch {
-		case err != nil && w.client.IsShed(err):
-			s.c.Shed++
-		case err != nil:
-			s.c.Errors++
+		case err != nil && !shed:
 			if w.hadCopy[ki].Load() {
 				s.c.ErrsWithCpy++
 			}
-		default:
-			switch out.Source {
-			case SourceL1:
-				s.c.L1Hits++
-			case SourceL2:
-				s.c.L2Hits++
-			case SourceOrigin:
-				s.c.Loads++
-			}
-			if out.Shared {
-				s.c.Coalesced++
-			}
-			if out.Stale {
-				s.c.Stale++
-			}
-			if !validValue(key, v, w.cfg.ValueSize) {
+		case err == nil:
+			if !validValue(key, r.v, w.cfg.ValueSize) {
 				s.c.BadValues++
 			}
 		}
 		s.mu.Unlock()
-		if err != nil && !w.client.IsShed(err) {
+		if err != nil && !shed {
 			w.noteErr(err)
 		} else if err == nil {
 			w.hadCopy[ki].Store(true)
 		}
 	}
+}
+
+// reading is one Get's answer with its start and latency.
+type reading struct {
+	v     []byte
+	out   Outcome
+	err   error
+	start time.Time
+	lat   time.Duration
+}
+
+// read is one Get of key into buf[:0], bounded by cfg.Timeout. ok is false
+// when the run ended during the call: such a read is not the client's
+// failure and is not counted.
+func (w *worker) read(ctx context.Context, key string, buf []byte) (r reading, ok bool) {
+	rctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	r.start = time.Now()
+	r.v, r.out, r.err = w.client.Get(rctx, key, buf[:0])
+	r.lat = time.Since(r.start)
+	cancel()
+	return r, ctx.Err() == nil
+}
+
+// countLocked counts one read in s (s.mu held): the request and its latency,
+// then a shed, an error, or the value's source, sharing and staleness. It
+// reports whether the read was shed.
+func (s *shard) countLocked(w *worker, r reading) (shed bool) {
+	s.c.Requests++
+	s.h.record(r.lat)
+	switch {
+	case r.err != nil && w.client.IsShed(r.err):
+		s.c.Shed++
+		return true
+	case r.err != nil:
+		s.c.Errors++
+		return false
+	}
+	switch r.out.Source {
+	case SourceL1:
+		s.c.L1Hits++
+	case SourceL2:
+		s.c.L2Hits++
+	case SourceOrigin:
+		s.c.Loads++
+	}
+	if r.out.Shared {
+		s.c.Coalesced++
+	}
+	if r.out.Stale {
+		s.c.Stale++
+	}
+	return false
 }
 
 // validValue reports whether v is what the origin serves for key.
