@@ -89,20 +89,23 @@
 //
 // # Leases
 //
-// A lease is a marker written into the key itself on the key's live owner (a
-// leased envelope, version 2, carrying a random token, an expiry and, for a
-// stale entry, the stale value), so that any write to the key — a Set or
-// Delete from any process, a redis-cli SET or DEL, expiry, eviction — voids
-// it. Plain Redis 7 commands, so stock redis-server and cachenode both serve
-// it:
+// A lease is a marker on the key's live owner: a leased envelope (version 2,
+// a random token and an expiry) written into the key itself when it has no
+// value, or into its side key ("cachetier\x00lease\x00" + key) when its entry
+// is stale and must stay servable. The write-back is a compare-and-set on the
+// key (still our token, or still the stale entry the lease was taken on), so
+// that any write to the key — a Set or Delete from any process, a redis-cli
+// SET or DEL, expiry, eviction — voids the lease. Plain Redis 7 commands, so
+// stock redis-server and cachenode both serve it:
 //
 //	cold miss    GET key → nil; SET key <lease> NX GET PX Tier.Leases.TTL
 //	             (nil: ours, load; a lease: wait; a value: use it)
-//	stale entry  WATCH key; GET key; MULTI; SET key <lease + stale value> KEEPTTL; EXEC
-//	write-back   WATCH key; GET key; still our token? MULTI; SET key <value> PX T2; EXEC
+//	stale entry  GET key → stale; SET side <lease> NX GET PX Tier.Leases.TTL
+//	             (nil: ours, load; a lease: wait)
+//	write-back   WATCH key; GET key; still ours? MULTI; SET key <value> PX T2; [DEL side]; EXEC
 //	             (else a "voided set": the value goes to this load's callers only)
-//	waiting      GET key after 1, 2, 4, 4, ... ms until a value appears, or
-//	             the lease expired or vanished (then take it over, once)
+//	waiting      GET key (and GET side) after 1, 2, 4, 4, ... ms until a value
+//	             appears, or the lease expired or vanished (then take it over, once)
 //
 //	process A                   owner node                process B
 //	GET k ────────────────────▶ nil ◀──────────────────── GET k
@@ -112,10 +115,11 @@
 //	WATCH/GET/MULTI SET k V/EXEC ▶ V ◀─────────────────── GET k → V
 //	answer V                                               answer V
 //
-// Costs: a fresh hit is one GET, as without leases; a cold miss one extra
-// round trip (SET NX GET) before the origin load; the write-back three
-// (WATCH/MULTI/EXEC rather than a Lua script, which cachenode does not
-// serve: after an origin load the difference does not matter). A waiter sees
+// Costs: a fresh hit is one GET, as without leases; a cold miss or a stale
+// entry one extra round trip (SET NX GET) before the origin load; the
+// write-back three (WATCH/MULTI/EXEC rather than a Lua script, which
+// cachenode does not serve: after an origin load the difference does not
+// matter). A waiter sees
 // the value at most 4 ms (plus a round trip) after it was written; the wait
 // is a poll, to be replaced by a wake-up from the node (CLIENT TRACKING).
 //

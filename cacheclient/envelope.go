@@ -20,17 +20,16 @@ import (
 //	11     8    T2: end of the servable-stale window, Unix milliseconds (uint64), T2 >= T1
 //	19     ...  the value (empty for negative entries; in L1, empty for big values)
 //
-// Leased form, version 2 (43 bytes and the stale value, if any; lease.go):
+// Leased form, version 2 (43 bytes; lease.go), held by a key that has no
+// value while its lease is out, or by the side key of a key whose stale entry
+// is being reloaded:
 //
 //	offset size field
 //	0      1    magic 0xC7
 //	1      1    version (2)
-//	2      1    flags of the stale value carried (as in version 1)
-//	3      8    T1 of the stale value carried, 0 when none
-//	11     8    T2 of the stale value carried, 0 when none
+//	2      17   reserved, zero
 //	19     16   lease token: the holder client's random id (8) and a counter (8)
 //	35     8    lease expiry, Unix milliseconds
-//	43     ...  the stale value (empty when none)
 //
 // A leased envelope is never a value: a client that does not know version 2
 // (older releases) reads it as "not ours", a miss, rather than as an empty
@@ -135,38 +134,28 @@ type leaseToken [leaseTokenLen]byte
 
 // leaseHeader is the decoded header of a leased envelope.
 type leaseHeader struct {
-	stale  header // the stale value's header; t1 == t2 == 0 when none is carried
 	token  leaseToken
 	expiry int64 // Unix milliseconds
 }
 
-// hasStale reports whether the leased envelope carries a stale value.
-func (lh *leaseHeader) hasStale() bool { return lh.stale.t2 != 0 }
-
-// appendLease appends a leased envelope (token tok, expiring at expiry,
-// carrying the stale entry (h, val) when h.t2 != 0) to dst.
-func appendLease(dst []byte, tok leaseToken, expiry int64, h header, val []byte) []byte {
-	dst = append(dst, envMagic, leaseVersion, h.flags)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(h.t1))
-	dst = binary.BigEndian.AppendUint64(dst, uint64(h.t2))
+// appendLease appends a leased envelope (token tok, expiring at expiry) to
+// dst.
+func appendLease(dst []byte, tok leaseToken, expiry int64) []byte {
+	dst = append(dst, envMagic, leaseVersion, 0)
+	dst = append(dst, make([]byte, 16)...) // reserved, zero
 	dst = append(dst, tok[:]...)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(expiry))
-	return append(dst, val...)
+	return binary.BigEndian.AppendUint64(dst, uint64(expiry))
 }
 
-// parseLease decodes a leased envelope; val is the stale value carried (a
-// subslice of b). ok is false when b is not a valid leased envelope.
-func parseLease(b []byte) (lh leaseHeader, val []byte, ok bool) {
-	if len(b) < leaseHdrLen || b[0] != envMagic || b[1] != leaseVersion || b[2]&^knownFlags != 0 {
-		return leaseHeader{}, nil, false
+// parseLease decodes a leased envelope. ok is false when b is not one.
+func parseLease(b []byte) (lh leaseHeader, ok bool) {
+	if len(b) != leaseHdrLen || b[0] != envMagic || b[1] != leaseVersion {
+		return leaseHeader{}, false
 	}
-	lh.stale.flags = b[2]
-	lh.stale.t1 = int64(binary.BigEndian.Uint64(b[3:]))
-	lh.stale.t2 = int64(binary.BigEndian.Uint64(b[11:]))
 	copy(lh.token[:], b[envHdrLen:])
 	lh.expiry = int64(binary.BigEndian.Uint64(b[envHdrLen+leaseTokenLen:]))
-	if lh.stale.t1 < 0 || lh.stale.t2 < lh.stale.t1 || lh.expiry < 0 {
-		return leaseHeader{}, nil, false
+	if lh.expiry < 0 {
+		return leaseHeader{}, false
 	}
-	return lh, b[leaseHdrLen:], true
+	return lh, true
 }

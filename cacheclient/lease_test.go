@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -183,24 +185,41 @@ func TestLeaseHerdOneLoadPerKey(t *testing.T) {
 // not install the older value.
 func TestLeaseWriteDuringLoadVoids(t *testing.T) {
 	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
-		for _, write := range []string{"set", "delete"} {
-			t.Run(write, func(t *testing.T) {
+		for _, tc := range []struct{ from, write string }{
+			{"cold", "set"}, {"cold", "delete"}, {"stale", "set"}, {"stale", "delete"},
+		} {
+			t.Run(tc.from+"/"+tc.write, func(t *testing.T) {
+				write := tc.write
 				nodes := startN(t, 2)
+				// The cold key's first load is gated; the stale key's
+				// first load fills it, its second (the reload) is gated.
+				gated := int64(1)
+				if tc.from == "stale" {
+					gated = 2
+				}
 				started, release := make(chan struct{}), make(chan struct{})
 				origin := &keyLoader{gate: func(n int64) {
-					if n == 1 {
+					if n == gated {
 						close(started)
 						<-release
 					}
 				}}
-				cs := newClients(t, 2, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+				cs := newClients(t, 2, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, TTL: 100 * time.Millisecond})
 				holder, writer := cs[0], cs[1]
 				ctx := context.Background()
+				if tc.from == "stale" {
+					if _, err := holder.Get(ctx, "k", origin); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(150 * time.Millisecond) // past T1
+					origin.ver.Store(1)
+				}
+				want := fmt.Sprintf("v%d:k", gated-1)
 				got := make(chan error, 1)
 				go func() {
 					v, err := holder.Get(ctx, "k", origin)
-					if err == nil && string(v) != "v0:k" {
-						err = fmt.Errorf("holder got %q, want the loaded v0:k", v)
+					if err == nil && string(v) != want {
+						err = fmt.Errorf("holder got %q, want the loaded %s", v, want)
 					}
 					got <- err
 				}()
@@ -237,6 +256,15 @@ func TestLeaseWriteDuringLoadVoids(t *testing.T) {
 						t.Errorf("holder after set: %q, %+v, %v; want newer from L2", v, info, err)
 					}
 				}
+				// No lease is left behind on any node.
+				for _, nd := range nodes {
+					rdb := redis.NewClient(&redis.Options{Addr: nd.Addr})
+					n, err := rdb.Exists(ctx, sideKey("k")).Result()
+					rdb.Close()
+					if err != nil || n != 0 {
+						t.Errorf("side key on %s: %d, %v; want none", nd.Addr, n, err)
+					}
+				}
 			})
 		}
 	})
@@ -247,50 +275,67 @@ func TestLeaseWriteDuringLoadVoids(t *testing.T) {
 // no waiter gets an error, and the holder's late write-back is refused.
 func TestLeaseHolderHung(t *testing.T) {
 	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
-		nodes := startN(t, 2)
-		started, release := make(chan struct{}), make(chan struct{})
-		origin := &keyLoader{gate: func(n int64) {
-			if n == 1 {
-				close(started)
-				<-release // hangs, whatever its context says
-			}
-		}}
-		cfg := Config{
-			Tier:   TierConfig{Addrs: addrsOf(nodes), Timeout: 200 * time.Millisecond, Leases: LeaseConfig{TTL: 300 * time.Millisecond}},
-			Origin: OriginConfig{LoadTimeout: 200 * time.Millisecond},
+		for _, from := range []string{"cold", "stale"} {
+			t.Run(from, func(t *testing.T) { testLeaseHolderHung(t, startN, from == "stale") })
 		}
-		cs := newClients(t, 5, cfg)
-		holder, waiters := cs[0], cs[1:]
-		holderDone := make(chan struct{})
-		go func() {
-			defer close(holderDone)
-			_, _ = holder.Get(context.Background(), "hung", origin) // its own caller may fail
-		}()
-		<-started
-		t.Cleanup(func() {
-			select {
-			case <-release:
-			default:
-				close(release)
-			}
-			<-holderDone
-		})
-		start := time.Now()
-		for _, err := range herd(waiters, 10, []string{"hung"}, origin, wantValue(0)) {
-			t.Error(err)
+	})
+}
+
+func testLeaseHolderHung(t *testing.T, startN func(testing.TB, int) []*testNode, stale bool) {
+	nodes := startN(t, 2)
+	gated := int64(1)
+	if stale {
+		gated = 2
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	origin := &keyLoader{gate: func(n int64) {
+		if n == gated {
+			close(started)
+			<-release // hangs, whatever its context says
 		}
-		t.Logf("waiters answered after %v", time.Since(start))
-		if n := origin.total.Load(); n != 2 {
-			t.Errorf("origin loads = %d, want 2 (the hung one and one takeover)", n)
+	}}
+	cfg := Config{
+		Tier:   TierConfig{Addrs: addrsOf(nodes), Timeout: 200 * time.Millisecond, Leases: LeaseConfig{TTL: 300 * time.Millisecond}},
+		Origin: OriginConfig{LoadTimeout: 200 * time.Millisecond},
+		TTL:    100 * time.Millisecond,
+	}
+	cs := newClients(t, 5, cfg)
+	holder, waiters := cs[0], cs[1:]
+	if stale {
+		if _, err := holder.Get(context.Background(), "hung", origin); err != nil {
+			t.Fatal(err)
 		}
-		if s := sumStats(waiters); s.LeaseTakeovers != 1 {
-			t.Errorf("takeovers = %d, want 1", s.LeaseTakeovers)
+		time.Sleep(150 * time.Millisecond) // past T1
+	}
+	holderDone := make(chan struct{})
+	go func() {
+		defer close(holderDone)
+		_, _ = holder.Get(context.Background(), "hung", origin) // its own caller may fail
+	}()
+	<-started
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
 		}
-		close(release)
 		<-holderDone
-		waitFor(t, 5*time.Second, "the holder's late write-back to be refused", func() bool {
-			return holder.Stats().LeaseVoided == 1
-		})
+	})
+	start := time.Now()
+	for _, err := range herd(waiters, 10, []string{"hung"}, origin, wantValue(0)) {
+		t.Error(err)
+	}
+	t.Logf("waiters answered after %v", time.Since(start))
+	if n := origin.total.Load(); n != gated+1 {
+		t.Errorf("origin loads = %d, want %d (the hung one and one takeover)", n, gated+1)
+	}
+	if s := sumStats(waiters); s.LeaseTakeovers != 1 {
+		t.Errorf("takeovers = %d, want 1", s.LeaseTakeovers)
+	}
+	close(release)
+	<-holderDone
+	waitFor(t, 5*time.Second, "the holder's late write-back to be refused", func() bool {
+		return holder.Stats().LeaseVoided == 1
 	})
 }
 
@@ -303,7 +348,7 @@ func TestLeaseHolderGone(t *testing.T) {
 		defer rdb.Close()
 		ctx := context.Background()
 		dead := newLeases(time.Second).next()
-		lease := appendLease(nil, dead, time.Now().UnixMilli()+200, header{}, nil)
+		lease := appendLease(nil, dead, time.Now().UnixMilli()+200)
 		if err := rdb.Set(ctx, "gone", lease, 10*time.Second).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -317,6 +362,103 @@ func TestLeaseHolderGone(t *testing.T) {
 		}
 		if s := sumStats(cs); s.LeaseTakeovers != 1 || s.LeaseWaits == 0 {
 			t.Errorf("takeovers %d (want 1), waits %d (want > 0)", s.LeaseTakeovers, s.LeaseWaits)
+		}
+	})
+}
+
+// TestLeaseStaleHolderGone: a stale entry whose side lease is held by a
+// process that died is taken over by one waiter once the lease expires: one
+// load, no errors.
+func TestLeaseStaleHolderGone(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 1)
+		rdb := redis.NewClient(&redis.Options{Addr: nodes[0].Addr})
+		defer rdb.Close()
+		ctx := context.Background()
+		now := time.Now().UnixMilli()
+		stale := append(appendHeader(nil, header{t1: now - 1000, t2: now + 60_000}), "old"...)
+		if err := rdb.Set(ctx, "sgone", stale, time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		dead := newLeases(time.Second).next()
+		if err := rdb.Set(ctx, sideKey("sgone"), appendLease(nil, dead, now+200), 200*time.Millisecond).Err(); err != nil {
+			t.Fatal(err)
+		}
+		origin := &keyLoader{}
+		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+		for _, err := range herd(cs, 10, []string{"sgone"}, origin, wantValue(0)) {
+			t.Error(err)
+		}
+		if n := origin.total.Load(); n != 1 {
+			t.Errorf("origin loads = %d, want 1", n)
+		}
+		if s := sumStats(cs); s.LeaseTakeovers != 1 || s.LeaseWaits == 0 {
+			t.Errorf("takeovers %d (want 1), waits %d (want > 0)", s.LeaseTakeovers, s.LeaseWaits)
+		}
+		if n, err := rdb.Exists(ctx, sideKey("sgone")).Result(); err != nil || n != 0 {
+			t.Errorf("side key after the reload: %d, %v; want none", n, err)
+		}
+	})
+}
+
+// TestLeaseMissRoundTrips: a miss without contention sends one command
+// before the origin load starts besides the read itself (a cold key: SET NX
+// GET on the key; a stale entry: SET NX GET on its side key), and a fresh hit
+// sends the read alone. Counted on the node (INFO commandstats).
+func TestLeaseMissRoundTrips(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 1)
+		rdb := redis.NewClient(&redis.Options{Addr: nodes[0].Addr})
+		defer rdb.Close()
+		ctx := context.Background()
+		calls := func() int {
+			info, err := rdb.Info(ctx, "commandstats").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, line := range strings.Split(info, "\n") {
+				name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+				if !ok {
+					continue
+				}
+				switch strings.TrimPrefix(name, "cmdstat_") {
+				case "get", "set", "del", "watch", "unwatch", "multi", "exec", "eval", "evalsha":
+					c, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+					n += c
+				}
+			}
+			return n
+		}
+		var atLoad int
+		origin := &keyLoader{gate: func(int64) { atLoad = calls() }}
+		c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, L1: L1Config{Bytes: -1}, TTL: 300 * time.Millisecond})
+		if err := c.Set(ctx, "warm-the-pool", []byte("x"), 0); err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []struct {
+			what string
+			wait time.Duration
+			want int // commands before the load; -1: no load
+		}{
+			{"cold miss", 0, 2},
+			{"fresh hit", 0, -1},
+			{"stale entry", 350 * time.Millisecond, 2},
+		} {
+			time.Sleep(step.wait)
+			atLoad = -1
+			before := calls()
+			loads := origin.total.Load()
+			if _, err := c.Get(ctx, "rt", origin); err != nil {
+				t.Fatalf("%s: %v", step.what, err)
+			}
+			after := calls()
+			switch {
+			case step.want < 0 && (origin.total.Load() != loads || after-before != 1):
+				t.Errorf("%s: %d loads, %d commands; want none and 1 (GET)", step.what, origin.total.Load()-loads, after-before)
+			case step.want >= 0 && atLoad-before != step.want:
+				t.Errorf("%s: %d commands before the load, want %d", step.what, atLoad-before, step.want)
+			}
 		}
 	})
 }
@@ -473,24 +615,16 @@ func TestLeasesDisabled(t *testing.T) {
 
 func TestLeaseEnvelopeRoundTrip(t *testing.T) {
 	tok := newLeases(time.Second).next()
-	for _, tc := range []struct {
-		h   header
-		val string
-	}{
-		{header{}, ""},
-		{header{t1: 10, t2: 20}, "stale value"},
-	} {
-		b := appendLease(nil, tok, 12345, tc.h, []byte(tc.val))
-		lh, val, ok := parseLease(b)
-		if !ok || lh.token != tok || lh.expiry != 12345 || lh.stale != tc.h || string(val) != tc.val || lh.hasStale() != (tc.h.t2 != 0) {
-			t.Errorf("round trip of %+v %q: %+v %q %v", tc.h, tc.val, lh, val, ok)
-		}
-		// A client that knows only version 1 sees no value in it.
-		if _, ok := parseHeader(b); ok {
-			t.Errorf("parseHeader accepted a leased envelope")
-		}
+	b := appendLease(nil, tok, 12345)
+	lh, ok := parseLease(b)
+	if !ok || lh.token != tok || lh.expiry != 12345 || len(b) != leaseHdrLen {
+		t.Errorf("round trip: %+v %v (%d bytes)", lh, ok, len(b))
 	}
-	if _, _, ok := parseLease(appendHeader(nil, header{t1: 1, t2: 2})); ok {
+	// A client that knows only version 1 sees no value in it.
+	if _, ok := parseHeader(b); ok {
+		t.Errorf("parseHeader accepted a leased envelope")
+	}
+	if _, ok := parseLease(appendHeader(nil, header{t1: 1, t2: 2})); ok {
 		t.Errorf("parseLease accepted a value envelope")
 	}
 	if a, b := newLeases(time.Second), newLeases(time.Second); a.next() == b.next() {
@@ -605,7 +739,7 @@ func TestLeaseCloseEndsWait(t *testing.T) {
 	defer rdb.Close()
 	ctx := context.Background()
 	other := newLeases(time.Minute).next()
-	if err := rdb.Set(ctx, "held", appendLease(nil, other, time.Now().UnixMilli()+60_000, header{}, nil), time.Minute).Err(); err != nil {
+	if err := rdb.Set(ctx, "held", appendLease(nil, other, time.Now().UnixMilli()+60_000), time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
 	c, err := New(Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: time.Second}})
