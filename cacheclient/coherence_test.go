@@ -158,6 +158,58 @@ func TestCoherenceWrites(t *testing.T) {
 	})
 }
 
+// TestCoherenceEviction: a key evicted on its node (maxmemory with an LRU
+// policy, filled by another client) makes the other Client's L1 copy go.
+func TestCoherenceEviction(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 1)
+		cs := newCoherentClients(t, 2, addrsOf(nodes), nil)
+		a, b := cs[0], cs[1]
+		ctx := context.Background()
+		rdb := redis.NewClient(&redis.Options{Addr: nodes[0].Addr, DisableIdentity: true})
+		defer rdb.Close()
+		const key = "coh:evicted"
+		if err := a.Set(ctx, key, []byte("old"), 0); err != nil {
+			t.Fatal(err)
+		}
+		if v := warmTracked(t, b, key); v != "old" {
+			t.Fatalf("b read %q, want old", v)
+		}
+		if err := rdb.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.ConfigSet(ctx, "maxmemory", "4mb").Err(); err != nil {
+			t.Fatal(err)
+		}
+		val := make([]byte, 1024)
+		evicted := false
+		for batch := 0; batch < 200 && !evicted; batch++ { // at most 200 MB of filler
+			_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i := range 1000 {
+					p.Set(ctx, fmt.Sprintf("filler:%d:%d", batch, i), val, 0)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := rdb.Exists(ctx, key).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			evicted = n == 0
+		}
+		if !evicted {
+			t.Fatal("the key was never evicted")
+		}
+		d := waitDropped(t, b, key, generous)
+		t.Logf("dropped %v after the eviction was seen", d)
+		if st := b.Stats(); st.InvalidatedDropped == 0 {
+			t.Errorf("no invalidated drop counted: %+v", st)
+		}
+	})
+}
+
 // TestCoherenceChannelLoss: killing a channel's connection (CLIENT KILL) and
 // restarting the node both make the L1 copies stale at once, and coherence
 // comes back.
