@@ -76,7 +76,7 @@ func (r *Ring) OwnerHash(h uint64) (addr string, ok bool) {
 // slotOf returns the first live slot in h's probe sequence. The ring must
 // have a live slot.
 func (r *Ring) slotOf(h uint64) int {
-	n := len(r.slots)
+	n := r.n
 	if b := jump.Hash(h, n); !r.dead[b] {
 		return int(b)
 	}
@@ -137,7 +137,7 @@ func (r *Ring) OwnersHash(h uint64, n int, dst []string) []string {
 		return dst
 	}
 	n = min(n, r.liveAddrs)
-	start, slots := len(dst), len(r.slots)
+	start, slots := len(dst), r.n
 	s := h
 	for try := 0; try <= maxTries && len(dst)-start < n; try++ {
 		var b int32

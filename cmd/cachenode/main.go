@@ -155,7 +155,7 @@ func parseSlot(v string, hostname func() (string, error)) (slot int, ok bool, er
 		}
 		n, err := cachenode.SlotFromHostname(h)
 		if err != nil {
-			return 0, false, fmt.Errorf("--slot auto: %s", strings.TrimPrefix(err.Error(), "cachenode: "))
+			return 0, false, fmt.Errorf("--slot auto: %s", err.Error())
 		}
 		return n, true, nil
 	}
