@@ -641,7 +641,10 @@ func TestOwner(t *testing.T) {
 			nodes[i].Kill()
 		}
 	}
-	waitFor(t, 10*time.Second, "owner marked down", func() bool { return c.Owner("user:1") == owners[1] })
+	waitFor(t, 10*time.Second, "owner marked down", func() bool { return !nodeUp(c, owners[0]) })
+	if got := c.Owner("user:1"); got != owners[1] {
+		t.Fatalf("Owner with %s down = %s, want the failover owner %s", owners[0], got, owners[1])
+	}
 }
 
 // redisDBSize returns DBSIZE of the node at addr.

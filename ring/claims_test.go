@@ -185,3 +185,24 @@ func TestSlotFromHostname(t *testing.T) {
 		}
 	}
 }
+
+// TestFromClaimsOwners: in a claims ring, the k-th owner is the owner once
+// the k-1 before it are marked down, also when that shortens the table.
+func TestFromClaimsOwners(t *testing.T) {
+	as := addrs(6)
+	r, _ := FromClaims(claimsOf(as, 0, 1, 3, 4, 6, 7)...)
+	r = r.WithDown(as[3])
+	for _, h := range randomHashes(20_000, 11) {
+		got := r.OwnersHash(h, 6, nil)
+		if len(got) != r.Live() {
+			t.Fatalf("%d owners, want %d", len(got), r.Live())
+		}
+		cur := r
+		for k, a := range got {
+			if want, _ := cur.OwnerHash(h); a != want {
+				t.Fatalf("hash %x: owner %d = %s, want %s (owners %v)", h, k, a, want, got)
+			}
+			cur = cur.WithDown(a)
+		}
+	}
+}
