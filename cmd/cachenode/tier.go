@@ -117,15 +117,15 @@ func parseTierFlags(args []string, stderr io.Writer) (*tierOptions, error) {
 
 // tierNode is one row of the tier view.
 type tierNode struct {
-	Slot      *int     `json:"slot"` // null: not placed
-	Addr      string   `json:"addr"` // "" for a vacant slot
-	Up        bool     `json:"up"`
-	Keys      *int64   `json:"keys,omitempty"`
-	Memory    *int64   `json:"used_memory,omitempty"`
-	Hits      *int64   `json:"keyspace_hits,omitempty"`
-	Misses    *int64   `json:"keyspace_misses,omitempty"`
-	HitRatio  *float64 `json:"hit_ratio,omitempty"` // null when the node served no read
-	Error     string   `json:"error,omitempty"`
+	Slot     *int     `json:"slot"` // null: not placed
+	Addr     string   `json:"addr"` // "" for a vacant slot
+	Up       bool     `json:"up"`
+	Keys     *int64   `json:"keys,omitempty"`
+	Memory   *int64   `json:"used_memory,omitempty"`
+	Hits     *int64   `json:"keyspace_hits,omitempty"`
+	Misses   *int64   `json:"keyspace_misses,omitempty"`
+	HitRatio *float64 `json:"hit_ratio,omitempty"` // null when the node served no read
+	Error    string   `json:"error,omitempty"`
 	// Slots is how many consecutive slots from Slot the row covers (a
 	// weighted node, or a run of vacant slots); 0 when not placed.
 	Slots int `json:"slots"`

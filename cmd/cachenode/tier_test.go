@@ -115,7 +115,7 @@ func TestTierCommand(t *testing.T) {
 			Addr       string
 			Up         bool
 			Keys       *int64
-			UsedMemory *int64 `json:"used_memory"`
+			UsedMemory *int64   `json:"used_memory"`
 			HitRatio   *float64 `json:"hit_ratio"`
 			Slots      int
 		}
