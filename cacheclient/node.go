@@ -89,8 +89,16 @@ const (
 // e.g. CONFIG renamed away) reports no slot either: both give slotNone. An
 // answer that is not a slot number also counts as none. A network failure
 // or timeout returns slotUnknown and the error.
+//
+// The question goes over a connection of its own, closed after it, so
+// that the pool's connections are only those dialled for requests (with
+// coherence, tracked ones).
 func (nd *node) readSlot(ctx context.Context) (int, error) {
-	m, err := nd.client().ConfigGet(ctx, "slot").Result()
+	opt := nd.opt
+	opt.PoolSize, opt.MinIdleConns, opt.MaxIdleConns = 1, 0, 0
+	cl := redis.NewClient(&opt)
+	defer cl.Close()
+	m, err := cl.ConfigGet(ctx, "slot").Result()
 	if err != nil {
 		if isNodeFailure(err) {
 			return slotUnknown, err
