@@ -43,9 +43,9 @@ var ErrDiscoveryEmpty = errors.New("cacheclient: discovery found no nodes")
 // Membership is a node set: addresses, with the slots the source names for
 // them, or a full ring.
 //
-// The client places keys by slot (see "Placement" in the package
-// documentation): each node's slot comes from the node itself (CONFIG GET
-// slot, answered by cachenode --slot), else from Slots. Only when no node
+// The client places keys by slot ("Placement" in docs/client.md): each
+// node's slot comes from the node itself (CONFIG GET slot, answered by
+// cachenode --slot), else from Slots; see also [Client.Owner]. Only when no node
 // has a slot does the order of Addrs matter: it is then the join order, and
 // a ring built as ring.New(Addrs...) gives slot i to Addrs[i]; use
 // [Membership.Build] to turn successive memberships into rings with the
