@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -140,6 +142,7 @@ func TestTierCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer waitDialRetriesGone(t)
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for !c.Ring().IsDown(gone.Addr) && time.Now().Before(deadline) {
@@ -206,4 +209,19 @@ func TestTierCommandUsage(t *testing.T) {
 	if _, errOut, code := tierCmd(t, "--help"); code != 0 || !strings.Contains(errOut, "--slot-file") {
 		t.Errorf("--help: exit %d, stderr %q", code, errOut)
 	}
+}
+
+// waitDialRetriesGone waits (up to 10s) until no go-redis pool goroutine
+// is retrying a failed dial: after a client is closed, such a goroutine
+// ends only when its 1s sleep does, and TestMain's leak check must not see
+// it.
+func waitDialRetriesGone(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if n := runtime.Stack(buf, true); !bytes.Contains(buf[:n], []byte("(*ConnPool).tryDial")) {
+			return
+		}
+	}
+	t.Error("a go-redis dial retry goroutine outlived its closed client by 10s")
 }
