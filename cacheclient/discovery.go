@@ -3,7 +3,11 @@ package cacheclient
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cachetier/cachetier/ring"
@@ -36,18 +40,28 @@ func (f DiscovererFunc) Watch(ctx context.Context, update func(Membership)) erro
 // drop every node.
 var ErrDiscoveryEmpty = errors.New("cacheclient: discovery found no nodes")
 
-// Membership is a node set: either plain addresses in join order, or a full ring.
+// Membership is a node set: addresses, with the slots the source names for
+// them, or a full ring.
 //
-// Addrs lists each node once. Its order is the join order: a ring built as
-// ring.New(Addrs...) gives slot i to Addrs[i], so where a node sits in the
-// list decides which keys it owns. Use [Membership.Build] to turn successive
-// memberships into rings with the least key movement.
+// The client places keys by slot ("Placement" in docs/client.md): each
+// node's slot comes from the node itself (CONFIG GET slot, answered by
+// cachenode --slot), else from Slots; see also [Client.Owner]. Only when no node
+// has a slot does the order of Addrs matter: it is then the join order, and
+// a ring built as ring.New(Addrs...) gives slot i to Addrs[i]; use
+// [Membership.Build] to turn successive memberships into rings with the
+// least key movement.
 type Membership struct {
 	// Addrs are the node addresses ("host:port"), each once, in join order.
 	// With a Ring, they are Ring.Nodes().
 	Addrs []string
+	// Slots, when not nil, maps addresses of Addrs to the slot the source
+	// names for them: "addr=slot" in Static, the StatefulSet ordinal of an
+	// SRV target's hostname in DNS. A slot the node reports itself takes
+	// precedence.
+	Slots map[string]int
 	// Ring is the complete slot table (with operator-marked down nodes)
-	// when the source provides one (SlotFile); nil otherwise.
+	// when the source provides one (SlotFile); nil otherwise. It is
+	// authoritative: slots reported by the nodes do not change it.
 	Ring *ring.Ring
 }
 
@@ -80,19 +94,71 @@ func (m Membership) Build(prev *ring.Ring) *ring.Ring {
 // addresses once (duplicates and empty strings removed, order kept) and then
 // waits for ctx to end. An empty list is a valid membership: a client with
 // no nodes runs on L1 and the origin alone.
+//
+// An entry "addr=slot" names the node's slot ("10.0.0.1:6379=0"), so that
+// placement does not depend on the list's order; this is how stock
+// redis-server nodes, which cannot report a slot, get one. A slot the node
+// reports itself (cachenode --slot) takes precedence. An entry whose slot is
+// not a number in 0..65535 makes Watch fail at once.
 func Static(addrs ...string) Discoverer {
-	return staticDisc(discDedupe(addrs))
+	var s staticDisc
+	var clean []string
+	for _, e := range addrs {
+		a, slot, err := splitAddrSlot(e)
+		if err != nil {
+			s.err = err
+			return s
+		}
+		if a == "" {
+			continue
+		}
+		if slot >= 0 {
+			if _, dup := s.slots[a]; !dup && !slices.Contains(clean, a) {
+				if s.slots == nil {
+					s.slots = map[string]int{}
+				}
+				s.slots[a] = slot
+			}
+		}
+		clean = append(clean, a)
+	}
+	s.addrs = discDedupe(clean)
+	return s
 }
 
-type staticDisc []string
+type staticDisc struct {
+	addrs []string
+	slots map[string]int
+	err   error
+}
 
 func (s staticDisc) Watch(ctx context.Context, update func(Membership)) error {
+	if s.err != nil {
+		return s.err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	update(Membership{Addrs: slices.Clone(s)})
+	update(Membership{Addrs: slices.Clone(s.addrs), Slots: maps.Clone(s.slots)})
 	<-ctx.Done()
 	return ctx.Err()
+}
+
+// splitAddrSlot splits "addr=slot" into its parts; slot is -1 for a plain
+// address. The slot must be a decimal number below ring.MaxSlots.
+func splitAddrSlot(e string) (addr string, slot int, err error) {
+	a, v, ok := strings.Cut(e, "=")
+	if !ok {
+		return e, -1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n >= ring.MaxSlots || v != strconv.Itoa(n) {
+		return "", -1, fmt.Errorf("cacheclient: node %q: slot %q is not a number 0-%d", e, v, ring.MaxSlots-1)
+	}
+	if a == "" {
+		return "", -1, fmt.Errorf("cacheclient: node %q: no address before '='", e)
+	}
+	return a, n, nil
 }
 
 // discDedupe returns addrs without empty strings and repeats, first occurrence

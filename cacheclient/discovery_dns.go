@@ -9,32 +9,34 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cachetier/cachetier/ring"
 )
 
 // DNS re-resolves Name every Interval (default 10s): A/AAAA records with Port,
 // or SRV when SRV is true (target:port). Resolver may be set for tests (a
-// *net.Resolver dialing your in-process DNS server). Addresses are kept in a
-// stable join order: known ones keep their position, new ones are appended,
-// vanished ones removed.
+// *net.Resolver dialing your in-process DNS server).
 //
 // This is how Kubernetes headless services are discovered: Name
 // "cachenode.default.svc.cluster.local" with Port 7000 (A/AAAA, one record
 // per ready pod), or SRV with Name "_redis._tcp.cachenode.default.svc.cluster.local".
 //
-// What the join order means for placement: within one process, a node that
-// appears is appended (several at once: sorted), so existing nodes keep
-// their slots and only the keys the new node takes move; a node that
-// vanishes gives up only its own keys (when the client builds rings with
-// [Membership.Build]). Across processes, the order depends on what each
-// process has seen: processes that started together and saw the same
-// answers agree, but one that starts later sees the current set sorted, and
-// may order nodes differently from an older process, and then place some
-// keys elsewhere. Each process stays correct (a key lives on one node per
-// process, and values carry their own freshness), but the tier holds some
-// keys twice and a Delete from one process may miss the copy another
-// process reads until it expires. Restarting clients after a scale change
-// converges them; deployments that need every process to agree exactly
-// should publish an explicit slot table and use [SlotFile].
+// Placement does not depend on the order in which a process met the nodes:
+// the client places each node at its slot, which the node reports itself
+// (cachenode --slot auto in a StatefulSet) or, for SRV, which the target's
+// hostname names ("cache-3.cachenode.default.svc.cluster.local." is slot 3,
+// by [ring.SlotFromHostname]; reported in Membership.Slots). Every process
+// that sees the same live nodes then places every key on the same node,
+// whenever it started and whatever answers it saw before. A/AAAA answers
+// carry no hostname, so nodes that report no slot (stock redis-server)
+// need SRV, or [Static] with "addr=slot", or a [SlotFile].
+//
+// Nodes without any slot are placed in join order, as a fallback the client
+// warns about (see [Stats].UnslottedNodes): known addresses keep their
+// position, new ones are appended (several at once: sorted), vanished ones
+// are removed. Within one process that moves only the keys of the nodes
+// that joined or left; across processes, one that started later may order
+// nodes differently from an older one and place some keys elsewhere.
 //
 // A failed lookup, or an answer with no address, keeps the previous set
 // (reported through OnError) and is retried at the next interval; until the
@@ -95,7 +97,7 @@ func (d *DNS) Watch(ctx context.Context, update func(Membership)) error {
 			next := discJoinOrder(last, addrs)
 			if last == nil || !slices.Equal(next, last) {
 				last = next
-				update(Membership{Addrs: slices.Clone(next)})
+				update(Membership{Addrs: slices.Clone(next), Slots: discHostSlots(next)})
 			}
 		} else if last == nil {
 			wait = discRetryDelay(n, interval)
@@ -164,4 +166,24 @@ func (d *DNS) lookup(ctx context.Context) ([]string, error) {
 		addrs = append(addrs, net.JoinHostPort(ip.String(), port))
 	}
 	return discDedupe(addrs), nil
+}
+
+// discHostSlots returns the slots the hostnames of addrs name (their
+// StatefulSet ordinal, by ring.SlotFromHostname), or nil when none does. IP
+// addresses name none.
+func discHostSlots(addrs []string) map[string]int {
+	var m map[string]int
+	for _, a := range addrs {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil || net.ParseIP(host) != nil {
+			continue
+		}
+		if n, err := ring.SlotFromHostname(host); err == nil {
+			if m == nil {
+				m = map[string]int{}
+			}
+			m[a] = n
+		}
+	}
+	return m
 }

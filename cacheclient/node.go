@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/cachetier/cachetier/ring"
 )
 
 // node is one L2 node: its go-redis client, health state and counters.
@@ -34,6 +36,10 @@ type node struct {
 	// Probe schedule for a down node, used only by the health goroutine.
 	nextProbe time.Time
 	backoff   time.Duration
+
+	// slot is the slot the node reported (CONFIG GET slot) when it last
+	// connected: slotNone if it reports none, slotUnknown before it answered.
+	slot atomic.Int32
 
 	// Counters.
 	requests  atomic.Uint64
@@ -65,8 +71,49 @@ func newNode(addr string, cfg *TierConfig, lat prometheus.Observer) *node {
 		},
 	}
 	nd := &node{addr: addr, opt: *opt, latency: lat}
+	nd.slot.Store(slotUnknown)
 	nd.pool.Store(redis.NewClient(opt))
 	return nd
+}
+
+// Values of node.slot besides a slot number.
+const (
+	slotNone    = -1 // the node reports no slot
+	slotUnknown = -2 // the node has not answered yet
+)
+
+// readSlot asks the node for its slot with CONFIG GET slot, the question a
+// client asks once when a node joins and each time it comes back up.
+// cachenode answers its --slot ("" without one); stock redis-server answers
+// an empty array, and a server that refuses the command (an error reply,
+// e.g. CONFIG renamed away) reports no slot either: both give slotNone. An
+// answer that is not a slot number also counts as none. A network failure
+// or timeout returns slotUnknown and the error.
+//
+// The question goes over a connection of its own, closed after it, so
+// that the pool's connections are only those dialled for requests (with
+// coherence, tracked ones).
+func (nd *node) readSlot(ctx context.Context) (int, error) {
+	opt := nd.opt
+	opt.PoolSize, opt.MinIdleConns, opt.MaxIdleConns = 1, 0, 0
+	cl := redis.NewClient(&opt)
+	defer cl.Close()
+	m, err := cl.ConfigGet(ctx, "slot").Result()
+	if err != nil {
+		if isNodeFailure(err) {
+			return slotUnknown, err
+		}
+		return slotNone, nil
+	}
+	v, ok := m["slot"]
+	if !ok || v == "" {
+		return slotNone, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n >= ring.MaxSlots {
+		return slotNone, nil
+	}
+	return n, nil
 }
 
 // client returns the node's current go-redis client.

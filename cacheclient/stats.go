@@ -29,6 +29,9 @@ type counters struct {
 	l1Flushes, channelReconnects      atomic.Uint64
 	incoherentHits, incoherentFills   atomic.Uint64
 	raceDropped, trackingRefused      atomic.Uint64
+
+	// Placement (placement.go).
+	unslottedNodes, slotConflicts atomic.Uint64
 }
 
 // Stats is a snapshot of a client's counters (cumulative since New) and
@@ -119,6 +122,16 @@ type Stats struct {
 	// TrackingRefused counts pooled connections on which CLIENT TRACKING
 	// failed (the node is then incoherent until its channel reconnects).
 	TrackingRefused uint64
+	// UnslottedNodes counts the nodes placed without a slot (neither
+	// reported by the node nor named by discovery), each once: their place
+	// in the ring depends on the order this process met them in, so
+	// processes may disagree on the owners of some keys. Logged once per
+	// node. See "Placement" in docs/client.md.
+	UnslottedNodes uint64
+	// SlotConflicts counts placement conflicts, each once: two nodes
+	// claiming one slot, or a node reporting a slot other than the one its
+	// discovery source names. Logged once each.
+	SlotConflicts uint64
 	// L1Entries and L1Bytes are the current size of L1 (fastcache's count;
 	// a big value counts as several entries).
 	L1Entries, L1Bytes uint64
@@ -133,6 +146,9 @@ type NodeStats struct {
 	// Up is false while the node is marked down (by the health checks, or
 	// by the operator in a discovered slot table).
 	Up bool
+	// Slot is the node's (first) slot in the ring, -1 while it has none (a
+	// node that has not answered yet when other nodes have slots).
+	Slot int
 	// Requests counts L2 requests sent to the node (health PINGs excluded).
 	Requests uint64
 	// Errors counts failed requests and failed health PINGs.
@@ -174,6 +190,8 @@ func (c *Client) Stats() Stats {
 		IncoherentFills:    c.st.incoherentFills.Load(),
 		RaceDropped:        c.st.raceDropped.Load(),
 		TrackingRefused:    c.st.trackingRefused.Load(),
+		UnslottedNodes:     c.st.unslottedNodes.Load(),
+		SlotConflicts:      c.st.slotConflicts.Load(),
 	}
 	if c.l1 != nil {
 		s.L1Entries, s.L1Bytes = c.l1.stats()
@@ -246,6 +264,8 @@ var (
 	descIncF   = prometheus.NewDesc("cachetier_client_l1_incoherent_fills_total", "Entries put in L1 without coherence.", nil, nil)
 	descRace   = prometheus.NewDesc("cachetier_client_l1_race_dropped_total", "L2 reads invalidated while in flight, not kept in L1.", nil, nil)
 	descTRef   = prometheus.NewDesc("cachetier_client_tracking_refused_total", "Pooled connections on which CLIENT TRACKING failed.", nil, nil)
+	descUnsl   = prometheus.NewDesc("cachetier_client_unslotted_nodes_total", "Nodes placed without a slot (by order: processes may disagree on placement).", nil, nil)
+	descSConf  = prometheus.NewDesc("cachetier_client_slot_conflicts_total", "Placement conflicts: two nodes claiming one slot, or a node's slot differing from discovery's.", nil, nil)
 	descL1B    = prometheus.NewDesc("cachetier_client_l1_bytes", "Bytes used by L1.", nil, nil)
 	descL1E    = prometheus.NewDesc("cachetier_client_l1_entries", "Entries in L1.", nil, nil)
 	descUp     = prometheus.NewDesc("cachetier_client_node_up", "1 if the node is up, 0 while marked down.", []string{"node"}, nil)
@@ -258,7 +278,7 @@ var (
 func (k collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descL1Hits, descL1Miss, descL2Hits, descL2Miss, descOrigin, descOErr,
 		descCoal, descStale, descShed, descRefuse, descNeg, descRefr, descBoff, descTomb, descLWon, descLWait, descLTake, descLVoid, descLFall,
-		descInv, descInvDr, descFlush, descChRec, descIncoh, descIncF, descRace, descTRef, descL1B, descL1E, descUp, descNReq, descNErr, descNDown} {
+		descInv, descInvDr, descFlush, descChRec, descIncoh, descIncF, descRace, descTRef, descUnsl, descSConf, descL1B, descL1E, descUp, descNReq, descNErr, descNDown} {
 		ch <- d
 	}
 	k.c.metrics.originLatency.Describe(ch)
@@ -302,6 +322,8 @@ func (k collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descIncF, s.IncoherentFills)
 	counter(descRace, s.RaceDropped)
 	counter(descTRef, s.TrackingRefused)
+	counter(descUnsl, s.UnslottedNodes)
+	counter(descSConf, s.SlotConflicts)
 	gauge(descL1B, float64(s.L1Bytes))
 	gauge(descL1E, float64(s.L1Entries))
 	for _, n := range s.Nodes {

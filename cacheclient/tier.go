@@ -36,15 +36,29 @@ type tier struct {
 
 	tombs tombstones // keys written while their owner was down
 
+	pl        placement      // placement warnings and conflicts already logged (placement.go); guarded by mu
+	slotRetry *time.Timer    // asks again the nodes that have not told their slot; guarded by mu
+	retryWG   sync.WaitGroup // the slotRetry run in progress, waited for by close
+
 	co *coherence // invalidation state (coherence.go)
 }
 
 // topology is an immutable snapshot of the tier: swapped atomically, never
 // modified.
 type topology struct {
-	base  *ring.Ring       // every member, none down: who owns a key normally
-	live  *ring.Ring       // base with the down nodes marked: who serves it now
-	nodes map[string]*node // by address
+	base    *ring.Ring       // every member, none down: who owns a key normally
+	live    *ring.Ring       // base with the down nodes marked: who serves it now
+	nodes   map[string]*node // by address (nodes not yet placed included)
+	m       Membership       // the membership base was built from
+	slotted bool             // base was built from slots (or is an operator's table)
+}
+
+// withLive returns a copy of tp with live rebuilt from base and the nodes'
+// down marks.
+func (tp *topology) withLive() *topology {
+	nt := *tp
+	nt.live = liveRing(nt.base, nt.nodes)
+	return &nt
 }
 
 func emptyTopology() *topology {
@@ -215,13 +229,19 @@ func (t *tier) nodeFailed(nd *node, err error) {
 	nd.downMarks.Add(1)
 	nd.backoff = t.health.Interval
 	nd.nextProbe = time.Now().Add(jitter(nd.backoff))
-	t.topo.Store(&topology{base: tp.base, live: liveRing(tp.base, tp.nodes), nodes: tp.nodes})
+	t.topo.Store(tp.withLive())
 	t.co.flush() // its keys change owner
 	t.log.Warn("cacheclient: node down", "node", nd.addr, "err", err)
 }
 
-// markUp marks nd up after a successful probe.
+// markUp marks nd up after a successful probe, once it has told its slot
+// again (CONFIG GET slot): a node that came back with another slot, or
+// that is placed for the first time, changes the ring.
 func (t *tier) markUp(nd *node) {
+	slot, err := t.readSlot(nd)
+	if err != nil {
+		return // not answering after all: the next probe asks again
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tp := t.topo.Load()
@@ -230,9 +250,14 @@ func (t *tier) markUp(nd *node) {
 	}
 	nd.fails.Store(0)
 	nd.down.Store(false)
+	if int(nd.slot.Swap(int32(slot))) != slot {
+		nt := *tp
+		nt.base, nt.slotted = t.place(tp.m, tp.nodes, tp)
+		tp = &nt
+	}
 	// Rebuilt from base: a node the operator marked down in a slot table
 	// stays down whatever its PINGs say.
-	t.topo.Store(&topology{base: tp.base, live: liveRing(tp.base, tp.nodes), nodes: tp.nodes})
+	t.topo.Store(tp.withLive())
 	t.co.flush() // its keys come back to it
 	t.log.Info("cacheclient: node up", "node", nd.addr)
 }
@@ -248,32 +273,54 @@ func liveRing(base *ring.Ring, nodes map[string]*node) *ring.Ring {
 	return live
 }
 
-// setMembership installs a new node set: a new ring, clients for new nodes,
-// the down marks of the nodes that stay, and closes the clients of nodes that
-// left (requests still using them see a closed client, i.e. an L2 miss).
+// setMembership installs a new node set: clients for new nodes, which are
+// asked for their slot first (placement.go), a new ring, the down marks of
+// the nodes that stay, and closes the clients of nodes that left (requests
+// still using them see a closed client, i.e. an L2 miss).
 func (t *tier) setMembership(m Membership) {
+	m = t.normalize(m)
+	addrs := memberAddrs(m)
+	old := t.topo.Load()
+	var fresh []*node
+	for _, a := range addrs {
+		if _, ok := old.nodes[a]; !ok {
+			fresh = append(fresh, newNode(a, &t.cfg, t.metrics.l2Latency.WithLabelValues(a)))
+		}
+	}
+	t.readSlots(fresh)
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
+		for _, nd := range fresh {
+			_ = nd.close()
+		}
 		return
 	}
-	old := t.topo.Load()
-	// Minimal leaves and joins from the current ring (or the operator's
-	// table as given), so that only the keys of nodes that left or joined move.
-	base := m.Build(old.base)
-	nodes := make(map[string]*node, len(base.Nodes()))
-	changed := len(base.Nodes()) != len(old.nodes) || base.String() != old.base.String()
-	for _, a := range base.Nodes() {
+	old = t.topo.Load()
+	nodes := make(map[string]*node, len(addrs))
+	changed := len(addrs) != len(old.nodes)
+	for _, nd := range fresh {
+		if _, ok := old.nodes[nd.addr]; ok {
+			_ = nd.close() // cannot happen: one watch goroutine
+			continue
+		}
+		t.startChannel(nd)
+		nodes[nd.addr] = nd
+		changed = true
+	}
+	for _, a := range addrs {
 		if nd, ok := old.nodes[a]; ok {
 			nodes[a] = nd
-		} else {
-			nd = newNode(a, &t.cfg, t.metrics.l2Latency.WithLabelValues(a))
-			t.startChannel(nd)
-			nodes[a] = nd
-			changed = true
 		}
 	}
-	t.topo.Store(&topology{base: base, live: liveRing(base, nodes), nodes: nodes})
+	// Slots, or else minimal leaves and joins from the current ring (or the
+	// operator's table as given), so that only the keys of nodes that left
+	// or joined move.
+	base, slotted := t.place(m, nodes, old)
+	changed = changed || base.String() != old.base.String()
+	tp := &topology{base: base, nodes: nodes, m: m, slotted: slotted}
+	t.topo.Store(tp.withLive())
+	t.scheduleSlotRetry()
 	if changed {
 		t.co.flush() // keys may have changed owner
 	}
@@ -333,7 +380,7 @@ func (t *tier) nodeStats() []NodeStats {
 	var s []NodeStats
 	for a, nd := range tp.nodes {
 		s = append(s, NodeStats{
-			Addr: a, Up: !tp.live.IsDown(a), Requests: nd.requests.Load(),
+			Addr: a, Up: !tp.live.IsDown(a) && !nd.down.Load(), Slot: tp.base.SlotOf(a), Requests: nd.requests.Load(),
 			Errors: nd.errors.Load(), MarkedDown: nd.downMarks.Load(),
 		})
 	}
@@ -346,9 +393,13 @@ func (t *tier) nodeStats() []NodeStats {
 func (t *tier) close() error {
 	t.mu.Lock()
 	t.closed = true
+	if t.slotRetry != nil && t.slotRetry.Stop() {
+		t.retryWG.Done()
+	}
 	tp := t.topo.Load()
 	t.topo.Store(emptyTopology())
 	t.mu.Unlock()
+	t.retryWG.Wait()
 	var errs []error
 	for _, nd := range tp.nodes {
 		if err := nd.close(); err != nil {

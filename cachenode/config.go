@@ -141,30 +141,12 @@ func ParseSize(s string) (int64, error) {
 }
 
 // ErrNoOrdinal is returned (wrapped) by SlotFromHostname for a hostname
-// without a StatefulSet ordinal.
-var ErrNoOrdinal = errors.New("cachenode: hostname has no StatefulSet ordinal")
+// without a StatefulSet ordinal. It is ring.ErrNoOrdinal.
+var ErrNoOrdinal = ring.ErrNoOrdinal
 
-// SlotFromHostname returns the slot a StatefulSet pod's hostname names: its
-// ordinal, the decimal digits after the last '-' of the hostname's first
-// label ("cache-3" and "cache-3.cache.ns.svc.cluster.local" give 3). The
-// digits must be a plain decimal number as Kubernetes writes ordinals (no
-// sign, no leading zero except "0" itself), below ring.MaxSlots, and the
-// name before the '-' must not be empty. Anything else ("cache", "cache-",
-// "cache-03", "-3", "node7") is an error wrapping ErrNoOrdinal.
+// SlotFromHostname returns the slot a StatefulSet pod's hostname names (its
+// ordinal: "cache-3" gives 3). It is ring.SlotFromHostname, the rule clients
+// also apply to the hostnames and SRV targets they discover.
 func SlotFromHostname(hostname string) (int, error) {
-	label, _, _ := strings.Cut(hostname, ".")
-	i := strings.LastIndexByte(label, '-')
-	digits := label[i+1:]
-	bad := i <= 0 || digits == "" || (digits[0] == '0' && len(digits) > 1)
-	for _, c := range []byte(digits) {
-		bad = bad || c < '0' || c > '9'
-	}
-	if bad {
-		return 0, fmt.Errorf("%w: %q (want a name ending in -<ordinal>, as StatefulSet pods are named: cache-3)", ErrNoOrdinal, hostname)
-	}
-	n, err := strconv.Atoi(digits)
-	if err != nil || n >= ring.MaxSlots {
-		return 0, fmt.Errorf("%w: %q (ordinal %s is not below %d, the most slots a ring holds)", ErrNoOrdinal, hostname, digits, ring.MaxSlots)
-	}
-	return n, nil
+	return ring.SlotFromHostname(hostname)
 }

@@ -9,6 +9,14 @@
 // Slots are never renumbered: a key is first placed on a slot number, and
 // the slot's address is the key's node. A node of weight w owns w slots.
 //
+// Nodes that know their slot (cachenode --slot, a StatefulSet ordinal, an
+// operator's "addr=slot") make the table with FromClaims: each node at its
+// slot, unclaimed slots vacant, so the table depends only on which nodes
+// claim which slots, never on the order they were met in. Dead slots after
+// the last live one do not count in its lookups, so a node that is down and
+// one that is absent place keys alike. SlotFromHostname is the ordinal rule
+// that nodes and clients share.
+//
 // A configured list of addresses becomes a table in list order: New("a",
 // "b", "c") gives slot 0 to a, 1 to b, 2 to c. That order is the join order,
 // so keep it: appending a node at the end of the list is a scale-out that
@@ -17,6 +25,8 @@
 // operators can keep in a config file or a discovery record, e.g.
 //
 //	10.0.0.1:7001,10.0.0.2:7001*2,-,10.0.0.4:7001 down=10.0.0.4:7001
+//
+// where an entry may also name its slot: "10.0.0.1:7001=0,10.0.0.4:7001=3".
 //
 // # Lookup
 //

@@ -133,3 +133,26 @@ func ExampleNewWeighted() {
 	// Output:
 	// small:7001,big:7001*3 4
 }
+
+func ExampleFromClaims() {
+	// Nodes that know their slots, met in any order; slot 1 has no node.
+	r, lost := ring.FromClaims(
+		ring.Claim{Addr: "cache-3:7000", Slot: 3},
+		ring.Claim{Addr: "cache-0:7000", Slot: 0},
+		ring.Claim{Addr: "cache-2:7000", Slot: 2},
+	)
+	fmt.Println(r, len(lost))
+	same, _ := ring.FromClaims(
+		ring.Claim{Addr: "cache-0:7000", Slot: 0},
+		ring.Claim{Addr: "cache-2:7000", Slot: 2},
+		ring.Claim{Addr: "cache-3:7000", Slot: 3},
+	)
+	fmt.Println(same.Equal(r))
+	// The ordinal rule of StatefulSet pods, shared with cachenode --slot auto.
+	n, _ := ring.SlotFromHostname("cache-3.cache.prod.svc.cluster.local")
+	fmt.Println(n)
+	// Output:
+	// cache-0:7000,-,cache-2:7000,cache-3:7000 0
+	// true
+	// 3
+}

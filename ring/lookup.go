@@ -76,7 +76,7 @@ func (r *Ring) OwnerHash(h uint64) (addr string, ok bool) {
 // slotOf returns the first live slot in h's probe sequence. The ring must
 // have a live slot.
 func (r *Ring) slotOf(h uint64) int {
-	n := len(r.slots)
+	n := r.n
 	if b := jump.Hash(h, n); !r.dead[b] {
 		return int(b)
 	}
@@ -122,7 +122,9 @@ func contains(list []string, s string) bool {
 // Owners appends to dst up to n distinct live owners of key and returns the
 // extended slice; the first is Owner(key). The owners come from the key's
 // probe sequence, so the second owner is the node that Owner returns once
-// the first is marked down, the third once the first two are, and so on.
+// the first is marked down, the third once the first two are, and so on
+// (for a ring from FromClaims too, where each is found by a lookup that
+// treats the ones before it as dead).
 // It returns fewer than n when fewer live nodes exist (see Live). With
 // room in dst it allocates nothing, except when more than 4 owners must come
 // from the rendezvous fallback (long lists in small or mostly dead rings),
@@ -137,7 +139,10 @@ func (r *Ring) OwnersHash(h uint64, n int, dst []string) []string {
 		return dst
 	}
 	n = min(n, r.liveAddrs)
-	start, slots := len(dst), len(r.slots)
+	if r.trim {
+		return r.ownersTrimmed(h, n, dst)
+	}
+	start, slots := len(dst), r.n
 	s := h
 	for try := 0; try <= maxTries && len(dst)-start < n; try++ {
 		var b int32
@@ -200,4 +205,33 @@ func (r *Ring) rendezvousAll(h uint64, n int, dst []string, start int) []string 
 func inSet(set map[string]struct{}, s string) bool {
 	_, ok := set[s]
 	return ok
+}
+
+// ownersTrimmed is OwnersHash for a ring from FromClaims, where marking a
+// node down may shorten the range the jump hash covers: each next owner is
+// the owner once the owners before it are marked down, found by a lookup
+// that treats them as dead.
+func (r *Ring) ownersTrimmed(h uint64, n int, dst []string) []string {
+	start := len(dst)
+	for len(dst)-start < n {
+		skip := dst[start:]
+		dead := func(b int32) bool { return r.dead[b] || contains(skip, r.slots[b]) }
+		slots := 0
+		for i := len(r.live) - 1; i >= 0; i-- {
+			if !contains(skip, r.slots[r.live[i]]) {
+				slots = int(r.live[i]) + 1
+				break
+			}
+		}
+		b := jump.Hash(h, slots)
+		for s, try := h, 0; dead(b) && try < maxTries; try++ {
+			s += golden
+			b = jump.Hash(mix(s), slots)
+		}
+		if dead(b) {
+			b = int32(r.rendezvous(h, skip))
+		}
+		dst = append(dst, r.slots[b])
+	}
+	return dst
 }

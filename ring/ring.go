@@ -25,6 +25,8 @@ type Ring struct {
 	downSet   map[string]struct{} // the same set, for IsDown
 	members   map[string]struct{} // the addrs set, for Has
 	liveAddrs int                 // number of distinct live addresses
+	n         int                 // slots the jump hash ranges over: len(slots), or up to the last live one when trim
+	trim      bool                // built by FromClaims: dead slots after the last live one do not count
 }
 
 // build returns a ring over slots (owned by the ring from now on) with the
@@ -32,7 +34,7 @@ type Ring struct {
 // ignored.
 func build(slots []string, down map[string]struct{}) *Ring {
 	seen := make(map[string]struct{}, len(slots))
-	r := &Ring{slots: slots, dead: make([]bool, len(slots)), members: seen}
+	r := &Ring{slots: slots, dead: make([]bool, len(slots)), members: seen, n: len(slots)}
 	for i, a := range slots {
 		if a == "" {
 			r.dead[i] = true
@@ -62,6 +64,24 @@ func build(slots []string, down map[string]struct{}) *Ring {
 		}
 	}
 	return r
+}
+
+// rebuild is build for a ring derived from r: it keeps r's trim rule.
+func (r *Ring) rebuild(slots []string, down map[string]struct{}) *Ring {
+	nr := build(slots, down)
+	if r != nil && r.trim {
+		nr.setTrim()
+	}
+	return nr
+}
+
+// setTrim makes lookups range over the slots up to the last live one.
+func (r *Ring) setTrim() {
+	r.trim = true
+	r.n = 0
+	if k := len(r.live); k > 0 {
+		r.n = int(r.live[k-1]) + 1
+	}
 }
 
 // New builds a ring whose slot table is addrs in join order, one slot
@@ -171,8 +191,11 @@ func (r *Ring) Equal(o *Ring) bool {
 	if o != nil {
 		b, db = o.slots, o.down
 	}
-	return slices.Equal(a, b) && slices.Equal(da, db)
+	return slices.Equal(a, b) && slices.Equal(da, db) && r.trimmed() == o.trimmed()
 }
+
+// trimmed reports whether r was built by FromClaims.
+func (r *Ring) trimmed() bool { return r != nil && r.trim }
 
 // downWith returns r's down set as a fresh map, plus add, minus del.
 func (r *Ring) downWith(add, del string) map[string]struct{} {
@@ -194,7 +217,7 @@ func (r *Ring) WithDown(addr string) *Ring {
 	if !r.Has(addr) || r.IsDown(addr) {
 		return r
 	}
-	return build(r.slots, r.downWith(addr, ""))
+	return r.rebuild(r.slots, r.downWith(addr, ""))
 }
 
 // WithUp returns a ring with addr marked live again; placement is then
@@ -204,7 +227,7 @@ func (r *Ring) WithUp(addr string) *Ring {
 	if !r.IsDown(addr) {
 		return r
 	}
-	return build(r.slots, r.downWith("", addr))
+	return r.rebuild(r.slots, r.downWith("", addr))
 }
 
 // Join returns a ring with addr added as a live node owning weight slots (at
@@ -236,7 +259,7 @@ func (r *Ring) Join(addr string, weight int) *Ring {
 	for ; weight > 0 && len(slots) < MaxSlots; weight-- {
 		slots = append(slots, addr)
 	}
-	return build(slots, down)
+	return r.rebuild(slots, down)
 }
 
 // Leave returns a ring without addr (scale-in). Only addr's keys move,
@@ -259,7 +282,7 @@ func (r *Ring) Leave(addr string) *Ring {
 			slots[i] = ""
 		}
 	}
-	return build(slots, r.downWith("", addr))
+	return r.rebuild(slots, r.downWith("", addr))
 }
 
 // Replace returns a ring in which new owns the slots old owned, so the keys
@@ -276,7 +299,7 @@ func (r *Ring) Replace(old, new string) *Ring {
 			slots[i] = new
 		}
 	}
-	return build(slots, r.downWith("", old))
+	return r.rebuild(slots, r.downWith("", old))
 }
 
 // WithNodes returns a ring whose node set is addrs, for discovery sources
@@ -355,5 +378,5 @@ func (r *Ring) WithNodes(addrs ...string) *Ring {
 			slots = append(slots, a)
 		}
 	}
-	return build(slots, down)
+	return r.rebuild(slots, down)
 }

@@ -840,6 +840,10 @@ func TestParse(t *testing.T) {
 		{"a,b down=", "a,b"},
 		{"a,b down=b,b", "a,b down=b"},
 		{"unix:/tmp/c.sock,b", "unix:/tmp/c.sock,b"},
+		{"a=0,b=1,d=3", "a,b,-,d"},
+		{"a,b*2=3,c", "a,-*2,b*2,c"},
+		{"-=2,a", "-*3,a"},
+		{"[::1]:7001=1 down=[::1]:7001", "-,[::1]:7001 down=[::1]:7001"},
 	}
 	for _, tt := range good {
 		r, err := Parse(tt.in)
@@ -860,7 +864,10 @@ func TestParse(t *testing.T) {
 		{"a*70000", "slot count"},
 		{"a*65536,b", "more than 65536 slots"},
 		{"a b", `contains ' '`},
-		{"a=b", `contains '='`},
+		{"a=b", "slot must be"},
+		{"a=1=2", "slot must be"},
+		{"a,b=0", "already placed"},
+		{"a=07", "slot must be"},
 		{"a,b down=c", "owns no slot"},
 		{"a,b down=-", "down address"},
 		{"a,b*2*3", "slot count"},

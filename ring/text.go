@@ -63,7 +63,11 @@ func (r *Ring) String() string {
 // '#' starts a comment that runs to the end of the line. The down section
 // starts with "down=" after whitespace (or at the start), runs to the end,
 // and lists addresses separated by commas or whitespace; each must own a
-// slot. An empty text is an empty ring. At most MaxSlots slots. Errors wrap
+// slot. An entry may end in "=N" to say which slot it starts at, so a
+// table can name each node's slot and leave the gaps vacant:
+// "a:7000=0, b:7000=1, d:7000=3" is "a:7000,b:7000,-,d:7000". Entries go
+// in slot order ("=N" below the next free slot is an error). An empty
+// text is an empty ring. At most MaxSlots slots. Errors wrap
 // ErrSyntax and name the offending entry.
 func Parse(s string) (*Ring, error) {
 	var text strings.Builder
@@ -85,9 +89,17 @@ func Parse(s string) (*Ring, error) {
 		}
 		for entry := range strings.SplitSeq(line, ",") {
 			entry = strings.TrimSpace(entry)
-			addr, count, err := parseEntry(entry)
+			addr, count, at, err := parseEntry(entry)
 			if err != nil {
 				return nil, err
+			}
+			if at >= 0 {
+				if at < len(slots) {
+					return nil, fmt.Errorf("%w: entry %q: slot %d is already placed (entries go in slot order)", ErrSyntax, entry, at)
+				}
+				for len(slots) < at {
+					slots = append(slots, "")
+				}
 			}
 			if len(slots)+count > MaxSlots {
 				return nil, fmt.Errorf("%w: more than %d slots", ErrSyntax, MaxSlots)
@@ -136,26 +148,36 @@ func isSpace(c rune) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
-// parseEntry parses "addr", "addr*k", "-" or "-*k"; a vacant slot has addr "".
-func parseEntry(entry string) (addr string, count int, err error) {
+// parseEntry parses "addr", "addr*k", "-" or "-*k", each optionally
+// followed by "=N" (the entry starts at slot N; at is -1 without it); a
+// vacant slot has addr "".
+func parseEntry(entry string) (addr string, count, at int, err error) {
 	if entry == "" {
-		return "", 0, fmt.Errorf("%w: empty slot entry (write - for a vacant slot)", ErrSyntax)
+		return "", 0, -1, fmt.Errorf("%w: empty slot entry (write - for a vacant slot)", ErrSyntax)
+	}
+	at = -1
+	if name, n, ok := strings.Cut(entry, "="); ok {
+		v, err := strconv.Atoi(n)
+		if err != nil || v < 0 || v >= MaxSlots || n != strconv.Itoa(v) {
+			return "", 0, -1, fmt.Errorf("%w: entry %q: slot must be 0..%d", ErrSyntax, entry, MaxSlots-1)
+		}
+		entry, at = name, v
 	}
 	addr, count = entry, 1
 	if name, k, ok := strings.Cut(entry, "*"); ok {
 		n, err := strconv.Atoi(k)
 		if err != nil || n < 1 || n > MaxSlots {
-			return "", 0, fmt.Errorf("%w: entry %q: slot count must be 1..%d", ErrSyntax, entry, MaxSlots)
+			return "", 0, -1, fmt.Errorf("%w: entry %q: slot count must be 1..%d", ErrSyntax, entry, MaxSlots)
 		}
 		addr, count = name, n
 	}
 	if addr == "-" {
-		return "", count, nil
+		return "", count, at, nil
 	}
 	if err := checkAddr(addr); err != nil {
-		return "", 0, fmt.Errorf("%w: entry %q: %v", ErrSyntax, entry, err)
+		return "", 0, -1, fmt.Errorf("%w: entry %q: %v", ErrSyntax, entry, err)
 	}
-	return addr, count, nil
+	return addr, count, at, nil
 }
 
 // checkAddr reports why addr cannot appear in the text form.

@@ -20,6 +20,11 @@
 //	--loglevel LEVEL          debug, verbose, notice (default), warning
 //	--version                 print the version and exit
 //
+// "cachenode tier" prints the ring a client with the same discovery builds
+// (slot, address, up/down, keys, memory, hit ratio per node) and, with
+// --key, a key's owner and failover owner; "cachenode tier --help" lists
+// its flags (--static, --dns, --srv, --slot-file, --key, --json).
+//
 // SIGTERM or SIGINT stops accepting connections, lets in-flight commands
 // finish, closes every connection and exits 0; a second signal, or the
 // shutdown grace period passing, closes what is left at once.
@@ -155,7 +160,7 @@ func parseSlot(v string, hostname func() (string, error)) (slot int, ok bool, er
 		}
 		n, err := cachenode.SlotFromHostname(h)
 		if err != nil {
-			return 0, false, fmt.Errorf("--slot auto: %s", strings.TrimPrefix(err.Error(), "cachenode: "))
+			return 0, false, fmt.Errorf("--slot auto: %s", err.Error())
 		}
 		return n, true, nil
 	}
@@ -202,6 +207,9 @@ func versionString() string {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "tier" {
+		return runTier(args[1:], stdout, stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
