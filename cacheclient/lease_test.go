@@ -637,11 +637,11 @@ func TestLeaseEnvelopeRoundTrip(t *testing.T) {
 const leaseChildEnv = "CACHECLIENT_LEASE_CHILD"
 
 // leaseChild is the child process of TestLeaseHolderProcessKilled: it takes
-// the lease on key "killed" (300 ms), says "loading" on stdout, and hangs
+// the lease on key "killed" (1 s), says "loading" on stdout, and hangs
 // until it is killed.
 func leaseChild(addr string) {
 	c, err := New(Config{Tier: TierConfig{Addrs: []string{addr}, Timeout: time.Second,
-		Leases: LeaseConfig{TTL: 300 * time.Millisecond}}})
+		Leases: LeaseConfig{TTL: time.Second}}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -663,6 +663,10 @@ func TestLeaseHolderProcessKilled(t *testing.T) {
 		if err != nil {
 			t.Skip(err)
 		}
+		// The clients are ready before the child takes its lease, so that
+		// the herd starts well within the lease's second.
+		origin := &keyLoader{}
+		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
 		cmd := exec.Command(exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), leaseChildEnv+"="+nodes[0].Addr)
 		out, err := cmd.StdoutPipe()
@@ -682,8 +686,6 @@ func TestLeaseHolderProcessKilled(t *testing.T) {
 		_ = cmd.Process.Kill() // mid-load, lease held
 		_ = cmd.Wait()
 
-		origin := &keyLoader{}
-		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
 		start := time.Now()
 		for _, err := range herd(cs, 10, []string{"killed"}, origin, wantValue(0)) {
 			t.Error(err)
