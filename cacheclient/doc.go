@@ -102,7 +102,7 @@
 //	             (nil: ours, load; a lease: wait; a value: use it)
 //	stale entry  GET key → stale; SET side <lease> NX GET PX Tier.Leases.TTL
 //	             (nil: ours, load; a lease: wait)
-//	write-back   WATCH key; GET key; still ours? MULTI; SET key <value> PX T2; [DEL side]; EXEC
+//	write-back   WATCH key; GET key; still ours? MULTI; SET key <value> PX T2; [SET side <done>]; EXEC
 //	             (else a "voided set": the value goes to this load's callers only)
 //	waiting      GET key (and GET side) after 1, 2, 4, 4, ... ms until a value
 //	             appears, or the lease expired or vanished (then take it over, once)

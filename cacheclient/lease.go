@@ -35,8 +35,12 @@ import (
 //     keeps its entry, which others may serve; the lease goes to its side key
 //     ("cachetier\x00lease\x00" + key, on the key's owner, routed by the
 //     key), holding the same leased envelope. The write-back requires the key
-//     to still hold the very stale entry the lease was taken on, and deletes
-//     the side key in the same transaction.
+//     to still hold the very stale entry the lease was taken on, and, in the
+//     same transaction, leaves a "done" lease (expiry 0) in the side key until
+//     the new entry's T1 (at most sideDoneTTL): a process that read the
+//     stale entry just before the write-back and asks for the side lease just
+//     after it finds it taken, looks again, and answers the new value rather
+//     than loading it a second time.
 //
 // Commands (all plain Redis 7 commands, served by redis-server and cachenode
 // alike):
@@ -52,7 +56,7 @@ import (
 //	              nil reply          → this process holds the lease: load
 //	              leased envelope    → another process holds it: wait
 //	write-back  WATCH key; GET key; (our token, or still S?)
-//	            MULTI; SET key <value> PX T2; [DEL side]; EXEC
+//	            MULTI; SET key <value> PX T2; [SET side <done> PX d]; EXEC
 //	              not ours, or EXEC aborted → the lease was voided: a
 //	              "voided set"; nothing is written, the loaded value goes to
 //	              this process's callers only (not even to its L1: the newer
@@ -407,6 +411,11 @@ func holds(cur []byte, tok leaseToken) bool {
 // the key's stale entry: sidePrefix + key, on the key's owner.
 const sidePrefix = "cachetier\x00lease\x00"
 
+// sideDoneTTL bounds how long a side key says "done" after the write-back
+// of the entry its lease was for: long enough for a request that crossed the
+// write-back on the wire, short enough not to meet the next stale entry.
+const sideDoneTTL = time.Second
+
 // sideKey returns the name of key's side key.
 func sideKey(key string) string { return sidePrefix + key }
 
@@ -559,7 +568,17 @@ func (t *tier) leaseCommit(ctx context.Context, key string, hl heldLease, h head
 				p.Set(ctx, key, *bp, ttl)
 			}
 			if hl.on != nil {
-				p.Del(ctx, sideKey(key))
+				// The side key says "done" (a lease that expired at 0)
+				// until the new entry's T1, at most sideDoneTTL: a process
+				// that read the stale entry just before this write asks
+				// for the side lease just after it, and must find it
+				// taken, not free (it would load again).
+				done := min(time.Duration(h.t1-now)*time.Millisecond, sideDoneTTL)
+				if done >= time.Millisecond {
+					p.Set(ctx, sideKey(key), appendLease(nil, hl.tok, 0), done)
+				} else {
+					p.Del(ctx, sideKey(key))
+				}
 			}
 		})
 	return ok, err

@@ -395,8 +395,46 @@ func TestLeaseStaleHolderGone(t *testing.T) {
 		if s := sumStats(cs); s.LeaseTakeovers != 1 || s.LeaseWaits == 0 {
 			t.Errorf("takeovers %d (want 1), waits %d (want > 0)", s.LeaseTakeovers, s.LeaseWaits)
 		}
-		if n, err := rdb.Exists(ctx, sideKey("sgone")).Result(); err != nil || n != 0 {
-			t.Errorf("side key after the reload: %d, %v; want none", n, err)
+		// The side key holds a done lease (expiry 0), or nothing.
+		if b, err := rdb.Get(ctx, sideKey("sgone")).Bytes(); !errors.Is(err, redis.Nil) {
+			if lh, ok := parseLease(b); err != nil || !ok || lh.expiry != 0 {
+				t.Errorf("side key after the reload: %+v, %v, %v; want a done lease or none", lh, ok, err)
+			}
+		}
+	})
+}
+
+// TestLeaseStaleCrossedWriteBack: a process that read the stale entry just
+// before another's write-back, and asks for the side lease just after it,
+// finds the done lease, looks again and answers the new value: no second
+// load.
+func TestLeaseStaleCrossedWriteBack(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 1)
+		rdb := redis.NewClient(&redis.Options{Addr: nodes[0].Addr})
+		defer rdb.Close()
+		ctx := context.Background()
+		cs := newClients(t, 2, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, TTL: 300 * time.Millisecond})
+		a, b := cs[0], cs[1]
+		origin := &keyLoader{}
+		if _, err := a.Get(ctx, "x", origin); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(350 * time.Millisecond) // past T1
+		seen, err := rdb.Get(ctx, "x").Bytes() // b's read of the stale entry
+		if err != nil {
+			t.Fatal(err)
+		}
+		origin.ver.Store(1)
+		if v, err := a.Get(ctx, "x", origin); err != nil || string(v) != "v1:x" { // a's reload and write-back
+			t.Fatalf("a's reload: %q, %v", v, err)
+		}
+		res, err, handled := b.leaseFill(ctx, "x", origin, seen, nil, SourceNone, false)
+		if err != nil || !handled || string(res.val) != "v1:x" || res.src != SourceL2 {
+			t.Errorf("b after the crossed write-back: %q from %v, %v, handled %v; want v1:x from L2", res.val, res.src, err, handled)
+		}
+		if n := origin.total.Load(); n != 2 {
+			t.Errorf("origin loads = %d, want 2 (the fill and one reload)", n)
 		}
 	})
 }
