@@ -95,8 +95,9 @@ type persistState struct {
 	loadedKeys     atomic.Int64 // rdb_last_load_keys_loaded
 	loadedExpired  atomic.Int64 // rdb_last_load_keys_expired
 	shutdownMode   atomic.Int32
-	savedByCommand atomic.Bool   // SHUTDOWN saved; Shutdown saves again only after later writes
-	savedDirty     atomic.Uint64 // the write count SHUTDOWN's save started at
+	shutdownSaveMu sync.Mutex    // one save on shutdown at a time (SHUTDOWN, Shutdown, a second Shutdown)
+	savedForStop   atomic.Bool   // a shutdown save succeeded; another runs only after later writes
+	savedDirty     atomic.Uint64 // the write count that save started at
 
 	stop     chan struct{} // ends the save point goroutine (stopPersist)
 	stopOnce sync.Once
@@ -285,8 +286,9 @@ func (s *Server) stopPersist() {
 
 // saveOnShutdown writes the snapshot Shutdown writes, after the connections
 // are closed: when SHUTDOWN SAVE asked for it, or by default when there are
-// save points (Redis's rule); not after SHUTDOWN NOSAVE. When SHUTDOWN
-// already saved and nothing was written since, it does not save again.
+// save points (Redis's rule); not after SHUTDOWN NOSAVE. When SHUTDOWN or
+// an earlier call already saved and nothing was written since, it does not
+// save again.
 func (s *Server) saveOnShutdown() {
 	if s.snapshotPath() == "" {
 		return
@@ -299,11 +301,17 @@ func (s *Server) saveOnShutdown() {
 			return
 		}
 	}
-	if s.persist.savedByCommand.Load() && s.dirty() == s.persist.savedDirty.Load() {
+	s.persist.shutdownSaveMu.Lock()
+	defer s.persist.shutdownSaveMu.Unlock()
+	dirty := s.dirty()
+	if s.persist.savedForStop.Load() && dirty == s.persist.savedDirty.Load() {
 		return
 	}
 	s.log.Info("cachenode: saving the snapshot before exiting", "file", s.snapshotPath())
-	_ = s.Save() // logged
+	if s.Save() == nil { // a failure is logged
+		s.persist.savedDirty.Store(dirty)
+		s.persist.savedForStop.Store(true)
+	}
 }
 
 // loadSnapshot loads the snapshot file, if there is one, into the empty
@@ -425,6 +433,8 @@ func (s *Server) saveForShutdown(explicit, force bool) bool {
 		}
 		return !explicit || force
 	}
+	s.persist.shutdownSaveMu.Lock()
+	defer s.persist.shutdownSaveMu.Unlock()
 	dirty := s.dirty()
 	if err := s.Save(); err != nil {
 		if force {
@@ -433,7 +443,7 @@ func (s *Server) saveForShutdown(explicit, force bool) bool {
 		return force
 	}
 	s.persist.savedDirty.Store(dirty)
-	s.persist.savedByCommand.Store(true)
+	s.persist.savedForStop.Store(true)
 	return true
 }
 

@@ -523,6 +523,15 @@ func (s *Summary) WriteTable(w io.Writer) {
 	case "origindown":
 		fmt.Fprintf(tw, "origin outage\terrors for keys with a stale copy %d, without %d; recovered in %s\n",
 			s.ErrorsWithStaleCopy, s.ErrorsWithoutCopy, durStr(s.RecoveryMS))
+	case "rolling":
+		if len(s.Phases) == 3 {
+			snap := "off"
+			if s.Config.Snapshots {
+				snap = "on"
+			}
+			fmt.Fprintf(tw, "roll\t%d origin calls during the roll, %d after it (snapshots %s)\n",
+				s.Phases[1].OriginCalls, s.Phases[2].OriginCalls, snap)
+		}
 	}
 	if s.BadValues > 0 {
 		fmt.Fprintf(tw, "WRONG VALUES\t%d\n", s.BadValues)
