@@ -240,3 +240,58 @@ func TestLZF(t *testing.T) {
 		t.Fatalf("got %q %v", out, err)
 	}
 }
+
+// TestSyntheticOpcodes reads constructs the redis-server file does not
+// hold: EXPIRETIME in seconds, FREQ and IDLE, a second database, module
+// aux data and a MODULE_2 value, the older list, set, zset and hash
+// encodings, a file of RDB version 9 and one without a checksum (version 4).
+func TestSyntheticOpcodes(t *testing.T) {
+	str := func(s string) []byte { return appendString(nil, []byte(s)) }
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	body := cat(
+		[]byte{opModuleAux}, appendLen(nil, 0x1234567890), []byte{moduleOpUInt}, appendLen(nil, 2), // id, when_opcode, when
+		[]byte{moduleOpSInt}, appendLen(nil, 5), []byte{moduleOpString}, str("aux"), []byte{moduleOpFloat, 0, 0, 0, 0},
+		[]byte{moduleOpDouble, 0, 0, 0, 0, 0, 0, 0, 0}, []byte{moduleOpEOF},
+		[]byte{opSelectDB, 0},
+		[]byte{opExpireTime, 0x00, 0xf1, 0x53, 0x65}, []byte{typeString}, str("secs"), str("v"), // 1700000000 s
+		[]byte{opFreq, 7, opIdle}, appendLen(nil, 100), []byte{typeString}, str("lfu"), str("v"),
+		[]byte{opExpireTimeMs, 1, 0, 0, 0, 0, 0, 0, 0, typeList}, str("list"), appendLen(nil, 2), str("a"), str("b"),
+		[]byte{typeSet}, str("set"), appendLen(nil, 1), str("m"),
+		[]byte{typeZSet}, str("zset"), appendLen(nil, 2), str("a"), []byte{3, '1', '.', '5'}, str("b"), []byte{254},
+		[]byte{typeZSet2}, str("zset2"), appendLen(nil, 1), str("a"), []byte{0, 0, 0, 0, 0, 0, 0xf0, 0x3f},
+		[]byte{typeHash}, str("hash"), appendLen(nil, 1), str("f"), str("v"),
+		[]byte{typeListQuicklist}, str("ql"), appendLen(nil, 1), str("ziplist-bytes"),
+		[]byte{typeListQuicklist2}, str("ql2"), appendLen(nil, 1), appendLen(nil, 2), str("listpack-bytes"),
+		[]byte{typeHashListpack}, str("hlp"), str("listpack"),
+		[]byte{typeModule2}, str("mod"), appendLen(nil, 42), []byte{moduleOpUInt}, appendLen(nil, 9), []byte{moduleOpEOF},
+		[]byte{opExpireTimeMs, 1, 0, 0, 0, 0, 0, 0, 0, typeString}, str("after"), str("x"), // the list's expiry did not stick
+		[]byte{opSelectDB, 1, opResizeDB, 1, 0, typeString}, str("db1"), str("v"),
+		[]byte{opEOF},
+	)
+	for _, v := range []string{"0009", "0004"} {
+		b := cat([]byte("REDIS"+v), body)
+		if v == "0009" {
+			b = binary.LittleEndian.AppendUint64(b, crcUpdate(0, b))
+		}
+		r := NewReader(bytes.NewReader(b))
+		var got []string
+		for {
+			e, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("version %s: %v", v, err)
+			}
+			got = append(got, fmt.Sprintf("%s=%s@%d/db%d", e.Key, e.Value, e.ExpireAt, e.DB))
+		}
+		want := "secs=v@1700000000000/db0 lfu=v@0/db0 after=x@1/db0 db1=v@0/db1"
+		if strings.Join(got, " ") != want {
+			t.Errorf("version %s: got %v, want %s", v, got, want)
+		}
+		wantSkipped := map[string]int{"module-aux": 1, "list": 3, "set": 1, "zset": 2, "hash": 2, "module": 1}
+		if fmt.Sprint(r.Skipped()) != fmt.Sprint(wantSkipped) {
+			t.Errorf("version %s: skipped %v, want %v", v, r.Skipped(), wantSkipped)
+		}
+	}
+}
