@@ -335,7 +335,10 @@ func (s *Server) loadSnapshot() {
 		return
 	}
 	start := time.Now()
+	var before, after store.Stats
+	s.store.UpdateStats(&before)
 	res, err := s.loadFrom(f)
+	s.store.UpdateStats(&after)
 	f.Close()
 	if err != nil {
 		s.store.Flush()
@@ -354,6 +357,9 @@ func (s *Server) loadSnapshot() {
 		"duration", time.Since(start).Round(time.Millisecond).String()}
 	if res.otherDB > 0 {
 		attrs = append(attrs, "other_db_skipped", res.otherDB)
+	}
+	if n := after.Evicted - before.Evicted; n > 0 {
+		attrs = append(attrs, "evicted_maxmemory", n)
 	}
 	if res.overMemory > 0 {
 		attrs = append(attrs, "over_maxmemory_skipped", res.overMemory)

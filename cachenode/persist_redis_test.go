@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cachetier/cachetier/internal/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // interopKeys are string keys of every kind a file may hold: int-encoded
@@ -105,6 +106,8 @@ func TestSnapshotFromRedis(t *testing.T) {
 		r.HSet(ctx, "bighash", fmt.Sprint(i), strings.Repeat("h", 100))
 		r.Do(ctx, "zadd", "bigzset", i, strings.Repeat("z", 70)+fmt.Sprint(i))
 	}
+	db1 := newClient(t, rs.Addr, &redis.Options{DB: 1}) // another database: skipped
+	db1.Set(ctx, "in-db1", "v", 0)
 	if err := r.Save(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +128,7 @@ func TestSnapshotFromRedis(t *testing.T) {
 		}
 	}
 	l := logs.String()
-	for _, want := range []string{"snapshot loaded", "list:2", "hash:2", "set:2", "zset:2", "stream:1", "written_by_redis_ver=7."} {
+	for _, want := range []string{"snapshot loaded", "list:2", "hash:2", "set:2", "zset:2", "stream:1", "other_db_skipped=1", "written_by_redis_ver=7."} {
 		if !strings.Contains(l, want) {
 			t.Errorf("load log lacks %q:\n%s", want, l)
 		}

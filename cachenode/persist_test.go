@@ -412,3 +412,32 @@ func TestPersistAgainstRedis(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadOverMaxMemory: a snapshot larger than maxmemory is loaded within
+// it: evicting as writes do, or, under noeviction, skipping what does not
+// fit; the log counts either.
+func TestLoadOverMaxMemory(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, Config{Dir: dir})
+	c := newClient(t, s.Addr().String(), nil)
+	ctx := context.Background()
+	val := strings.Repeat("v", 1000)
+	for i := 0; i < 4000; i++ {
+		c.Set(ctx, fmt.Sprintf("k%d", i), val, 0)
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	const limit = 2 << 20
+	for _, tc := range []struct{ policy, want string }{{"allkeys-lru", "evicted_maxmemory="}, {"noeviction", "over_maxmemory_skipped="}} {
+		var logs redistest.Buffer
+		s2 := startServer(t, Config{Dir: dir, MaxMemory: limit, MaxMemoryPolicy: tc.policy, Logger: logTo(&logs)})
+		n := s2.store.Len()
+		if n == 0 || n >= 4000 || s2.store.UsedMemory() > limit+limit/4 {
+			t.Errorf("%s: %d keys, used memory %d, limit %d", tc.policy, n, s2.store.UsedMemory(), limit)
+		}
+		if !strings.Contains(logs.String(), tc.want) {
+			t.Errorf("%s: log lacks %s:\n%s", tc.policy, tc.want, logs.String())
+		}
+	}
+}
