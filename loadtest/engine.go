@@ -293,8 +293,14 @@ func (r *run) steps() []step {
 		n := len(r.tier.addrs())
 		steps := []step{{0.30, "roll started", func() error { return nil }}}
 		for i := 0; i < n; i++ {
-			steps = append(steps, step{0.30 + 0.45*float64(i)/float64(n), fmt.Sprintf("node %d restarted", i+1),
-				func() error { return r.tier.roll(i) }})
+			steps = append(steps, step{0.30 + 0.45*float64(i)/float64(n), fmt.Sprintf("node %d restarting", i+1),
+				func() error {
+					if err := r.tier.roll(i); err != nil {
+						return err
+					}
+					r.event(fmt.Sprintf("node %d back", i+1)) // answering PING again, its snapshot loaded
+					return nil
+				}})
 		}
 		return append(steps, step{0.75, "roll done", func() error { return nil }})
 	case "origindown":

@@ -249,7 +249,7 @@ func TestScenarioRolling(t *testing.T) {
 				Duration: 6 * time.Second, Snapshots: snapshots})
 			var restarted int
 			for _, e := range m["events"].([]any) {
-				if w := e.(map[string]any)["what"].(string); strings.HasSuffix(w, "restarted") {
+				if w := e.(map[string]any)["what"].(string); strings.HasSuffix(w, " back") {
 					restarted++
 				}
 			}
