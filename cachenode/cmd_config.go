@@ -77,7 +77,6 @@ var configParams = []configParam{
 	{"port", func(s *Server) string { return portOf(s) }, nil},
 	{"proto-max-bulk-len", func(*Server) string { return strconv.Itoa(resp.DefaultMaxBulk) }, nil},
 	{"requirepass", func(s *Server) string { return *s.settings.requirePass.Load() }, setRequirePass},
-	{"save", func(*Server) string { return "" }, fixedValue("")},
 	{"slot", func(s *Server) string { // "" without a slot; stock redis answers an empty array
 		if !s.cfg.HasSlot {
 			return ""
@@ -91,6 +90,9 @@ var configParams = []configParam{
 	{"tracking-table-max-keys", func(s *Server) string { return strconv.FormatInt(s.settings.trackingMaxKeys.Load(), 10) },
 		intSetter(0, math.MaxInt64, func(s *Server, n int64) { s.settings.trackingMaxKeys.Store(n) })},
 }
+
+// The snapshot parameters: dir, dbfilename, save (persist_config.go).
+func init() { configParams = append(configParams, persistConfigParams...) }
 
 func hostOf(s *Server) string {
 	if a := s.Addr(); a != nil {
@@ -111,7 +113,7 @@ func portOf(s *Server) string {
 }
 
 // fixedValue accepts CONFIG SET only with the value cachenode always has
-// (e.g. save "" or appendonly no, which scripts commonly send).
+// (e.g. appendonly no, which scripts commonly send).
 func fixedValue(v string) func(*Server, []byte) (func(), string) {
 	return func(_ *Server, b []byte) (func(), string) {
 		if string(b) != v {

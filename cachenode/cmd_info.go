@@ -188,16 +188,7 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("mem_allocator", "go")
 	}
 	if section("Persistence") {
-		kv("loading", 0)
-		kv("async_loading", 0)
-		kv("rdb_changes_since_last_save", 0)
-		kv("rdb_bgsave_in_progress", 0)
-		kv("rdb_last_save_time", s.start.Unix()) // as LASTSAVE: nothing is ever saved
-		kv("rdb_last_bgsave_status", "ok")
-		kv("aof_enabled", 0)
-		kv("aof_rewrite_in_progress", 0)
-		kv("aof_last_bgrewrite_status", "ok")
-		kv("aof_last_write_status", "ok")
+		s.infoPersistence(kv, now)
 	}
 	base := s.stats.base.Load()
 	if section("Stats") {

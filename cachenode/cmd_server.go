@@ -1,8 +1,9 @@
-// Server commands: DBSIZE, FLUSH*, TIME, SHUTDOWN, DEBUG, LASTSAVE, ROLE.
+// Server commands: DBSIZE, FLUSH*, TIME, SHUTDOWN, DEBUG, SAVE, BGSAVE, LASTSAVE, ROLE.
 
 package cachenode
 
 import (
+	"errors"
 	"time"
 
 	"github.com/cachetier/cachetier/internal/resp"
@@ -73,6 +74,18 @@ var serverCommands = []*command{
 			summary: "Returns the Unix timestamp of the last successful save to disk."},
 	},
 	{
+		name: "save", arity: 1, flags: flagAdmin | flagNoScript | flagNoMulti,
+		acl: "@admin @slow @dangerous", run: cmdSave,
+		doc: docMeta{group: "server", since: "1.0.0", complexity: "O(N) where N is the total number of keys in all databases",
+			summary: "Synchronously saves the database(s) to disk."},
+	},
+	{
+		name: "bgsave", arity: -1, flags: flagAdmin | flagNoScript,
+		acl: "@admin @slow @dangerous", run: cmdBgsave,
+		doc: docMeta{group: "server", since: "1.0.0", complexity: "O(1)",
+			summary: "Asynchronously saves the database(s) to disk."},
+	},
+	{
 		name: "role", arity: 1, flags: flagFast | flagNoScript | flagLoading | flagStale,
 		acl: "@admin @fast @dangerous", run: cmdRole,
 		doc: docMeta{group: "server", since: "2.8.12", complexity: "O(1)",
@@ -100,9 +113,45 @@ func cmdFlush(c *conn, args [][]byte) {
 	c.ok()
 }
 
-// cmdLastSave answers the server's start time: nothing is ever saved, and
-// Redis reports its start time until its first save.
-func cmdLastSave(c *conn, _ [][]byte) { c.int(c.s.start.Unix()) }
+// cmdLastSave answers the Unix time of the last successful save (SAVE,
+// BGSAVE, save point, SHUTDOWN SAVE), or the server's start time before the
+// first one, as Redis does.
+func cmdLastSave(c *conn, _ [][]byte) { c.int(c.s.persist.lastSave.Load()) }
+
+// cmdSave writes the snapshot before answering (persist.go). Other
+// clients go on meanwhile: the store is copied one shard at a time.
+func cmdSave(c *conn, _ [][]byte) {
+	if c.s.persist.bgInProgress.Load() {
+		c.err(errBgsaveInProgress)
+		return
+	}
+	switch err := c.s.Save(); {
+	case errors.Is(err, ErrSnapshotsOff):
+		c.err("ERR snapshots are off: the node has no dir (start it with --dir)")
+	case err != nil:
+		c.err("ERR") // as Redis; the log says why
+	default:
+		c.ok()
+	}
+}
+
+// cmdBgsave is BGSAVE [SCHEDULE]: the snapshot is written by a goroutine
+// while the node serves clients (persist.go).
+func cmdBgsave(c *conn, args [][]byte) {
+	if len(args) > 2 || (len(args) == 2 && !eq(args[1], "schedule")) {
+		c.err(errSyntax)
+		return
+	}
+	if c.s.snapshotPath() == "" {
+		c.err("ERR snapshots are off: the node has no dir (start it with --dir)")
+		return
+	}
+	if !c.s.bgsave() {
+		c.err(errBgsaveInProgress)
+		return
+	}
+	c.simple("Background saving started")
+}
 
 // cmdRole: a master without replicas, replication offset 0.
 func cmdRole(c *conn, _ [][]byte) {
@@ -116,23 +165,29 @@ func cmdRole(c *conn, _ [][]byte) {
 // redis-server refuses it unless enable-debug-command allows it.
 func cmdDebug(c *conn, _ [][]byte) { c.err(errDebugDisabled) }
 
-// cmdShutdown is SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. cachenode
-// keeps nothing on disk, so NOSAVE, NOW and FORCE change nothing and SAVE
-// fails as a failed save does in Redis. Otherwise the server shuts down as
+// cmdShutdown is SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. With SAVE,
+// or without NOSAVE when there are save points, the snapshot is written
+// first; if that fails the command answers Redis's error and the server
+// keeps running, unless FORCE is given. Then the server shuts down as
 // Shutdown does (the other connections finish what they have received, for
-// up to commandShutdownGrace), the caller's connection closes without a
-// reply, as redis-server's does when it exits, and Serve and ListenAndServe
-// return ErrServerClosed. The command needs authentication like any other.
+// up to commandShutdownGrace; if they wrote anything meanwhile, the
+// snapshot is written again once they are closed), the caller's connection
+// closes without a reply, as redis-server's does when it exits, and Serve
+// and ListenAndServe return ErrServerClosed. NOW changes nothing (there are
+// no replicas to wait for). The command needs authentication like any
+// other.
 func cmdShutdown(c *conn, args [][]byte) {
-	var save, nosave, other, abort bool
+	var save, nosave, other, force, abort bool
 	for _, a := range args[1:] {
 		switch {
 		case eq(a, "nosave"):
 			nosave = true
 		case eq(a, "save"):
 			save = true
-		case eq(a, "now"), eq(a, "force"):
+		case eq(a, "now"):
 			other = true
+		case eq(a, "force"):
+			other, force = true, true
 		case eq(a, "abort"):
 			abort = true
 		default:
@@ -145,10 +200,20 @@ func cmdShutdown(c *conn, args [][]byte) {
 		c.err(errSyntax)
 	case abort:
 		c.err("ERR No shutdown in progress.") // a shutdown here is never left pending
-	case save:
-		c.s.log.Warn("cachenode: SHUTDOWN SAVE refused: cachenode keeps no data on disk", "client", c.info.addr)
-		c.err("ERR Errors trying to SHUTDOWN. Check logs.")
 	default:
+		mode := int32(shutdownDefault)
+		if save {
+			mode = shutdownSave
+		} else if nosave {
+			mode = shutdownNoSave
+		}
+		if mode == shutdownSave || (mode == shutdownDefault && len(*c.s.persist.savePoints.Load()) > 0) {
+			if !c.s.saveForShutdown(save, force) {
+				c.err("ERR Errors trying to SHUTDOWN. Check logs.")
+				return
+			}
+		}
+		c.s.persist.shutdownMode.Store(mode)
 		c.s.log.Info("cachenode: SHUTDOWN received", "client", c.info.addr)
 		c.quit = true // closed without a reply
 		c.s.shutdownByCommand()

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -59,6 +61,22 @@ type Config struct {
 	// (CONFIG GET slot answers "", INFO has no slot field).
 	HasSlot bool
 
+	// Dir is the directory of the snapshot file, which must exist. New
+	// loads the file if it is there (see Server.Save and docs/cachenode.md,
+	// "Persistence"). Default "": snapshots are off (nothing is loaded or
+	// saved; SAVE and BGSAVE answer an error). cmd/cachenode sets it to "."
+	// by default, as redis-server's dir.
+	Dir string
+	// DBFilename is the snapshot file's name in Dir, without a path.
+	// Default "dump.rdb".
+	DBFilename string
+	// Save holds the save points (redis-server's save setting, see
+	// ParseSavePoints): a background save runs when one is reached, and
+	// Shutdown saves when there is at least one (unless SHUTDOWN NOSAVE).
+	// Default none: snapshots are written only by SAVE, BGSAVE and
+	// SHUTDOWN SAVE.
+	Save []SavePoint
+
 	// pushLimit overrides pushBufLimit (tests).
 	pushLimit int
 }
@@ -92,6 +110,28 @@ func (c *Config) withDefaults() (Config, store.Policy, error) {
 	if cfg.HasSlot && (cfg.Slot < 0 || cfg.Slot >= ring.MaxSlots) {
 		return cfg, 0, fmt.Errorf("cachenode: slot %d out of range 0-%d", cfg.Slot, ring.MaxSlots-1)
 	}
+	if cfg.DBFilename == "" {
+		cfg.DBFilename = DefaultDBFilename
+	}
+	if strings.ContainsAny(cfg.DBFilename, `/\`) || cfg.DBFilename == "." || cfg.DBFilename == ".." {
+		return cfg, 0, fmt.Errorf("cachenode: dbfilename %q: want a file name, not a path", cfg.DBFilename)
+	}
+	if cfg.Dir != "" {
+		abs, err := filepath.Abs(cfg.Dir)
+		if err != nil {
+			return cfg, 0, fmt.Errorf("cachenode: dir %q: %w", cfg.Dir, err)
+		}
+		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+			return cfg, 0, fmt.Errorf("cachenode: dir %q is not a directory that exists", cfg.Dir)
+		}
+		cfg.Dir = abs
+	}
+	for _, p := range cfg.Save {
+		if p.Seconds < 1 || p.Changes < 0 {
+			return cfg, 0, fmt.Errorf("%w: save point %d %d", ErrInvalidSave, p.Seconds, p.Changes)
+		}
+	}
+	cfg.Save = append([]SavePoint(nil), cfg.Save...)
 	p, err := store.ParsePolicy(cfg.MaxMemoryPolicy)
 	if err != nil {
 		return cfg, 0, fmt.Errorf("cachenode: maxmemory-policy: %w", err)

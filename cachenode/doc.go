@@ -59,6 +59,9 @@
 //	push*.go          messages pushed to a connection by others, MONITOR
 //	block_*.go        commands that hold a connection: CLIENT PAUSE, WAIT
 //	stats*.go         counters, INFO rates and errorstats, RESETSTAT, Prometheus
+//	persist*.go       snapshots: SAVE, BGSAVE, save points, the save on
+//	                  shutdown, the load on start; CONFIG dir/dbfilename/save
 //	internal/store    the sharded, bounded store with TTLs and eviction
+//	internal/rdb      Redis's RDB file format: the snapshot writer and reader
 //	internal/cmddocs  Redis's recorded COMMAND DOCS and COMMAND INFO
 package cachenode

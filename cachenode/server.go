@@ -46,10 +46,13 @@ type Server struct {
 	trk      tracker      // CLIENT TRACKING (tracking.go)
 	mon      monitors     // MONITOR (push_monitor.go)
 	pause    pauseControl // CLIENT PAUSE (block_pause.go)
+
+	persist persistState // snapshots: SAVE, BGSAVE, save points, load (persist.go)
 }
 
-// New validates cfg, fills its defaults and returns a Server with an empty
-// store. It returns an error for a bad policy name or negative limits. Like
+// New validates cfg, fills its defaults and returns a Server whose store
+// holds the snapshot file's keys when Config.Dir is set and the file exists
+// (see Server.Save), else empty. It returns an error for a bad policy name or negative limits. Like
 // redis-server, on Linux and macOS it raises the process's open-files limit
 // (ulimit -n) to MaxClients+32 if it is lower and the system allows it, and
 // otherwise lowers MaxClients to fit (with a warning in the log); an error
@@ -101,6 +104,7 @@ func New(cfg Config) (*Server, error) {
 	s.registry = prometheus.NewRegistry()
 	s.metrics = newMetrics(s)
 	s.registry.MustRegister(s.metrics)
+	s.initPersist()
 	s.stats.inst.ready.Store(true) // after s.store is set: sampleStats reads it
 	return s, nil
 }

@@ -61,7 +61,10 @@ func (s *Server) beginClose() (conns []*conn, first bool) {
 // lets each connection finish the commands it has already received, writes
 // their replies and closes it, then stops the metrics server and the store.
 // If ctx ends first, the remaining connections are closed and ctx's error is
-// returned.
+// returned. Before stopping the store it writes a snapshot, as redis-server
+// does, when Config.Dir is set and there are save points (Config.Save) or a
+// client sent SHUTDOWN SAVE, and not after SHUTDOWN NOSAVE; the save runs
+// to its end whatever ctx says (see Server.Save).
 func (s *Server) Shutdown(ctx context.Context) error {
 	conns, first := s.beginClose()
 	if first {
@@ -97,6 +100,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.life.serveWG.Wait()
 	s.workers.wg.Wait() // idle connection goroutines end when the server closes
+	s.stopPersist()
+	s.saveOnShutdown()
 	s.closeStore()
 	return err
 }
@@ -129,6 +134,7 @@ func (s *Server) closeConns() {
 }
 
 func (s *Server) closeStore() {
+	s.stopPersist() // a background save still running finishes first
 	s.life.closeOnce.Do(func() {
 		s.net.closer.stopAndFlush()
 		s.store.Close()

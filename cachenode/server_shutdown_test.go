@@ -16,8 +16,9 @@ import (
 // SHUTDOWN stops the server as Shutdown does: the caller's connection closes
 // without a reply (go-redis reports that as success), a client's pipeline
 // already sent is answered, no new connection is accepted, and Serve returns
-// ErrServerClosed (startServer's cleanup checks it). SAVE fails, as a failed
-// save does in Redis, and an unauthenticated client cannot shut it down.
+// ErrServerClosed (startServer's cleanup checks it). SAVE fails without a
+// dir (snapshots off), as a failed save does in Redis, and an
+// unauthenticated client cannot shut it down.
 func TestShutdownCommand(t *testing.T) {
 	s := startServer(t, Config{RequirePass: "pw"})
 	ctx := context.Background()

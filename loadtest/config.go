@@ -7,13 +7,18 @@ import (
 )
 
 // Scenarios lists the scenario names Run accepts.
-var Scenarios = []string{"herd", "steady", "scaleout", "tierdown", "origindown", "coherence"}
+var Scenarios = []string{"herd", "steady", "scaleout", "tierdown", "origindown", "coherence", "rolling"}
 
 // Config configures one run. Zero fields take the defaults documented on
 // each field; several defaults depend on the scenario.
 type Config struct {
 	// Scenario is one of Scenarios.
 	Scenario string
+	// Snapshots runs the local nodes with snapshots on (a --dir each and
+	// save points, so a node saves on SIGTERM and loads on start): the
+	// rolling scenario's warm restarts. Default off: a restarted node
+	// starts empty.
+	Snapshots bool
 	// Nodes is how many local nodes to start. Default 3 (scaleout adds one).
 	Nodes int
 	// Addrs, when set, targets a running tier instead of starting nodes.
@@ -90,7 +95,7 @@ func (c *Config) init() error {
 		return fmt.Errorf("loadtest: unknown scenario %q (want one of %v)", c.Scenario, Scenarios)
 	}
 	herd := c.Scenario == "herd"
-	if len(c.Addrs) > 0 && (c.Scenario == "tierdown" || c.Scenario == "scaleout") {
+	if len(c.Addrs) > 0 && (c.Scenario == "tierdown" || c.Scenario == "scaleout" || c.Scenario == "rolling") {
 		return fmt.Errorf("loadtest: %s kills or adds nodes and needs a local tier; drop --addrs", c.Scenario)
 	}
 	orDefault(&c.Nodes, 3)
@@ -109,6 +114,7 @@ func (c *Config) init() error {
 	orDefault(&c.Duration, map[string]time.Duration{
 		"herd": 30 * time.Second, "steady": 10 * time.Second, "scaleout": 15 * time.Second,
 		"tierdown": 20 * time.Second, "origindown": 15 * time.Second, "coherence": 10 * time.Second,
+		"rolling": 30 * time.Second,
 	}[c.Scenario])
 	if c.Rate == 0 && c.Scenario == "coherence" {
 		c.Rate = 20000 // each reader goroutine looks at each key every few ms
@@ -142,8 +148,11 @@ func (c *Config) init() error {
 		if c.Scenario == "origindown" {
 			cc.TTL = time.Second
 		}
+		if c.Scenario == "rolling" {
+			cc.TTL = 5 * time.Minute // outlives the run: what the roll costs is not expiry
+		}
 	}
-	if cc.L1TTL == 0 && c.Scenario == "scaleout" {
+	if cc.L1TTL == 0 && (c.Scenario == "scaleout" || c.Scenario == "rolling") {
 		cc.L1TTL = 500 * time.Millisecond
 	}
 	if cc.StaleTTL == 0 {

@@ -41,6 +41,14 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	addrs := cfg.Addrs
 	if len(addrs) == 0 {
 		r.tier = &tier{exe: cfg.Exe, nodeBin: cfg.NodeBin, maxmemory: cfg.MaxMemory, logw: cfg.Log}
+		if cfg.Snapshots {
+			d, err := os.MkdirTemp("", "loadtest-snapshots-")
+			if err != nil {
+				return nil, err
+			}
+			defer os.RemoveAll(d)
+			r.tier.snapDir = d
+		}
 		for i := 0; i < cfg.Nodes; i++ {
 			if _, err := r.tier.add(); err != nil {
 				return nil, err
@@ -280,6 +288,21 @@ func (r *run) steps() []step {
 				return nil
 			}},
 		}
+	case "rolling":
+		// Restart every node in turn between 30% and 75% of the run.
+		n := len(r.tier.addrs())
+		steps := []step{{0.30, "roll started", func() error { return nil }}}
+		for i := 0; i < n; i++ {
+			steps = append(steps, step{0.30 + 0.45*float64(i)/float64(n), fmt.Sprintf("node %d restarting", i+1),
+				func() error {
+					if err := r.tier.roll(i); err != nil {
+						return err
+					}
+					r.event(fmt.Sprintf("node %d back", i+1)) // answering PING again, its snapshot loaded
+					return nil
+				}})
+		}
+		return append(steps, step{0.75, "roll done", func() error { return nil }})
 	case "origindown":
 		return []step{
 			{0.35, "origin down", func() error { r.origin.SetDown(true); return nil }},

@@ -20,14 +20,16 @@ import (
 const builtinNode = true
 
 // NodeMain runs a cachenode server, the node mode of the loadtest binary
-// (args after NodeArg): --port N, --bind ADDR and --maxmemory SIZE as for
-// cmd/cachenode. It serves until SIGINT/SIGTERM or until its stdin closes,
+// (args after NodeArg): --port N, --bind ADDR, --maxmemory SIZE, --dir DIR
+// and --save POINTS as for cmd/cachenode. It serves until SIGINT/SIGTERM or until its stdin closes,
 // so a node never outlives the loadtest that started it.
 func NodeMain(args []string) error {
 	fs := flag.NewFlagSet("loadtest "+NodeArg, flag.ContinueOnError)
 	port := fs.Int("port", 7000, "TCP port")
 	bind := fs.String("bind", "127.0.0.1", "address to listen on")
 	maxmem := fs.String("maxmemory", "0", "memory limit (e.g. 64mb; 0 = none)")
+	dir := fs.String("dir", "", "snapshot directory (empty: snapshots off)")
+	save := fs.String("save", "", "save points, as cachenode --save")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -36,7 +38,11 @@ func NodeMain(args []string) error {
 		return fmt.Errorf("--maxmemory: %w", err)
 	}
 	addr := net.JoinHostPort(*bind, strconv.Itoa(*port))
-	srv, err := cachenode.New(cachenode.Config{Addr: addr, MaxMemory: mm})
+	pts, err := cachenode.ParseSavePoints(*save)
+	if err != nil {
+		return err
+	}
+	srv, err := cachenode.New(cachenode.Config{Addr: addr, MaxMemory: mm, Dir: *dir, Save: pts})
 	if err != nil {
 		return err
 	}

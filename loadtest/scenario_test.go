@@ -233,3 +233,39 @@ func TestCohValue(t *testing.T) {
 		t.Fatal("origin value parsed as versioned")
 	}
 }
+
+// TestScenarioRolling: every node is restarted in turn under load, with
+// snapshots on and off. Each node restarts once, the phases before, roll
+// and after are reported, no wrong value is served (runScenario), and the
+// summary records the setting. The figures (origin calls per phase, on
+// against off) are in BENCHMARKS.md, not asserted.
+func TestScenarioRolling(t *testing.T) {
+	if !builtinNode {
+		t.Skip("needs the built-in cachenode (snapshots)")
+	}
+	for _, snapshots := range []bool{true, false} {
+		t.Run(fmt.Sprintf("snapshots=%v", snapshots), func(t *testing.T) {
+			m := runScenario(t, Config{Scenario: "rolling", Nodes: 2, Concurrency: 8, Keys: 200,
+				Duration: 6 * time.Second, Snapshots: snapshots})
+			var restarted int
+			for _, e := range m["events"].([]any) {
+				if w := e.(map[string]any)["what"].(string); strings.HasSuffix(w, " back") {
+					restarted++
+				}
+			}
+			if restarted != 2 {
+				t.Errorf("%d node restarts, want 2", restarted)
+			}
+			var names []string
+			for _, p := range m["phases"].([]any) {
+				names = append(names, p.(map[string]any)["name"].(string))
+			}
+			if strings.Join(names, ",") != "before,roll,after" {
+				t.Errorf("phases %v", names)
+			}
+			if got := m["config"].(map[string]any)["snapshots"] == true; got != snapshots {
+				t.Errorf("config.snapshots %v", m["config"].(map[string]any)["snapshots"])
+			}
+		})
+	}
+}

@@ -228,6 +228,8 @@ type RunConfig struct {
 	// Addrs are the tier's node addresses at the start.
 	Addrs []string `json:"addrs"`
 	// Leases says whether the clients used tier-wide leases (the default;
+	// Snapshots says the local nodes ran with snapshots on (--snapshots).
+	Snapshots bool `json:"snapshots,omitempty"`
 	// off with --no-leases).
 	Leases bool `json:"leases"`
 }
@@ -248,6 +250,8 @@ func phaseNames(scenario string) (first string, after map[string]string) {
 		return "healthy", map[string]string{"node 1 killed": "one node down", "all nodes killed": "tier down", "nodes back": "recovered"}
 	case "origindown":
 		return "healthy", map[string]string{"origin down": "origin down", "origin back": "origin back"}
+	case "rolling":
+		return "before", map[string]string{"roll started": "roll", "roll done": "after"}
 	}
 	return scenario, nil
 }
@@ -263,7 +267,7 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		KeysMovedFraction: r.movedFrac, IdealMovedFraction: r.idealFrac, ErrorSample: r.errs,
 		Config: RunConfig{Rate: cfg.Rate, IntervalMS: ms(iv), OriginLatency: ms(cfg.Origin.Latency),
 			OriginCapacity: cfg.Origin.Capacity, TTLMS: ms(cfg.Client.TTL), StaleTTLMS: ms(cfg.Client.StaleTTL),
-			L1Bytes: cfg.Client.L1Bytes, Addrs: r.startAddrs, Leases: !cfg.Client.DisableLeases},
+			L1Bytes: cfg.Client.L1Bytes, Addrs: r.startAddrs, Leases: !cfg.Client.DisableLeases, Snapshots: cfg.Snapshots},
 	}
 	if cfg.Scenario == "coherence" {
 		s.CoherenceWrites, s.CoherenceTransitions = r.coh.Writes, r.coh.Transitions
@@ -519,6 +523,15 @@ func (s *Summary) WriteTable(w io.Writer) {
 	case "origindown":
 		fmt.Fprintf(tw, "origin outage\terrors for keys with a stale copy %d, without %d; recovered in %s\n",
 			s.ErrorsWithStaleCopy, s.ErrorsWithoutCopy, durStr(s.RecoveryMS))
+	case "rolling":
+		if len(s.Phases) == 3 {
+			snap := "off"
+			if s.Config.Snapshots {
+				snap = "on"
+			}
+			fmt.Fprintf(tw, "roll\t%d origin calls during the roll, %d after it (snapshots %s)\n",
+				s.Phases[1].OriginCalls, s.Phases[2].OriginCalls, snap)
+		}
 	}
 	if s.BadValues > 0 {
 		fmt.Fprintf(tw, "WRONG VALUES\t%d\n", s.BadValues)

@@ -30,6 +30,7 @@ type tier struct {
 	nodeBin   string // if set, run this instead (redis-server-compatible flags)
 	maxmemory string
 	logw      io.Writer
+	snapDir   string // if set, each node saves its snapshot in snapDir/<port> (rolling)
 
 	mu    sync.Mutex // protects nodes
 	nodes []*node
@@ -85,11 +86,21 @@ func (t *tier) start(port int) (*node, error) {
 		if t.maxmemory != "" {
 			args = append(args, "--maxmemory", t.maxmemory)
 		}
+		if d, err := t.nodeDir(port); err != nil {
+			return nil, err
+		} else if d != "" {
+			args = append(args, "--dir", d, "--save", "3600 1") // after --save "": the last one counts
+		}
 		cmd = exec.Command(t.nodeBin, args...)
 	} else {
 		args := []string{NodeArg, "--port", p, "--bind", "127.0.0.1"}
 		if t.maxmemory != "" {
 			args = append(args, "--maxmemory", t.maxmemory)
+		}
+		if d, err := t.nodeDir(port); err != nil {
+			return nil, err
+		} else if d != "" {
+			args = append(args, "--dir", d, "--save", "3600 1")
 		}
 		cmd = exec.Command(t.exe, args...)
 	}
@@ -125,6 +136,38 @@ func (t *tier) restart(i int) error {
 	old := t.nodes[i]
 	t.mu.Unlock()
 	old.kill()
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var n *node
+		if n, err = t.start(old.port); err == nil {
+			t.mu.Lock()
+			t.nodes[i] = n
+			t.mu.Unlock()
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return err
+}
+
+// nodeDir returns (creating it) the snapshot directory of the node on
+// port, "" without snapshots.
+func (t *tier) nodeDir(port int) (string, error) {
+	if t.snapDir == "" {
+		return "", nil
+	}
+	d := filepath.Join(t.snapDir, strconv.Itoa(port))
+	return d, os.MkdirAll(d, 0o755)
+}
+
+// roll stops node i gracefully (SIGINT: it drains and, with snapshots,
+// saves) and starts it again on its old port (with snapshots, it loads
+// what it saved before it answers).
+func (t *tier) roll(i int) error {
+	t.mu.Lock()
+	old := t.nodes[i]
+	t.mu.Unlock()
+	old.stop()
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		var n *node

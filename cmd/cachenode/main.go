@@ -17,6 +17,12 @@
 //	--slot N|auto             the node's place in the ring (0-65535), reported by
 //	                          CONFIG GET slot and INFO; auto: the hostname's
 //	                          StatefulSet ordinal (cache-3 -> 3); default: none
+//	--dir DIR                 directory of the snapshot file (default ".", as redis)
+//	--dbfilename NAME         snapshot file name (default dump.rdb)
+//	--save "SECS CHANGES ..." save points, as redis: save in the background when
+//	                          CHANGES writes happened within SECS, and save on
+//	                          SIGTERM/SHUTDOWN; "" (default) = only SAVE, BGSAVE
+//	                          and SHUTDOWN SAVE write the file
 //	--loglevel LEVEL          debug, verbose, notice (default), warning
 //	--version                 print the version and exit
 //
@@ -25,9 +31,15 @@
 // --key, a key's owner and failover owner; "cachenode tier --help" lists
 // its flags (--static, --dns, --srv, --slot-file, --key, --json).
 //
+// On start the node loads DIR/NAME if it exists (keys already expired are
+// skipped; an unreadable file is renamed NAME.corrupt-<time> and the node
+// starts empty) before it listens.
+//
 // SIGTERM or SIGINT stops accepting connections, lets in-flight commands
-// finish, closes every connection and exits 0; a second signal, or the
-// shutdown grace period passing, closes what is left at once.
+// finish, closes every connection, saves the snapshot when there are save
+// points, and exits 0; a second signal, or the shutdown grace period
+// passing, closes the connections left at once (a save still runs to its
+// end).
 package main
 
 import (
@@ -83,6 +95,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		timeout    = fs.Int("timeout", 0, "close clients idle for this many `seconds`; 0 = never")
 		metrics    = fs.String("metrics-addr", "", "serve Prometheus /metrics, /healthz, /readyz on `host:port`; empty = off")
 		slot       = fs.String("slot", "", "the node's `slot` in the ring (0-65535), or auto: the hostname's StatefulSet ordinal (cache-3 -> 3); empty = none")
+		dir        = fs.String("dir", ".", "`directory` of the snapshot file, loaded on start if present")
+		dbFilename = fs.String("dbfilename", cachenode.DefaultDBFilename, "snapshot file `name` in --dir")
+		save       = fs.String("save", "", "save `points` \"<seconds> <changes> ...\": save in the background when reached, and on SIGTERM/SHUTDOWN; empty = only SAVE, BGSAVE, SHUTDOWN SAVE")
 		logLevel   = fs.String("loglevel", "notice", "log `level`: debug, verbose, notice, warning")
 		version    = fs.Bool("version", false, "print the version and exit")
 	)
@@ -132,6 +147,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err != nil {
 		return nil, err
 	}
+	savePoints, err := cachenode.ParseSavePoints(*save)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("invalid value %q for --save: want \"\" or pairs of <seconds> <changes>, like \"3600 1 300 100\"", *save)}
+	}
+	if *dir == "" {
+		return nil, usageError{"invalid value \"\" for --dir: want a directory"}
+	}
 	o.logLevel = lvl
 	o.cfg = cachenode.Config{
 		Slot:            slotN,
@@ -143,6 +165,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		MaxClients:      *maxClients,
 		Timeout:         time.Duration(*timeout) * time.Second,
 		MetricsAddr:     *metrics,
+		Dir:             *dir,
+		DBFilename:      *dbFilename,
+		Save:            savePoints,
 	}
 	return o, nil
 }

@@ -38,8 +38,8 @@ func tierCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errb.String(), code
 }
 
-// fill writes n keys to addr and reads them back, plus one miss.
-func fill(t *testing.T, addr string, n int) {
+// fillAndRead writes n keys to addr and reads them back, plus one miss.
+func fillAndRead(t *testing.T, addr string, n int) {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true})
 	defer c.Close()
@@ -66,8 +66,8 @@ func fill(t *testing.T, addr string, n int) {
 func TestTierCommand(t *testing.T) {
 	n0, n2, n3 := startNode(t, "--slot", "0"), startNode(t, "--slot", "2"), startNode(t, "--slot", "3")
 	rs, gone := redistest.Start(t), redistest.Start(t)
-	fill(t, n0.addr, 3)
-	fill(t, n2.addr, 5)
+	fillAndRead(t, n0.addr, 3)
+	fillAndRead(t, n2.addr, 5)
 	n3.kill()
 	gone.Stop() // named slot 5 by the list: placed, and down
 	static := strings.Join([]string{n3.addr, rs.Addr + "=4", n2.addr, gone.Addr + "=5", n0.addr}, ",")

@@ -3,7 +3,7 @@
 //
 //	loadtest SCENARIO [flags]
 //
-// Scenarios: herd, steady, scaleout, tierdown, origindown, coherence. See
+// Scenarios: herd, steady, scaleout, tierdown, origindown, coherence, rolling. See
 // loadtest -h and docs/loadtest.md.
 package main
 
@@ -45,7 +45,7 @@ func run(args []string) int {
 	fs.IntVar(&cfg.Procs, "procs", 1, "client OS `processes`, each with its own L1")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "goroutines per process (default 500 for herd, 32 otherwise)")
 	fs.IntVar(&cfg.Keys, "keys", 0, "distinct keys (default 1 for herd, 1000 otherwise)")
-	fs.DurationVar(&cfg.Duration, "duration", 0, "run length (default herd 30s limit, steady 10s, scaleout 15s, tierdown 20s, origindown 15s, coherence 10s)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "run length (default herd 30s limit, steady 10s, scaleout 15s, tierdown 20s, origindown 15s, coherence 10s, rolling 30s)")
 	fs.Float64Var(&cfg.OriginRPS, "origin-rps", 0, "each client process's origin limit in calls/s (0: none)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "requests/s per process (default 1000; -1: unpaced)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "bound on one request")
@@ -55,8 +55,8 @@ func run(args []string) int {
 	fs.IntVar(&cfg.Origin.Capacity, "origin-capacity", 64, "concurrent calls the origin serves at full speed (503 beyond twice that)")
 	fs.Float64Var(&cfg.OriginErrorRate, "origin-error-rate", 0, "fraction of origin calls that fail with 500 (failure injection)")
 	fs.IntVar(&cfg.Origin.ValueSize, "value-size", 64, "value size in bytes")
-	fs.DurationVar(&cfg.Client.TTL, "ttl", 0, "cache TTL (default 5s, origindown 1s)")
-	fs.DurationVar(&cfg.Client.L1TTL, "l1-ttl", 0, "cap on how long an L1 copy is fresh, so reads reach the tier (default none; scaleout 500ms)")
+	fs.DurationVar(&cfg.Client.TTL, "ttl", 0, "cache TTL (default 5s, origindown 1s, rolling 5m)")
+	fs.DurationVar(&cfg.Client.L1TTL, "l1-ttl", 0, "cap on how long an L1 copy is fresh, so reads reach the tier (default none; scaleout and rolling 500ms)")
 	fs.DurationVar(&cfg.Client.StaleTTL, "stale-ttl", 0, "how long past TTL a stale value may be served (default 1m)")
 	fs.IntVar(&cfg.Client.L1Bytes, "l1-bytes", 0, "L1 size per process in bytes (default 32 MiB)")
 	fs.BoolVar(&cfg.Client.DisableLeases, "no-leases", false, "turn the client's tier-wide leases off (each process coalesces only its own misses)")
@@ -64,6 +64,7 @@ func run(args []string) int {
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed for key choice")
 	fs.StringVar(&cfg.NodeBin, "node-bin", "", "run this binary as each node instead of the built-in cachenode (e.g. redis-server)")
 	fs.StringVar(&cfg.MaxMemory, "maxmemory", "64mb", "--maxmemory for each node")
+	fs.BoolVar(&cfg.Snapshots, "snapshots", false, "run the nodes with snapshots on: each saves on SIGTERM and loads on start (rolling)")
 	fs.StringVar(&jsonPath, "json", "", "write the JSON summary to `FILE`")
 	fs.StringVar(&report, "report", "", "write the HTML report to `FILE`")
 	fs.BoolVar(&quiet, "quiet", false, "no progress line")
