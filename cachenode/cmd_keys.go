@@ -363,15 +363,10 @@ func cmdKeys(c *conn, args [][]byte) {
 }
 
 func cmdScan(c *conn, args [][]byte) {
-	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
-	if err != nil {
-		// strtoul, which Redis uses, wraps negative numbers around.
-		n, ok := resp.ParseInt(args[1])
-		if !ok || n >= 0 {
-			c.err("ERR invalid cursor")
-			return
-		}
-		cursor = uint64(n)
+	cursor, ok := parseCursor(args[1])
+	if !ok {
+		c.err("ERR invalid cursor")
+		return
 	}
 	count := int64(10)
 	var pattern []byte

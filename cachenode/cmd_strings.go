@@ -405,24 +405,38 @@ func cmdMSetNX(c *conn, args [][]byte) {
 }
 
 func cmdAppend(c *conn, args [][]byte) {
+	key, add := args[1], args[2]
+	cur := c.valueLen(key)
+	if cur > 0 && !c.checkStringLength(cur, int64(len(add))) {
+		return
+	}
+	if !c.roomFor(key, int64(len(add))) {
+		return
+	}
 	var n int64
 	tooBig := false
-	c.s.store.Update(args[1], func(cur []byte, exp int64, exists bool) ([]byte, int64, store.Op) {
-		if int64(len(cur))+int64(len(args[2])) > maxStringLen {
-			tooBig = true
-			return nil, 0, store.Keep
+	c.s.store.Edit(key, func(v []byte, exists bool) int {
+		if exists && !c.fitsString(int64(len(v)), int64(len(add))) {
+			tooBig = true // grew since valueLen
+			return -1
 		}
-		nv := append(c.scratch[:0], cur...)
-		nv = append(nv, args[2]...)
-		n = int64(len(nv))
-		c.keepScratch(nv)
-		return nv, exp, store.Put
+		n = int64(len(v) + len(add))
+		return len(v) + len(add)
+	}, func(v []byte, _ bool) {
+		copy(v[len(v)-len(add):], add)
 	})
 	if tooBig {
 		c.err(errStringLimit)
 		return
 	}
 	c.int(n)
+}
+
+// fitsString reports whether a string of size+add bytes fits in
+// proto-max-bulk-len (checkStringLength without the reply).
+func (c *conn) fitsString(size, add int64) bool {
+	total := int64(uint64(size) + uint64(add))
+	return total <= c.s.settings.protoMaxBulk.Load() && total >= size && total >= add
 }
 
 func cmdStrlen(c *conn, args [][]byte) {
@@ -480,35 +494,26 @@ func cmdSetRange(c *conn, args [][]byte) {
 		c.err("ERR offset is out of range")
 		return
 	}
-	val := args[3]
+	key, val := args[1], args[3]
 	if len(val) == 0 {
 		c.unchanged() // as Redis: setting nothing modifies nothing
-	}
-	var n int64
-	var errMsg string
-	c.s.store.Update(args[1], func(cur []byte, exp int64, exists bool) ([]byte, int64, store.Op) {
-		if len(val) == 0 {
-			n = int64(len(cur))
-			return nil, 0, store.Keep
-		}
-		if off+int64(len(val)) > maxStringLen {
-			errMsg = errStringLimit
-			return nil, 0, store.Keep
-		}
-		size := max(int64(len(cur)), off+int64(len(val)))
-		nv := append(c.scratch[:0], cur...)
-		for int64(len(nv)) < size {
-			nv = append(nv, 0)
-		}
-		copy(nv[off:], val)
-		n = int64(len(nv))
-		c.keepScratch(nv)
-		return nv, exp, store.Put
-	})
-	if errMsg != "" {
-		c.err(errMsg)
+		c.int(c.valueLen(key))
 		return
 	}
+	if !c.checkStringLength(off, int64(len(val))) {
+		return
+	}
+	end := off + int64(len(val)) // fits: at most proto-max-bulk-len
+	if !c.roomFor(key, end-c.valueLen(key)) {
+		return
+	}
+	var n int64
+	c.s.store.Edit(key, func(cur []byte, _ bool) int {
+		n = max(int64(len(cur)), end)
+		return int(end)
+	}, func(v []byte, _ bool) {
+		copy(v[off:], val)
+	})
 	c.int(n)
 }
 

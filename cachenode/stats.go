@@ -23,6 +23,7 @@ type serverStats struct {
 	base          atomic.Pointer[statBase] // counters at the last CONFIG RESETSTAT (zeros before)
 	inst          instMetrics              // INFO's instantaneous rates and memory peak (stats_instant.go)
 	errors        errorStats               // INFO errorstats
+	panics        atomic.Uint64            // panics recovered while serving a client (each closed its connection)
 }
 
 // cmdStats are one command's counters, updated lock-free by connections and
