@@ -100,6 +100,18 @@ var stringCommands = []*command{
 			summary: "Returns a substring of the string stored at a key."},
 	},
 	{
+		name: "substr", arity: 4, flags: flagReadonly, keys: keySpec{1, 1, 1},
+		acl: "@read @string @slow", run: cmdGetRange,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(N) where N is the length of the returned string.",
+			summary: "Returns a substring from a string value."},
+	},
+	{
+		name: "lcs", arity: -3, flags: flagReadonly, keys: keySpec{1, 2, 1},
+		acl: "@read @string @slow", run: cmdLCS,
+		doc: docMeta{group: "string", since: "7.0.0", complexity: "O(N*M) where N and M are the lengths of s1 and s2, respectively",
+			summary: "Finds the longest common substring."},
+	},
+	{
 		name: "setrange", arity: 4, flags: flagWrite | flagDenyOOM, keys: keySpec{1, 1, 1},
 		acl: "@write @string @slow", run: cmdSetRange,
 		doc: docMeta{group: "string", since: "2.2.0", complexity: "O(1), not counting the time taken to copy the new string in place.",
