@@ -136,8 +136,8 @@ func intSetter(lo, hi int64, apply func(*Server, int64)) func(*Server, []byte) (
 // intArg parses an integer CONFIG SET value in [lo, hi], or returns Redis's
 // error text.
 func intArg(b []byte, lo, hi int64) (int64, string) {
-	n, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
+	n, ok := resp.ParseInt(b) // Redis's string2ll: no sign '+', no "-0"
+	if !ok {
 		return 0, "argument couldn't be parsed into an integer"
 	}
 	if n < lo || n > hi {

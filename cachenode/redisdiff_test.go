@@ -133,6 +133,9 @@ var edgeTemplates = []string{
 	"BITFIELD|s|OVERFLOW|FAIL|INCRBY|i16|%%|%", "BITFIELD|s|OVERFLOW|WRAP|INCRBY|u7|%%|%", "BITFIELD|s|GET|i%|0",
 	"BITFIELD_RO|s|GET|u8|%%", "BITFIELD_RO|s|GET|u%|%",
 	"LCS|s|e|MINMATCHLEN|%|IDX", "LCS|s|t|IDX|MINMATCHLEN|%|WITHMATCHLEN",
+	"SCAN|0|MATCH|*|COUNT|%", "CLIENT|PAUSE|%|WRITE", "CLIENT|KILL|ID|%", "CLIENT|UNBLOCK|%",
+	"WAIT|%|1", "HELLO|%", "CONFIG|SET|timeout|%",
+	"CONFIG|SET|tracking-table-max-keys|%",
 }
 
 // TestDifferentialEdges runs every edgeTemplates command with every
@@ -142,6 +145,7 @@ func TestDifferentialEdges(t *testing.T) {
 	rs := redistest.Start(t, "--databases", "1", "--maxmemory-policy", "allkeys-lru")
 	s := startServer(t, Config{})
 	setup := [][]string{
+		{"CLIENT", "UNPAUSE"}, {"CONFIG", "SET", "timeout", "0"},
 		{"FLUSHALL"}, {"CONFIG", "SET", "proto-max-bulk-len", "1mb"},
 		{"MSET", "s", "Hello World", "e", "v", "n", "10", "f", "1.5", "t", "w", "big", "9223372036854775807", "small", "-9223372036854775808"},
 		{"EXPIRE", "t", "100000"},
