@@ -190,7 +190,7 @@ func (s *Server) info(want map[string]bool) []byte {
 	if section("Persistence") {
 		kv("loading", 0)
 		kv("async_loading", 0)
-		kv("rdb_changes_since_last_save", 0)
+		kv("rdb_changes_since_last_save", s.dirty()) // nothing is ever saved: changes since the start
 		kv("rdb_bgsave_in_progress", 0)
 		kv("rdb_last_save_time", s.start.Unix()) // as LASTSAVE: nothing is ever saved
 		kv("rdb_last_bgsave_status", "ok")

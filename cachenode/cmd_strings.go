@@ -425,6 +425,10 @@ func cmdAppend(c *conn, args [][]byte) {
 	if !c.roomFor(key, int64(len(add))) {
 		return
 	}
+	if _, _, written := c.s.store.Set(key, add, store.SetArgs{NX: true}, nil); written {
+		c.int(int64(len(add))) // a new key holds the argument as SET would store it, as in Redis
+		return
+	}
 	var n int64
 	tooBig := false
 	c.s.store.Edit(key, func(v []byte, exists bool) int {

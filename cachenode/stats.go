@@ -45,7 +45,8 @@ const statStripes = 8
 type stripe struct {
 	cmd           []cmdCount // indexed by command id; last: unknown commands
 	netIn, netOut atomic.Uint64
-	_             [40]byte
+	dirty         atomic.Uint64 // keys changed by write commands (INFO rdb_changes_since_last_save)
+	_             [32]byte
 }
 
 // cmdCount counts one command's calls in one stripe.
@@ -64,6 +65,15 @@ func (s *Server) counts(id int) (calls, failed, rejected uint64) {
 		rejected += c.rejected.Load()
 	}
 	return calls, failed, rejected
+}
+
+// dirty sums the keys changed by write commands since the server started.
+func (s *Server) dirty() uint64 {
+	var n uint64
+	for i := range s.stats.stripes {
+		n += s.stats.stripes[i].dirty.Load()
+	}
+	return n
 }
 
 // netTotals sums the bytes read from and written to clients.

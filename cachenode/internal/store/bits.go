@@ -2,6 +2,10 @@ package store
 
 import "encoding/binary"
 
+// flagEdited marks an entry whose value Edit changed in place or extended,
+// in the entry's flags byte (next to flagTTL); writeEntry clears it.
+const flagEdited = 2
+
 // Edit changes a value in place, for the commands that rewrite part of a
 // string (SETRANGE, APPEND, SETBIT, BITFIELD): no copy of the whole value
 // goes through the caller.
@@ -14,7 +18,8 @@ import "encoding/binary"
 // is called with the value's bytes, which it may change in place; they are
 // valid only during the call. grown reports whether the value was created
 // or extended. Neither function may call the Store. The key's TTL is kept
-// and it counts as written (LRU).
+// and it counts as written (LRU). The entry is then marked edited (see
+// Edited) until a write replaces its value.
 func (s *Store) Edit(key []byte, size func(cur []byte, exists bool) int, edit func(val []byte, grown bool)) {
 	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
@@ -34,6 +39,7 @@ func (s *Store) Edit(key []byte, size func(cur []byte, exists bool) int, edit fu
 	}
 	if i >= 0 && n <= len(cur) {
 		setEntryLRU(b, s.lru(sh))
+		b[0] |= flagEdited
 		edit(cur, false)
 		return
 	}
@@ -43,6 +49,7 @@ func (s *Store) Edit(key []byte, size func(cur []byte, exists bool) int, edit fu
 	}
 	off, nb := sh.allocLocked(entrySize(len(key), n, exp != 0), s) // moves nothing: cur stays valid
 	voff := writeEntryHeader(nb, key, n, exp, s.lru(sh))
+	nb[0] |= flagEdited
 	val := nb[voff : voff+n : voff+n]
 	clear(val[copy(val, cur):])
 	if i < 0 {
@@ -140,4 +147,15 @@ func (s *Store) View(key []byte, touch bool, fn func(val []byte)) bool {
 	_, v, _ := entryKV(b)
 	fn(v)
 	return true
+}
+
+// Edited reports whether key exists and its value was last changed by Edit
+// (Redis gives such values the "raw" encoding, whatever they hold). It
+// counts no hit or miss and does not mark the key as used.
+func (s *Store) Edited(key []byte) bool {
+	sh, tag := s.locate(s.hash(key))
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	i, b := s.lookupReadLocked(sh, tag, key)
+	return i >= 0 && b[0]&flagEdited != 0
 }
