@@ -46,8 +46,21 @@ func (s *Store) Edit(key []byte, size func(cur []byte, exists bool) int, edit fu
 	var exp int64
 	if i >= 0 {
 		exp = entryExp(b)
+		if v, ok := growInPlace(sh, i, cur, n); ok {
+			setEntryLRU(b, s.lru(sh))
+			b[0] |= flagEdited
+			edit(v, true)
+			return
+		}
 	}
-	off, nb := sh.allocLocked(entrySize(len(key), n, exp != 0), s) // moves nothing: cur stays valid
+	need := entrySize(len(key), n, exp != 0)
+	var off uint32
+	var nb []byte
+	if i >= 0 && n >= growLargeMin {
+		off, nb = s.allocGrowingLocked(sh, need) // moves nothing: cur stays valid
+	} else {
+		off, nb = sh.allocLocked(need, s) // moves nothing: cur stays valid
+	}
 	voff := writeEntryHeader(nb, key, n, exp, s.lru(sh))
 	nb[0] |= flagEdited
 	val := nb[voff : voff+n : voff+n]
@@ -61,6 +74,65 @@ func (s *Store) Edit(key []byte, size func(cur []byte, exists bool) int, edit fu
 		sh.table[i] = mkSlot(tag, off)
 	}
 	edit(val, true)
+}
+
+// Values that Edit extends grow geometrically, as Redis's strings do
+// (sdsMakeRoomFor): building a bitmap bit by bit, or a string by APPENDs,
+// would otherwise copy the whole value at each step. A value extended to
+// growLargeMin bytes or more moves to an entry of its own mapping with room
+// to spare (as much again, at most growSlackMax more), and grows in place
+// until that room is used up. The spare room counts in used memory; it is
+// given only while it fits under maxmemory (untouched, it is not resident).
+const (
+	growLargeMin = 1 << 10
+	growSlackMax = 1 << 20
+)
+
+// allocGrowingLocked allocates an entry of need bytes in its own mapping,
+// with room to grow, and returns its offset and bytes (need of them).
+func (s *Store) allocGrowingLocked(sh *shard, need int) (uint32, []byte) {
+	size := need + min(need, growSlackMax)
+	if limit := s.maxMemory.Load(); limit > 0 && s.used.Load()+int64(size) > limit {
+		size = need
+	}
+	b := allocLarge(size)
+	var idx uint32
+	if n := len(sh.largeFree); n > 0 {
+		idx = sh.largeFree[n-1]
+		sh.largeFree = sh.largeFree[:n-1]
+		sh.large[idx] = b
+	} else {
+		idx = uint32(len(sh.large))
+		sh.large = append(sh.large, b)
+	}
+	sh.largeMem += int64(cap(b))
+	s.account(sh, int64(cap(b)))
+	return idx | largeFlag, b[:need]
+}
+
+// growInPlace extends the value cur of the entry in slot i to n bytes
+// within the entry's own mapping when it has the room and the value's
+// length keeps the size of its varint, and returns the value's new bytes.
+func growInPlace(sh *shard, i int, cur []byte, n int) ([]byte, bool) {
+	off := slotOff(sh.table[i])
+	if off&largeFlag == 0 || uvarintLen(n) != uvarintLen(len(cur)) {
+		return nil, false
+	}
+	m := sh.large[off&^largeFlag] // the entry starts the mapping
+	at := hdrFixed
+	if m[0]&flagTTL != 0 {
+		at += 8
+	}
+	klen, kn := binary.Uvarint(m[at:])
+	_, vn := binary.Uvarint(m[at+kn:])
+	voff := at + kn + vn + int(klen)
+	if voff+n > len(m) {
+		return nil, false
+	}
+	binary.PutUvarint(m[at+kn:], uint64(n))
+	v := m[voff : voff+n : voff+n]
+	clear(v[len(cur):]) // a shorter value written in place may have left bytes here
+	return v, true
 }
 
 // writeEntryHeader encodes the header and key of an entry whose value is

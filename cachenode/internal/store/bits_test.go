@@ -75,3 +75,38 @@ func TestEnsureRoom(t *testing.T) {
 		t.Errorf("EnsureRoom with noeviction: %v, want ErrOOM", err)
 	}
 }
+
+// TestEditGrowth: a value extended a byte at a time (a bitmap built bit by
+// bit, APPENDs) keeps every byte, keeps its TTL, and its spare room keeps
+// used memory within twice the value plus a page or so.
+func TestEditGrowth(t *testing.T) {
+	s, clk := newTestStore(t, Config{Shards: 1})
+	key := []byte("bits")
+	base := s.UsedMemory()
+	const n = 300 << 10
+	for i := 0; i < n; i++ {
+		s.Edit(key, func(cur []byte, _ bool) int { return len(cur) + 1 }, func(v []byte, _ bool) { v[len(v)-1] = byte(i % 251) })
+		if i == 10 {
+			s.Update(key, func(cur []byte, _ int64, _ bool) ([]byte, int64, Op) {
+				return cur, clk.Now().Add(time.Hour).UnixMilli(), Put
+			})
+		}
+	}
+	v, exp, ok := s.Peek(nil, key)
+	if !ok || len(v) != n || exp == 0 {
+		t.Fatalf("len %d exp %d ok %v", len(v), exp, ok)
+	}
+	for i, b := range v {
+		if b != byte(i%251) {
+			t.Fatalf("byte %d = %d, want %d", i, b, i%251)
+		}
+	}
+	if used := s.UsedMemory() - base; used > 2*n+2*pageSize+1024 {
+		t.Errorf("used memory grew by %d for a %d-byte value", used, n)
+	}
+	s.Set(key, []byte("short"), SetArgs{}, nil) // a SET replaces it: nothing of the old value shows
+	s.Edit(key, func(cur []byte, _ bool) int { return 10 }, func([]byte, bool) {})
+	if v, _ := s.Get(nil, key); string(v) != "short\x00\x00\x00\x00\x00" {
+		t.Errorf("after SET and growth: %q", v)
+	}
+}
