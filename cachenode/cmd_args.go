@@ -66,12 +66,18 @@ func (c *conn) keepScratch(b []byte) {
 // of size+add bytes would exceed proto-max-bulk-len (or the sum overflows),
 // as Redis's checkStringLength.
 func (c *conn) checkStringLength(size, add int64) bool {
-	total := int64(uint64(size) + uint64(add))
-	if total > c.s.settings.protoMaxBulk.Load() || total < size || total < add {
+	if !c.fitsString(size, add) {
 		c.err(errStringLimit)
 		return false
 	}
 	return true
+}
+
+// fitsString reports whether a string of size+add bytes fits in
+// proto-max-bulk-len (checkStringLength without the reply).
+func (c *conn) fitsString(size, add int64) bool {
+	total := int64(uint64(size) + uint64(add)) // wraps like Redis's, caught below
+	return total <= c.s.settings.protoMaxBulk.Load() && total >= size && total >= add
 }
 
 // roomFor makes room under maxmemory for grow more bytes that a command is

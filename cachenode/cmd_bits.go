@@ -142,7 +142,7 @@ type bitRange struct {
 	firstMask, lastMask byte
 }
 
-// resolve clamps start and end (negative: from the end) to a string of n
+// resolveBitRange clamps start and end (negative: from the end) to a string of n
 // bytes, counted in bits if isBit, and converts a bit range to bytes.
 func resolveBitRange(start, end, n int64, isBit bool) bitRange {
 	total := n

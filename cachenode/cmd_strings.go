@@ -448,13 +448,6 @@ func cmdAppend(c *conn, args [][]byte) {
 	c.int(n)
 }
 
-// fitsString reports whether a string of size+add bytes fits in
-// proto-max-bulk-len (checkStringLength without the reply).
-func (c *conn) fitsString(size, add int64) bool {
-	total := int64(uint64(size) + uint64(add))
-	return total <= c.s.settings.protoMaxBulk.Load() && total >= size && total >= add
-}
-
 func cmdStrlen(c *conn, args [][]byte) {
 	var n int
 	c.s.store.Update(args[1], func(cur []byte, _ int64, _ bool) ([]byte, int64, store.Op) {
@@ -464,6 +457,8 @@ func cmdStrlen(c *conn, args [][]byte) {
 	c.int(int64(n))
 }
 
+// cmdGetRange is GETRANGE and SUBSTR. The range is copied out of the value
+// under its lock, not the whole value.
 func cmdGetRange(c *conn, args [][]byte) {
 	start, ok1 := resp.ParseInt(args[2])
 	end, ok2 := resp.ParseInt(args[3])
@@ -471,33 +466,31 @@ func cmdGetRange(c *conn, args [][]byte) {
 		c.err(errNotInt)
 		return
 	}
-	v, _ := c.get(c.scratch[:0], args[1])
-	defer c.keepScratch(v)
-	n := int64(len(v))
-	if start < 0 && end < 0 && start > end {
+	found := c.view(args[1], func(v []byte) {
+		n := int64(len(v))
+		if start < 0 && end < 0 && start > end {
+			c.bulk(nil)
+			return
+		}
+		if start < 0 {
+			start += n
+		}
+		if end < 0 {
+			end += n
+		}
+		start, end = max(start, 0), max(end, 0)
+		if end >= n {
+			end = n - 1
+		}
+		if start > end || n == 0 {
+			c.bulk(nil)
+			return
+		}
+		c.bulk(v[start : end+1])
+	})
+	if !found {
 		c.bulk(nil)
-		return
 	}
-	if start < 0 {
-		start += n
-	}
-	if end < 0 {
-		end += n
-	}
-	if start < 0 {
-		start = 0
-	}
-	if end < 0 {
-		end = 0
-	}
-	if end >= n {
-		end = n - 1
-	}
-	if start > end || n == 0 {
-		c.bulk(nil)
-		return
-	}
-	c.bulk(v[start : end+1])
 }
 
 func cmdSetRange(c *conn, args [][]byte) {

@@ -105,10 +105,9 @@ func FuzzCommandArgs(f *testing.F) {
 	f.Add([]byte("\x13\x01\x05\x00\x0b\x16\x05"))
 	f.Add([]byte("\x18\x05\x0e\x17\x01\x13\x18\x01\x1f\x21\x02\x01"))
 	s := startServer(f, Config{MaxMemory: 64 << 20})
-	c := dialRaw(f, s.Addr().String())
-	c.do("CONFIG", "SET", "proto-max-bulk-len", "1mb") // keeps the values the fuzzer builds small
+	dialRaw(f, s.Addr().String()).do("CONFIG", "SET", "proto-max-bulk-len", "1mb") // keeps the values the fuzzer builds small
 	f.Fuzz(func(t *testing.T, in []byte) {
-		c.t = t
+		c := dialRaw(t, s.Addr().String()) // one per input: a failure stays with its input
 		for len(in) > 0 {
 			fc := fuzzCommands[int(in[0])%len(fuzzCommands)]
 			in = in[1:]
