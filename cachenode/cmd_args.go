@@ -2,7 +2,12 @@
 
 package cachenode
 
-import "time"
+import (
+	"math"
+	"time"
+
+	"github.com/cachetier/cachetier/cachenode/internal/store"
+)
 
 // errSubcommandArgs is Redis's reply to a subcommand of container with
 // arguments its arity allows but its syntax does not (CLIENT PAUSE, CLIENT
@@ -55,4 +60,85 @@ func (c *conn) keepScratch(b []byte) {
 	if cap(b) <= keepOutCap {
 		c.scratch = b[:0]
 	}
+}
+
+// checkStringLength answers Redis's error and returns false when a string
+// of size+add bytes would exceed proto-max-bulk-len (or the sum overflows),
+// as Redis's checkStringLength.
+func (c *conn) checkStringLength(size, add int64) bool {
+	if !c.fitsString(size, add) {
+		c.err(errStringLimit)
+		return false
+	}
+	return true
+}
+
+// fitsString reports whether a string of size+add bytes fits in
+// proto-max-bulk-len (checkStringLength without the reply).
+func (c *conn) fitsString(size, add int64) bool {
+	total := int64(uint64(size) + uint64(add)) // wraps like Redis's, caught below
+	return total <= c.s.settings.protoMaxBulk.Load() && total >= size && total >= add
+}
+
+// roomFor makes room under maxmemory for grow more bytes that a command is
+// about to allocate for a value, evicting as the policy allows; when it
+// cannot, it answers Redis's OOM error and returns false. Redis checks
+// memory only before a command runs; a value that grows by up to
+// proto-max-bulk-len at once is checked here as well, before it is
+// allocated.
+func (c *conn) roomFor(key []byte, grow int64) bool {
+	if grow <= 0 || c.s.settings.maxMemory.Load() <= 0 {
+		return true
+	}
+	// The entry's header and key, and the page rounding of a large entry.
+	grow += int64(len(key)) + 32 + 4096
+	if c.s.store.EnsureRoom(grow) != nil {
+		c.err(errOOM)
+		return false
+	}
+	return true
+}
+
+// valueLen returns the length of key's value (0 when it does not exist),
+// without counting a hit or a miss.
+func (c *conn) valueLen(key []byte) int64 {
+	var n int
+	c.s.store.Update(key, func(cur []byte, _ int64, _ bool) ([]byte, int64, store.Op) {
+		n = len(cur)
+		return nil, 0, store.Keep
+	})
+	return int64(n)
+}
+
+// parseCursor parses a SCAN cursor as Redis does with strtoul: an optional
+// sign and decimal digits, none at all meaning 0, a negative number
+// wrapping around; no leading blank, nothing after the digits, no overflow.
+func parseCursor(b []byte) (uint64, bool) {
+	if len(b) > 0 && isBlank(b[0]) {
+		return 0, false
+	}
+	neg := false
+	digits := b
+	if len(digits) > 0 && (digits[0] == '+' || digits[0] == '-') {
+		neg = digits[0] == '-'
+		digits = digits[1:]
+		if len(digits) == 0 {
+			return 0, false // strtoul parsed nothing: the sign is left over
+		}
+	}
+	var n uint64
+	for _, ch := range digits {
+		if ch < '0' || ch > '9' {
+			return 0, false
+		}
+		d := uint64(ch - '0')
+		if n > (math.MaxUint64-d)/10 {
+			return 0, false // ERANGE
+		}
+		n = n*10 + d
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cachetier/cachetier/cachenode/internal/store"
@@ -75,7 +76,8 @@ var configParams = []configParam{
 	{"maxmemory", func(s *Server) string { return strconv.FormatInt(s.settings.maxMemory.Load(), 10) }, setMaxMemory},
 	{"maxmemory-policy", func(s *Server) string { return store.Policy(s.settings.policy.Load()).String() }, setPolicy},
 	{"port", func(s *Server) string { return portOf(s) }, nil},
-	{"proto-max-bulk-len", func(*Server) string { return strconv.Itoa(resp.DefaultMaxBulk) }, nil},
+	{"proto-max-bulk-len", func(s *Server) string { return strconv.FormatInt(s.settings.protoMaxBulk.Load(), 10) },
+		setProtoMaxBulk},
 	{"requirepass", func(s *Server) string { return *s.settings.requirePass.Load() }, setRequirePass},
 	{"slot", func(s *Server) string { // "" without a slot; stock redis answers an empty array
 		if !s.cfg.HasSlot {
@@ -136,8 +138,8 @@ func intSetter(lo, hi int64, apply func(*Server, int64)) func(*Server, []byte) (
 // intArg parses an integer CONFIG SET value in [lo, hi], or returns Redis's
 // error text.
 func intArg(b []byte, lo, hi int64) (int64, string) {
-	n, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
+	n, ok := resp.ParseInt(b) // Redis's string2ll: no sign '+', no "-0"
+	if !ok {
 		return 0, "argument couldn't be parsed into an integer"
 	}
 	if n < lo || n > hi {
@@ -298,4 +300,67 @@ func cmdConfigRewrite(c *conn, _ [][]byte) { c.err("ERR The server is running wi
 func cmdConfigResetStat(c *conn, _ [][]byte) {
 	c.s.resetStats()
 	c.ok()
+}
+
+// proto-max-bulk-len: the largest bulk argument and the largest string value.
+
+// minProtoMaxBulk is the smallest proto-max-bulk-len Redis accepts (1mb).
+const minProtoMaxBulk = 1 << 20
+
+// setProtoMaxBulk accepts a memory value in [1mb, 2^63-1], parsed and
+// checked as Redis parses a MEMORY_CONFIG (memtoull, then the range).
+func setProtoMaxBulk(s *Server, b []byte) (func(), string) {
+	u, ok := memToULL(string(b))
+	if !ok {
+		return nil, "argument must be a memory value"
+	}
+	n := int64(u) // as Redis, a value past 2^63-1 turns negative and fails the range check
+	if n < minProtoMaxBulk {
+		return nil, "argument must be between " + strconv.Itoa(minProtoMaxBulk) + " and " + strconv.FormatInt(math.MaxInt64, 10) + " inclusive"
+	}
+	return func() { s.settings.protoMaxBulk.Store(n) }, ""
+}
+
+// memToULL parses a memory value like Redis's memtoull: decimal digits and
+// an optional unit (b, k, kb, m, mb, g, gb, case-insensitive); no sign.
+// Like strtoull, too many digits give 2^64-1, and the unit multiplies
+// modulo 2^64.
+func memToULL(v string) (uint64, bool) {
+	if strings.HasPrefix(v, "-") {
+		return 0, false
+	}
+	i := 0
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	var mul uint64
+	switch strings.ToLower(v[i:]) {
+	case "", "b":
+		mul = 1
+	case "k":
+		mul = 1000
+	case "kb":
+		mul = 1024
+	case "m":
+		mul = 1000 * 1000
+	case "mb":
+		mul = 1024 * 1024
+	case "g":
+		mul = 1000 * 1000 * 1000
+	case "gb":
+		mul = 1024 * 1024 * 1024
+	default:
+		return 0, false
+	}
+	if i >= 128 {
+		return 0, false
+	}
+	var n uint64
+	if i > 0 {
+		var err error
+		if n, err = strconv.ParseUint(v[:i], 10, 64); err != nil {
+			n = math.MaxUint64 // strtoull saturates
+		}
+	}
+	return n * mul, true
 }

@@ -185,8 +185,12 @@ const RedisVersion = "7.2.4"
 
 func cmdSelect(c *conn, args [][]byte) {
 	n, ok := resp.ParseInt(args[1])
-	if !ok || n < -1<<31 || n > 1<<31-1 {
+	if !ok {
 		c.err(errNotInt)
+		return
+	}
+	if n < -1<<31 || n > 1<<31-1 {
+		c.err("ERR value is out of range, value must between -2147483648 and 2147483647")
 		return
 	}
 	if n != 0 {

@@ -363,15 +363,10 @@ func cmdKeys(c *conn, args [][]byte) {
 }
 
 func cmdScan(c *conn, args [][]byte) {
-	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
-	if err != nil {
-		// strtoul, which Redis uses, wraps negative numbers around.
-		n, ok := resp.ParseInt(args[1])
-		if !ok || n >= 0 {
-			c.err("ERR invalid cursor")
-			return
-		}
-		cursor = uint64(n)
+	cursor, ok := parseCursor(args[1])
+	if !ok {
+		c.err("ERR invalid cursor")
+		return
 	}
 	count := int64(10)
 	var pattern []byte
@@ -501,9 +496,9 @@ const (
 )
 
 // stringEncoding returns the encoding Redis gives a string value set with
-// SET: "int", "embstr" or "raw". (Redis keeps values built by APPEND or
-// SETRANGE "raw" whatever their length; cachenode does not track how a
-// value was built and answers by value.)
+// SET: "int", "embstr" or "raw". (Values built in place by APPEND,
+// SETRANGE, SETBIT or BITFIELD are "raw" whatever they hold, as in Redis;
+// cmdObjectEncoding asks the store.)
 func stringEncoding(v []byte) string {
 	if len(v) <= 20 {
 		if _, ok := resp.ParseInt(v); ok {
@@ -518,7 +513,11 @@ func stringEncoding(v []byte) string {
 
 func cmdObjectEncoding(c *conn, args [][]byte) {
 	if v, ok := c.objectLookup(args[2]); ok {
-		c.bulkStr(stringEncoding(v))
+		if c.s.store.Edited(args[2]) {
+			c.bulkStr("raw") // built in place (SETRANGE, APPEND, SETBIT, BITFIELD), as Redis's
+		} else {
+			c.bulkStr(stringEncoding(v))
+		}
 	}
 }
 

@@ -100,6 +100,18 @@ var stringCommands = []*command{
 			summary: "Returns a substring of the string stored at a key."},
 	},
 	{
+		name: "substr", arity: 4, flags: flagReadonly, keys: keySpec{1, 1, 1},
+		acl: "@read @string @slow", run: cmdGetRange,
+		doc: docMeta{group: "string", since: "1.0.0", complexity: "O(N) where N is the length of the returned string.",
+			summary: "Returns a substring from a string value."},
+	},
+	{
+		name: "lcs", arity: -3, flags: flagReadonly, keys: keySpec{1, 2, 1},
+		acl: "@read @string @slow", run: cmdLCS,
+		doc: docMeta{group: "string", since: "7.0.0", complexity: "O(N*M) where N and M are the lengths of s1 and s2, respectively",
+			summary: "Finds the longest common substring."},
+	},
+	{
 		name: "setrange", arity: 4, flags: flagWrite | flagDenyOOM, keys: keySpec{1, 1, 1},
 		acl: "@write @string @slow", run: cmdSetRange,
 		doc: docMeta{group: "string", since: "2.2.0", complexity: "O(1), not counting the time taken to copy the new string in place.",
@@ -405,18 +417,29 @@ func cmdMSetNX(c *conn, args [][]byte) {
 }
 
 func cmdAppend(c *conn, args [][]byte) {
+	key, add := args[1], args[2]
+	cur := c.valueLen(key)
+	if cur > 0 && !c.checkStringLength(cur, int64(len(add))) {
+		return
+	}
+	if !c.roomFor(key, int64(len(add))) {
+		return
+	}
+	if _, _, written := c.s.store.Set(key, add, store.SetArgs{NX: true}, nil); written {
+		c.int(int64(len(add))) // a new key holds the argument as SET would store it, as in Redis
+		return
+	}
 	var n int64
 	tooBig := false
-	c.s.store.Update(args[1], func(cur []byte, exp int64, exists bool) ([]byte, int64, store.Op) {
-		if int64(len(cur))+int64(len(args[2])) > maxStringLen {
-			tooBig = true
-			return nil, 0, store.Keep
+	c.s.store.Edit(key, func(v []byte, exists bool) int {
+		if exists && !c.fitsString(int64(len(v)), int64(len(add))) {
+			tooBig = true // grew since valueLen
+			return -1
 		}
-		nv := append(c.scratch[:0], cur...)
-		nv = append(nv, args[2]...)
-		n = int64(len(nv))
-		c.keepScratch(nv)
-		return nv, exp, store.Put
+		n = int64(len(v) + len(add))
+		return len(v) + len(add)
+	}, func(v []byte, _ bool) {
+		copy(v[len(v)-len(add):], add)
 	})
 	if tooBig {
 		c.err(errStringLimit)
@@ -434,6 +457,8 @@ func cmdStrlen(c *conn, args [][]byte) {
 	c.int(int64(n))
 }
 
+// cmdGetRange is GETRANGE and SUBSTR. The range is copied out of the value
+// under its lock, not the whole value.
 func cmdGetRange(c *conn, args [][]byte) {
 	start, ok1 := resp.ParseInt(args[2])
 	end, ok2 := resp.ParseInt(args[3])
@@ -441,33 +466,31 @@ func cmdGetRange(c *conn, args [][]byte) {
 		c.err(errNotInt)
 		return
 	}
-	v, _ := c.get(c.scratch[:0], args[1])
-	defer c.keepScratch(v)
-	n := int64(len(v))
-	if start < 0 && end < 0 && start > end {
+	found := c.view(args[1], func(v []byte) {
+		n := int64(len(v))
+		if start < 0 && end < 0 && start > end {
+			c.bulk(nil)
+			return
+		}
+		if start < 0 {
+			start += n
+		}
+		if end < 0 {
+			end += n
+		}
+		start, end = max(start, 0), max(end, 0)
+		if end >= n {
+			end = n - 1
+		}
+		if start > end || n == 0 {
+			c.bulk(nil)
+			return
+		}
+		c.bulk(v[start : end+1])
+	})
+	if !found {
 		c.bulk(nil)
-		return
 	}
-	if start < 0 {
-		start += n
-	}
-	if end < 0 {
-		end += n
-	}
-	if start < 0 {
-		start = 0
-	}
-	if end < 0 {
-		end = 0
-	}
-	if end >= n {
-		end = n - 1
-	}
-	if start > end || n == 0 {
-		c.bulk(nil)
-		return
-	}
-	c.bulk(v[start : end+1])
 }
 
 func cmdSetRange(c *conn, args [][]byte) {
@@ -480,35 +503,26 @@ func cmdSetRange(c *conn, args [][]byte) {
 		c.err("ERR offset is out of range")
 		return
 	}
-	val := args[3]
+	key, val := args[1], args[3]
 	if len(val) == 0 {
 		c.unchanged() // as Redis: setting nothing modifies nothing
-	}
-	var n int64
-	var errMsg string
-	c.s.store.Update(args[1], func(cur []byte, exp int64, exists bool) ([]byte, int64, store.Op) {
-		if len(val) == 0 {
-			n = int64(len(cur))
-			return nil, 0, store.Keep
-		}
-		if off+int64(len(val)) > maxStringLen {
-			errMsg = errStringLimit
-			return nil, 0, store.Keep
-		}
-		size := max(int64(len(cur)), off+int64(len(val)))
-		nv := append(c.scratch[:0], cur...)
-		for int64(len(nv)) < size {
-			nv = append(nv, 0)
-		}
-		copy(nv[off:], val)
-		n = int64(len(nv))
-		c.keepScratch(nv)
-		return nv, exp, store.Put
-	})
-	if errMsg != "" {
-		c.err(errMsg)
+		c.int(c.valueLen(key))
 		return
 	}
+	if !c.checkStringLength(off, int64(len(val))) {
+		return
+	}
+	end := off + int64(len(val)) // fits: at most proto-max-bulk-len
+	if !c.roomFor(key, end-c.valueLen(key)) {
+		return
+	}
+	var n int64
+	c.s.store.Edit(key, func(cur []byte, _ bool) int {
+		n = max(int64(len(cur)), end)
+		return int(end)
+	}, func(v []byte, _ bool) {
+		copy(v[off:], val)
+	})
 	c.int(n)
 }
 

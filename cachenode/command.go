@@ -83,7 +83,7 @@ func init() {
 	// DOCS, COMMAND LIST and INFO commandstats list commands by id.
 	registerCommands(connectionCommands, clientCommands, multiCommands, resetCommands, watchCommands,
 		clusterCommands, introspectionCommands, configCommands, serverCommands, diagCommands,
-		stringCommands, keyCommands)
+		stringCommands, bitCommands, keyCommands)
 }
 
 // registerCommands builds commandList and commands from the groups'

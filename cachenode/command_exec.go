@@ -128,6 +128,9 @@ func (c *conn) run(cmd *command, args [][]byte) {
 	}
 	failed := len(c.out) > mark && c.out[mark] == '-'
 	if cmd.flags&flagWrite != 0 {
+		if n := c.dirtyKeys(cmd, len(args), failed); n > 0 {
+			c.st.dirty.Add(n)
+		}
 		if notify := tracking || c.s.watch.active.Load() != 0; notify || c.mod.set {
 			c.signalModified(cmd, args, failed, notify)
 		}
@@ -171,6 +174,29 @@ func (c *conn) signalModified(cmd *command, args [][]byte, failed, notify bool) 
 		c.mod.keys = c.mod.keys[:0]
 		c.mod.set = false
 	}
+}
+
+// dirtyKeys is how many keys the write command that just ran changed, for
+// INFO's rdb_changes_since_last_save: the keys it reported (see
+// signalModified), else every key it names unless it failed. (Redis counts
+// some commands differently, e.g. FLUSHALL; the count of keys each string
+// command changes matches.)
+func (c *conn) dirtyKeys(cmd *command, nargs int, failed bool) uint64 {
+	switch {
+	case c.mod.set:
+		return uint64(len(c.mod.keys))
+	case failed || cmd.keys.first <= 0 || cmd.keys.step <= 0:
+		return 0
+	}
+	last := cmd.keys.last
+	if last < 0 {
+		last += nargs
+	}
+	last = min(last, nargs-1)
+	if last < cmd.keys.first {
+		return 0
+	}
+	return uint64((last-cmd.keys.first)/cmd.keys.step + 1)
 }
 
 // modifiedKeys is what the running write command reported it changed (see

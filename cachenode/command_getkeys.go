@@ -72,6 +72,9 @@ func commandKeys(cmd *command, line [][]byte) []keyRef {
 		}
 		return []keyRef{{pos: 1, flags: flags}}
 	}
+	if cmd.name == "bitfield" {
+		return []keyRef{{pos: 1, flags: bitfieldKeyFlags(line)}}
+	}
 	rec, ok := cmddocs.Info()[cmd.name]
 	if !ok {
 		return keyRange(cmd.keys.first, cmd.keys.last, cmd.keys.step, 0, len(line), nil)
@@ -114,4 +117,22 @@ func keyRange(first, lastkey, step, limit, argc int, flags []string) []keyRef {
 		keys = append(keys, keyRef{pos: i, flags: flags})
 	}
 	return keys
+}
+
+// bitfieldKeyFlags are BITFIELD's key flags, as Redis's bitfieldGetKeys
+// decides them: read-only when every subcommand is a GET or OVERFLOW, else
+// (a SET, an INCRBY or a syntax error) read-write.
+func bitfieldKeyFlags(line [][]byte) []string {
+	for i := 2; i < len(line); i++ {
+		more := len(line) - i - 1
+		switch {
+		case eq(line[i], "get") && more >= 2:
+			i += 2
+		case eq(line[i], "overflow") && more >= 1:
+			i++
+		default:
+			return []string{"RW", "access", "update"}
+		}
+	}
+	return []string{"RO", "access"}
 }

@@ -150,6 +150,9 @@ type settings struct {
 	// trackingMaxKeys is tracking-table-max-keys (CONFIG SET); 0 = no
 	// bound but the maxmemory one (tracker.maxKeys).
 	trackingMaxKeys atomic.Int64
+	// protoMaxBulk is proto-max-bulk-len: the largest bulk argument a
+	// client may send and the largest string value a command may build.
+	protoMaxBulk atomic.Int64
 }
 
 // ErrInvalidSize is returned (wrapped) by ParseSize for a malformed size.

@@ -132,6 +132,7 @@ func (c *conn) serve() {
 	defer c.io.close() // before the Close: it ends rawIO's open read
 	defer func() {
 		if r := recover(); r != nil {
+			c.s.stats.panics.Add(1)
 			c.s.log.Error("cachenode: panic serving client; connection closed",
 				"client", c.info.addr, "panic", r, "stack", string(debug.Stack()))
 		}
@@ -193,6 +194,7 @@ func (c *conn) serve() {
 		if c.rd.Unauthenticated && !c.authRequired() {
 			c.rd.Unauthenticated = false // requirepass was removed with CONFIG SET
 		}
+		c.rd.MaxBulk = c.s.settings.protoMaxBulk.Load() // CONFIG SET proto-max-bulk-len
 		if (woken || c.inbox.woken.Load()) && c.takeWake(timeout) {
 			continue // write the invalidation messages first
 		}

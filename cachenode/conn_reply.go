@@ -22,7 +22,6 @@ const (
 	errWrongPass     = "WRONGPASS invalid username-password pair or user is disabled."
 	errOOM           = "OOM command not allowed when used memory > 'maxmemory'."
 	errStringLimit   = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
-	maxStringLen     = resp.DefaultMaxBulk
 )
 
 // Reply helpers: each appends one value to the pending replies, in the

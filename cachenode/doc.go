@@ -53,7 +53,7 @@
 //	command*.go       the command table, its registry and dispatcher; COMMAND
 //	cmd_*.go          command groups, each declaring its part of the table:
 //	                  connection, client, server, config, info, diag, cluster,
-//	                  reset, strings, keys
+//	                  reset, strings (and lcs), bits, keys
 //	tx_*.go           MULTI/EXEC and WATCH
 //	tracking*.go      CLIENT TRACKING: the tracking table, invalidation, commands
 //	push*.go          messages pushed to a connection by others, MONITOR

@@ -112,21 +112,6 @@ func (s *Server) snapshotPath() string {
 	return filepath.Join(s.cfg.Dir, s.cfg.DBFilename)
 }
 
-// dirty returns the number of write commands that succeeded since the
-// server started: rdb_changes_since_last_save is its growth since the last
-// save. (Redis counts keys changed; a write command that changed nothing,
-// SET NX on an existing key say, counts here.)
-func (s *Server) dirty() uint64 {
-	var n uint64
-	for _, cmd := range commandList {
-		if cmd.flags&flagWrite != 0 {
-			calls, failed, _ := s.counts(cmd.id)
-			n += calls - failed
-		}
-	}
-	return n
-}
-
 // ErrSnapshotsOff is returned by Save when the server has no Config.Dir.
 var ErrSnapshotsOff = errors.New("cachenode: snapshots are off (no Config.Dir)")
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cachetier/cachetier/cachenode/internal/store"
+	"github.com/cachetier/cachetier/internal/resp"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -91,6 +92,7 @@ func New(cfg Config) (*Server, error) {
 	s.settings.maxClients.Store(int64(c.MaxClients))
 	s.settings.trackingMaxKeys.Store(trackingMaxKeys)
 	s.settings.timeout.Store(int64(c.Timeout))
+	s.settings.protoMaxBulk.Store(resp.DefaultMaxBulk)
 	pw := c.RequirePass
 	s.settings.requirePass.Store(&pw)
 	s.stats.byCmd = make([]cmdStats, len(commandList)+1) // last: unknown commands

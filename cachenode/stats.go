@@ -23,6 +23,7 @@ type serverStats struct {
 	base          atomic.Pointer[statBase] // counters at the last CONFIG RESETSTAT (zeros before)
 	inst          instMetrics              // INFO's instantaneous rates and memory peak (stats_instant.go)
 	errors        errorStats               // INFO errorstats
+	panics        atomic.Uint64            // panics recovered while serving a client (each closed its connection)
 }
 
 // cmdStats are one command's counters, updated lock-free by connections and
@@ -44,7 +45,8 @@ const statStripes = 8
 type stripe struct {
 	cmd           []cmdCount // indexed by command id; last: unknown commands
 	netIn, netOut atomic.Uint64
-	_             [40]byte
+	dirty         atomic.Uint64 // keys changed by write commands (INFO rdb_changes_since_last_save)
+	_             [32]byte
 }
 
 // cmdCount counts one command's calls in one stripe.
@@ -63,6 +65,15 @@ func (s *Server) counts(id int) (calls, failed, rejected uint64) {
 		rejected += c.rejected.Load()
 	}
 	return calls, failed, rejected
+}
+
+// dirty sums the keys changed by write commands since the server started.
+func (s *Server) dirty() uint64 {
+	var n uint64
+	for i := range s.stats.stripes {
+		n += s.stats.stripes[i].dirty.Load()
+	}
+	return n
 }
 
 // netTotals sums the bytes read from and written to clients.

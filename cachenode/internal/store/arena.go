@@ -127,8 +127,9 @@ func freeTable(t []uint64) {
 	osFree(unsafe.Slice((*byte)(unsafe.Pointer(&t[0])), size))
 }
 
-// allocLarge returns memory for an entry of size > maxSmall bytes: its own
-// page-rounded mapping, so freeing it returns the memory to the OS at once
+// allocLarge returns memory for an entry of size > maxSmall bytes, or for a
+// value Edit extends with room to grow (bits.go): its own page-rounded
+// mapping, so freeing it returns the memory to the OS at once
 // (a Go-heap allocation would wait for the GC, and GOGC lets the heap grow
 // to twice its live size).
 func allocLarge(size int) []byte {

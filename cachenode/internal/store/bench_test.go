@@ -154,3 +154,19 @@ func BenchmarkSetRandom1M(b *testing.B) {
 		s.Set(key, val, SetArgs{}, nil)
 	}
 }
+
+// BenchmarkEditAppend extends a value by one byte per operation (SETBIT at
+// increasing offsets, APPEND): amortised constant time, not a copy of the
+// value each time.
+func BenchmarkEditAppend(b *testing.B) {
+	s := New(Config{})
+	defer s.Close()
+	key := []byte("k")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if i%(1<<20) == 0 {
+			s.Delete(key) // keep the value at most 1 MiB
+		}
+		s.Edit(key, func(cur []byte, _ bool) int { return len(cur) + 1 }, func(v []byte, _ bool) { v[len(v)-1] = 1 })
+	}
+}

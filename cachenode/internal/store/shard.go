@@ -41,7 +41,7 @@ type shard struct {
 	live   int64    // bytes of live small entries
 	ahead  uint32   // bytes past pos in the current chunk prefaulted (and accounted)
 
-	large     [][]byte // entries larger than maxSmall, each in its own mapping
+	large     [][]byte // entries larger than maxSmall or grown by Edit, each in its own mapping
 	largeFree []uint32 // free indexes in large
 	largeMem  int64    // bytes held by large
 
