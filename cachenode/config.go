@@ -32,7 +32,9 @@ type Config struct {
 	MaxMemory int64
 	// MaxMemoryPolicy is the eviction policy used when MaxMemory is reached,
 	// named as in redis.conf: "noeviction", "allkeys-lru", "volatile-lru",
-	// "allkeys-random", "volatile-random", "volatile-ttl". Default "allkeys-lru".
+	// "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-random",
+	// "volatile-ttl", or cachenode's own "allkeys-tinylfu" and
+	// "volatile-tinylfu" (docs/cachenode.md). Default "allkeys-tinylfu".
 	MaxMemoryPolicy string
 	// RequirePass, when not empty, is the password clients must give with
 	// AUTH or HELLO before other commands. Default "" (no authentication).
@@ -105,6 +107,8 @@ type settings struct {
 	maxMemory   atomic.Int64
 	policy      atomic.Int64 // store.Policy
 	maxClients  atomic.Int64
+	// lfuLogFactor and lfuDecayTime are lfu-log-factor and lfu-decay-time.
+	lfuLogFactor, lfuDecayTime atomic.Int64
 	timeout     atomic.Int64 // time.Duration
 	requirePass atomic.Pointer[string]
 	// trackingMaxKeys is tracking-table-max-keys (CONFIG SET); 0 = no
