@@ -18,7 +18,7 @@ import (
 // Defaults applied by New to zero Config fields.
 const (
 	DefaultAddr            = "127.0.0.1:7000"
-	DefaultMaxMemoryPolicy = "allkeys-lru"
+	DefaultMaxMemoryPolicy = "allkeys-tinylfu"
 	DefaultMaxClients      = 10000
 )
 
@@ -107,13 +107,14 @@ type settings struct {
 	maxMemory   atomic.Int64
 	policy      atomic.Int64 // store.Policy
 	maxClients  atomic.Int64
-	// lfuLogFactor and lfuDecayTime are lfu-log-factor and lfu-decay-time.
-	lfuLogFactor, lfuDecayTime atomic.Int64
 	timeout     atomic.Int64 // time.Duration
 	requirePass atomic.Pointer[string]
 	// trackingMaxKeys is tracking-table-max-keys (CONFIG SET); 0 = no
 	// bound but the maxmemory one (tracker.maxKeys).
 	trackingMaxKeys atomic.Int64
+
+	// lfuLogFactor and lfuDecayTime are lfu-log-factor and lfu-decay-time.
+	lfuLogFactor, lfuDecayTime atomic.Int64
 }
 
 // ErrInvalidSize is returned (wrapped) by ParseSize for a malformed size.

@@ -5,6 +5,20 @@ import (
 	"testing"
 )
 
+// The LFU policies against redis-server (TestDifferentialAgainstRedis):
+// with lfu-log-factor 0 every access raises the counter by one, and with
+// lfu-decay-time 0 it never decays, so OBJECT FREQ is exact. The case puts
+// the policy and parameters back as the other cases expect them.
+func init() {
+	diffCases["lfu"] = []string{"CONFIG|SET|lfu-log-factor|0", "CONFIG|SET|lfu-decay-time|0", "CONFIG|GET|lfu-log-factor", "CONFIG|GET|lfu-decay-time", "CONFIG|SET|maxmemory-policy|allkeys-lfu", "CONFIG|GET|maxmemory-policy",
+		"SET|k|hello", "OBJECT|FREQ|k", "GET|k", "GET|k", "GET|k", "OBJECT|FREQ|k", "SET|k|world", "OBJECT|FREQ|k", "EXISTS|k", "TTL|k", "TYPE|k", "OBJECT|FREQ|k", "SET|k|x|NX", "OBJECT|FREQ|k",
+		"TOUCH|k", "MGET|k|nokey", "APPEND|k|!", "OBJECT|FREQ|k", "OBJECT|IDLETIME|k", "OBJECT|IDLETIME|nokey", "OBJECT|FREQ|nokey",
+		"CONFIG|SET|maxmemory-policy|VOLATILE-LFU", "CONFIG|GET|maxmemory-policy", "SET|t|x|EX|100", "GET|t", "OBJECT|FREQ|t",
+		"CONFIG|SET|lfu-log-factor|-1", "CONFIG|SET|lfu-log-factor|abc", "CONFIG|SET|lfu-log-factor|2147483648", "CONFIG|SET|lfu-decay-time|-1", "CONFIG|SET|lfu-decay-time|x",
+		"CONFIG|SET|lfu-log-factor|2147483647", "CONFIG|GET|lfu-log-factor", "CONFIG|SET|lfu-log-factor|10", "CONFIG|SET|lfu-decay-time|1", "CONFIG|GET|lfu-log-factor", "CONFIG|GET|lfu-decay-time",
+		"CONFIG|SET|maxmemory-policy|allkeys-lru", "OBJECT|FREQ|k", "~OBJECT|IDLETIME|k"}
+}
+
 // TestPolicyConfig checks CONFIG GET/SET maxmemory-policy with cachenode's
 // own policies, the error listing every name, and OBJECT FREQ and IDLETIME
 // under each kind of policy.

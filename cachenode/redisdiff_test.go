@@ -59,13 +59,6 @@ var diffCases = map[string][]string{
 	"resp3":          {"~HELLO|3", "MEMORY|USAGE|nokey", "OBJECT|ENCODING|nokey", "~MEMORY|STATS", "~MEMORY|DOCTOR", "~LATENCY|DOCTOR", "ROLE", "SLOWLOG|GET", "LATENCY|LATEST", "RESET", "MEMORY|USAGE|nokey", "~MEMORY|STATS"},
 	"resetstat":      {"CONFIG|RESETSTAT", "CONFIG|RESETSTAT|x"},
 	"case":           {"set|k|v", "GeT|k", "set|k|v|ex|100|nx", "expire|k|10|gt"},
-	"lfu": {"CONFIG|SET|lfu-log-factor|0", "CONFIG|SET|lfu-decay-time|0", "CONFIG|GET|lfu-log-factor", "CONFIG|GET|lfu-decay-time", "CONFIG|SET|maxmemory-policy|allkeys-lfu", "CONFIG|GET|maxmemory-policy",
-		"SET|k|hello", "OBJECT|FREQ|k", "GET|k", "GET|k", "GET|k", "OBJECT|FREQ|k", "SET|k|world", "OBJECT|FREQ|k", "EXISTS|k", "TTL|k", "TYPE|k", "OBJECT|FREQ|k", "SET|k|x|NX", "OBJECT|FREQ|k",
-		"TOUCH|k", "MGET|k|nokey", "APPEND|k|!", "OBJECT|FREQ|k", "OBJECT|IDLETIME|k", "OBJECT|IDLETIME|nokey", "OBJECT|FREQ|nokey",
-		"CONFIG|SET|maxmemory-policy|VOLATILE-LFU", "CONFIG|GET|maxmemory-policy", "SET|t|x|EX|100", "GET|t", "OBJECT|FREQ|t",
-		"CONFIG|SET|lfu-log-factor|-1", "CONFIG|SET|lfu-log-factor|abc", "CONFIG|SET|lfu-log-factor|2147483648", "CONFIG|SET|lfu-decay-time|-1", "CONFIG|SET|lfu-decay-time|x",
-		"CONFIG|SET|lfu-log-factor|2147483647", "CONFIG|GET|lfu-log-factor", "CONFIG|SET|lfu-log-factor|10", "CONFIG|SET|lfu-decay-time|1", "CONFIG|GET|lfu-log-factor", "CONFIG|GET|lfu-decay-time",
-		"CONFIG|SET|maxmemory-policy|allkeys-lru", "OBJECT|FREQ|k", "~OBJECT|IDLETIME|k"},
 	"inline strings": {"SET|k|10", "INCRBYFLOAT|k|1.5", "INCRBYFLOAT|k|-1.5", "INCRBYFLOAT|k|0.1", "INCRBYFLOAT|k|3.0e3"},
 }
 
