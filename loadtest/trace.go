@@ -145,8 +145,9 @@ func (z *zipfGen) next() int {
 //
 //   - zipf: Zipf(s) popularity over the keys, the popular ones scattered
 //     over the key space.
-//   - scan: the same, and every n/10 requests a scan of keys/4 objects
-//     never requested before or again (about 30% of the requests).
+//   - scan: the same, interrupted by scans of keys/4 objects requested that
+//     once only: 7/3 x keys/4 Zipf requests, a scan, and so on (scans are
+//     30% of the requests).
 //   - shift: Zipf(s) popularity over a hot set that moves to keys never
 //     requested before every n/10 requests.
 func GenerateTrace(class string, n, keys int, s float64, seed uint64) ([]TraceRequest, error) {
@@ -164,15 +165,17 @@ func GenerateTrace(class string, n, keys int, s float64, seed uint64) ([]TraceRe
 			out = append(out, TraceRequest{ID: uint64(perm[z.next()])})
 		}
 	case "scan":
+		scan := max(keys/4, 1)
+		zipfRun := scan * 7 / 3 // scans are 30% of the requests
 		next := uint64(keys)
 		for len(out) < n {
-			if len(out) > 0 && len(out)%period == 0 {
-				for k := 0; k < keys/4 && len(out) < n; k++ {
-					out = append(out, TraceRequest{ID: next})
-					next++
-				}
+			for k := 0; k < zipfRun && len(out) < n; k++ {
+				out = append(out, TraceRequest{ID: uint64(perm[z.next()])})
 			}
-			out = append(out, TraceRequest{ID: uint64(perm[z.next()])})
+			for k := 0; k < scan && len(out) < n; k++ {
+				out = append(out, TraceRequest{ID: next})
+				next++
+			}
 		}
 	case "shift":
 		for len(out) < n {

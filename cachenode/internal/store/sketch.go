@@ -12,17 +12,24 @@ import "math/bits"
 // for less than what is frequent now: the sketch follows a shifting hot
 // set within a few such periods.
 //
+// In front of the counters, a doorkeeper (a Bloom filter with two bits per
+// key, cleared at each halving, as in TinyLFU) takes a key's first access
+// since the last halving: one-off keys, such as a scan's, then never reach
+// the counters and do not crowd out the others. An estimate adds one for a
+// key the doorkeeper holds.
+//
 // Keys are identified by their 32-bit slot tag (the hash's high half; the
 // shard is the low half), so the sketch remembers keys that are no longer
 // cached, which is what lets a returning key compete with its real
-// frequency. The table holds nextPow2(keys)/4 words: 2 to 4 bytes per key
-// of the shard, accounted in used memory. It grows (and starts over) when
+// frequency. The table holds nextPow2(keys)/4 words and the doorkeeper half
+// as many: 3 to 6 bytes per key of the shard, accounted in used memory. It grows (and starts over) when
 // the shard's keys outgrow it.
 type sketch struct {
 	table   []uint64
-	adds    int    // increments since the last halving
-	limit   int    // increments that trigger a halving
-	halving uint64 // halvings so far (INFO tinylfu_sketch_halvings)
+	door    []uint64 // doorkeeper: a key's first access since the last halving sets its bits only
+	adds    int      // increments since the last halving
+	limit   int      // increments that trigger a halving
+	halving uint64   // halvings so far (INFO tinylfu_sketch_halvings)
 }
 
 const (
@@ -42,8 +49,9 @@ func (sk *sketch) ensureLocked(sh *shard, s *Store) {
 		return
 	}
 	words := max(sketchMinWords, 1<<bits.Len(uint(keys-1))/sketchKeysWord)
-	s.account(sh, int64(8*(words-len(sk.table))))
+	s.account(sh, int64(8*(words+words/2-len(sk.table)-len(sk.door))))
 	sk.table = make([]uint64, words)
+	sk.door = make([]uint64, words/2)
 	sk.adds = 0
 	sk.limit = sketchResetMult * words * sketchKeysWord
 }
@@ -51,13 +59,24 @@ func (sk *sketch) ensureLocked(sh *shard, s *Store) {
 // releaseLocked drops the table and its accounting.
 func (sk *sketch) releaseLocked(sh *shard, s *Store) {
 	if sk.table != nil {
-		s.account(sh, -int64(8*len(sk.table)))
+		s.account(sh, -sk.bytes())
 	}
 	*sk = sketch{halving: sk.halving}
 }
 
 // bytes returns the table's size.
-func (sk *sketch) bytes() int64 { return int64(8 * len(sk.table)) }
+func (sk *sketch) bytes() int64 { return int64(8 * (len(sk.table) + len(sk.door))) }
+
+// doorBits returns the doorkeeper's two bit positions for h.
+func (sk *sketch) doorBits(h uint64) (uint64, uint64) {
+	m := uint64(len(sk.door)*64 - 1)
+	return (h >> 7) & m, (h >> 35) & m
+}
+
+func (sk *sketch) inDoor(h uint64) bool {
+	a, b := sk.doorBits(h)
+	return sk.door[a/64]>>(a%64)&1 != 0 && sk.door[b/64]>>(b%64)&1 != 0
+}
 
 // spread mixes a tag into 64 bits.
 func spread(tag uint32) uint64 {
@@ -84,6 +103,9 @@ func (sk *sketch) estimate(tag uint32) uint64 {
 		w, sh := sk.slot(h, i)
 		m = min(m, sk.table[w]>>sh&15)
 	}
+	if m < 15 && sk.inDoor(h) {
+		m++
+	}
 	return m
 }
 
@@ -93,6 +115,15 @@ func (sk *sketch) add(tag uint32) {
 		return
 	}
 	h := spread(tag)
+	if !sk.inDoor(h) {
+		a, b := sk.doorBits(h)
+		sk.door[a/64] |= 1 << (a % 64)
+		sk.door[b/64] |= 1 << (b % 64)
+		if sk.adds++; sk.adds >= sk.limit {
+			sk.halve()
+		}
+		return
+	}
 	var ws [4]int
 	var shs [4]uint
 	m := uint64(15)
@@ -118,6 +149,7 @@ func (sk *sketch) halve() {
 	for i, w := range sk.table {
 		sk.table[i] = w >> 1 & 0x7777777777777777
 	}
+	clear(sk.door)
 	sk.adds /= 2
 	sk.halving++
 }
