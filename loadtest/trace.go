@@ -148,8 +148,8 @@ func (z *zipfGen) next() int {
 //   - scan: the same, interrupted by scans of keys/4 objects requested that
 //     once only: 7/3 x keys/4 Zipf requests, a scan, and so on (scans are
 //     30% of the requests).
-//   - shift: Zipf(s) popularity over a hot set that moves to keys never
-//     requested before every n/10 requests.
+//   - shift: Zipf(s) popularity whose ranking rotates by keys/20 every n/10
+//     requests: the hottest keys give way to keys that were lukewarm.
 func GenerateTrace(class string, n, keys int, s float64, seed uint64) ([]TraceRequest, error) {
 	if n <= 0 || keys <= 0 || s <= 0 {
 		return nil, fmt.Errorf("loadtest: trace: need requests, keys and zipf > 0 (got %d, %d, %g)", n, keys, s)
@@ -179,8 +179,8 @@ func GenerateTrace(class string, n, keys int, s float64, seed uint64) ([]TraceRe
 		}
 	case "shift":
 		for len(out) < n {
-			base := uint64(len(out)/period) * uint64(keys)
-			out = append(out, TraceRequest{ID: base + uint64(perm[z.next()])})
+			offset := len(out) / period * max(keys/20, 1)
+			out = append(out, TraceRequest{ID: uint64(perm[(z.next()+offset)%keys])})
 		}
 	default:
 		return nil, fmt.Errorf("loadtest: unknown trace class %q (want one of %v)", class, TraceClasses)

@@ -132,9 +132,28 @@ func TestGenerateTrace(t *testing.T) {
 			if once < n*28/100 || once > n*32/100 {
 				t.Fatalf("scan: %d one-off objects in %d requests, want 30%%", once, n)
 			}
-		case "shift": // ten hot sets, disjoint
-			if a[0].ID >= keys || a[n-1].ID < 9*keys {
-				t.Fatalf("shift: first %d, last %d", a[0].ID, a[n-1].ID)
+		case "shift": // the most requested key changes from the first tenth to the last
+			first, last := map[uint64]int{}, map[uint64]int{}
+			for i, q := range a {
+				if q.ID >= keys {
+					t.Fatalf("shift: key %d out of %d", q.ID, keys)
+				}
+				if i < n/10 {
+					first[q.ID]++
+				} else if i >= n*9/10 {
+					last[q.ID]++
+				}
+			}
+			top := func(m map[uint64]int) (k uint64) {
+				for id, c := range m {
+					if c > m[k] {
+						k = id
+					}
+				}
+				return k
+			}
+			if top(first) == top(last) {
+				t.Fatalf("shift: key %d is the most requested at the start and at the end", top(first))
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -9,8 +10,23 @@ import (
 
 const benchKeys = 1 << 16
 
+// benchPolicy is the policy of the benchmarks' stores: STORE_BENCH_POLICY
+// (e.g. allkeys-tinylfu), to compare policies in one run; default the zero
+// Config's.
+func benchPolicy(b *testing.B) Policy {
+	n := os.Getenv("STORE_BENCH_POLICY")
+	if n == "" {
+		return AllKeysLRU
+	}
+	p, err := ParsePolicy(n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
 func benchStore(b *testing.B, n, vlen int) (*Store, [][]byte) {
-	s := New(Config{})
+	s := New(Config{Policy: benchPolicy(b)})
 	b.Cleanup(func() { s.Close() })
 	keys := make([][]byte, n)
 	val := make([]byte, vlen)
@@ -61,7 +77,7 @@ func BenchmarkSet(b *testing.B) {
 // BenchmarkSetEvict writes new keys into a store at its memory limit, so
 // every write pays for eviction.
 func BenchmarkSetEvict(b *testing.B) {
-	s := New(Config{MaxMemory: 8 << 20})
+	s := New(Config{MaxMemory: 8 << 20, Policy: benchPolicy(b)})
 	b.Cleanup(func() { s.Close() })
 	val := make([]byte, 64)
 	var key []byte

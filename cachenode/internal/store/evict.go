@@ -125,7 +125,7 @@ func (s *Store) evictScore(sh *shard, sl uint64, b []byte, p Policy, clk uint32,
 	case AllKeysLFU, VolatileLFU:
 		return uint64(255 - s.lfuDecr(entryLRU(b), now))
 	case AllKeysTinyLFU, VolatileTinyLFU:
-		return tinyLFUScore(sh.sketch.estimate(slotTag(sl)), clk-entryLRU(b))
+		return tinyLFUScore(sh.sketch.estimate(slotTag(sl)), s.idleRequests(sh, clk-entryLRU(b)), uint64(sh.sketch.limit)*uint64(len(s.shards)), clk-entryLRU(b))
 	case VolatileTTL:
 		rel := entryExp(b) - now
 		rel = min(max(rel, 0), 1<<32-1)
@@ -200,7 +200,25 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 }
 
 // tinyLFUScore orders TinyLFU eviction candidates: the lowest estimated
-// frequency first, the longest idle first among equals.
-func tinyLFUScore(freq uint64, idle uint32) uint64 {
+// frequency first, the longest idle first among equals. freq is the
+// sketch's estimate, counted over about window requests; an entry idle for
+// idleReq requests cannot have been read more often than once per idleReq
+// lately, so its frequency is capped at tinyRateCap x window/idleReq: an
+// entry that was frequent but is no longer read loses its place, while one
+// read at its usual pace keeps it (NOTES.md has the measurements).
+func tinyLFUScore(freq, idleReq, window uint64, idle uint32) uint64 {
+	if idleReq > 0 {
+		freq = min(freq, tinyRateCap*window/idleReq)
+	}
 	return (15-freq)<<28 | uint64(min(idle, 1<<28-1))
+}
+
+// tinyRateCap is the factor of tinyLFUScore's cap.
+const tinyRateCap = 2
+
+// idleRequests estimates how many requests the store served during idle
+// clock ticks, from sh's hit ratio: the clock advances once per 4 writes,
+// and a write follows each miss.
+func (s *Store) idleRequests(sh *shard, idle uint32) uint64 {
+	return uint64(idle) * 4 * (sh.hits + sh.misses + 1) / (sh.misses + 1)
 }

@@ -17,10 +17,9 @@ type workload struct {
 	next func() int
 }
 
-// zipfKeys draws from n keys with skew s (any s > 0, by inverting the
-// CDF), key 0 the most popular; the keys are shuffled over 0..n-1 so that
-// popularity does not follow key order.
-func zipfKeys(seed uint64, s float64, n int) func() int {
+// zipfRanks draws ranks 0..n-1 with skew s (any s > 0, by inverting the
+// CDF), rank 0 the most popular.
+func zipfRanks(seed uint64, s float64, n int) func() int {
 	r := rand.New(rand.NewPCG(seed, 1))
 	cdf := make([]float64, n)
 	sum := 0.0
@@ -28,19 +27,25 @@ func zipfKeys(seed uint64, s float64, n int) func() int {
 		sum += math.Pow(float64(i+1), -s)
 		cdf[i] = sum
 	}
-	perm := r.Perm(n)
 	return func() int {
 		i, _ := slices.BinarySearch(cdf, r.Float64()*sum)
-		return perm[min(i, n-1)]
+		return min(i, n-1)
 	}
 }
 
-// policyWorkloads are the three classes: a Zipf popularity; the same with a
-// long one-off scan (keys never seen again) every period requests; and a
-// hot set of hot keys that moves to fresh keys every period requests.
+// policyWorkloads are the three classes, over keys keys whose popularity
+// order is a random permutation: a Zipf popularity; the same with a long
+// one-off scan (keys never seen again) of scanLen keys every period
+// requests; and a popularity that rotates by keys/20 ranks every period
+// requests, so the hot set moves to keys that were lukewarm.
 func policyWorkloads(keys, scanLen, period int) []workload {
+	perm := rand.New(rand.NewPCG(9, 9)).Perm(keys)
+	zipf := func(seed uint64) func() int {
+		z := zipfRanks(seed, 0.9, keys)
+		return func() int { return perm[z()] }
+	}
 	scanNext := 0
-	zs := zipfKeys(2, 0.9, keys)
+	zs := zipf(2)
 	inScan, since := 0, 0
 	scan := func() int {
 		if inScan > 0 {
@@ -53,16 +58,16 @@ func policyWorkloads(keys, scanLen, period int) []workload {
 		}
 		return zs()
 	}
-	zh := zipfKeys(3, 0.9, keys)
-	shiftN, base := 0, 0
+	zh := zipfRanks(3, 0.9, keys)
+	shiftN, offset := 0, 0
 	shift := func() int {
 		if shiftN++; shiftN%period == 0 {
-			base += keys / 20
+			offset += keys / 20
 		}
-		return (base + zh()) % keys
+		return perm[(zh()+offset)%keys]
 	}
 	return []workload{
-		{"zipf", zipfKeys(1, 0.9, keys)},
+		{"zipf", zipf(1)},
 		{"scan", scan},
 		{"shift", shift},
 	}
