@@ -170,3 +170,23 @@ func BenchmarkSetRandom1M(b *testing.B) {
 		s.Set(key, val, SetArgs{}, nil)
 	}
 }
+
+// BenchmarkSketchAdd is the TinyLFU policies' added work per read: one
+// sketch increment (with its estimate) in a shard's sketch for 1,000 keys.
+func BenchmarkSketchAdd(b *testing.B) {
+	s := New(Config{Shards: 1, Policy: AllKeysTinyLFU})
+	b.Cleanup(func() { s.Close() })
+	sh := &s.shards[0]
+	sh.nkeys.Store(1000)
+	sh.sketch.ensureLocked(sh, s)
+	tags := make([]uint32, 4096)
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := range tags {
+		tags[i] = r.Uint32() % 2000
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sh.sketch.add(tags[i&4095])
+	}
+}

@@ -220,5 +220,5 @@ const tinyRateCap = 2
 // clock ticks, from sh's hit ratio: the clock advances once per 4 writes,
 // and a write follows each miss.
 func (s *Store) idleRequests(sh *shard, idle uint32) uint64 {
-	return uint64(idle) * 4 * (sh.hits + sh.misses + 1) / (sh.misses + 1)
+	return uint64(float64(idle) * 4 * float64(sh.hits+sh.misses+1) / float64(sh.misses+1))
 }

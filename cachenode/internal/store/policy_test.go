@@ -255,3 +255,54 @@ func TestTinyLFUAdoptsShiftedHotSet(t *testing.T) {
 	}
 	t.Fatalf("new hot set not adopted within %d requests: %d hits in the last %d", bound, n, window)
 }
+
+// TestSketch checks the frequency sketch: the doorkeeper takes the first
+// access, counts grow to 15, a halving halves them and clears the
+// doorkeeper, and a key never added estimates low among many others.
+func TestSketch(t *testing.T) {
+	s, _ := newTestStore(t, Config{Shards: 1, Policy: AllKeysTinyLFU})
+	sh := &s.shards[0]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for i := 0; i < 1000; i++ {
+		sh.nkeys.Add(1)
+	}
+	sk := &sh.sketch
+	sk.ensureLocked(sh, s)
+	if got := sk.bytes(); got != 8*(256+128) {
+		t.Fatalf("sketch for 1001 keys: %d bytes", got)
+	}
+	const k = 0xdeadbeef
+	if e := sk.estimate(k); e != 0 {
+		t.Fatalf("new key: estimate %d", e)
+	}
+	sk.add(k)
+	if e := sk.estimate(k); e != 1 {
+		t.Fatalf("after one access (doorkeeper): estimate %d", e)
+	}
+	for range 5 {
+		sk.add(k)
+	}
+	if e := sk.estimate(k); e != 6 {
+		t.Fatalf("after 6 accesses: estimate %d", e)
+	}
+	for range 20 {
+		sk.add(k)
+	}
+	if e := sk.estimate(k); e != 15 {
+		t.Fatalf("after 26 accesses: estimate %d, want 15 (saturated)", e)
+	}
+	sk.halve()
+	if e := sk.estimate(k); e != 7 {
+		t.Fatalf("after a halving: estimate %d, want 7 (counter 14/2, doorkeeper cleared)", e)
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	for range 1000 { // 1000 other keys, each accessed twice
+		o := r.Uint32()
+		sk.add(o)
+		sk.add(o)
+	}
+	if e := sk.estimate(0x12345678); e > 2 {
+		t.Fatalf("a key never added estimates %d among 1000 others", e)
+	}
+}
