@@ -48,7 +48,15 @@ func TestPolicyConfig(t *testing.T) {
 		!strings.Contains(r, "allkeys-tinylfu") {
 		t.Fatalf("bad policy: %q", r)
 	}
-	want(c.do("INFO", "memory")[:1], "$")
+	info := c.do("INFO", "eviction")
+	for _, f := range []string{"# Eviction\r\n", "maxmemory_policy:volatile-tinylfu\r\n", "evicted_keys:0\r\n", "evicted_keys_cold:0\r\n", "tinylfu_sketch_bytes:", "tinylfu_sketch_halvings:0\r\n"} {
+		if !strings.Contains(info, f) {
+			t.Fatalf("INFO eviction lacks %q:\n%s", f, info)
+		}
+	}
+	if strings.Contains(c.do("INFO"), "# Eviction") {
+		t.Fatal("the eviction section is in the default INFO")
+	}
 }
 
 func itoa(n int) string {
