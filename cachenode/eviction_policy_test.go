@@ -13,6 +13,7 @@ func init() {
 	diffCases["lfu"] = []string{"CONFIG|SET|lfu-log-factor|0", "CONFIG|SET|lfu-decay-time|0", "CONFIG|GET|lfu-log-factor", "CONFIG|GET|lfu-decay-time", "CONFIG|SET|maxmemory-policy|allkeys-lfu", "CONFIG|GET|maxmemory-policy",
 		"SET|k|hello", "OBJECT|FREQ|k", "GET|k", "GET|k", "GET|k", "OBJECT|FREQ|k", "SET|k|world", "OBJECT|FREQ|k", "EXISTS|k", "TTL|k", "TYPE|k", "OBJECT|FREQ|k", "SET|k|x|NX", "OBJECT|FREQ|k",
 		"TOUCH|k", "MGET|k|nokey", "APPEND|k|!", "OBJECT|FREQ|k", "OBJECT|IDLETIME|k", "OBJECT|IDLETIME|nokey", "OBJECT|FREQ|nokey",
+		"RENAME|k|k2", "OBJECT|FREQ|k2", "SET|k3|z", "RENAME|k2|k3", "OBJECT|FREQ|k3", "GET|k3", "OBJECT|FREQ|k3",
 		"CONFIG|SET|maxmemory-policy|VOLATILE-LFU", "CONFIG|GET|maxmemory-policy", "SET|t|x|EX|100", "GET|t", "OBJECT|FREQ|t",
 		"CONFIG|SET|lfu-log-factor|-1", "CONFIG|SET|lfu-log-factor|abc", "CONFIG|SET|lfu-log-factor|2147483648", "CONFIG|SET|lfu-decay-time|-1", "CONFIG|SET|lfu-decay-time|x",
 		"CONFIG|SET|lfu-log-factor|2147483647", "CONFIG|GET|lfu-log-factor", "CONFIG|SET|lfu-log-factor|10", "CONFIG|SET|lfu-decay-time|1", "CONFIG|GET|lfu-log-factor", "CONFIG|GET|lfu-decay-time",

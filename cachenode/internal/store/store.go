@@ -543,7 +543,16 @@ func (s *Store) Rename(src, dst []byte, nx bool) (srcExists, renamed bool) {
 	if j = b.findLocked(tb, dst, s); j >= 0 { // finding src may have moved slots
 		old = b.entry(slotOff(b.table[j]))
 	}
+	stamp := entryLRU(e)
 	s.putLocked(b, tb, j, old, dst, v, entryExp(e))
+	if j = b.findLocked(tb, dst, s); j >= 0 {
+		// The key keeps its LRU stamp or LFU counter, touched once, as
+		// Redis's RENAME does (lookupKeyWrite on the source, then the
+		// same object under the new name).
+		ne := b.entry(slotOff(b.table[j]))
+		setEntryLRU(ne, stamp)
+		s.touchLocked(b, tb, ne)
+	}
 	if i = a.findLocked(ta, src, s); i >= 0 { // b's insert may have resized a's table
 		s.removeAtLocked(a, i, a.entry(slotOff(a.table[i])))
 	}
