@@ -71,6 +71,10 @@ var configParams = []configParam{
 	{"bind", func(s *Server) string { return hostOf(s) }, nil},
 	{"client-query-buffer-limit", func(*Server) string { return strconv.Itoa(resp.DefaultMaxQueryBuffer) }, nil},
 	{"databases", func(*Server) string { return "1" }, nil},
+	{"lfu-decay-time", func(s *Server) string { return strconv.FormatInt(s.settings.lfuDecayTime.Load(), 10) },
+		intSetter(0, math.MaxInt32, func(s *Server, n int64) { s.settings.lfuDecayTime.Store(n); s.store.SetLFUDecayTime(n) })},
+	{"lfu-log-factor", func(s *Server) string { return strconv.FormatInt(s.settings.lfuLogFactor.Load(), 10) },
+		intSetter(0, math.MaxInt32, func(s *Server, n int64) { s.settings.lfuLogFactor.Store(n); s.store.SetLFULogFactor(n) })},
 	{"maxclients", func(s *Server) string { return strconv.FormatInt(s.settings.maxClients.Load(), 10) },
 		setMaxClients},
 	{"maxmemory", func(s *Server) string { return strconv.FormatInt(s.settings.maxMemory.Load(), 10) }, setMaxMemory},
@@ -183,7 +187,7 @@ func setMaxMemory(s *Server, b []byte) (func(), string) {
 func setPolicy(s *Server, b []byte) (func(), string) {
 	p, err := store.ParsePolicy(string(b))
 	if err != nil {
-		return nil, "argument(s) must be one of the following: volatile-lru, volatile-random, volatile-ttl, allkeys-lru, allkeys-random, noeviction"
+		return nil, "argument(s) must be one of the following: " + store.PolicyNames
 	}
 	return func() {
 		s.settings.policy.Store(int64(p))

@@ -14,7 +14,7 @@ import (
 )
 
 var infoDefault = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "errorstats", "cluster", "keyspace"}
-var infoAll = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "commandstats", "errorstats", "cluster", "keyspace"}
+var infoAll = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "commandstats", "errorstats", "cluster", "keyspace", "eviction"}
 
 func cmdInfo(c *conn, args [][]byte) {
 	want := map[string]bool{}
@@ -218,6 +218,13 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("tracking_total_keys", keys)
 		kv("tracking_total_items", items)
 		kv("tracking_total_prefixes", prefixes)
+	}
+	if section("Eviction") { // cachenode's own section (INFO eviction, INFO all)
+		kv("maxmemory_policy", store.Policy(s.settings.policy.Load()).String())
+		kv("evicted_keys", since(st.Evicted, base.evicted))
+		kv("evicted_keys_cold", st.EvictedCold)
+		kv("tinylfu_sketch_bytes", st.SketchBytes)
+		kv("tinylfu_sketch_halvings", st.SketchHalvings)
 	}
 	if section("Replication") {
 		kv("role", "master")

@@ -529,8 +529,8 @@ func cmdObjectRefCount(c *conn, args [][]byte) {
 	// Redis shares the objects of the integers 0..9999 (refcount INT_MAX)
 	// unless maxmemory is set with an LRU or LFU policy.
 	pol := store.Policy(c.s.settings.policy.Load())
-	lru := pol == store.AllKeysLRU || pol == store.VolatileLRU
-	if n, isInt := resp.ParseInt(v); isInt && n >= 0 && n < sharedInts && (c.s.settings.maxMemory.Load() == 0 || !lru) {
+	noShared := pol == store.AllKeysLRU || pol == store.VolatileLRU || pol.LFU() || pol.TinyLFU()
+	if n, isInt := resp.ParseInt(v); isInt && n >= 0 && n < sharedInts && (c.s.settings.maxMemory.Load() == 0 || !noShared) {
 		c.int(sharedRefcount)
 		return
 	}
@@ -539,22 +539,36 @@ func cmdObjectRefCount(c *conn, args [][]byte) {
 
 // cmdObjectIdleTime answers the seconds since the key was last read or
 // written, from the store's clock checkpoints (exact to the second for the
-// last 10 minutes, coarser beyond; see store.IdleTime).
+// last 10 minutes, coarser beyond; see store.IdleTime). Under Redis's LFU
+// policies it fails for an existing key, as in Redis.
 func cmdObjectIdleTime(c *conn, args [][]byte) {
 	ms, ok := c.s.store.IdleTime(args[2])
 	if !ok {
 		c.null()
 		return
 	}
+	if store.Policy(c.s.settings.policy.Load()).LFU() {
+		c.err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+		return
+	}
 	c.int(ms / 1000)
 }
 
-// cmdObjectFreq always fails for an existing key, as in Redis without an
-// LFU policy: the store has no LFU policies.
+// cmdObjectFreq answers the key's access counter under Redis's LFU policies
+// (decayed, as Redis reports it) and the sketch's estimate of its recent
+// accesses (0-15) under the TinyLFU policies; under other policies it fails
+// for an existing key, as in Redis.
 func cmdObjectFreq(c *conn, args [][]byte) {
-	if _, ok := c.objectLookup(args[2]); ok {
-		c.err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	f, ok := c.s.store.Freq(args[2])
+	if !ok {
+		c.null()
+		return
 	}
+	if p := store.Policy(c.s.settings.policy.Load()); !p.LFU() && !p.TinyLFU() {
+		c.err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+		return
+	}
+	c.int(int64(f))
 }
 
 func cmdObjectHelp(c *conn, _ [][]byte) {

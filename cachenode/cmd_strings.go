@@ -418,16 +418,28 @@ func cmdMSetNX(c *conn, args [][]byte) {
 
 func cmdAppend(c *conn, args [][]byte) {
 	key, add := args[1], args[2]
-	cur := c.valueLen(key)
+	var (
+		cur    int64
+		exists bool
+	)
+	c.s.store.Update(key, func(v []byte, _ int64, ok bool) ([]byte, int64, store.Op) {
+		cur, exists = int64(len(v)), ok
+		return nil, 0, store.Keep
+	})
 	if cur > 0 && !c.checkStringLength(cur, int64(len(add))) {
 		return
 	}
 	if !c.roomFor(key, int64(len(add))) {
 		return
 	}
-	if _, _, written := c.s.store.Set(key, add, store.SetArgs{NX: true}, nil); written {
-		c.int(int64(len(add))) // a new key holds the argument as SET would store it, as in Redis
-		return
+	// A new key holds the argument as SET would store it, as in Redis. An
+	// existing one is extended by Edit alone, which marks it used once (a SET
+	// NX that finds the key would mark it too).
+	if !exists {
+		if _, _, written := c.s.store.Set(key, add, store.SetArgs{NX: true}, nil); written {
+			c.int(int64(len(add)))
+			return
+		}
 	}
 	var n int64
 	tooBig := false

@@ -20,7 +20,7 @@ import (
 // Defaults applied by New to zero Config fields.
 const (
 	DefaultAddr            = "127.0.0.1:7000"
-	DefaultMaxMemoryPolicy = "allkeys-lru"
+	DefaultMaxMemoryPolicy = "allkeys-tinylfu"
 	DefaultMaxClients      = 10000
 )
 
@@ -34,7 +34,9 @@ type Config struct {
 	MaxMemory int64
 	// MaxMemoryPolicy is the eviction policy used when MaxMemory is reached,
 	// named as in redis.conf: "noeviction", "allkeys-lru", "volatile-lru",
-	// "allkeys-random", "volatile-random", "volatile-ttl". Default "allkeys-lru".
+	// "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-random",
+	// "volatile-ttl", or cachenode's own "allkeys-tinylfu" and
+	// "volatile-tinylfu" (docs/cachenode.md). Default "allkeys-tinylfu".
 	MaxMemoryPolicy string
 	// RequirePass, when not empty, is the password clients must give with
 	// AUTH or HELLO before other commands. Default "" (no authentication).
@@ -153,6 +155,9 @@ type settings struct {
 	// protoMaxBulk is proto-max-bulk-len: the largest bulk argument a
 	// client may send and the largest string value a command may build.
 	protoMaxBulk atomic.Int64
+
+	// lfuLogFactor and lfuDecayTime are lfu-log-factor and lfu-decay-time.
+	lfuLogFactor, lfuDecayTime atomic.Int64
 }
 
 // ErrInvalidSize is returned (wrapped) by ParseSize for a malformed size.

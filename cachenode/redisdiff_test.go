@@ -74,7 +74,7 @@ var diffCases = map[string][]string{
 
 func TestDifferentialAgainstRedis(t *testing.T) {
 	rs := redistest.Start(t, "--databases", "1", "--maxmemory-policy", "allkeys-lru")
-	s := startServer(t, Config{})
+	s := startServer(t, Config{MaxMemoryPolicy: "allkeys-lru"})
 	for name, cmds := range diffCases {
 		t.Run(name, func(t *testing.T) {
 			rc := dialRaw(t, rs.Addr)

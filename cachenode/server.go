@@ -89,6 +89,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.settings.maxMemory.Store(c.MaxMemory)
 	s.settings.policy.Store(int64(pol))
+	s.settings.lfuLogFactor.Store(store.DefaultLFULogFactor)
+	s.settings.lfuDecayTime.Store(store.DefaultLFUDecayTime)
 	s.settings.maxClients.Store(int64(c.MaxClients))
 	s.settings.trackingMaxKeys.Store(trackingMaxKeys)
 	s.settings.timeout.Store(int64(c.Timeout))

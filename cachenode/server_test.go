@@ -34,7 +34,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestNewValidates(t *testing.T) {
 	for _, cfg := range []Config{
-		{MaxMemoryPolicy: "allkeys-lfu"},
+		{MaxMemoryPolicy: "allkeys-lfu-"},
 		{MaxMemoryPolicy: "bogus"},
 		{MaxMemory: -1},
 		{MaxClients: -1},
@@ -200,7 +200,7 @@ func TestCommandsGoRedis(t *testing.T) {
 			must(err)
 			check("client info name", info.Name, "tester")
 			cfg := rdb.ConfigGet(ctx, "maxmemory*").Val()
-			check("config get", cfg["maxmemory-policy"], "allkeys-lru")
+			check("config get", cfg["maxmemory-policy"], DefaultMaxMemoryPolicy)
 			check("config set", rdb.ConfigSet(ctx, "maxmemory", "100mb").Val(), "OK")
 			check("config get set", rdb.ConfigGet(ctx, "maxmemory").Val()["maxmemory"], strconv.Itoa(100<<20))
 			must(rdb.ConfigSet(ctx, "maxmemory", "0").Err())
@@ -215,7 +215,7 @@ func TestCommandsGoRedis(t *testing.T) {
 				t.Error("command docs empty")
 			}
 			infoTxt := rdb.Info(ctx, "all").Val()
-			for _, f := range []string{"redis_version:7.", "connected_clients:", "used_memory:", "used_memory_rss:", "maxmemory_policy:allkeys-lru", "keyspace_hits:", "keyspace_misses:", "evicted_keys:", "expired_keys:", "total_commands_processed:", "cmdstat_get:calls="} {
+			for _, f := range []string{"redis_version:7.", "connected_clients:", "used_memory:", "used_memory_rss:", "maxmemory_policy:" + DefaultMaxMemoryPolicy, "keyspace_hits:", "keyspace_misses:", "evicted_keys:", "expired_keys:", "total_commands_processed:", "cmdstat_get:calls="} {
 				if !strings.Contains(infoTxt, f) {
 					t.Errorf("INFO lacks %q", f)
 				}

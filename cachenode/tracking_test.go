@@ -125,7 +125,9 @@ func TestTrackingDefaultMode(t *testing.T) {
 // TestTrackingActiveExpiryAndEviction: keys removed by the server itself,
 // without any client touching them, are invalidated too.
 func TestTrackingActiveExpiryAndEviction(t *testing.T) {
-	s := startServer(t, Config{MaxMemory: 4 << 20})
+	// LRU: "old", read once, goes before keys never read; a TinyLFU
+	// policy would rank it above them and keep it.
+	s := startServer(t, Config{MaxMemory: 4 << 20, MaxMemoryPolicy: "allkeys-lru"})
 	tr := dialRaw(t, s.Addr().String())
 	tr.do("HELLO", "3")
 	tr.do("CLIENT", "TRACKING", "on")

@@ -8,8 +8,9 @@
 //	--port N                  TCP port (default 7000)
 //	--bind ADDR               listen address (default 127.0.0.1)
 //	--maxmemory SIZE          bound on the data held: 100mb, 2gb, 1k, bytes; 0 = unlimited
-//	--maxmemory-policy NAME   allkeys-lru (default), volatile-lru, allkeys-random,
-//	                          volatile-random, volatile-ttl, noeviction (no LFU)
+//	--maxmemory-policy NAME   allkeys-tinylfu (default), volatile-tinylfu, redis':
+//	                          allkeys-lru, volatile-lru, allkeys-lfu, volatile-lfu,
+//	                          allkeys-random, volatile-random, volatile-ttl, noeviction
 //	--requirepass PW          require AUTH PW (or HELLO ... AUTH default PW) first
 //	--maxclients N            maximum connected clients (default 10000)
 //	--timeout SECONDS         close clients idle this long; 0 = never (default)
@@ -89,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		port       = fs.Int("port", 7000, "TCP `port` to listen on")
 		bind       = fs.String("bind", "127.0.0.1", "`address` to listen on")
 		maxMemory  = fs.String("maxmemory", "0", "bound on the data held (`size`: 100mb, 2gb, 1k, bytes); 0 = unlimited")
-		policy     = fs.String("maxmemory-policy", "allkeys-lru", "eviction `policy`: allkeys-lru, volatile-lru, allkeys-random, volatile-random, volatile-ttl, noeviction")
+		policy     = fs.String("maxmemory-policy", cachenode.DefaultMaxMemoryPolicy, "eviction `policy`: allkeys-tinylfu, volatile-tinylfu, allkeys-lru, volatile-lru, allkeys-lfu, volatile-lfu, allkeys-random, volatile-random, volatile-ttl, noeviction")
 		pass       = fs.String("requirepass", "", "require clients to AUTH with this `password`")
 		maxClients = fs.Int("maxclients", 10000, "maximum number of connected `clients`")
 		timeout    = fs.Int("timeout", 0, "close clients idle for this many `seconds`; 0 = never")

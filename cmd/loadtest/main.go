@@ -30,6 +30,9 @@ func main() {
 }
 
 func run(args []string) int {
+	if len(args) > 0 && args[0] == "replay" {
+		return replay(args[1:])
+	}
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	var (
 		cfg       loadtest.Config
@@ -70,7 +73,7 @@ func run(args []string) int {
 	fs.BoolVar(&quiet, "quiet", false, "no progress line")
 	fs.BoolVar(&verbose, "v", false, "show the nodes' and client processes' stderr")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: loadtest SCENARIO [flags]\n       loadtest render SUMMARY.json REPORT.html\n\nscenarios: %s\n\nflags:\n", strings.Join(loadtest.Scenarios, ", "))
+		fmt.Fprintf(fs.Output(), "usage: loadtest SCENARIO [flags]\n       loadtest replay [flags]\n       loadtest render SUMMARY.json REPORT.html\n\nscenarios: %s\n\nflags:\n", strings.Join(loadtest.Scenarios, ", "))
 		fs.PrintDefaults()
 	}
 	if len(args) == 3 && args[0] == "render" {
@@ -172,4 +175,84 @@ func render(jsonPath, htmlPath string) int {
 		return 1
 	}
 	return 0
+}
+
+// replay runs `loadtest replay`: a trace replayed against cachenode and
+// redis-server at several cache sizes (loadtest.Replay).
+func replay(args []string) int {
+	fs := flag.NewFlagSet("loadtest replay", flag.ContinueOnError)
+	var (
+		cfg                    loadtest.ReplayConfig
+		traces, sizes, targets string
+		jsonPath, report       string
+		quiet, verbose         bool
+	)
+	fs.StringVar(&traces, "trace", "zipf,scan,shift", "comma-separated generated classes (zipf, scan, shift) or trace `files`")
+	fs.StringVar(&cfg.Format, "format", "text", "trace file format: text (KEY [SIZE] per line) or oracle (libCacheSim oracleGeneral)")
+	fs.IntVar(&cfg.Requests, "requests", 400_000, "requests replayed per trace (a file's first ones)")
+	fs.IntVar(&cfg.Keys, "keys", 200_000, "objects of a generated trace")
+	fs.Float64Var(&cfg.ZipfS, "zipf", 0.9, "Zipf exponent of a generated trace")
+	fs.StringVar(&sizes, "maxmemory", "8mb,16mb,32mb", "comma-separated cache `sizes`")
+	fs.StringVar(&targets, "targets", "", "comma-separated SERVER:POLICY, SERVER node or redis (default: node's default policy, redis:allkeys-lru, redis:allkeys-lfu)")
+	fs.StringVar(&cfg.RedisBin, "redis-server", "redis-server", "redis-server `binary`")
+	fs.IntVar(&cfg.Pipeline, "pipeline", 32, "GETs per round trip")
+	fs.Float64Var(&cfg.Warmup, "warmup", 0.2, "fraction of the requests, from the start, not counted")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed of generated traces")
+	fs.StringVar(&jsonPath, "json", "", "write the results as JSON to `FILE`")
+	fs.StringVar(&report, "report", "", "write the HTML report to `FILE`")
+	fs.BoolVar(&quiet, "quiet", false, "no progress lines")
+	fs.BoolVar(&verbose, "v", false, "show the servers' output")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "loadtest: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	cfg.MaxMemory = strings.Split(sizes, ",")
+	if targets != "" {
+		cfg.Targets = strings.Split(targets, ",")
+	}
+	if !quiet {
+		cfg.Progress = os.Stderr
+	}
+	if verbose {
+		cfg.Log = os.Stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var results []*loadtest.ReplayResult
+	code := 0
+	for _, tr := range strings.Split(traces, ",") {
+		c := cfg
+		c.Trace = tr
+		res, err := loadtest.Replay(ctx, c)
+		if res != nil {
+			results = append(results, res)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+			break
+		}
+	}
+	_ = loadtest.WriteReplayTable(os.Stdout, results)
+	if jsonPath != "" {
+		if err := writeFile(jsonPath, func(w io.Writer) error { return loadtest.WriteReplayJSON(w, results) }); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			code = 1
+		}
+	}
+	if report != "" {
+		if err := writeFile(report, func(w io.Writer) error { return loadtest.WriteReplayReport(w, results) }); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			code = 1
+		} else {
+			fmt.Printf("report\t%s\n", report)
+		}
+	}
+	return code
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -9,8 +10,23 @@ import (
 
 const benchKeys = 1 << 16
 
+// benchPolicy is the policy of the benchmarks' stores: STORE_BENCH_POLICY
+// (e.g. allkeys-tinylfu), to compare policies in one run; default the zero
+// Config's.
+func benchPolicy(b *testing.B) Policy {
+	n := os.Getenv("STORE_BENCH_POLICY")
+	if n == "" {
+		return AllKeysLRU
+	}
+	p, err := ParsePolicy(n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
 func benchStore(b *testing.B, n, vlen int) (*Store, [][]byte) {
-	s := New(Config{})
+	s := New(Config{Policy: benchPolicy(b)})
 	b.Cleanup(func() { s.Close() })
 	keys := make([][]byte, n)
 	val := make([]byte, vlen)
@@ -61,7 +77,7 @@ func BenchmarkSet(b *testing.B) {
 // BenchmarkSetEvict writes new keys into a store at its memory limit, so
 // every write pays for eviction.
 func BenchmarkSetEvict(b *testing.B) {
-	s := New(Config{MaxMemory: 8 << 20})
+	s := New(Config{MaxMemory: 8 << 20, Policy: benchPolicy(b)})
 	b.Cleanup(func() { s.Close() })
 	val := make([]byte, 64)
 	var key []byte
@@ -168,5 +184,25 @@ func BenchmarkEditAppend(b *testing.B) {
 			s.Delete(key) // keep the value at most 1 MiB
 		}
 		s.Edit(key, func(cur []byte, _ bool) int { return len(cur) + 1 }, func(v []byte, _ bool) { v[len(v)-1] = 1 })
+	}
+}
+
+// BenchmarkSketchAdd is the TinyLFU policies' added work per read: one
+// sketch increment (with its estimate) in a shard's sketch for 1,000 keys.
+func BenchmarkSketchAdd(b *testing.B) {
+	s := New(Config{Shards: 1, Policy: AllKeysTinyLFU})
+	b.Cleanup(func() { s.Close() })
+	sh := &s.shards[0]
+	sh.nkeys.Store(1000)
+	sh.sketch.ensureLocked(sh, s)
+	tags := make([]uint32, 4096)
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := range tags {
+		tags[i] = r.Uint32() % 2000
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sh.sketch.add(tags[i&4095])
 	}
 }

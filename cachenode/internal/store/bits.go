@@ -38,7 +38,7 @@ func (s *Store) Edit(key []byte, size func(cur []byte, exists bool) int, edit fu
 		i, b = s.lookupLocked(sh, tag, key) // removes a hidden expired entry: -1
 	}
 	if i >= 0 && n <= len(cur) {
-		setEntryLRU(b, s.lru(sh))
+		setEntryLRU(b, s.writeStampLocked(sh, tag, b))
 		b[0] |= flagEdited
 		edit(cur, false)
 		return
@@ -47,7 +47,7 @@ func (s *Store) Edit(key []byte, size func(cur []byte, exists bool) int, edit fu
 	if i >= 0 {
 		exp = entryExp(b)
 		if v, ok := growInPlace(sh, i, cur, n); ok {
-			setEntryLRU(b, s.lru(sh))
+			setEntryLRU(b, s.writeStampLocked(sh, tag, b))
 			b[0] |= flagEdited
 			edit(v, true)
 			return
@@ -61,7 +61,11 @@ func (s *Store) Edit(key []byte, size func(cur []byte, exists bool) int, edit fu
 	} else {
 		off, nb = sh.allocLocked(need, s) // moves nothing: cur stays valid
 	}
-	voff := writeEntryHeader(nb, key, n, exp, s.lru(sh))
+	var old []byte
+	if i >= 0 {
+		old = b
+	}
+	voff := writeEntryHeader(nb, key, n, exp, s.writeStampLocked(sh, tag, old))
 	nb[0] |= flagEdited
 	val := nb[voff : voff+n : voff+n]
 	clear(val[copy(val, cur):])
@@ -208,12 +212,16 @@ func (s *Store) View(key []byte, touch bool, fn func(val []byte)) bool {
 	defer sh.mu.Unlock()
 	i, b := s.lookupReadLocked(sh, tag, key)
 	if i < 0 {
-		sh.misses++
+		if touch {
+			s.missLocked(sh, tag)
+		} else {
+			sh.misses++
+		}
 		sh.maybeCompactLocked(s)
 		return false
 	}
 	if touch {
-		setEntryLRU(b, s.clock.Load())
+		s.touchLocked(sh, tag, b)
 	}
 	sh.hits++
 	_, v, _ := entryKV(b)

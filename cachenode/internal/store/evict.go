@@ -109,19 +109,23 @@ func (s *Store) sampleIn(sh *shard, t []uint64, p Policy) uint64 {
 			continue
 		}
 		seen++
-		if sc := evictScore(b, p, clk, now); sc > best {
+		if sc := s.evictScore(sh, sl, b, p, clk, now); sc > best {
 			best = sc
 		}
 	}
 	return best
 }
 
-// evictScore rates entry b as an eviction candidate at LRU clock clk and
-// time now: higher goes first. Scores fit in 32 bits.
-func evictScore(b []byte, p Policy, clk uint32, now int64) uint64 {
+// evictScore rates entry b, in slot sl of sh, as an eviction candidate at
+// LRU clock clk and time now: higher goes first. Scores fit in 32 bits.
+func (s *Store) evictScore(sh *shard, sl uint64, b []byte, p Policy, clk uint32, now int64) uint64 {
 	switch p {
 	case AllKeysLRU, VolatileLRU:
 		return uint64(clk - entryLRU(b)) // idle time, wrap-safe
+	case AllKeysLFU, VolatileLFU:
+		return uint64(255 - s.lfuDecr(entryLRU(b), now))
+	case AllKeysTinyLFU, VolatileTinyLFU:
+		return tinyLFUScore(sh.sketch.estimate(slotTag(sl)), s.idleRequests(sh, clk-entryLRU(b)), uint64(sh.sketch.limit)*uint64(len(s.shards)), clk-entryLRU(b))
 	case VolatileTTL:
 		rel := entryExp(b) - now
 		rel = min(max(rel, 0), 1<<32-1)
@@ -155,7 +159,7 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 		if p.volatile() && b[0]&flagTTL == 0 {
 			continue
 		}
-		sc := uint64(1<<32-1) - evictScore(b, p, clk, now)
+		sc := uint64(1<<32-1) - s.evictScore(sh, sl, b, p, clk, now)
 		cands = append(cands, sc<<32|uint64(len(slots)))
 		slots = append(slots, sl)
 	}
@@ -176,6 +180,9 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 		} else {
 			freed += int64(size)
 		}
+		if p.TinyLFU() && sh.sketch.estimate(slotTag(sh.table[i])) <= 1 {
+			s.evictedCold.Add(1)
+		}
 		s.notifyRemoved(b)
 		s.removeAtLocked(sh, i, b)
 		s.evicted.Add(1)
@@ -190,4 +197,28 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 	if cap(cands) <= 1<<16 { // keep moderate scratch buffers for next time
 		s.scratch, s.slots = cands[:0], slots[:0]
 	}
+}
+
+// tinyLFUScore orders TinyLFU eviction candidates: the lowest estimated
+// frequency first, the longest idle first among equals. freq is the
+// sketch's estimate, counted over about window requests; an entry idle for
+// idleReq requests cannot have been read more often than once per idleReq
+// lately, so its frequency is capped at tinyRateCap x window/idleReq: an
+// entry that was frequent but is no longer read loses its place, while one
+// read at its usual pace keeps it (NOTES.md has the measurements).
+func tinyLFUScore(freq, idleReq, window uint64, idle uint32) uint64 {
+	if idleReq > 0 {
+		freq = min(freq, tinyRateCap*window/idleReq)
+	}
+	return (15-freq)<<28 | uint64(min(idle, 1<<28-1))
+}
+
+// tinyRateCap is the factor of tinyLFUScore's cap.
+const tinyRateCap = 2
+
+// idleRequests estimates how many requests the store served during idle
+// clock ticks, from sh's hit ratio: the clock advances once per 4 writes,
+// and a write follows each miss.
+func (s *Store) idleRequests(sh *shard, idle uint32) uint64 {
+	return uint64(float64(idle) * 4 * float64(sh.hits+sh.misses+1) / float64(sh.misses+1))
 }

@@ -26,7 +26,7 @@ func fill(s *Store, n, vlen int, exp func(i int) int64) (oom int) {
 }
 
 func TestEvictionBoundsMemory(t *testing.T) {
-	for _, p := range []Policy{AllKeysLRU, AllKeysRandom} {
+	for _, p := range []Policy{AllKeysLRU, AllKeysRandom, AllKeysLFU, AllKeysTinyLFU} {
 		t.Run(p.String(), func(t *testing.T) {
 			limit, writes := int64(4<<20), 200_000
 			if raceEnabled {
@@ -53,6 +53,14 @@ func TestEvictionBoundsMemory(t *testing.T) {
 			}
 			if st.Evicted == 0 || int(st.Evicted)+s.Len() != writes {
 				t.Fatalf("evicted %d + kept %d != written", st.Evicted, s.Len())
+			}
+			// Keys written once and never read: TinyLFU counts every
+			// eviction as cold; other policies count none.
+			if want := map[bool]uint64{true: st.Evicted, false: 0}[p.TinyLFU()]; st.EvictedCold != want {
+				t.Fatalf("evicted_keys_cold %d, want %d", st.EvictedCold, want)
+			}
+			if p.TinyLFU() != (st.SketchBytes > 0) {
+				t.Fatalf("sketch bytes %d under %s", st.SketchBytes, p)
 			}
 			t.Logf("%s: kept %d keys, used %d of %d, evicted %d", p, s.Len(), st.UsedMemory, limit, st.Evicted)
 		})

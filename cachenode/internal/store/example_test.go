@@ -73,9 +73,9 @@ func ExampleStore_Scan() {
 func ExampleParsePolicy() {
 	p, err := store.ParsePolicy("volatile-ttl")
 	fmt.Println(p, err)
-	_, err = store.ParsePolicy("allkeys-lfu")
+	_, err = store.ParsePolicy("lfu")
 	fmt.Println(err)
 	// Output:
 	// volatile-ttl <nil>
-	// store: unknown maxmemory policy: "allkeys-lfu" (LFU policies are not supported)
+	// store: unknown maxmemory policy: "lfu"
 }

@@ -373,7 +373,7 @@ func checkInvariants(t *testing.T, s *Store, m *model, step int) {
 		if live != sh.live || n != sh.nkeys.Load() || nv != sh.nvol.Load() {
 			t.Fatalf("step %d: shard %d live %d/%d keys %d/%d vol %d/%d", step, i, live, sh.live, n, sh.nkeys.Load(), nv, sh.nvol.Load())
 		}
-		want := sh.arena + int64(sh.ahead) + sh.largeMem + sh.tabMem + shardOverhead
+		want := sh.arena + int64(sh.ahead) + sh.largeMem + sh.tabMem + sh.sketch.bytes() + shardOverhead
 		if sh.mem != want {
 			t.Fatalf("step %d: shard %d mem %d, parts sum to %d", step, i, sh.mem, want)
 		}

@@ -34,12 +34,16 @@ func (s *Store) GetMulti(dst []byte, keys [][]byte, touch bool, ends []int) []by
 		sh, tag := s.locate(s.hash(k))
 		j, b := s.lookupReadLocked(sh, tag, k)
 		if j < 0 {
-			sh.misses++
+			if touch {
+				s.missLocked(sh, tag)
+			} else {
+				sh.misses++
+			}
 			ends[i] = -1
 			continue
 		}
 		if touch {
-			setEntryLRU(b, s.clock.Load())
+			s.touchLocked(sh, tag, b)
 		}
 		_, v, _ := entryKV(b)
 		dst = append(dst, v...)

@@ -24,6 +24,20 @@ const (
 	VolatileRandom
 	// VolatileTTL evicts the keys with the nearest expire time.
 	VolatileTTL
+	// AllKeysLFU evicts the least frequently used keys, among all keys, by
+	// Redis's 8-bit logarithmic access counter with decay (lfu-log-factor,
+	// lfu-decay-time).
+	AllKeysLFU
+	// VolatileLFU is AllKeysLFU among keys with a TTL.
+	VolatileLFU
+	// AllKeysTinyLFU, cachenode's own policy, evicts the keys with the
+	// lowest access frequency as estimated by a per-shard count-min sketch
+	// that also remembers keys no longer cached (TinyLFU), the least
+	// recently used first among equal frequencies. It resists scans and
+	// follows a shifting hot set; see the package's NOTES.md.
+	AllKeysTinyLFU
+	// VolatileTinyLFU is AllKeysTinyLFU among keys with a TTL.
+	VolatileTinyLFU
 )
 
 var policyNames = [...]string{
@@ -33,7 +47,16 @@ var policyNames = [...]string{
 	AllKeysRandom:  "allkeys-random",
 	VolatileRandom: "volatile-random",
 	VolatileTTL:    "volatile-ttl",
+	AllKeysLFU:     "allkeys-lfu",
+	VolatileLFU:    "volatile-lfu",
+
+	AllKeysTinyLFU:  "allkeys-tinylfu",
+	VolatileTinyLFU: "volatile-tinylfu",
 }
+
+// PolicyNames lists the policy names ParsePolicy accepts: Redis's, in the
+// order of its CONFIG SET error message, then cachenode's own.
+const PolicyNames = "volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction, allkeys-tinylfu, volatile-tinylfu"
 
 // ErrOOM is returned by EnsureMemory when used memory is above the limit and
 // the policy cannot free enough (noeviction, or a volatile-* policy with no
@@ -45,17 +68,14 @@ var ErrOOM = errors.New("store: out of memory")
 var ErrUnknownPolicy = errors.New("store: unknown maxmemory policy")
 
 // ParsePolicy returns the policy named as in redis.conf (case-insensitive),
-// e.g. "allkeys-lru". The LFU policies ("allkeys-lfu", "volatile-lfu") are
-// not implemented and return an error, as does any other name.
+// e.g. "allkeys-lru". An unknown name returns an error wrapping
+// ErrUnknownPolicy.
 func ParsePolicy(name string) (Policy, error) {
 	n := strings.ToLower(name)
 	for p, s := range policyNames {
 		if s == n {
 			return Policy(p), nil
 		}
-	}
-	if n == "allkeys-lfu" || n == "volatile-lfu" {
-		return 0, fmt.Errorf("%w: %q (LFU policies are not supported)", ErrUnknownPolicy, name)
 	}
 	return 0, fmt.Errorf("%w: %q", ErrUnknownPolicy, name)
 }
@@ -70,5 +90,14 @@ func (p Policy) String() string {
 
 // volatile reports whether p only evicts keys that have a TTL.
 func (p Policy) volatile() bool {
-	return p == VolatileLRU || p == VolatileRandom || p == VolatileTTL
+	return p == VolatileLRU || p == VolatileRandom || p == VolatileTTL || p == VolatileLFU || p == VolatileTinyLFU
 }
+
+// LFU reports whether p is one of Redis's LFU policies, under which an
+// entry's clock field holds Redis's access counter and the minute of its
+// last decrement instead of an LRU stamp (OBJECT FREQ works, OBJECT
+// IDLETIME does not, as in Redis).
+func (p Policy) LFU() bool { return p == AllKeysLFU || p == VolatileLFU }
+
+// TinyLFU reports whether p is one of cachenode's TinyLFU policies.
+func (p Policy) TinyLFU() bool { return p == AllKeysTinyLFU || p == VolatileTinyLFU }

@@ -50,6 +50,7 @@ type shard struct {
 	hits, misses uint64 // keyspace stats, under mu
 	writes       uint32 // write count, to advance the store's LRU clock
 	expCursor    int    // active expiry sweep position
+	sketch       sketch // access frequencies, under the TinyLFU policies
 
 	nkeys atomic.Int64 // keys, readable without mu
 	nvol  atomic.Int64 // keys with a TTL, readable without mu
@@ -511,6 +512,7 @@ func (sh *shard) releaseLocked(s *Store) {
 	}
 	sh.large, sh.largeFree, sh.largeMem = nil, nil, 0
 	sh.expCursor = 0
+	sh.sketch = sketch{} // accounted in sh.mem, released below
 	sh.nkeys.Store(0)
 	sh.nvol.Store(0)
 	s.account(sh, shardOverhead-sh.mem)

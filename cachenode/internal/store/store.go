@@ -78,6 +78,14 @@ type Stats struct {
 	UsedMemory int64
 	// MaxMemory is the configured limit; 0 means unlimited (maxmemory).
 	MaxMemory int64
+	// EvictedCold counts the evicted keys that the TinyLFU sketch estimated
+	// at most one recent access for (keys evicted before proving useful:
+	// TinyLFU's refused admissions). 0 under other policies.
+	EvictedCold uint64
+	// SketchBytes is the memory held by the TinyLFU sketches (counted in
+	// UsedMemory); SketchHalvings counts their agings.
+	SketchBytes    int64
+	SketchHalvings uint64
 	// Prefaulted is the part of UsedMemory made resident ahead of writes
 	// (chunk pages prefaulted, not yet written): used memory moves in
 	// steps of the prefault window, not entry by entry.
@@ -95,7 +103,10 @@ type Store struct {
 	used      atomic.Int64
 	clock     atomic.Uint32 // logical LRU clock, advanced by writes
 
+	lfuLogFactor, lfuDecayTime atomic.Int64 // lfu-log-factor, lfu-decay-time
+
 	evicted, expired, compactions atomic.Uint64
+	evictedCold                   atomic.Uint64 // Stats.EvictedCold
 
 	evictMu sync.Mutex // serialises eviction and protects the scratch buffers
 	scratch []uint64
@@ -179,6 +190,8 @@ func New(cfg Config) *Store {
 	}
 	s.maxMemory.Store(cfg.MaxMemory)
 	s.policy.Store(int64(cfg.Policy))
+	s.lfuLogFactor.Store(DefaultLFULogFactor)
+	s.lfuDecayTime.Store(DefaultLFUDecayTime)
 	s.idle.init(checkpoint{at: s.nowMs()})
 	go s.expireLoop(cfg.ExpireInterval, cfg.Tick)
 	return s
@@ -278,7 +291,7 @@ func (s *Store) removeAtLocked(sh *shard, i int, b []byte) {
 // slot and entry (i < 0 if absent). val may alias old's value.
 func (s *Store) putLocked(sh *shard, tag uint32, i int, old []byte, key, val []byte, exp int64) {
 	size := entrySize(len(key), len(val), exp != 0)
-	lru := s.lru(sh)
+	lru := s.writeStampLocked(sh, tag, old)
 	if i < 0 {
 		off, b := sh.allocLocked(size, s)
 		writeEntry(b, key, val, exp, lru)
@@ -314,12 +327,12 @@ func (s *Store) Get(dst, key []byte) (val []byte, ok bool) {
 	sh.mu.Lock()
 	i, b := s.lookupReadLocked(sh, tag, key)
 	if i < 0 {
-		sh.misses++
+		s.missLocked(sh, tag)
 		sh.maybeCompactLocked(s)
 		sh.mu.Unlock()
 		return dst, false
 	}
-	setEntryLRU(b, s.clock.Load())
+	s.touchLocked(sh, tag, b)
 	_, v, _ := entryKV(b)
 	dst = append(dst, v...)
 	sh.hits++
@@ -335,13 +348,17 @@ func (s *Store) Lookup(dst, key []byte, touch bool) (val []byte, expireAt int64,
 	sh.mu.Lock()
 	i, b := s.lookupReadLocked(sh, tag, key)
 	if i < 0 {
-		sh.misses++
+		if touch {
+			s.missLocked(sh, tag)
+		} else {
+			sh.misses++
+		}
 		sh.maybeCompactLocked(s)
 		sh.mu.Unlock()
 		return dst, 0, false
 	}
 	if touch {
-		setEntryLRU(b, s.clock.Load())
+		s.touchLocked(sh, tag, b)
 	}
 	_, v, _ := entryKV(b)
 	dst = append(dst, v...)
@@ -384,6 +401,9 @@ func (s *Store) Set(key, val []byte, a SetArgs, dst []byte) (prev []byte, hadPre
 		}
 	}
 	if (a.NX && i >= 0) || (a.XX && i < 0) {
+		if i >= 0 { // Redis's lookupKeyWrite touches the key all the same
+			s.touchLocked(sh, tag, b)
+		}
 		sh.maybeCompactLocked(s)
 		return prev, hadPrev, false
 	}
@@ -474,11 +494,11 @@ func (s *Store) Touch(key []byte) bool {
 	defer sh.mu.Unlock()
 	i, b := s.lookupReadLocked(sh, tag, key)
 	if i < 0 {
-		sh.misses++
+		s.missLocked(sh, tag)
 		sh.maybeCompactLocked(s)
 		return false
 	}
-	setEntryLRU(b, s.clock.Load())
+	s.touchLocked(sh, tag, b)
 	sh.hits++
 	return true
 }
@@ -523,7 +543,16 @@ func (s *Store) Rename(src, dst []byte, nx bool) (srcExists, renamed bool) {
 	if j = b.findLocked(tb, dst, s); j >= 0 { // finding src may have moved slots
 		old = b.entry(slotOff(b.table[j]))
 	}
+	stamp := entryLRU(e)
 	s.putLocked(b, tb, j, old, dst, v, entryExp(e))
+	if j = b.findLocked(tb, dst, s); j >= 0 {
+		// The key keeps its LRU stamp or LFU counter, touched once, as
+		// Redis's RENAME does (lookupKeyWrite on the source, then the
+		// same object under the new name).
+		ne := b.entry(slotOff(b.table[j]))
+		setEntryLRU(ne, stamp)
+		s.touchLocked(b, tb, ne)
+	}
 	if i = a.findLocked(ta, src, s); i >= 0 { // b's insert may have resized a's table
 		s.removeAtLocked(a, i, a.entry(slotOff(a.table[i])))
 	}
@@ -555,7 +584,19 @@ func (s *Store) Flush() {
 func (s *Store) SetMaxMemory(n int64) { s.maxMemory.Store(n) }
 
 // SetPolicy changes the eviction policy (CONFIG SET maxmemory-policy).
-func (s *Store) SetPolicy(p Policy) { s.policy.Store(int64(p)) }
+// Leaving a TinyLFU policy releases the shards' sketches.
+func (s *Store) SetPolicy(p Policy) {
+	s.policy.Store(int64(p))
+	if p.TinyLFU() {
+		return
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		sh.sketch.releaseLocked(sh, s)
+		sh.mu.Unlock()
+	}
+}
 
 // UsedMemory returns the bytes the store accounts for (see Config.MaxMemory).
 func (s *Store) UsedMemory() int64 { return s.used.Load() }
@@ -570,11 +611,14 @@ func (s *Store) UpdateStats(st *Stats) {
 		st.Hits += sh.hits
 		st.Misses += sh.misses
 		st.Prefaulted += int64(sh.ahead)
+		st.SketchBytes += sh.sketch.bytes()
+		st.SketchHalvings += sh.sketch.halving
 		sh.mu.Unlock()
 		st.Keys += uint64(sh.nkeys.Load())
 		st.Expires += uint64(sh.nvol.Load())
 	}
 	st.Evicted = s.evicted.Load()
+	st.EvictedCold = s.evictedCold.Load()
 	st.Expired = s.expired.Load()
 	st.UsedMemory = s.used.Load()
 	st.MaxMemory = s.maxMemory.Load()

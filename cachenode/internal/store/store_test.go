@@ -211,7 +211,7 @@ func TestPolicyNames(t *testing.T) {
 	if p, _ := ParsePolicy("ALLKEYS-LRU"); p != AllKeysLRU {
 		t.Fatal("case-insensitive")
 	}
-	for _, n := range []string{"allkeys-lfu", "volatile-lfu", "lru", ""} {
+	for _, n := range []string{"allkeys-lfu-", "tinylfu", "lru", ""} {
 		if _, err := ParsePolicy(n); !errors.Is(err, ErrUnknownPolicy) {
 			t.Fatalf("ParsePolicy(%q) err = %v", n, err)
 		}

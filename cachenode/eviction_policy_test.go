@@ -1,0 +1,70 @@
+package cachenode
+
+import (
+	"strings"
+	"testing"
+)
+
+// The LFU policies against redis-server (TestDifferentialAgainstRedis):
+// with lfu-log-factor 0 every access raises the counter by one, and with
+// lfu-decay-time 0 it never decays, so OBJECT FREQ is exact. The case puts
+// the policy and parameters back as the other cases expect them.
+func init() {
+	diffCases["lfu"] = []string{"CONFIG|SET|lfu-log-factor|0", "CONFIG|SET|lfu-decay-time|0", "CONFIG|GET|lfu-log-factor", "CONFIG|GET|lfu-decay-time", "CONFIG|SET|maxmemory-policy|allkeys-lfu", "CONFIG|GET|maxmemory-policy",
+		"SET|k|hello", "OBJECT|FREQ|k", "GET|k", "GET|k", "GET|k", "OBJECT|FREQ|k", "SET|k|world", "OBJECT|FREQ|k", "EXISTS|k", "TTL|k", "TYPE|k", "OBJECT|FREQ|k", "SET|k|x|NX", "OBJECT|FREQ|k",
+		"TOUCH|k", "MGET|k|nokey", "APPEND|k|!", "OBJECT|FREQ|k",
+		"SETRANGE|k|1|y", "OBJECT|FREQ|k", "SETBIT|k|3|1", "OBJECT|FREQ|k", "BITFIELD|k|SET|u8|0|5", "OBJECT|FREQ|k", "GETBIT|k|1", "BITCOUNT|k", "BITPOS|k|1", "OBJECT|FREQ|k",
+		"APPEND|a|x", "OBJECT|FREQ|a", "APPEND|a|y", "OBJECT|FREQ|a", "SETBIT|b|7|1", "OBJECT|FREQ|b", "OBJECT|IDLETIME|k", "OBJECT|IDLETIME|nokey", "OBJECT|FREQ|nokey",
+		"RENAME|k|k2", "OBJECT|FREQ|k2", "SET|k3|z", "RENAME|k2|k3", "OBJECT|FREQ|k3", "GET|k3", "OBJECT|FREQ|k3",
+		"CONFIG|SET|maxmemory-policy|VOLATILE-LFU", "CONFIG|GET|maxmemory-policy", "SET|t|x|EX|100", "GET|t", "OBJECT|FREQ|t",
+		"CONFIG|SET|lfu-log-factor|-1", "CONFIG|SET|lfu-log-factor|abc", "CONFIG|SET|lfu-log-factor|2147483648", "CONFIG|SET|lfu-decay-time|-1", "CONFIG|SET|lfu-decay-time|x",
+		"CONFIG|SET|lfu-log-factor|2147483647", "CONFIG|GET|lfu-log-factor", "CONFIG|SET|lfu-log-factor|10", "CONFIG|SET|lfu-decay-time|1", "CONFIG|GET|lfu-log-factor", "CONFIG|GET|lfu-decay-time",
+		"CONFIG|SET|maxmemory-policy|allkeys-lru", "OBJECT|FREQ|k", "~OBJECT|IDLETIME|k"}
+}
+
+// TestPolicyConfig checks CONFIG GET/SET maxmemory-policy with cachenode's
+// own policies, the error listing every name, and OBJECT FREQ and IDLETIME
+// under each kind of policy.
+func TestPolicyConfig(t *testing.T) {
+	s := startServer(t, Config{MaxMemoryPolicy: "allkeys-lru"})
+	c := dialRaw(t, s.Addr().String())
+	want := func(got, w string) {
+		t.Helper()
+		if got != w {
+			t.Fatalf("got %q, want %q", got, w)
+		}
+	}
+	want(c.do("SET", "k", "hello"), "+OK\r\n")
+	want(c.do("OBJECT", "IDLETIME", "k"), ":0\r\n")
+	for _, p := range []string{"allkeys-tinylfu", "volatile-tinylfu"} {
+		want(c.do("CONFIG", "SET", "maxmemory-policy", strings.ToUpper(p)), "+OK\r\n")
+		want(c.do("CONFIG", "GET", "maxmemory-policy"), "*2\r\n$16\r\nmaxmemory-policy\r\n$"+itoa(len(p))+"\r\n"+p+"\r\n")
+	}
+	c.do("GET", "k")
+	c.do("GET", "k")
+	if r := c.do("OBJECT", "FREQ", "k"); !strings.HasPrefix(r, ":") || r == ":0\r\n" {
+		t.Fatalf("OBJECT FREQ under tinylfu after reads: %q", r)
+	}
+	want(c.do("OBJECT", "IDLETIME", "k"), ":0\r\n")
+	r := c.do("CONFIG", "SET", "maxmemory-policy", "lru")
+	if !strings.HasPrefix(r, "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu,") ||
+		!strings.Contains(r, "allkeys-tinylfu") {
+		t.Fatalf("bad policy: %q", r)
+	}
+	info := c.do("INFO", "eviction")
+	for _, f := range []string{"# Eviction\r\n", "maxmemory_policy:volatile-tinylfu\r\n", "evicted_keys:0\r\n", "evicted_keys_cold:0\r\n", "tinylfu_sketch_bytes:", "tinylfu_sketch_halvings:0\r\n"} {
+		if !strings.Contains(info, f) {
+			t.Fatalf("INFO eviction lacks %q:\n%s", f, info)
+		}
+	}
+	if strings.Contains(c.do("INFO"), "# Eviction") {
+		t.Fatal("the eviction section is in the default INFO")
+	}
+}
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}

@@ -1,0 +1,308 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// workload is a deterministic key sequence for policy tests: keys are ints.
+type workload struct {
+	name string
+	next func() int
+}
+
+// zipfRanks draws ranks 0..n-1 with skew s (any s > 0, by inverting the
+// CDF), rank 0 the most popular.
+func zipfRanks(seed uint64, s float64, n int) func() int {
+	r := rand.New(rand.NewPCG(seed, 1))
+	cdf := make([]float64, n)
+	sum := 0.0
+	for i := range cdf {
+		sum += math.Pow(float64(i+1), -s)
+		cdf[i] = sum
+	}
+	return func() int {
+		i, _ := slices.BinarySearch(cdf, r.Float64()*sum)
+		return min(i, n-1)
+	}
+}
+
+// policyWorkloads are the three classes, over keys keys whose popularity
+// order is a random permutation: a Zipf popularity; the same with a long
+// one-off scan (keys never seen again) of scanLen keys every period
+// requests; and a popularity that rotates by keys/20 ranks every period
+// requests, so the hot set moves to keys that were lukewarm.
+func policyWorkloads(keys, scanLen, period int) []workload {
+	perm := rand.New(rand.NewPCG(9, 9)).Perm(keys)
+	zipf := func(seed uint64) func() int {
+		z := zipfRanks(seed, 0.9, keys)
+		return func() int { return perm[z()] }
+	}
+	scanNext := 0
+	zs := zipf(2)
+	inScan, since := 0, 0
+	scan := func() int {
+		if inScan > 0 {
+			inScan--
+			scanNext++
+			return keys + scanNext // one-off keys
+		}
+		if since++; since >= period {
+			since, inScan = 0, scanLen
+		}
+		return zs()
+	}
+	zh := zipfRanks(3, 0.9, keys)
+	shiftN, offset := 0, 0
+	shift := func() int {
+		if shiftN++; shiftN%period == 0 {
+			offset += keys / 20
+		}
+		return perm[(zh()+offset)%keys]
+	}
+	return []workload{
+		{"zipf", zipf(1)},
+		{"scan", scan},
+		{"shift", shift},
+	}
+}
+
+// replayMissRatio runs ops cache-aside requests (Get, Set on miss) of w
+// against a store of policy p bounded to the memory of capKeys keys, and
+// returns the miss ratio of the last measured requests (after warm).
+func replayMissRatio(t testing.TB, p Policy, w workload, capKeys, warm, ops int) float64 {
+	s, _ := newTestStore(t, Config{MaxMemory: int64(capKeys) * 200, Policy: p})
+	val := make([]byte, 100)
+	for i := 0; i < capKeys; i++ {
+		s.Set(fmt.Appendf(nil, "fill:%07d", i), val, SetArgs{}, nil)
+	}
+	limit := s.UsedMemory()
+	s.Flush()
+	s.SetMaxMemory(limit)
+	var buf []byte
+	misses := 0
+	for i := 0; i < warm+ops; i++ {
+		key := fmt.Appendf(buf[:0], "key:%09d", w.next())
+		buf = key
+		if _, ok := s.Get(nil, key); ok {
+			continue
+		}
+		if i >= warm {
+			misses++
+		}
+		if err := s.EnsureMemory(); err != nil {
+			t.Fatal(err)
+		}
+		s.Set(key, val, SetArgs{}, nil)
+	}
+	return float64(misses) / float64(ops)
+}
+
+// TestPolicyMissRatio compares the policies on the three workload classes:
+// TinyLFU must miss less than both LRU and LFU on the Zipf and scan ones.
+func TestPolicyMissRatio(t *testing.T) {
+	keys, capKeys, ops := 100_000, 10_000, 600_000
+	if raceEnabled || testing.Short() {
+		keys, capKeys, ops = 20_000, 2_000, 120_000
+	}
+	for wi := range 3 {
+		res := map[Policy]float64{}
+		for _, p := range []Policy{AllKeysLRU, AllKeysLFU, AllKeysTinyLFU} {
+			w := policyWorkloads(keys, keys/4, ops/10)[wi]
+			res[p] = replayMissRatio(t, p, w, capKeys, ops/5, ops)
+		}
+		name := policyWorkloads(keys, 1, 1)[wi].name
+		t.Logf("%s: miss ratio lru %.4f lfu %.4f tinylfu %.4f", name, res[AllKeysLRU], res[AllKeysLFU], res[AllKeysTinyLFU])
+		// On the shifting hot set (each hot set entirely new keys, every
+		// 6 cache sizes of requests) LRU keeps the lead: see NOTES.md.
+		if best := min(res[AllKeysLRU], res[AllKeysLFU]); name != "shift" && res[AllKeysTinyLFU] >= best {
+			t.Errorf("%s: tinylfu miss ratio %.4f not below the better of lru and lfu (%.4f)", name, res[AllKeysTinyLFU], best)
+		}
+	}
+}
+
+// TestLFUCounter checks Redis's LFU counter: it starts at 5, grows by one
+// per access with lfu-log-factor 0, only sometimes with the default factor,
+// and loses one per lfu-decay-time minutes.
+func TestLFUCounter(t *testing.T) {
+	s, clk := newTestStore(t, Config{Policy: AllKeysLFU})
+	s.SetLFULogFactor(0)
+	k := []byte("k")
+	s.Set(k, []byte("v"), SetArgs{}, nil)
+	if f, ok := s.Freq(k); !ok || f != lfuInitVal {
+		t.Fatalf("new key: freq %d, %v; want %d", f, ok, lfuInitVal)
+	}
+	for range 10 {
+		s.Get(nil, k)
+	}
+	if f, _ := s.Freq(k); f != lfuInitVal+10 {
+		t.Fatalf("after 10 reads with log factor 0: freq %d, want %d", f, lfuInitVal+10)
+	}
+	clk.Advance(3 * time.Minute)
+	if f, _ := s.Freq(k); f != lfuInitVal+7 {
+		t.Fatalf("3 minutes later: freq %d, want %d", f, lfuInitVal+7)
+	}
+	s.Get(nil, k) // stores the decayed counter, plus one
+	s.SetLFUDecayTime(0)
+	clk.Advance(time.Hour)
+	if f, _ := s.Freq(k); f != lfuInitVal+8 {
+		t.Fatalf("decay off: freq %d, want %d", f, lfuInitVal+8)
+	}
+	s.SetLFULogFactor(DefaultLFULogFactor)
+	for range 1000 {
+		s.Get(nil, k)
+	}
+	// From 12 with factor 10, each step takes ~10*(c-5)+1 accesses: 1000
+	// accesses raise it by a handful, far from 1000.
+	if f, _ := s.Freq(k); f <= lfuInitVal+8 || f > 40 {
+		t.Fatalf("1000 reads with log factor 10: freq %d", f)
+	}
+}
+
+func TestParsePolicyNames(t *testing.T) {
+	for _, n := range strings.Split(PolicyNames, ", ") {
+		p, err := ParsePolicy(strings.ToUpper(n))
+		if err != nil || p.String() != n {
+			t.Fatalf("ParsePolicy(%q) = %v, %v", n, p, err)
+		}
+	}
+	if _, err := ParsePolicy("allkeys-lfux"); !errors.Is(err, ErrUnknownPolicy) {
+		t.Fatalf("bad name: %v", err)
+	}
+}
+
+// hotSetStore returns a TinyLFU store bounded to about capKeys keys of
+// 100-byte values, and a cache-aside access function reporting hits.
+func hotSetStore(t *testing.T, capKeys int) (*Store, func(k int) bool) {
+	s, _ := newTestStore(t, Config{MaxMemory: int64(capKeys) * 200, Policy: AllKeysTinyLFU})
+	val := make([]byte, 100)
+	for i := 0; i < capKeys; i++ {
+		s.Set(fmt.Appendf(nil, "fill:%07d", i), val, SetArgs{}, nil)
+	}
+	limit := s.UsedMemory()
+	s.Flush()
+	s.SetMaxMemory(limit)
+	return s, func(k int) bool {
+		key := fmt.Appendf(nil, "key:%09d", k)
+		if _, ok := s.Get(nil, key); ok {
+			return true
+		}
+		if err := s.EnsureMemory(); err != nil {
+			t.Fatal(err)
+		}
+		s.Set(key, val, SetArgs{}, nil)
+		return false
+	}
+}
+
+// TestTinyLFUScanKeepsHotSet: a hot set read many times stays cached
+// through a one-off scan of ten times the cache's size.
+func TestTinyLFUScanKeepsHotSet(t *testing.T) {
+	const capKeys, hot = 2000, 500
+	s, access := hotSetStore(t, capKeys)
+	r := rand.New(rand.NewPCG(1, 1))
+	for range 40 * hot {
+		access(r.IntN(hot))
+	}
+	for i := range 10 * capKeys {
+		access(1_000_000 + i)
+	}
+	kept := 0
+	for k := range hot {
+		if _, _, ok := s.Peek(nil, fmt.Appendf(nil, "key:%09d", k)); ok {
+			kept++
+		}
+	}
+	if kept < hot*9/10 {
+		t.Fatalf("after a scan of %d keys, %d of the %d hot keys are cached", 10*capKeys, kept, hot)
+	}
+}
+
+// TestTinyLFUAdoptsShiftedHotSet: when the hot set moves to other keys, the
+// new one is cached (90% hits over a window) within a bounded number of
+// requests, though the old one had the highest frequencies.
+func TestTinyLFUAdoptsShiftedHotSet(t *testing.T) {
+	const capKeys, hot, window = 1000, 700, 2000
+	_, access := hotSetStore(t, capKeys)
+	r := rand.New(rand.NewPCG(2, 2))
+	for range 100 * hot {
+		access(r.IntN(hot))
+	}
+	bound := 100 * capKeys
+	hits := make([]bool, 0, bound)
+	n := 0
+	for i := range bound {
+		h := access(hot + r.IntN(hot)) // the new hot set: other keys
+		hits = append(hits, h)
+		if h {
+			n++
+		}
+		if i >= window {
+			if hits[i-window] {
+				n--
+			}
+			if n >= window*9/10 {
+				t.Logf("new hot set adopted after %d requests (%.1f cache sizes)", i+1, float64(i+1)/capKeys)
+				return
+			}
+		}
+	}
+	t.Fatalf("new hot set not adopted within %d requests: %d hits in the last %d", bound, n, window)
+}
+
+// TestSketch checks the frequency sketch: the doorkeeper takes the first
+// access, counts grow to 15, a halving halves them and clears the
+// doorkeeper, and a key never added estimates low among many others.
+func TestSketch(t *testing.T) {
+	s, _ := newTestStore(t, Config{Shards: 1, Policy: AllKeysTinyLFU})
+	sh := &s.shards[0]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for i := 0; i < 1000; i++ {
+		sh.nkeys.Add(1)
+	}
+	sk := &sh.sketch
+	sk.ensureLocked(sh, s)
+	if got := sk.bytes(); got != 8*(256+128) {
+		t.Fatalf("sketch for 1001 keys: %d bytes", got)
+	}
+	const k = 0xdeadbeef
+	if e := sk.estimate(k); e != 0 {
+		t.Fatalf("new key: estimate %d", e)
+	}
+	sk.add(k)
+	if e := sk.estimate(k); e != 1 {
+		t.Fatalf("after one access (doorkeeper): estimate %d", e)
+	}
+	for range 5 {
+		sk.add(k)
+	}
+	if e := sk.estimate(k); e != 6 {
+		t.Fatalf("after 6 accesses: estimate %d", e)
+	}
+	for range 20 {
+		sk.add(k)
+	}
+	if e := sk.estimate(k); e != 15 {
+		t.Fatalf("after 26 accesses: estimate %d, want 15 (saturated)", e)
+	}
+	sk.halve()
+	if e := sk.estimate(k); e != 7 {
+		t.Fatalf("after a halving: estimate %d, want 7 (counter 14/2, doorkeeper cleared)", e)
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	for range 1000 { // 1000 other keys, each accessed twice
+		o := r.Uint32()
+		sk.add(o)
+		sk.add(o)
+	}
+	if e := sk.estimate(0x12345678); e > 2 {
+		t.Fatalf("a key never added estimates %d among 1000 others", e)
+	}
+}

@@ -1,0 +1,155 @@
+package store
+
+import "math/bits"
+
+// A sketch is a shard's count-min sketch of recent key accesses for the
+// TinyLFU policies, as in Caffeine's FrequencySketch: 4-bit counters, 16 to
+// a uint64, four counters per key (one per hash function, each in its own
+// word), an estimate being the least of the four. An increment raises only
+// the key's counters that equal that least value (conservative update), so
+// collisions inflate estimates less. After 10 increments per key of
+// capacity every counter is halved, so what was frequent long ago counts
+// for less than what is frequent now: the sketch follows a shifting hot
+// set within a few such periods.
+//
+// In front of the counters, a doorkeeper (a Bloom filter with two bits per
+// key, cleared at each halving, as in TinyLFU) takes a key's first access
+// since the last halving: one-off keys, such as a scan's, then never reach
+// the counters and do not crowd out the others. An estimate adds one for a
+// key the doorkeeper holds.
+//
+// Keys are identified by their 32-bit slot tag (the hash's high half; the
+// shard is the low half), so the sketch remembers keys that are no longer
+// cached, which is what lets a returning key compete with its real
+// frequency. The table holds nextPow2(keys)/4 words and the doorkeeper half
+// as many: 3 to 6 bytes per key of the shard, accounted in used memory. It grows (and starts over) when
+// the shard's keys outgrow it.
+type sketch struct {
+	table   []uint64
+	door    []uint64 // doorkeeper: a key's first access since the last halving sets its bits only
+	adds    int      // increments since the last halving
+	limit   int      // increments that trigger a halving
+	halving uint64   // halvings so far (INFO tinylfu_sketch_halvings)
+}
+
+const (
+	sketchMinWords = 16 // smallest table: 128 bytes, 64 keys
+	sketchKeysWord = 4  // keys per word of table
+	// sketchResetMult is how many increments per key of capacity trigger
+	// a halving (Caffeine's sample size is 10 x the cache's size).
+	sketchResetMult = 10
+)
+
+var sketchSeeds = [4]uint64{0xc3a5c85c97cb3127, 0xb492b66fbe98f273, 0x9ae16a3b2f90404f, 0xcbf29ce484222325}
+
+// ensureLocked sizes sk for the keys of sh plus one, accounting the bytes.
+func (sk *sketch) ensureLocked(sh *shard, s *Store) {
+	keys := int(sh.nkeys.Load()) + 1
+	if len(sk.table)*sketchKeysWord >= keys {
+		return
+	}
+	words := max(sketchMinWords, 1<<bits.Len(uint(keys-1))/sketchKeysWord)
+	s.account(sh, int64(8*(words+words/2-len(sk.table)-len(sk.door))))
+	sk.table = make([]uint64, words)
+	sk.door = make([]uint64, words/2)
+	sk.adds = 0
+	sk.limit = sketchResetMult * words * sketchKeysWord
+}
+
+// releaseLocked drops the table and its accounting.
+func (sk *sketch) releaseLocked(sh *shard, s *Store) {
+	if sk.table != nil {
+		s.account(sh, -sk.bytes())
+	}
+	*sk = sketch{halving: sk.halving}
+}
+
+// bytes returns the table's size.
+func (sk *sketch) bytes() int64 { return int64(8 * (len(sk.table) + len(sk.door))) }
+
+// doorBits returns the doorkeeper's two bit positions for h.
+func (sk *sketch) doorBits(h uint64) (uint64, uint64) {
+	m := uint64(len(sk.door)*64 - 1)
+	return (h >> 7) & m, (h >> 35) & m
+}
+
+func (sk *sketch) inDoor(h uint64) bool {
+	a, b := sk.doorBits(h)
+	return sk.door[a/64]>>(a%64)&1 != 0 && sk.door[b/64]>>(b%64)&1 != 0
+}
+
+// spread mixes a tag into 64 bits.
+func spread(tag uint32) uint64 {
+	h := uint64(tag) * 0x9e3779b97f4a7c15
+	return h ^ h>>29
+}
+
+// slot returns the word index and bit shift of the key's i-th counter.
+func (sk *sketch) slot(h uint64, i int) (int, uint) {
+	x := (h + sketchSeeds[i]) * sketchSeeds[i]
+	x += x >> 32
+	start := uint(h&3) << 2 // each key uses 4 of the word's 16 counters, one per row
+	return int(x & uint64(len(sk.table)-1)), (start + uint(i)) << 2
+}
+
+// estimate returns the key's estimated accesses since the last halvings (0-15).
+func (sk *sketch) estimate(tag uint32) uint64 {
+	if len(sk.table) == 0 {
+		return 0
+	}
+	h := spread(tag)
+	m := uint64(15)
+	for i := range sketchSeeds {
+		w, sh := sk.slot(h, i)
+		m = min(m, sk.table[w]>>sh&15)
+	}
+	if m < 15 && sk.inDoor(h) {
+		m++
+	}
+	return m
+}
+
+// add records an access of the key.
+func (sk *sketch) add(tag uint32) {
+	if len(sk.table) == 0 {
+		return
+	}
+	h := spread(tag)
+	if !sk.inDoor(h) {
+		a, b := sk.doorBits(h)
+		sk.door[a/64] |= 1 << (a % 64)
+		sk.door[b/64] |= 1 << (b % 64)
+		if sk.adds++; sk.adds >= sk.limit {
+			sk.halve()
+		}
+		return
+	}
+	var ws [4]int
+	var shs [4]uint
+	m := uint64(15)
+	for i := range sketchSeeds {
+		ws[i], shs[i] = sk.slot(h, i)
+		m = min(m, sk.table[ws[i]]>>shs[i]&15)
+	}
+	if m == 15 {
+		return
+	}
+	for i := range ws {
+		if sk.table[ws[i]]>>shs[i]&15 == m {
+			sk.table[ws[i]] += 1 << shs[i]
+		}
+	}
+	if sk.adds++; sk.adds >= sk.limit {
+		sk.halve()
+	}
+}
+
+// halve ages the sketch: every counter is halved.
+func (sk *sketch) halve() {
+	for i, w := range sk.table {
+		sk.table[i] = w >> 1 & 0x7777777777777777
+	}
+	clear(sk.door)
+	sk.adds /= 2
+	sk.halving++
+}

@@ -1,0 +1,77 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestReplayShort replays a small trace file against the node (two
+// policies) and redis-server at two cache sizes, and checks the figures and
+// the outputs.
+func TestReplayShort(t *testing.T) {
+	exe := needExe(t)
+	targets := []string{"node:allkeys-tinylfu", "node:allkeys-lru"}
+	if _, err := exec.LookPath("redis-server"); err == nil {
+		targets = append(targets, "redis:allkeys-lru")
+	} else {
+		t.Log("redis-server not installed: node targets only")
+	}
+	reqs, err := GenerateTrace("scan", 30_000, 8_000, 0.9, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range reqs { // oracleGeneral records carry sizes; 0 would be skipped
+		reqs[i].Size = uint32(300 + reqs[i].ID%700)
+	}
+	path := filepath.Join(t.TempDir(), "trace.bin")
+	if err := os.WriteFile(path, AppendOracleGeneral(nil, reqs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := Replay(ctx, ReplayConfig{Trace: path, Format: "oracle", MaxMemory: []string{"2mb", "4mb"},
+		Targets: targets, Exe: exe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 2*len(targets) || res.Requests != len(reqs) {
+		t.Fatalf("%d runs of %d requests", len(res.Runs), res.Requests)
+	}
+	for _, r := range res.Runs {
+		if r.MissRatio <= 0 || r.MissRatio >= 1 || r.Evicted == 0 || r.RSS <= 0 || r.Keys <= 0 {
+			t.Fatalf("implausible run: %+v", r)
+		}
+		if r.UsedMemory > r.MaxMemory*11/10 {
+			t.Fatalf("%s used %d of maxmemory %d", r.Target, r.UsedMemory, r.MaxMemory)
+		}
+	}
+	for _, tg := range targets { // a bigger cache misses less
+		small, _ := res.run(tg, 2<<20)
+		big, _ := res.run(tg, 4<<20)
+		if big.MissRatio >= small.MissRatio {
+			t.Fatalf("%s: miss ratio %.4f at 4mb, %.4f at 2mb", tg, big.MissRatio, small.MissRatio)
+		}
+	}
+	var html, table bytes.Buffer
+	if err := WriteReplayReport(&html, []*ReplayResult{res}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), "<polyline") || !strings.Contains(html.String(), "node:allkeys-tinylfu") {
+		t.Fatal("report has no chart")
+	}
+	if err := WriteReplayTable(&table, []*ReplayResult{res}); err != nil || !strings.Contains(table.String(), "2.0 MiB") {
+		t.Fatalf("table: %v\n%s", err, table.String())
+	}
+	if _, err := Replay(ctx, ReplayConfig{Trace: "nope", Exe: exe}); err == nil {
+		t.Fatal("missing trace file accepted")
+	}
+	if _, err := Replay(ctx, ReplayConfig{Targets: []string{"memcached:lru"}, Exe: exe}); err == nil {
+		t.Fatal("bad target accepted")
+	}
+}
