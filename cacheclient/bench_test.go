@@ -254,3 +254,68 @@ func BenchmarkRistrettoHitParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkL2HitVsRedis measures, in one run and interleaved op by op, an L2
+// hit through the client (L1 off, AppendGet into a caller buffer) and a bare
+// go-redis GET of the same key on the same node (Get(...).Bytes() appended
+// to the same kind of buffer), on one connection each. It reports both
+// sides' ns/op and allocs/op and their ratio (client/redis); ns/op and
+// allocs/op of the benchmark itself are the sum of both sides.
+func BenchmarkL2HitVsRedis(b *testing.B) {
+	for _, kind := range nodeKinds {
+		b.Run(kind, func(b *testing.B) { benchL2HitVsRedis(b, kind) })
+	}
+}
+
+func benchL2HitVsRedis(b *testing.B, kind string) {
+	nodes := startNodes(b, kind, 1)
+	c, err := New(Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: time.Second}, L1: L1Config{Bytes: -1}, TTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: nodes[0].Addr, DisableIdentity: true})
+	defer rdb.Close()
+	ctx := context.Background()
+	const key = "bench:key"
+	if err := c.Set(ctx, key, benchValue(128), 0); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 256)
+	viaClient := func() {
+		v, info, err := c.AppendGet(ctx, buf[:0], key, nil)
+		if err != nil || info.Source != SourceL2 || len(v) != 128 {
+			b.Fatalf("client: %v %+v", err, info)
+		}
+	}
+	bare := func() {
+		v, err := rdb.Get(ctx, key).Bytes()
+		if err != nil || len(v) != 128+envHdrLen {
+			b.Fatalf("go-redis: %v", err)
+		}
+		_ = append(buf[:0], v...)
+	}
+	viaClient() // connections dialled before timing
+	bare()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var tc, tr time.Duration
+	for i := 0; i < b.N; i++ {
+		first, second, tf, ts := viaClient, bare, &tc, &tr
+		if i%2 == 1 { // alternate the order: neither side always follows the other
+			first, second, tf, ts = bare, viaClient, &tr, &tc
+		}
+		t0 := time.Now()
+		first()
+		t1 := time.Now()
+		second()
+		*tf += t1.Sub(t0)
+		*ts += time.Since(t1)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(tc.Nanoseconds())/float64(b.N), "client-ns/op")
+	b.ReportMetric(float64(tr.Nanoseconds())/float64(b.N), "redis-ns/op")
+	b.ReportMetric(float64(tc)/float64(tr), "client/redis")
+	b.ReportMetric(testing.AllocsPerRun(200, viaClient), "client-allocs/op")
+	b.ReportMetric(testing.AllocsPerRun(200, bare), "redis-allocs/op")
+}

@@ -170,7 +170,35 @@ func (c *Client) AppendGet(ctx context.Context, dst []byte, key string, l loader
 		}
 		c.st.l1Misses.Add(1)
 	}
-	return c.miss(ctx, dst, n, key, l, haveStale)
+	return c.l2(ctx, dst, n, key, l, haveStale)
+}
+
+// l2 is the fast path of a call that found no fresh L1 entry: one L2 read on
+// the caller's goroutine, outside the flights. A fresh entry (a value or a
+// negative one) is the answer; anything else (a miss, a stale or leased
+// entry, an error, no live node) goes on to the key's flight, whose fill
+// uses this read instead of making its own, so that misses still coalesce
+// and leases still apply. dst[n:] holds the L1 copy's stale value when
+// haveStale is set.
+func (c *Client) l2(ctx context.Context, dst []byte, n int, key string, l loader.Loader, haveStale bool) ([]byte, Info, error) {
+	r := c.tier.read(ctx, key)
+	if r.err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return dst[:n], Info{}, cerr // as a caller leaving a flight
+		}
+	} else if r.found {
+		if h, ok := parseHeader(bytesOf(r.env)); ok && h.stateAt(r.now) == stateFresh {
+			val := r.env[envHdrLen:]
+			c.st.l2Hits.Add(1)
+			c.store.fillL1(key, h, bytesOf(val), r.now, r.mark)
+			if h.flags&flagNegative != 0 {
+				c.st.negativeHits.Add(1)
+				return dst[:n], Info{Source: SourceL2, Negative: true}, loader.ErrNotFound
+			}
+			return append(dst[:n], val...), Info{Source: SourceL2}, nil
+		}
+	}
+	return c.miss(ctx, dst, n, key, l, haveStale, r)
 }
 
 // Set stores value under key in L1 and on the key's node, fresh for ttl (0 =
