@@ -107,12 +107,8 @@ func (t *tier) getFrom(ctx context.Context, nd *node, failover bool, key string,
 // getString is getFrom returning the envelope as go-redis read it (a string:
 // no copy); found is false on a miss or an error.
 func (t *tier) getString(ctx context.Context, nd *node, failover bool, key string, now int64) (env string, found bool, err error) {
-	if !failover && t.tombs.take(key, nd.addr, now) {
-		if err := t.del(ctx, nd, key); err != nil {
-			t.tombs.add(key, nd.addr, now+msCeil(t.tombLife))
-			return "", false, err
-		}
-		return "", false, nil
+	if tombed, err := t.tombstoned(ctx, nd, failover, key, now); tombed {
+		return "", false, err
 	}
 	start := time.Now()
 	rctx, cancel := t.reqCtx(ctx, start, 0)
@@ -125,6 +121,20 @@ func (t *tier) getString(ctx context.Context, nd *node, failover bool, key strin
 		return "", false, err
 	}
 	return env, true, nil
+}
+
+// tombstoned deletes key from nd instead of reading it when it is
+// tombstoned for nd (written elsewhere while nd was down): tombed is then
+// true, and the read is a miss (or err).
+func (t *tier) tombstoned(ctx context.Context, nd *node, failover bool, key string, now int64) (tombed bool, err error) {
+	if failover || !t.tombs.take(key, nd.addr, now) {
+		return false, nil
+	}
+	if err := t.del(ctx, nd, key); err != nil {
+		t.tombs.add(key, nd.addr, now+msCeil(t.tombLife))
+		return true, err
+	}
+	return true, nil
 }
 
 // l2Read is a key's L2 read made by a caller before it joins the key's
