@@ -26,6 +26,12 @@ type Item struct {
 	Err error
 }
 
+// Entry is one key and value for SetMany.
+type Entry struct {
+	Key   string
+	Value []byte
+}
+
 // batchWindow is how long the keys a GetMany needs from the origin wait for
 // the call's other flights after the last key arrived (flights that wait for
 // another process's lease, or that another caller started) before their
@@ -411,4 +417,144 @@ func loadMany(ctx context.Context, bl loader.BatchLoader, keys []string) (res []
 		}
 	}()
 	return bl.LoadMany(ctx, keys)
+}
+
+// SetMany is Set for many entries: each key is stored in L1 and on its node,
+// fresh for ttl (0 = Config.TTL), with one pipelined round trip per node
+// (all nodes at once). L1 is written even where a node write fails; the
+// nodes' errors are returned joined. As with Set, loads of these keys in
+// flight are forgotten and their origin error backoff ends.
+func (c *Client) SetMany(ctx context.Context, entries []Entry, ttl time.Duration) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if ttl < 0 {
+		return fmt.Errorf("cacheclient: SetMany: negative ttl %v", ttl)
+	}
+	for _, e := range entries {
+		c.flights.forget(e.Key)
+		c.tier.noteWrite(e.Key)
+		c.origin.forgive(e.Key)
+	}
+	now := preciseMs()
+	h := c.store.valueHeader(ttl, now)
+	err := c.tier.setMany(ctx, entries, h, now)
+	for _, e := range entries {
+		c.store.fillL1(e.Key, h, e.Value, now, untracked)
+	}
+	return err
+}
+
+// DeleteMany is Delete for many keys: removed from L1 and from their nodes,
+// one DEL per node (all nodes at once). The nodes' errors are returned
+// joined.
+func (c *Client) DeleteMany(ctx context.Context, keys []string) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	for _, k := range keys {
+		c.flights.forget(k)
+		c.tier.noteWrite(k)
+		if c.store.l1 != nil {
+			c.store.l1.del(k)
+		}
+	}
+	return c.tier.deleteMany(ctx, keys)
+}
+
+// byNode groups the indexes of keys by the node that serves each now (keys
+// with no live node are left out), with whether that node is the key's
+// failover owner.
+func (t *tier) byNode(keys []string) (nodes []*node, idx [][]int, failover [][]bool) {
+	for i, k := range keys {
+		nd, fo := t.route(k)
+		if nd == nil {
+			continue
+		}
+		g := -1
+		for x, n := range nodes {
+			if n == nd {
+				g = x
+				break
+			}
+		}
+		if g < 0 {
+			g = len(nodes)
+			nodes = append(nodes, nd)
+			idx = append(idx, nil)
+			failover = append(failover, nil)
+		}
+		idx[g] = append(idx[g], i)
+		failover[g] = append(failover[g], fo)
+	}
+	return nodes, idx, failover
+}
+
+// eachNode runs fn for every group, the last on this goroutine, and returns
+// their errors joined.
+func eachNode(n int, fn func(g int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for g := range n {
+		if g == n-1 {
+			errs[g] = fn(g)
+		} else {
+			wg.Go(func() { errs[g] = fn(g) })
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// setMany writes the entries with header h, one pipeline per node, with the
+// TTL rules of set (failover flag and FailoverTTL, nothing written with less
+// than a millisecond to live).
+func (t *tier) setMany(ctx context.Context, entries []Entry, h header, now int64) error {
+	keys := make([]string, len(entries))
+	for i, e := range entries {
+		keys[i] = e.Key
+	}
+	nodes, idx, failover := t.byNode(keys)
+	return eachNode(len(nodes), func(g int) error {
+		nd := nodes[g]
+		var size int
+		for _, i := range idx[g] {
+			size += envHdrLen + len(entries[i].Value)
+		}
+		extra := time.Duration(size) * 10 * time.Nanosecond
+		return t.do(ctx, nd, extra, func(ctx context.Context) error {
+			_, err := nd.client().Pipelined(ctx, func(p redis.Pipeliner) error {
+				for x, i := range idx[g] {
+					eh := h
+					ttl := time.Duration(eh.t2-now) * time.Millisecond
+					if failover[g][x] {
+						eh.flags |= flagFailover
+						ttl = min(ttl, t.cfg.FailoverTTL)
+					}
+					if ttl < time.Millisecond {
+						continue
+					}
+					env := append(appendHeader(make([]byte, 0, envHdrLen+len(entries[i].Value)), eh), entries[i].Value...)
+					p.Set(ctx, entries[i].Key, env, ttl)
+				}
+				return nil
+			})
+			return err
+		})
+	})
+}
+
+// deleteMany removes keys from their live owners, one DEL per node.
+func (t *tier) deleteMany(ctx context.Context, keys []string) error {
+	nodes, idx, _ := t.byNode(keys)
+	return eachNode(len(nodes), func(g int) error {
+		nd := nodes[g]
+		ks := make([]string, len(idx[g]))
+		for x, i := range idx[g] {
+			ks[x] = keys[i]
+		}
+		return t.do(ctx, nd, 0, func(ctx context.Context) error {
+			return nd.client().Del(ctx, ks...).Err()
+		})
+	})
 }

@@ -375,3 +375,61 @@ func TestTypedGetMany(t *testing.T) {
 		t.Errorf("%d loader calls over two rounds, want 1", calls)
 	}
 }
+
+// TestSetManyDeleteMany: SetMany writes both levels with one request per
+// node; another client reads the values from L2; DeleteMany removes them
+// from both levels, again with one request per node.
+func TestSetManyDeleteMany(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 3)
+		cfg := Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, TTL: time.Hour}
+		w := newClient(t, cfg)
+		r := newClient(t, Config{Tier: cfg.Tier, TTL: time.Hour, L1: L1Config{Bytes: -1}})
+		ctx := context.Background()
+		keys := manyKeys("sm", 30)
+		entries := make([]Entry, len(keys))
+		for i, k := range keys {
+			entries[i] = Entry{Key: k, Value: []byte("val:" + k)}
+		}
+		before := nodeRequests(w)
+		if err := w.SetMany(ctx, entries, 0); err != nil {
+			t.Fatal(err)
+		}
+		for addr, n := range nodeRequests(w) {
+			if d := n - before[addr]; d != 1 {
+				t.Errorf("SetMany: node %s got %d requests, want 1", addr, d)
+			}
+		}
+		for i, it := range r.GetMany(ctx, keys, nil) {
+			if it.Err != nil || string(it.Value) != "val:"+keys[i] || it.Info.Source != SourceL2 {
+				t.Errorf("%s after SetMany: %q %+v %v", keys[i], it.Value, it.Info, it.Err)
+			}
+		}
+		if v, info, err := w.GetInfo(ctx, keys[0], nil); err != nil || string(v) != "val:"+keys[0] || info.Source != SourceL1 {
+			t.Errorf("writer's own read: %q %+v %v, want an L1 hit", v, info, err)
+		}
+		if err := w.SetMany(ctx, entries[:1], -time.Second); err == nil {
+			t.Error("SetMany with a negative ttl: no error")
+		}
+
+		before = nodeRequests(w)
+		if err := w.DeleteMany(ctx, keys); err != nil {
+			t.Fatal(err)
+		}
+		for addr, n := range nodeRequests(w) {
+			if d := n - before[addr]; d != 1 {
+				t.Errorf("DeleteMany: node %s got %d requests, want 1", addr, d)
+			}
+		}
+		for i, it := range r.GetMany(ctx, keys, nil) {
+			if !errors.Is(it.Err, loader.ErrNotFound) {
+				t.Errorf("%s after DeleteMany (other client): %q %v", keys[i], it.Value, it.Err)
+			}
+		}
+		for i, it := range w.GetMany(ctx, keys, nil) {
+			if !errors.Is(it.Err, loader.ErrNotFound) {
+				t.Errorf("%s after DeleteMany (writer, L1): %q %+v %v", keys[i], it.Value, it.Info, it.Err)
+			}
+		}
+	})
+}
