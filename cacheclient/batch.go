@@ -70,7 +70,6 @@ func (c *Client) GetMany(ctx context.Context, keys []string, l loader.BatchLoade
 	}
 	// One slot per distinct key; dup[i] >= 0 points a repeat at its first.
 	var dup []int
-	uniq := keys
 	if len(keys) > 1 {
 		seen := make(map[string]int, len(keys))
 		for i, k := range keys {
@@ -93,9 +92,12 @@ func (c *Client) GetMany(ctx context.Context, keys []string, l loader.BatchLoade
 	}
 
 	// L1.
-	stale := make([][]byte, len(keys)) // a stale L1 value to fall back on
-	var todo []int                     // indexes of the keys past L1
-	for i, k := range uniq {
+	var stale [][]byte                // a stale L1 value to fall back on
+	todo := make([]int, 0, len(keys)) // indexes of the keys past L1
+	if c.l1 != nil {
+		stale = make([][]byte, len(keys))
+	}
+	for i, k := range keys {
 		if dup != nil && dup[i] >= 0 {
 			continue
 		}
@@ -118,10 +120,24 @@ func (c *Client) GetMany(ctx context.Context, keys []string, l loader.BatchLoade
 	var miss []int
 	if len(todo) > 0 {
 		reads := c.tier.readMany(ctx, keys, todo)
+		// The values found go to one buffer, each item a full slice of its
+		// own part (appending to one cannot reach the next).
+		size := 0
+		for j := range reads {
+			if n := len(reads[j].env) - envHdrLen; reads[j].found && n > 0 {
+				size += n
+			}
+		}
+		buf := make([]byte, 0, size)
 		for j, i := range todo {
-			out, info, err, ok := c.l2Answer(ctx, nil, 0, keys[i], &reads[j])
+			n := len(buf)
+			out, info, err, ok := c.l2Answer(ctx, buf, n, keys[i], &reads[j])
 			if ok {
-				items[i] = Item{Value: okValue(out, err), Info: info, Err: err}
+				var v []byte
+				if err == nil {
+					v, buf = out[n:len(out):len(out)], out
+				}
+				items[i] = Item{Value: v, Info: info, Err: err}
 				continue
 			}
 			miss = append(miss, i)
@@ -153,7 +169,11 @@ func (c *Client) GetMany(ctx context.Context, keys []string, l loader.BatchLoade
 				if bk != nil {
 					kl = bk
 				}
-				out, info, err := c.miss(ctx, stale[i], 0, keys[i], kl, stale[i] != nil, r)
+				var st []byte
+				if stale != nil {
+					st = stale[i]
+				}
+				out, info, err := c.miss(ctx, st, 0, keys[i], kl, st != nil, r)
 				if bk != nil {
 					bk.settle()
 				}
@@ -219,7 +239,7 @@ func (t *tier) readMany(ctx context.Context, keys []string, idx []int) []l2Read 
 			}
 		}
 		if g == nil {
-			g = &group{nd: nd}
+			g = &group{nd: nd, pos: make([]int, 0, len(idx)), keys: make([]string, 0, len(idx))}
 			groups = append(groups, g)
 		}
 		g.pos = append(g.pos, j)
