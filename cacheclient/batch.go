@@ -119,7 +119,7 @@ func (c *Client) GetMany(ctx context.Context, keys []string, l loader.BatchLoade
 	// L2: one pipeline per node.
 	var miss []int
 	if len(todo) > 0 {
-		reads := c.tier.readMany(ctx, keys, todo)
+		reads := c.tier.readMany(ctx, &c.reads, keys, todo)
 		// The values found go to one buffer, each item a full slice of its
 		// own part (appending to one cannot reach the next).
 		size := 0
@@ -208,7 +208,7 @@ func okValue(out []byte, err error) []byte {
 // readMany reads keys[i] for every i in idx from their live owners, one
 // pipeline per node, the nodes in parallel: reads[j] is the read of
 // keys[idx[j]], as tier.read would make it.
-func (t *tier) readMany(ctx context.Context, keys []string, idx []int) []l2Read {
+func (t *tier) readMany(ctx context.Context, g *readGroup, keys []string, idx []int) []l2Read {
 	reads := make([]l2Read, len(idx))
 	now := preciseMs()
 	type group struct {
@@ -220,7 +220,7 @@ func (t *tier) readMany(ctx context.Context, keys []string, idx []int) []l2Read 
 	for j, i := range idx {
 		k := keys[i]
 		r := &reads[j]
-		r.now = now
+		r.made, r.now, r.fillEpoch = true, now, g.epoch(k)
 		nd, failover := t.route(k)
 		if nd == nil {
 			continue // asked false
@@ -461,6 +461,7 @@ func (c *Client) SetMany(ctx context.Context, entries []Entry, ttl time.Duration
 	err := c.tier.setMany(ctx, entries, h, now)
 	for _, e := range entries {
 		c.store.fillL1(e.Key, h, e.Value, now, untracked)
+		c.reads.filled(e.Key) // reads from before are too old for a fill
 	}
 	return err
 }
@@ -479,7 +480,11 @@ func (c *Client) DeleteMany(ctx context.Context, keys []string) error {
 			c.store.l1.del(k)
 		}
 	}
-	return c.tier.deleteMany(ctx, keys)
+	err := c.tier.deleteMany(ctx, keys)
+	for _, k := range keys {
+		c.reads.filled(k) // reads from before are too old for a fill
+	}
+	return err
 }
 
 // byNode groups the indexes of keys by the node that serves each now (keys

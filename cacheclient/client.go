@@ -25,7 +25,8 @@ type Client struct {
 	origin  *origin
 	store   *storeBack
 	flights flights
-	leases  *leases // nil when Tier.Leases.Disabled
+	reads   readGroup // the fast path's L2 reads in progress
+	leases  *leases   // nil when Tier.Leases.Disabled
 	log     *slog.Logger
 
 	closed atomic.Bool
@@ -187,16 +188,26 @@ func (c *Client) l1Answer(dst []byte, n int, key string, l loader.Loader) (out [
 }
 
 // l2 is the fast path of a call that found no fresh L1 entry: one L2 read on
-// the caller's goroutine, outside the flights. A fresh entry (a value or a
-// negative one) is the answer; anything else (a miss, a stale or leased
-// entry, an error, no live node) goes on to the key's flight, whose fill
-// uses this read instead of making its own, so that misses still coalesce
-// and leases still apply. dst[n:] holds the L1 copy's stale value when
-// haveStale is set.
+// the caller's goroutine, outside the flights (shared with the callers that
+// miss the key meanwhile: readGroup). A fresh entry (a value or a negative
+// one) is the answer; anything else (a miss, a stale or leased entry, an
+// error, no live node) goes on to the key's flight, whose fill uses this
+// read instead of making its own, so that misses still coalesce and leases
+// still apply. dst[n:] holds the L1 copy's stale value when haveStale is
+// set.
 func (c *Client) l2(ctx context.Context, dst []byte, n int, key string, l loader.Loader, haveStale bool) ([]byte, Info, error) {
-	r := c.tier.read(ctx, key)
-	if out, info, err, ok := c.l2Answer(ctx, dst, n, key, &r); ok {
-		return out, info, err
+	r, shared, ok := c.reads.read(ctx, c.tier, key)
+	if !ok {
+		return dst[:n], Info{}, ctx.Err() // as a caller leaving a flight
+	}
+	if r.made {
+		if out, info, err, ok := c.l2Answer(ctx, dst, n, key, &r); ok {
+			if shared && err != ctx.Err() {
+				c.st.coalesced.Add(1)
+				info.Shared = true
+			}
+			return out, info, err
+		}
 	}
 	return c.miss(ctx, dst, n, key, l, haveStale, r)
 }
@@ -243,7 +254,9 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	c.flights.forget(key)
 	c.tier.noteWrite(key)
 	c.origin.forgive(key) // a value is at hand: no reason to wait
-	return c.store.value(ctx, key, value, ttl, preciseMs())
+	err := c.store.value(ctx, key, value, ttl, preciseMs())
+	c.reads.filled(key) // reads from before are too old for a fill
+	return err
 }
 
 // Delete removes key from L1 and from its node. Other processes drop their L1
@@ -258,7 +271,9 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 	}
 	c.flights.forget(key)
 	c.tier.noteWrite(key)
-	return c.store.delete(ctx, key)
+	err := c.store.delete(ctx, key)
+	c.reads.filled(key) // reads from before are too old for a fill
+	return err
 }
 
 // Nodes returns the current members and which of them are marked down.

@@ -55,6 +55,7 @@ type fillResult struct {
 // is set.
 func (c *Client) miss(ctx context.Context, dst []byte, n int, key string, l loader.Loader, haveStale bool, r l2Read) ([]byte, Info, error) {
 	res, shared, err := c.flights.group(l).Do(ctx, key, c.flights.timeout, func(fctx context.Context) (fillResult, error) {
+		defer c.reads.filled(key)
 		return c.fill(fctx, key, l, false, &r)
 	})
 	if shared {
@@ -107,6 +108,7 @@ func (c *Client) revalidate(key string, l loader.Loader) {
 		return
 	}
 	if c.flights.loads.DoAsync(key, c.flights.timeout, func(ctx context.Context) (fillResult, error) {
+		defer c.reads.filled(key)
 		return c.fill(ctx, key, l, true, nil)
 	}) {
 		c.st.refreshes.Add(1)
@@ -117,7 +119,8 @@ func (c *Client) revalidate(key string, l loader.Loader) {
 // what the origin gave in both levels. With refresh set (a background
 // revalidation) a stale entry is not an answer. pre, when not nil, is the L2
 // read the caller that started the flight made just before: it stands for
-// the fill's own. It returns a flight result, ErrShed, or a *LoadError.
+// the fill's own unless a fill of the key ended since (then the key is read
+// again). It returns a flight result, ErrShed, or a *LoadError.
 func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh bool, pre *l2Read) (fillResult, error) {
 	now := preciseMs()
 	var cand []byte // a stale value to fall back on
@@ -145,7 +148,7 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 		mark  readMark
 		err   error
 	)
-	if pre != nil {
+	if pre != nil && pre.made && !c.reads.fillStale(key, pre) {
 		if pre.found {
 			env = []byte(pre.env)
 		}

@@ -141,18 +141,21 @@ func (t *tier) tombstoned(ctx context.Context, nd *node, failover bool, key stri
 // flight (Client.AppendGet's fast path): the fill that flight runs uses it
 // instead of reading again.
 type l2Read struct {
+	made  bool     // the read was made (the zero l2Read: no read at hand)
 	env   string   // the envelope when found
 	found bool     // the node had the key
 	asked bool     // a node was asked (false: no live node)
 	mark  readMark // coherence mark taken before the read
 	err   error    // the request failed (counted by the tier)
 	now   int64    // Unix milliseconds when the read started
+
+	fillEpoch uint32 // the key's fill epoch before the read (readGroup)
 }
 
 // read reads key's envelope from its live owner, as getMarked does, bounded
 // by Timeout and by ctx (the caller's own context).
 func (t *tier) read(ctx context.Context, key string) (r l2Read) {
-	r.now = preciseMs()
+	r.made, r.now = true, preciseMs()
 	nd, failover := t.route(key)
 	if nd == nil {
 		r.mark = untracked
