@@ -94,8 +94,10 @@ func (c *Client) GetMany(ctx context.Context, keys []string, l loader.BatchLoade
 	// L1.
 	var stale [][]byte                // a stale L1 value to fall back on
 	todo := make([]int, 0, len(keys)) // indexes of the keys past L1
+	var now int64 // the whole call's L1 judged at one precise instant
 	if c.l1 != nil {
 		stale = make([][]byte, len(keys))
+		now = preciseMs()
 	}
 	for i, k := range keys {
 		if dup != nil && dup[i] >= 0 {
@@ -105,7 +107,7 @@ func (c *Client) GetMany(ctx context.Context, keys []string, l loader.BatchLoade
 			todo = append(todo, i)
 			continue
 		}
-		out, info, err, done, haveStale := c.l1Answer(nil, 0, k, single)
+		out, info, err, done, haveStale := c.l1Answer(nil, 0, k, single, now)
 		if done {
 			items[i] = Item{Value: okValue(out, err), Info: info, Err: err}
 			continue

@@ -144,7 +144,7 @@ func (c *Client) AppendGet(ctx context.Context, dst []byte, key string, l loader
 	n := len(dst)
 	haveStale := false
 	if c.l1 != nil {
-		out, info, err, done, stale := c.l1Answer(dst, n, key, l)
+		out, info, err, done, stale := c.l1Answer(dst, n, key, l, coarseMs())
 		if done {
 			return out, info, err
 		}
@@ -155,12 +155,13 @@ func (c *Client) AppendGet(ctx context.Context, dst []byte, key string, l loader
 
 // l1Answer looks key up in L1 and answers when it can: a fresh entry, or a
 // stale one with StaleWhileRevalidate (refreshed through l in the
-// background). Otherwise done is false and the lookup is counted as a miss;
-// haveStale then says that out[n:] holds a stale value to fall back on.
-func (c *Client) l1Answer(dst []byte, n int, key string, l loader.Loader) (out []byte, info Info, err error, done, haveStale bool) {
+// background), judged at now (Unix milliseconds). Otherwise done is false
+// and the lookup is counted as a miss; haveStale then says that out[n:]
+// holds a stale value to fall back on.
+func (c *Client) l1Answer(dst []byte, n int, key string, l loader.Loader, now int64) (out []byte, info Info, err error, done, haveStale bool) {
 	out, h, ok := c.l1.get(dst, key)
 	if ok {
-		switch h.stateAt(coarseMs()) {
+		switch h.stateAt(now) {
 		case stateFresh:
 			if h.flags&flagNegative != 0 {
 				c.st.negativeHits.Add(1)

@@ -10,8 +10,11 @@
 //
 // Reads: Get returns the value, GetInfo the value and an Info saying where it
 // came from, AppendGet the same appended to a caller's buffer (no allocation
-// on an L1 hit). Typed wraps a Client for Go values through a Codec. Writes:
-// Set and Delete, in both levels.
+// on an L1 hit), GetMany many keys at once (L1, one pipelined round trip
+// per node, one loader.BatchLoader call for the keys the origin must
+// supply). Typed wraps a Client for Go values through a Codec. Writes: Set
+// and Delete, in both levels, and SetMany and DeleteMany (one round trip per
+// node).
 //
 // It is built for the bad days:
 //
