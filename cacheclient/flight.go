@@ -54,10 +54,12 @@ type fillResult struct {
 // value to dst[:n]. dst[n:] holds the L1 copy's stale value when haveStale
 // is set.
 func (c *Client) miss(ctx context.Context, dst []byte, n int, key string, l loader.Loader, haveStale bool, r l2Read) ([]byte, Info, error) {
+	c.reads.fly(key)
 	res, shared, err := c.flights.group(l).Do(ctx, key, c.flights.timeout, func(fctx context.Context) (fillResult, error) {
 		defer c.reads.filled(key)
 		return c.fill(fctx, key, l, false, &r)
 	})
+	c.reads.land(key)
 	if shared {
 		c.st.coalesced.Add(1)
 	}

@@ -47,9 +47,10 @@ func (g *readGroup) epoch(key string) uint32 {
 }
 
 type readShard struct {
-	mu sync.Mutex
-	m  map[string]*readCall
-	_  [40]byte // one shard per cache line
+	mu     sync.Mutex
+	m      map[string]*readCall
+	flying map[string]int // callers in a flight of the key (Client.miss)
+	_      [32]byte       // one shard per cache line
 }
 
 // readCall is one read in progress. done is made by the first caller that
@@ -65,13 +66,18 @@ var readCalls = sync.Pool{New: func() any { return new(readCall) }}
 
 // read returns key's L2 read: its own (made with ctx), or the one another
 // caller had in progress (shared). ok is false when ctx ended while waiting
-// for another caller's read. A shared read that failed because its reader's
-// context ended is not handed on: ok is true, r is the zero l2Read and
-// shared false, and the caller reads in its flight.
+// for another caller's read. When callers are in a flight of key already,
+// or a shared read failed because its reader's context ended, there is no
+// read: ok is true, r is the zero l2Read and shared false, and the caller
+// joins the flight (which reads for itself if it has to start one).
 func (g *readGroup) read(ctx context.Context, t *tier, key string) (r l2Read, shared, ok bool) {
 	h := xxhash.Sum64String(key)
 	s := &g.shards[h%readShards]
 	s.mu.Lock()
+	if len(s.flying) > 0 && s.flying[key] > 0 {
+		s.mu.Unlock()
+		return l2Read{}, false, true
+	}
 	if c, busy := s.m[key]; busy {
 		if c.done == nil {
 			c.done = make(chan struct{})
@@ -113,4 +119,26 @@ func (g *readGroup) read(ctx context.Context, t *tier, key string) (r l2Read, sh
 		readCalls.Put(c)
 	}
 	return r, false, true
+}
+
+// fly records a caller entering a flight of key; land, one leaving it.
+// While any is in one, read sends no request for key: the callers that
+// miss it join the flight, as they would have before it read L2.
+func (g *readGroup) fly(key string) {
+	s := &g.shards[xxhash.Sum64String(key)%readShards]
+	s.mu.Lock()
+	if s.flying == nil {
+		s.flying = make(map[string]int)
+	}
+	s.flying[key]++
+	s.mu.Unlock()
+}
+
+func (g *readGroup) land(key string) {
+	s := &g.shards[xxhash.Sum64String(key)%readShards]
+	s.mu.Lock()
+	if s.flying[key]--; s.flying[key] <= 0 {
+		delete(s.flying, key)
+	}
+	s.mu.Unlock()
 }
