@@ -94,7 +94,7 @@ func (c *Client) GetMany(ctx context.Context, keys []string, l loader.BatchLoade
 	// L1.
 	var stale [][]byte                // a stale L1 value to fall back on
 	todo := make([]int, 0, len(keys)) // indexes of the keys past L1
-	var now int64 // the whole call's L1 judged at one precise instant
+	var now int64                     // the whole call's L1 judged at one precise instant
 	if c.l1 != nil {
 		stale = make([][]byte, len(keys))
 		now = preciseMs()
