@@ -2,8 +2,11 @@ package cacheclient
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -432,4 +435,85 @@ func TestSetManyDeleteMany(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestGetManyLeasesAcrossClients: four clients (processes) GetMany the same
+// cold keys at once; with leases, the tier loads each key once.
+func TestGetManyLeasesAcrossClients(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 3)
+		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, TTL: time.Hour})
+		keys := manyKeys("tier", 20)
+		o := &batchOrigin{delay: 50 * time.Millisecond}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for _, c := range cs {
+			wg.Go(func() {
+				<-start
+				for i, it := range c.GetMany(context.Background(), keys, o) {
+					if it.Err != nil || string(it.Value) != "v:"+keys[i] {
+						t.Errorf("%s: %q %+v %v", keys[i], it.Value, it.Info, it.Err)
+					}
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		_, perKey := o.stats()
+		for _, k := range keys {
+			if perKey[k] != 1 {
+				t.Errorf("origin loads of %s = %d, want 1 for the tier", k, perKey[k])
+			}
+		}
+		if s := sumStats(cs); s.LeaseWaits == 0 {
+			t.Errorf("no client waited for another's lease: %+v", s)
+		}
+	})
+}
+
+// TestGetManyHTTPBatch: GetMany over an HTTP multi-get origin (loader.HTTPBatch):
+// the cold keys in one POST, a null member cached as not found.
+func TestGetManyHTTPBatch(t *testing.T) {
+	var mu sync.Mutex
+	var posts [][]string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Keys []string `json:"keys"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		posts = append(posts, req.Keys)
+		mu.Unlock()
+		out := map[string]any{}
+		for _, k := range req.Keys {
+			if k == "item:none" {
+				out[k] = nil
+			} else {
+				out[k] = map[string]string{"id": k}
+			}
+		}
+		_ = json.NewEncoder(w).Encode(out)
+	}))
+	defer srv.Close()
+	nodes := startNodes(t, "cachenode", 2)
+	c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, TTL: time.Hour, NegativeTTL: time.Hour})
+	o := &loader.HTTPBatch{URL: srv.URL}
+	keys := []string{"item:1", "item:none", "item:2"}
+	for round := range 2 {
+		items := c.GetMany(context.Background(), keys, o)
+		if string(items[0].Value) != `{"id":"item:1"}` || string(items[2].Value) != `{"id":"item:2"}` {
+			t.Errorf("round %d: values %q, %q", round, items[0].Value, items[2].Value)
+		}
+		if !errors.Is(items[1].Err, loader.ErrNotFound) {
+			t.Errorf("round %d: item:none err %v", round, items[1].Err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(posts) != 1 || len(posts[0]) != 3 {
+		t.Errorf("origin requests %v, want one POST of the 3 keys", posts)
+	}
 }
