@@ -28,7 +28,9 @@ type Item struct {
 
 // Entry is one key and value for SetMany.
 type Entry struct {
-	Key   string
+	// Key is the key to write.
+	Key string
+	// Value is its value (not retained after SetMany returns).
 	Value []byte
 }
 

@@ -108,9 +108,12 @@ func (t *Typed[T]) Delete(ctx context.Context, key string) error {
 // TTL (0: the client's default), or Err (loader.ErrNotFound when the origin
 // does not have the key).
 type TypedResult[T any] struct {
+	// Value is the key's value when Err is nil.
 	Value T
-	TTL   time.Duration
-	Err   error
+	// TTL is how long it stays fresh; 0 means the client's default.
+	TTL time.Duration
+	// Err is the key's failure, or loader.ErrNotFound.
+	Err error
 }
 
 // TypedBatchLoader loads many keys from the origin in one call: one
@@ -120,9 +123,12 @@ type TypedBatchLoader[T any] func(ctx context.Context, keys []string) ([]TypedRe
 
 // TypedItem is one key's answer from Typed.GetMany.
 type TypedItem[T any] struct {
+	// Value is the decoded value, the zero T on an error.
 	Value T
-	Info  Info
-	Err   error
+	// Info says how the answer was obtained.
+	Info Info
+	// Err is the key's error, as for Item, or a decoding error.
+	Err error
 }
 
 // GetMany is Client.GetMany for T values: the loader's values are encoded
