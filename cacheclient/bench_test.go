@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,4 +254,207 @@ func BenchmarkRistrettoHitParallel(b *testing.B) {
 			_ = append(buf[:0], v...)
 		}
 	})
+}
+
+// BenchmarkL2HitVsRedis measures, in one run and interleaved op by op, an L2
+// hit through the client (L1 off, AppendGet into a caller buffer) and a bare
+// go-redis GET of the same key on the same node (Get(...).Bytes() appended
+// to the same kind of buffer), on one connection each. It reports both
+// sides' ns/op and allocs/op and their ratio (client/redis); ns/op and
+// allocs/op of the benchmark itself are the sum of both sides.
+func BenchmarkL2HitVsRedis(b *testing.B) {
+	for _, kind := range nodeKinds {
+		b.Run(kind, func(b *testing.B) { benchL2HitVsRedis(b, kind) })
+	}
+}
+
+func benchL2HitVsRedis(b *testing.B, kind string) {
+	nodes := startNodes(b, kind, 1)
+	c, err := New(Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: time.Second}, L1: L1Config{Bytes: -1}, TTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: nodes[0].Addr, DisableIdentity: true})
+	defer rdb.Close()
+	ctx := context.Background()
+	const key = "bench:key"
+	if err := c.Set(ctx, key, benchValue(128), 0); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 256)
+	viaClient := func() {
+		v, info, err := c.AppendGet(ctx, buf[:0], key, nil)
+		if err != nil || info.Source != SourceL2 || len(v) != 128 {
+			b.Fatalf("client: %v %+v", err, info)
+		}
+	}
+	bare := func() {
+		v, err := rdb.Get(ctx, key).Bytes()
+		if err != nil || len(v) != 128+envHdrLen {
+			b.Fatalf("go-redis: %v", err)
+		}
+		_ = append(buf[:0], v...)
+	}
+	viaClient() // connections dialled before timing
+	bare()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var tc, tr time.Duration
+	for i := 0; i < b.N; i++ {
+		first, second, tf, ts := viaClient, bare, &tc, &tr
+		if i%2 == 1 { // alternate the order: neither side always follows the other
+			first, second, tf, ts = bare, viaClient, &tr, &tc
+		}
+		t0 := time.Now()
+		first()
+		t1 := time.Now()
+		second()
+		*tf += t1.Sub(t0)
+		*ts += time.Since(t1)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(tc.Nanoseconds())/float64(b.N), "client-ns/op")
+	b.ReportMetric(float64(tr.Nanoseconds())/float64(b.N), "redis-ns/op")
+	b.ReportMetric(float64(tc)/float64(tr), "client/redis")
+	b.ReportMetric(testing.AllocsPerRun(200, viaClient), "client-allocs/op")
+	b.ReportMetric(testing.AllocsPerRun(200, bare), "redis-allocs/op")
+}
+
+// BenchmarkGetManyVsPipeline measures, in one run and interleaved op by op,
+// GetMany of 100 keys over 3 nodes (L1 off, every key an L2 hit) and a
+// hand-written go-redis equivalent: the same keys grouped by node, one
+// pipeline of GETs per node, the nodes in parallel. It reports both sides'
+// ns per 100 keys and their ratio (many/pipeline), and, for contrast, 100
+// sequential AppendGets of the same keys (seq-ns/op, seq/pipeline).
+func BenchmarkGetManyVsPipeline(b *testing.B) {
+	for _, kind := range nodeKinds {
+		b.Run(kind, func(b *testing.B) { benchGetManyVsPipeline(b, kind) })
+	}
+}
+
+func benchGetManyVsPipeline(b *testing.B, kind string) {
+	nodes := startNodes(b, kind, 3)
+	c, err := New(Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: time.Second}, L1: L1Config{Bytes: -1}, TTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	keys := benchKeys(100)
+	entries := make([]Entry, len(keys))
+	for i, k := range keys {
+		entries[i] = Entry{Key: k, Value: benchValue(128)}
+	}
+	if err := c.SetMany(ctx, entries, 0); err != nil {
+		b.Fatal(err)
+	}
+	// The hand-written side: one go-redis client per node, keys grouped by
+	// the client's own routing.
+	rdbs := map[string]*redis.Client{}
+	for _, nd := range nodes {
+		rdb := redis.NewClient(&redis.Options{Addr: nd.Addr, DisableIdentity: true})
+		defer rdb.Close()
+		rdbs[nd.Addr] = rdb
+	}
+	type group struct {
+		rdb  *redis.Client
+		keys []string
+		off  int // into vals
+	}
+	var groups []*group
+	byAddr := map[string]*group{}
+	for _, k := range keys {
+		nd, _ := c.tier.route(k)
+		g := byAddr[nd.addr]
+		if g == nil {
+			g = &group{rdb: rdbs[nd.addr]}
+			byAddr[nd.addr] = g
+			groups = append(groups, g)
+		}
+		g.keys = append(g.keys, k)
+	}
+	off := 0
+	for _, g := range groups {
+		g.off = off
+		off += len(g.keys)
+	}
+	vals := make([][]byte, len(keys))
+	viaMany := func() {
+		for i, it := range c.GetMany(ctx, keys, nil) {
+			if it.Err != nil || len(it.Value) != 128 {
+				b.Fatalf("GetMany %s: %v %+v", keys[i], it.Err, it.Info)
+			}
+		}
+	}
+	pipeline := func() {
+		var wg sync.WaitGroup
+		for gi, g := range groups {
+			run := func() {
+				cmds := make([]*redis.StringCmd, len(g.keys))
+				_, err := g.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for x, k := range g.keys {
+						cmds[x] = p.Get(ctx, k)
+					}
+					return nil
+				})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				for x, cmd := range cmds {
+					v, _ := cmd.Bytes()
+					vals[g.off+x] = v // a value per key, as GetMany hands back
+				}
+			}
+			if gi == len(groups)-1 {
+				run()
+			} else {
+				wg.Go(run)
+			}
+		}
+		wg.Wait()
+	}
+	sequential := func() {
+		for _, k := range keys {
+			if v, err := c.Get(ctx, k, nil); err != nil || len(v) != 128 {
+				b.Fatalf("Get %s: %v", k, err)
+			}
+		}
+	}
+	viaMany()
+	pipeline()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var tm, tp, ts time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if i%2 == 0 {
+			viaMany()
+			t1 := time.Now()
+			pipeline()
+			tm += t1.Sub(t0)
+			tp += time.Since(t1)
+		} else {
+			pipeline()
+			t1 := time.Now()
+			viaMany()
+			tp += t1.Sub(t0)
+			tm += time.Since(t1)
+		}
+		if i%10 == 0 { // the sequential contrast, on every tenth op
+			t2 := time.Now()
+			sequential()
+			ts += time.Since(t2)
+		}
+	}
+	b.StopTimer()
+	seqN := (b.N + 9) / 10
+	b.ReportMetric(float64(tm.Nanoseconds())/float64(b.N), "many-ns/op")
+	b.ReportMetric(float64(tp.Nanoseconds())/float64(b.N), "pipeline-ns/op")
+	b.ReportMetric(float64(tm)/float64(tp), "many/pipeline")
+	b.ReportMetric(float64(ts.Nanoseconds())/float64(seqN), "seq-ns/op")
+	b.ReportMetric((float64(ts)/float64(seqN))/(float64(tp)/float64(b.N)), "seq/pipeline")
+	b.ReportMetric(testing.AllocsPerRun(20, viaMany), "many-allocs/op")
+	b.ReportMetric(testing.AllocsPerRun(20, pipeline), "pipeline-allocs/op")
 }

@@ -25,7 +25,8 @@ type Client struct {
 	origin  *origin
 	store   *storeBack
 	flights flights
-	leases  *leases // nil when Tier.Leases.Disabled
+	reads   readGroup // the fast path's L2 reads in progress
+	leases  *leases   // nil when Tier.Leases.Disabled
 	log     *slog.Logger
 
 	closed atomic.Bool
@@ -143,34 +144,100 @@ func (c *Client) AppendGet(ctx context.Context, dst []byte, key string, l loader
 	n := len(dst)
 	haveStale := false
 	if c.l1 != nil {
-		out, h, ok := c.l1.get(dst, key)
-		if ok {
-			switch h.stateAt(coarseMs()) {
-			case stateFresh:
-				if h.flags&flagNegative != 0 {
-					c.st.negativeHits.Add(1)
-					return out[:n], Info{Source: SourceL1, Negative: true}, loader.ErrNotFound
+		out, info, err, done, stale := c.l1Answer(dst, n, key, l, coarseMs())
+		if done {
+			return out, info, err
+		}
+		dst, haveStale = out, stale
+	}
+	return c.l2(ctx, dst, n, key, l, haveStale)
+}
+
+// l1Answer looks key up in L1 and answers when it can: a fresh entry, or a
+// stale one with StaleWhileRevalidate (refreshed through l in the
+// background), judged at now (Unix milliseconds). Otherwise done is false
+// and the lookup is counted as a miss; haveStale then says that out[n:]
+// holds a stale value to fall back on.
+func (c *Client) l1Answer(dst []byte, n int, key string, l loader.Loader, now int64) (out []byte, info Info, err error, done, haveStale bool) {
+	out, h, ok := c.l1.get(dst, key)
+	if ok {
+		switch h.stateAt(now) {
+		case stateFresh:
+			if h.flags&flagNegative != 0 {
+				c.st.negativeHits.Add(1)
+				return out[:n], Info{Source: SourceL1, Negative: true}, loader.ErrNotFound, true, false
+			}
+			c.st.l1Hits.Add(1)
+			if h.flags&flagIncoherent != 0 {
+				c.st.incoherentHits.Add(1)
+			}
+			return out, Info{Source: SourceL1}, nil, true, false
+		case stateStale:
+			if h.flags&flagNegative == 0 {
+				if c.cfg.StaleWhileRevalidate {
+					c.st.staleServed.Add(1)
+					c.revalidate(key, l)
+					return out, Info{Source: SourceL1, Stale: true}, nil, true, false
 				}
-				c.st.l1Hits.Add(1)
-				if h.flags&flagIncoherent != 0 {
-					c.st.incoherentHits.Add(1)
-				}
-				return out, Info{Source: SourceL1}, nil
-			case stateStale:
-				if h.flags&flagNegative == 0 {
-					if c.cfg.StaleWhileRevalidate {
-						c.st.staleServed.Add(1)
-						c.revalidate(key, l)
-						return out, Info{Source: SourceL1, Stale: true}, nil
-					}
-					haveStale = true
-					dst = out
-				}
+				c.st.l1Misses.Add(1)
+				return out, Info{}, nil, false, true
 			}
 		}
-		c.st.l1Misses.Add(1)
 	}
-	return c.miss(ctx, dst, n, key, l, haveStale)
+	c.st.l1Misses.Add(1)
+	return out[:n], Info{}, nil, false, false
+}
+
+// l2 is the fast path of a call that found no fresh L1 entry: one L2 read on
+// the caller's goroutine, outside the flights (shared with the callers that
+// miss the key meanwhile: readGroup). A fresh entry (a value or a negative
+// one) is the answer; anything else (a miss, a stale or leased entry, an
+// error, no live node) goes on to the key's flight, whose fill uses this
+// read instead of making its own, so that misses still coalesce and leases
+// still apply. dst[n:] holds the L1 copy's stale value when haveStale is
+// set.
+func (c *Client) l2(ctx context.Context, dst []byte, n int, key string, l loader.Loader, haveStale bool) ([]byte, Info, error) {
+	r, shared, ok := c.reads.read(ctx, c.tier, key)
+	if !ok {
+		return dst[:n], Info{}, ctx.Err() // as a caller leaving a flight
+	}
+	if r.made {
+		if out, info, err, ok := c.l2Answer(ctx, dst, n, key, &r); ok {
+			if shared && err != ctx.Err() {
+				c.st.coalesced.Add(1)
+				info.Shared = true
+			}
+			return out, info, err
+		}
+	}
+	return c.miss(ctx, dst, n, key, l, haveStale, r)
+}
+
+// l2Answer answers from the L2 read r of key when it can: a fresh entry (a
+// value appended to dst[:n], or a negative one), or the caller's context
+// ending during the read. ok is false when the key must go on to its flight.
+func (c *Client) l2Answer(ctx context.Context, dst []byte, n int, key string, r *l2Read) (out []byte, info Info, err error, ok bool) {
+	if r.err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return dst[:n], Info{}, cerr, true // as a caller leaving a flight
+		}
+		return dst, Info{}, nil, false
+	}
+	if !r.found {
+		return dst, Info{}, nil, false
+	}
+	h, hok := parseHeader(bytesOf(r.env))
+	if !hok || h.stateAt(r.now) != stateFresh {
+		return dst, Info{}, nil, false
+	}
+	val := r.env[envHdrLen:]
+	c.st.l2Hits.Add(1)
+	c.store.fillL1(key, h, bytesOf(val), r.now, r.mark)
+	if h.flags&flagNegative != 0 {
+		c.st.negativeHits.Add(1)
+		return dst[:n], Info{Source: SourceL2, Negative: true}, loader.ErrNotFound, true
+	}
+	return append(dst[:n], val...), Info{Source: SourceL2}, nil, true
 }
 
 // Set stores value under key in L1 and on the key's node, fresh for ttl (0 =
@@ -188,7 +255,9 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	c.flights.forget(key)
 	c.tier.noteWrite(key)
 	c.origin.forgive(key) // a value is at hand: no reason to wait
-	return c.store.value(ctx, key, value, ttl, preciseMs())
+	err := c.store.value(ctx, key, value, ttl, preciseMs())
+	c.reads.filled(key) // reads from before are too old for a fill
+	return err
 }
 
 // Delete removes key from L1 and from its node. Other processes drop their L1
@@ -203,7 +272,9 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 	}
 	c.flights.forget(key)
 	c.tier.noteWrite(key)
-	return c.store.delete(ctx, key)
+	err := c.store.delete(ctx, key)
+	c.reads.filled(key) // reads from before are too old for a fill
+	return err
 }
 
 // Nodes returns the current members and which of them are marked down.

@@ -10,15 +10,20 @@
 //
 // Reads: Get returns the value, GetInfo the value and an Info saying where it
 // came from, AppendGet the same appended to a caller's buffer (no allocation
-// on an L1 hit). Typed wraps a Client for Go values through a Codec. Writes:
-// Set and Delete, in both levels.
+// on an L1 hit), GetMany many keys at once (L1, one pipelined round trip
+// per node, one loader.BatchLoader call for the keys the origin must
+// supply). Typed wraps a Client for Go values through a Codec. Writes: Set
+// and Delete, in both levels, and SetMany and DeleteMany (one round trip per
+// node).
 //
 // It is built for the bad days:
 //
-//   - Coalescing: concurrent misses for one key in one process make one L2
-//     request and at most one origin load; every waiter gets the result. A
-//     waiter whose context ends returns at once; the load goes on for the
-//     others, bounded by Origin.LoadTimeout.
+//   - Coalescing: concurrent misses for one key in one process make at most
+//     one origin load; every waiter gets the result. Each caller reads the
+//     key's node once on its own (a fresh L2 hit is answered there, without
+//     the coalescing machinery); what is not a fresh hit joins the key's one
+//     flight. A waiter whose context ends returns at once; the load goes on
+//     for the others, bounded by Origin.LoadTimeout.
 //   - Leases: across processes, the key's node is where misses meet: the
 //     first process to miss a cold or stale key takes a lease on it and loads;
 //     the others wait for its value. A herd of any number of processes costs

@@ -180,3 +180,63 @@ func ExampleOriginConfig_limiter() {
 	// true
 	// <nil>
 }
+
+// GetMany answers a page's keys at once: L1, then one pipelined round trip
+// per node, then one LoadMany for the keys the origin must supply. Each key
+// has its own answer and error.
+func ExampleClient_GetMany() {
+	c, err := cacheclient.New(cacheclient.Config{TTL: time.Minute, NegativeTTL: 5 * time.Second})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+
+	db := map[string]string{"user:1": "Ann", "user:2": "Bob"}
+	var calls int
+	origin := loader.BatchFunc(func(ctx context.Context, keys []string) ([]loader.KeyResult, error) {
+		calls++
+		res := make([]loader.KeyResult, len(keys))
+		for i, k := range keys {
+			if v, ok := db[k]; ok {
+				res[i].Value = []byte(v)
+			} else {
+				res[i].Err = loader.ErrNotFound
+			}
+		}
+		return res, nil
+	})
+
+	ctx := context.Background()
+	keys := []string{"user:1", "user:2", "user:3"}
+	for _, it := range c.GetMany(ctx, keys, origin) {
+		fmt.Println(string(it.Value), it.Info.Source, it.Err)
+	}
+	for _, it := range c.GetMany(ctx, keys, origin) {
+		fmt.Println(string(it.Value), it.Info.Source, errors.Is(it.Err, loader.ErrNotFound))
+	}
+	fmt.Println("origin calls:", calls)
+	// Output:
+	// Ann origin <nil>
+	// Bob origin <nil>
+	//  origin loader: not found
+	// Ann l1 false
+	// Bob l1 false
+	//  l1 true
+	// origin calls: 1
+}
+
+// A single-key Loader serves GetMany through loader.Parallel (at most n
+// loads at a time).
+func ExampleClient_GetMany_parallel() {
+	c, _ := cacheclient.New(cacheclient.Config{TTL: time.Minute})
+	defer c.Close()
+	one := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		return loader.Result{Value: []byte("v:" + key)}, nil
+	})
+	for _, it := range c.GetMany(context.Background(), []string{"a", "b"}, loader.Parallel(one, 4)) {
+		fmt.Println(string(it.Value), it.Err)
+	}
+	// Output:
+	// v:a <nil>
+	// v:b <nil>
+}

@@ -49,13 +49,17 @@ type fillResult struct {
 	negative bool // a "not found" answer (val is nil)
 }
 
-// miss answers a call that found no fresh L1 entry: it joins or starts key's
-// fill and appends the value to dst[:n]. dst[n:] holds the L1 copy's stale
-// value when haveStale is set.
-func (c *Client) miss(ctx context.Context, dst []byte, n int, key string, l loader.Loader, haveStale bool) ([]byte, Info, error) {
+// miss answers a call that found no fresh entry in L1 or, by its read r, in
+// L2: it joins or starts key's fill (which starts from r) and appends the
+// value to dst[:n]. dst[n:] holds the L1 copy's stale value when haveStale
+// is set.
+func (c *Client) miss(ctx context.Context, dst []byte, n int, key string, l loader.Loader, haveStale bool, r l2Read) ([]byte, Info, error) {
+	c.reads.fly(key)
 	res, shared, err := c.flights.group(l).Do(ctx, key, c.flights.timeout, func(fctx context.Context) (fillResult, error) {
-		return c.fill(fctx, key, l, false)
+		defer c.reads.filled(key)
+		return c.fill(fctx, key, l, false, &r)
 	})
+	c.reads.land(key)
 	if shared {
 		c.st.coalesced.Add(1)
 	}
@@ -106,7 +110,8 @@ func (c *Client) revalidate(key string, l loader.Loader) {
 		return
 	}
 	if c.flights.loads.DoAsync(key, c.flights.timeout, func(ctx context.Context) (fillResult, error) {
-		return c.fill(ctx, key, l, true)
+		defer c.reads.filled(key)
+		return c.fill(ctx, key, l, true, nil)
 	}) {
 		c.st.refreshes.Add(1)
 	}
@@ -114,9 +119,11 @@ func (c *Client) revalidate(key string, l loader.Loader) {
 
 // fill is the body of a flight: L1 again, then L2, then the origin, storing
 // what the origin gave in both levels. With refresh set (a background
-// revalidation) a stale entry is not an answer. It returns a flight result,
-// ErrShed, or a *LoadError.
-func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh bool) (fillResult, error) {
+// revalidation) a stale entry is not an answer. pre, when not nil, is the L2
+// read the caller that started the flight made just before: it stands for
+// the fill's own unless a fill of the key ended since (then the key is read
+// again). It returns a flight result, ErrShed, or a *LoadError.
+func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh bool, pre *l2Read) (fillResult, error) {
 	now := preciseMs()
 	var cand []byte // a stale value to fall back on
 	candSrc := SourceNone
@@ -137,7 +144,20 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 	}
 
 	// L2: the key's live owner.
-	env, asked, mark, err := c.tier.getMarked(ctx, key, now)
+	var (
+		env   []byte
+		asked bool
+		mark  readMark
+		err   error
+	)
+	if pre != nil && pre.made && !c.reads.fillStale(key, pre) {
+		if pre.found {
+			env = []byte(pre.env)
+		}
+		asked, mark, err = pre.asked, pre.mark, pre.err
+	} else {
+		env, asked, mark, err = c.tier.getMarked(ctx, key, now)
+	}
 	leasing := c.leases != nil && l != nil && asked && err == nil
 	switch {
 	case !asked || err != nil:

@@ -13,6 +13,7 @@ type counters struct {
 	l1Hits, l1Misses           atomic.Uint64
 	l2Hits, l2Misses, l2Errors atomic.Uint64
 	originLoads, originErrors  atomic.Uint64
+	originBatches              atomic.Uint64
 	coalesced, staleServed     atomic.Uint64
 	shed, limiterRefused       atomic.Uint64
 	negativeHits, refreshes    atomic.Uint64
@@ -54,6 +55,9 @@ type Stats struct {
 	// OriginErrors counts loader calls that failed (loader.ErrNotFound is
 	// not a failure).
 	OriginErrors uint64
+	// OriginBatches counts LoadMany calls made by GetMany (each of the keys
+	// in one is also counted in OriginLoads).
+	OriginBatches uint64
 	// Coalesced counts calls that shared a load with other callers.
 	Coalesced uint64
 	// StaleServed counts answers that were stale values.
@@ -167,6 +171,7 @@ func (c *Client) Stats() Stats {
 		L2Errors:          c.st.l2Errors.Load(),
 		OriginLoads:       c.st.originLoads.Load(),
 		OriginErrors:      c.st.originErrors.Load(),
+		OriginBatches:     c.st.originBatches.Load(),
 		Coalesced:         c.st.coalesced.Load(),
 		StaleServed:       c.st.staleServed.Load(),
 		Shed:              c.st.shed.Load(),
@@ -243,6 +248,7 @@ var (
 	descL2Miss = prometheus.NewDesc("cachetier_client_l2_misses_total", "L2 reads that found nothing fresh.", nil, nil)
 	descOrigin = prometheus.NewDesc("cachetier_client_origin_loads_total", "Calls to the origin loader.", nil, nil)
 	descOErr   = prometheus.NewDesc("cachetier_client_origin_errors_total", "Origin loads that failed.", nil, nil)
+	descOBat   = prometheus.NewDesc("cachetier_client_origin_batches_total", "LoadMany calls made by GetMany.", nil, nil)
 	descCoal   = prometheus.NewDesc("cachetier_client_coalesced_total", "Calls that shared a load with other callers.", nil, nil)
 	descStale  = prometheus.NewDesc("cachetier_client_stale_served_total", "Answers that were stale values.", nil, nil)
 	descShed   = prometheus.NewDesc("cachetier_client_shed_total", "Calls answered ErrShed.", nil, nil)
@@ -276,7 +282,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (k collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descL1Hits, descL1Miss, descL2Hits, descL2Miss, descOrigin, descOErr,
+	for _, d := range []*prometheus.Desc{descL1Hits, descL1Miss, descL2Hits, descL2Miss, descOrigin, descOErr, descOBat,
 		descCoal, descStale, descShed, descRefuse, descNeg, descRefr, descBoff, descTomb, descLWon, descLWait, descLTake, descLVoid, descLFall,
 		descInv, descInvDr, descFlush, descChRec, descIncoh, descIncF, descRace, descTRef, descUnsl, descSConf, descL1B, descL1E, descUp, descNReq, descNErr, descNDown} {
 		ch <- d
@@ -301,6 +307,7 @@ func (k collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descL2Miss, s.L2Misses)
 	counter(descOrigin, s.OriginLoads)
 	counter(descOErr, s.OriginErrors)
+	counter(descOBat, s.OriginBatches)
 	counter(descCoal, s.Coalesced)
 	counter(descStale, s.StaleServed)
 	counter(descShed, s.Shed)

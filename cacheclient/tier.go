@@ -111,22 +111,89 @@ func (t *tier) getMarked(ctx context.Context, key string, now int64) (env []byte
 }
 
 func (t *tier) getFrom(ctx context.Context, nd *node, failover bool, key string, now int64) (env []byte, asked bool, err error) {
-	if !failover && t.tombs.take(key, nd.addr, now) {
-		if err := t.del(ctx, nd, key); err != nil {
-			t.tombs.add(key, nd.addr, now+msCeil(t.tombLife))
-			return nil, true, err
-		}
-		return nil, true, nil
-	}
-	rctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
-	start := time.Now()
-	env, err = nd.client().Get(rctx, key).Bytes()
-	cancel()
-	if err = t.record(ctx, nd, start, err); errors.Is(err, redis.Nil) {
-		return nil, true, nil
+	s, found, err := t.getString(ctx, nd, failover, key, now)
+	if found {
+		env = []byte(s)
 	}
 	return env, true, err
 }
+
+// getString is getFrom returning the envelope as go-redis read it (a string:
+// no copy); found is false on a miss or an error.
+func (t *tier) getString(ctx context.Context, nd *node, failover bool, key string, now int64) (env string, found bool, err error) {
+	if tombed, err := t.tombstoned(ctx, nd, failover, key, now); tombed {
+		return "", false, err
+	}
+	start := time.Now()
+	rctx, cancel := t.reqCtx(ctx, start, 0)
+	env, err = nd.client().Get(rctx, key).Result()
+	cancel()
+	if err = t.record(ctx, nd, start, err); err != nil {
+		if errors.Is(err, redis.Nil) {
+			err = nil
+		}
+		return "", false, err
+	}
+	return env, true, nil
+}
+
+// tombstoned deletes key from nd instead of reading it when it is
+// tombstoned for nd (written elsewhere while nd was down): tombed is then
+// true, and the read is a miss (or err).
+func (t *tier) tombstoned(ctx context.Context, nd *node, failover bool, key string, now int64) (tombed bool, err error) {
+	if failover || !t.tombs.take(key, nd.addr, now) {
+		return false, nil
+	}
+	if err := t.del(ctx, nd, key); err != nil {
+		t.tombs.add(key, nd.addr, now+msCeil(t.tombLife))
+		return true, err
+	}
+	return true, nil
+}
+
+// l2Read is a key's L2 read made by a caller before it joins the key's
+// flight (Client.AppendGet's fast path): the fill that flight runs uses it
+// instead of reading again.
+type l2Read struct {
+	made  bool     // the read was made (the zero l2Read: no read at hand)
+	env   string   // the envelope when found
+	found bool     // the node had the key
+	asked bool     // a node was asked (false: no live node)
+	mark  readMark // coherence mark taken before the read
+	err   error    // the request failed (counted by the tier)
+	now   int64    // Unix milliseconds when the read started
+
+	fillEpoch uint32 // the key's fill epoch before the read (readGroup)
+}
+
+// read reads key's envelope from its live owner, as getMarked does, bounded
+// by Timeout and by ctx (the caller's own context).
+func (t *tier) read(ctx context.Context, key string) (r l2Read) {
+	r.made, r.now = true, preciseMs()
+	nd, failover := t.route(key)
+	if nd == nil {
+		r.mark = untracked
+		return r
+	}
+	r.asked = true
+	r.mark = t.co.mark(key, nd)
+	r.env, r.found, r.err = t.getString(ctx, nd, failover, key, r.now)
+	return r
+}
+
+// reqCtx bounds one L2 request that starts at start by Timeout plus extra:
+// parent itself when its own deadline comes sooner (no new context, no
+// timer), else a context.WithTimeout of it.
+func (t *tier) reqCtx(parent context.Context, start time.Time, extra time.Duration) (context.Context, context.CancelFunc) {
+	d := t.cfg.Timeout + extra
+	if dl, ok := parent.Deadline(); ok && dl.Sub(start) <= d {
+		return parent, noCancel
+	}
+	return context.WithTimeout(parent, d)
+}
+
+// noCancel is the CancelFunc of a context reqCtx did not create.
+func noCancel() {}
 
 // set writes the entry (h, val) to key's live owner with a Redis TTL of T2
 // (capped at FailoverTTL, and the envelope flagged, when the owner is a
@@ -179,9 +246,9 @@ func (t *tier) del(ctx context.Context, nd *node, key string) error {
 // do runs one request to nd under Timeout plus extra, records it, and feeds
 // the node's health.
 func (t *tier) do(parent context.Context, nd *node, extra time.Duration, fn func(ctx context.Context) error) error {
-	ctx, cancel := context.WithTimeout(parent, t.cfg.Timeout+extra)
-	defer cancel()
 	start := time.Now()
+	ctx, cancel := t.reqCtx(parent, start, extra)
+	defer cancel()
 	return t.record(parent, nd, start, fn(ctx))
 }
 

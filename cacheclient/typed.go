@@ -103,3 +103,74 @@ func (t *Typed[T]) Set(ctx context.Context, key string, v T, ttl time.Duration) 
 func (t *Typed[T]) Delete(ctx context.Context, key string) error {
 	return t.c.Delete(ctx, key)
 }
+
+// TypedResult is one key's outcome of a TypedBatchLoader: a value and its
+// TTL (0: the client's default), or Err (loader.ErrNotFound when the origin
+// does not have the key).
+type TypedResult[T any] struct {
+	// Value is the key's value when Err is nil.
+	Value T
+	// TTL is how long it stays fresh; 0 means the client's default.
+	TTL time.Duration
+	// Err is the key's failure, or loader.ErrNotFound.
+	Err error
+}
+
+// TypedBatchLoader loads many keys from the origin in one call: one
+// TypedResult per key, in the order of keys. An error return fails every
+// key.
+type TypedBatchLoader[T any] func(ctx context.Context, keys []string) ([]TypedResult[T], error)
+
+// TypedItem is one key's answer from Typed.GetMany.
+type TypedItem[T any] struct {
+	// Value is the decoded value, the zero T on an error.
+	Value T
+	// Info says how the answer was obtained.
+	Info Info
+	// Err is the key's error, as for Item, or a decoding error.
+	Err error
+}
+
+// GetMany is Client.GetMany for T values: the loader's values are encoded
+// before they are cached, and every cached value decoded on the way out (a
+// value that does not decode is that key's error).
+func (t *Typed[T]) GetMany(ctx context.Context, keys []string, load TypedBatchLoader[T]) []TypedItem[T] {
+	var bl loader.BatchLoader
+	if load != nil {
+		bl = loader.BatchFunc(func(ctx context.Context, keys []string) ([]loader.KeyResult, error) {
+			vs, err := load(ctx, keys)
+			if err != nil {
+				return nil, err
+			}
+			res := make([]loader.KeyResult, len(vs))
+			for i, v := range vs {
+				if v.Err != nil {
+					res[i].Err = v.Err
+					continue
+				}
+				b, err := t.codec.Marshal(nil, v.Value)
+				if err != nil {
+					res[i].Err = fmt.Errorf("cacheclient: encode %q: %w", keys[i], err)
+					continue
+				}
+				res[i].Result = loader.Result{Value: b, TTL: v.TTL}
+			}
+			return res, nil
+		})
+	}
+	items := t.c.GetMany(ctx, keys, bl)
+	out := make([]TypedItem[T], len(items))
+	for i, it := range items {
+		out[i].Info, out[i].Err = it.Info, it.Err
+		if it.Err != nil {
+			continue
+		}
+		v, err := t.codec.Unmarshal(it.Value)
+		if err != nil {
+			out[i].Err = fmt.Errorf("cacheclient: decode %q: %w", keys[i], err)
+			continue
+		}
+		out[i].Value = v
+	}
+	return out
+}

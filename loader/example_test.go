@@ -101,3 +101,43 @@ func ExampleHTTP() {
 	// item at /items/a%2Fb 30s <nil>
 	// true
 }
+
+// Parallel makes a BatchLoader of a single-key Loader: the keys of one call
+// are loaded with at most n loads at a time, each key with its own outcome.
+func ExampleParallel() {
+	users := map[string]string{"1": "Ada", "2": "Grace"}
+	one := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
+		name, ok := users[key]
+		if !ok {
+			return loader.Result{}, loader.ErrNotFound
+		}
+		return loader.Result{Value: []byte(name)}, nil
+	})
+	res, _ := loader.Parallel(one, 4).LoadMany(context.Background(), []string{"1", "3", "2"})
+	for _, r := range res {
+		fmt.Printf("%q %v\n", r.Value, r.Err)
+	}
+	// Output:
+	// "Ada" <nil>
+	// "" loader: not found
+	// "Grace" <nil>
+}
+
+// HTTPBatch POSTs the keys as {"keys": [...]} and reads a JSON object keyed
+// by key; an absent or null member is loader.ErrNotFound.
+func ExampleHTTPBatch() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=30")
+		_, _ = w.Write([]byte(`{"user:1": {"name": "Ada"}, "user:2": null}`))
+	}))
+	defer srv.Close()
+	l := &loader.HTTPBatch{URL: srv.URL + "/users/many"}
+	res, err := l.LoadMany(context.Background(), []string{"user:1", "user:2"})
+	fmt.Println(err)
+	fmt.Println(string(res[0].Value), res[0].TTL)
+	fmt.Println(res[1].Err)
+	// Output:
+	// <nil>
+	// {"name": "Ada"} 30s
+	// loader: not found
+}

@@ -268,3 +268,12 @@ func protect[T any](ctx context.Context, fn func(ctx context.Context) (T, error)
 	}()
 	return fn(ctx)
 }
+
+// Running reports whether a flight for key is in progress (a Do or DoAsync
+// arriving now would most likely join it rather than run fn).
+func (g *Group[T]) Running(key string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, refreshing := g.refreshing[key]
+	return g.flying[key] > 0 || refreshing
+}

@@ -1,7 +1,8 @@
 // Package loader is the origin side of cachetier's client: the [Loader]
 // interface a service implements to fetch a key from its database or backend
-// service, adapters ([Func], [HTTP]), miss coalescing ([Group]) and origin
-// protection ([Limiter]).
+// service, adapters ([Func], [HTTP]), its batch form ([BatchLoader]: many keys
+// in one call, with [BatchFunc], [Parallel] over a Loader and [HTTPBatch]),
+// miss coalescing ([Group]) and origin protection ([Limiter]).
 //
 // A cache exists to keep load off the origin, so everything here is about
 // bounding what the origin sees:

@@ -45,29 +45,21 @@ func DefaultClient(s ClientSetup) (Client, error) {
 		return nil, errors.New("loadtest: cache client did not apply its node list")
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}
-	return &cacheClient{c: c, d: d, tr: tr,
-		l: &loader.HTTP{Base: s.OriginURL, Client: &http.Client{Transport: tr}}}, nil
+	l := &loader.HTTP{Base: s.OriginURL, Client: &http.Client{Transport: tr}}
+	return &cacheClient{c: c, d: d, tr: tr, l: l, bl: loader.Parallel(l, 16)}, nil
 }
 
 type cacheClient struct {
 	c  *cacheclient.Client
 	d  *pushDiscovery
 	l  loader.Loader
+	bl loader.BatchLoader // l for GetMany
 	tr *http.Transport
 }
 
 func (a *cacheClient) Get(ctx context.Context, key string, dst []byte) ([]byte, Outcome, error) {
 	v, info, err := a.c.AppendGet(ctx, dst, key, a.l)
-	out := Outcome{Stale: info.Stale, Shared: info.Shared}
-	switch info.Source {
-	case cacheclient.SourceL1:
-		out.Source = SourceL1
-	case cacheclient.SourceL2:
-		out.Source = SourceL2
-	case cacheclient.SourceOrigin:
-		out.Source = SourceOrigin
-	}
-	return v, out, err
+	return v, outcomeOf(info), err
 }
 
 // Set implements Writer.
@@ -130,4 +122,30 @@ func (d *pushDiscovery) Watch(ctx context.Context, update func(cacheclient.Membe
 			return ctx.Err()
 		}
 	}
+}
+
+// GetMany implements BatchGetter with cacheclient's GetMany, the origin
+// read through loader.Parallel over the same loader.HTTP (the origin
+// simulator serves one key per request).
+func (a *cacheClient) GetMany(ctx context.Context, keys []string) ([][]byte, []Outcome, []error) {
+	items := a.c.GetMany(ctx, keys, a.bl)
+	vs, outs, errs := make([][]byte, len(items)), make([]Outcome, len(items)), make([]error, len(items))
+	for i, it := range items {
+		vs[i], outs[i], errs[i] = it.Value, outcomeOf(it.Info), it.Err
+	}
+	return vs, outs, errs
+}
+
+// outcomeOf translates a cacheclient.Info.
+func outcomeOf(info cacheclient.Info) Outcome {
+	out := Outcome{Stale: info.Stale, Shared: info.Shared}
+	switch info.Source {
+	case cacheclient.SourceL1:
+		out.Source = SourceL1
+	case cacheclient.SourceL2:
+		out.Source = SourceL2
+	case cacheclient.SourceOrigin:
+		out.Source = SourceOrigin
+	}
+	return out
 }

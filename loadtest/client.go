@@ -44,6 +44,14 @@ type Client interface {
 	Close() error
 }
 
+// BatchGetter is implemented by a Client that reads many keys in one call
+// (Config.Batch). A Client without it reads a batch with one Get per key.
+type BatchGetter interface {
+	// GetMany returns each key's value, outcome and error, in the order of
+	// keys.
+	GetMany(ctx context.Context, keys []string) ([][]byte, []Outcome, []error)
+}
+
 // ClientConfig is the cache-client configuration each client process uses;
 // DefaultClient maps each field to the cacheclient.Config field named in its
 // comment. Zero fields take the client library's defaults.

@@ -40,8 +40,13 @@ type Config struct {
 	// over its goroutines; negative means unpaced (closed loop). Default
 	// 1000 (herd: unpaced, every goroutine requests every key once).
 	Rate float64
-	// MaxRequests caps the requests of each client process (0: no cap).
+	// MaxRequests caps the keys read by each client process (0: no cap).
 	MaxRequests int64
+	// Batch, when above 1, makes the readers of the steady, scaleout,
+	// tierdown, origindown and herd scenarios read Batch keys per request
+	// (the client's GetMany; see BatchGetter). Rate then paces requests, not
+	// keys. Default 1: one key per request.
+	Batch int
 	// ZipfS is the Zipf exponent of key popularity (> 1). Default 1.1.
 	ZipfS float64
 	// OriginRPS is each client process's origin rate limit, per second
@@ -97,6 +102,9 @@ func (c *Config) init() error {
 	herd := c.Scenario == "herd"
 	if len(c.Addrs) > 0 && (c.Scenario == "tierdown" || c.Scenario == "scaleout" || c.Scenario == "rolling") {
 		return fmt.Errorf("loadtest: %s kills or adds nodes and needs a local tier; drop --addrs", c.Scenario)
+	}
+	if c.Batch > 1 && c.Scenario == "coherence" {
+		return fmt.Errorf("loadtest: --batch does not apply to the coherence scenario")
 	}
 	orDefault(&c.Nodes, 3)
 	orDefault(&c.Procs, 1)

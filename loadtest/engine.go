@@ -162,8 +162,8 @@ func (r *run) startProc(id int, addrs []string) (*proc, error) {
 		Herd: r.cfg.Scenario == "herd", Writer: r.cfg.Scenario == "coherence" && id == 0, Concurrency: r.cfg.Concurrency, Rate: r.cfg.Rate,
 		ZipfS: r.cfg.ZipfS, Seed: r.cfg.Seed, Interval: r.cfg.Interval, Timeout: r.cfg.Timeout,
 		MaxRequests: r.cfg.MaxRequests, Deadline: r.cfg.Duration + 10*time.Second,
-		ValueSize: r.cfg.Origin.ValueSize,
-		Setup:     ClientSetup{Addrs: addrs, OriginURL: r.origin.URL(), Config: r.cfg.Client},
+		ValueSize: r.cfg.Origin.ValueSize, Batch: r.cfg.Batch,
+		Setup: ClientSetup{Addrs: addrs, OriginURL: r.origin.URL(), Config: r.cfg.Client},
 	}
 	if err := p.lw.write(command{Op: "config", Config: wc}); err != nil {
 		return nil, fmt.Errorf("loadtest: configure client process: %w", err)

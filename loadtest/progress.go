@@ -52,8 +52,12 @@ func (r *run) progress(stop <-chan struct{}) {
 		if req > 0 {
 			hr = float64(hits) / float64(req)
 		}
-		line := fmt.Sprintf("%5.1fs  %-14s %8.0f req/s  hit %5.1f%%  origin %6.0f/s  errors %d  shed %d  stale %d",
-			now.Sub(r.t0).Seconds(), phase, float64(req)/dt, 100*hr, float64(oc-lastOrigin)/dt, c.Errors, c.Shed, c.Stale)
+		unit := "req/s"
+		if r.cfg.Batch > 1 {
+			unit = "keys/s" // Requests counts keys
+		}
+		line := fmt.Sprintf("%5.1fs  %-14s %8.0f %s  hit %5.1f%%  origin %6.0f/s  errors %d  shed %d  stale %d",
+			now.Sub(r.t0).Seconds(), phase, float64(req)/dt, unit, 100*hr, float64(oc-lastOrigin)/dt, c.Errors, c.Shed, c.Stale)
 		if r.cfg.IsTTY {
 			fmt.Fprint(w, "\r\x1b[K"+line)
 		} else {

@@ -51,13 +51,15 @@ type workerConfig struct {
 	MaxRequests int64         `json:"max_requests"` // per process, 0 = none
 	Deadline    time.Duration `json:"deadline"`     // hard stop after t0
 	ValueSize   int           `json:"value_size"`
+	Batch       int           `json:"batch,omitempty"` // keys per request (0, 1: single Gets)
 	Setup       ClientSetup   `json:"setup"`
 }
 
 // counters are the per-interval outcome counts of one client process.
 type counters struct {
-	Requests    int64 `json:"requests"`
-	Errors      int64 `json:"errors"` // failures other than shed
+	Requests    int64 `json:"requests"` // keys read: each key of a batch counts
+	Calls       int64 `json:"calls"`    // requests: Get or GetMany calls
+	Errors      int64 `json:"errors"`   // failures other than shed
 	Shed        int64 `json:"shed"`
 	L1Hits      int64 `json:"l1_hits"`
 	L2Hits      int64 `json:"l2_hits"`
@@ -70,6 +72,7 @@ type counters struct {
 
 func (c *counters) add(o *counters) {
 	c.Requests += o.Requests
+	c.Calls += o.Calls
 	c.Errors += o.Errors
 	c.Shed += o.Shed
 	c.L1Hits += o.L1Hits

@@ -252,8 +252,15 @@ func writeReport(w io.Writer, s *Summary) error {
 
 func headline(s *Summary) (cards, verdicts []card) {
 	pct := func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
+	if s.Batch > 1 {
+		cards = append(cards,
+			card{Label: "requests", Value: fmtNum(float64(s.Calls)), Note: fmt.Sprintf("%s/s, %d keys each; %d procs × %d goroutines", fmtNum(s.CallsPerSec), s.Batch, s.Procs, s.Concurrency)},
+			card{Label: "keys read", Value: fmtNum(float64(s.Requests)), Note: fmtNum(s.ThroughputRPS) + " keys/s"})
+	} else {
+		cards = append(cards,
+			card{Label: "requests", Value: fmtNum(float64(s.Requests)), Note: fmt.Sprintf("%s/s; %d procs × %d goroutines", fmtNum(s.ThroughputRPS), s.Procs, s.Concurrency)})
+	}
 	cards = append(cards,
-		card{Label: "requests", Value: fmtNum(float64(s.Requests)), Note: fmt.Sprintf("%d procs × %d goroutines", s.Procs, s.Concurrency)},
 		card{Label: "origin calls", Value: fmtNum(float64(s.OriginCalls)), Note: fmt.Sprintf("%d keys, max %d per key", s.OriginKeys, s.OriginMaxCallsPerKey)},
 	)
 	limit := "no limit"

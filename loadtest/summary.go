@@ -35,9 +35,17 @@ type Summary struct {
 	// Interrupted is set when the run was canceled (Ctrl-C) before its end.
 	Interrupted bool `json:"interrupted,omitempty"`
 
-	// Requests counts every Get; each ended as exactly one of an error, a
-	// shed, or a value (from L1, L2 or an origin load).
+	// Requests counts every key read (each key of a batch); each ended as
+	// exactly one of an error, a shed, or a value (from L1, L2 or an origin
+	// load).
 	Requests int64 `json:"requests"`
+	// Batch is the keys per request (Config.Batch; 0: one).
+	Batch int `json:"batch,omitempty"`
+	// Calls counts requests: Get calls, or GetMany calls with Batch.
+	Calls int64 `json:"calls"`
+	// CallsPerSec is Calls per second of the run (requests/s; with Batch,
+	// ThroughputRPS is the keys/s).
+	CallsPerSec float64 `json:"calls_per_sec"`
 	// Errors counts failures other than shed.
 	Errors int64 `json:"errors"`
 	// Shed counts calls the client refused to protect the origin.
@@ -63,7 +71,7 @@ type Summary struct {
 	// ErrorsWithoutCopy counts errors for keys never served before.
 	ErrorsWithoutCopy int64 `json:"errors_without_copy"`
 
-	// ThroughputRPS is Requests per second of the run.
+	// ThroughputRPS is Requests (keys read) per second of the run.
 	ThroughputRPS float64 `json:"throughput_rps"`
 	// HitRatio is (L1Hits+L2Hits)/Requests; L1HitRatio and L2HitRatio are
 	// its two parts.
@@ -337,6 +345,7 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		})
 	}
 	s.Requests, s.Errors, s.Shed = all.Requests, all.Errors, all.Shed
+	s.Calls, s.Batch = all.Calls, r.cfg.Batch
 	s.L1Hits, s.L2Hits, s.Coalesced, s.StaleServed = all.L1Hits, all.L2Hits, all.Coalesced, all.Stale
 	s.ClientLoads, s.BadValues = all.Loads, all.BadValues
 	s.ErrorsWithStaleCopy, s.ErrorsWithoutCopy = all.ErrsWithCpy, all.Errors-all.ErrsWithCpy
@@ -348,6 +357,7 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 	}
 	if secs := elapsed.Seconds(); secs > 0 {
 		s.ThroughputRPS = float64(all.Requests) / secs
+		s.CallsPerSec = float64(all.Calls) / secs
 	}
 	if all.Requests > 0 {
 		s.L1HitRatio = float64(all.L1Hits) / float64(all.Requests)
@@ -492,7 +502,12 @@ func (s *Summary) WriteTable(w io.Writer) {
 	pct := func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
 	fmt.Fprintf(tw, "scenario\t%s (%d nodes, %d procs × %d goroutines, %d keys, %.1fs)%s\n",
 		s.Scenario, s.Nodes, s.Procs, s.Concurrency, s.Keys, s.DurationMS/1000, map[bool]string{true: " INTERRUPTED"}[s.Interrupted])
-	fmt.Fprintf(tw, "requests\t%d (%.0f/s)  errors %d  shed %d  stale served %d\n", s.Requests, s.ThroughputRPS, s.Errors, s.Shed, s.StaleServed)
+	if s.Batch > 1 {
+		fmt.Fprintf(tw, "requests\t%d (%.0f/s) of %d keys: %d keys (%.0f keys/s)  errors %d  shed %d  stale served %d\n",
+			s.Calls, s.CallsPerSec, s.Batch, s.Requests, s.ThroughputRPS, s.Errors, s.Shed, s.StaleServed)
+	} else {
+		fmt.Fprintf(tw, "requests\t%d (%.0f/s)  errors %d  shed %d  stale served %d\n", s.Requests, s.ThroughputRPS, s.Errors, s.Shed, s.StaleServed)
+	}
 	fmt.Fprintf(tw, "hits\tL1 %s  L2 %s  coalesced %d\n", pct(s.L1HitRatio), pct(s.L2HitRatio), s.Coalesced)
 	fmt.Fprintf(tw, "latency\tp50 %s  p99 %s  max %s\n", fmtMS(s.P50MS), fmtMS(s.P99MS), fmtMS(s.MaxMS))
 	limit := "no limit"

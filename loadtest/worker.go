@@ -193,6 +193,10 @@ func (w *worker) loop(ctx context.Context, g int, s *shard, keys []string, lim *
 	// buf is only ever passed as dst; a returned slice is never reused,
 	// since a client may return memory it shares with other callers.
 	buf := make([]byte, 0, max(256, w.cfg.ValueSize))
+	if w.cfg.Batch > 1 {
+		w.batchLoop(ctx, g, s, keys, lim, z)
+		return
+	}
 	for n := 0; ; n++ {
 		if ctx.Err() != nil {
 			return
@@ -218,9 +222,99 @@ func (w *worker) loop(ctx context.Context, g int, s *shard, keys []string, lim *
 		if !ok {
 			return // the run ended under this call: not the client's failure
 		}
+		s.mu.Lock()
+		s.c.Calls++
+		s.h.record(r.lat)
+		s.mu.Unlock()
+		w.count(s, ki, key, r)
+	}
+}
+
+// batchLoop is loop reading cfg.Batch keys per request: the latency
+// recorded is the request's, the outcomes are counted per key.
+func (w *worker) batchLoop(ctx context.Context, g int, s *shard, keys []string, lim *rate.Limiter, z *rand.Zipf) {
+	idx := make([]int, 0, w.cfg.Batch)
+	names := make([]string, 0, w.cfg.Batch)
+	for n := 0; ; {
+		if ctx.Err() != nil {
+			return
+		}
+		idx, names = idx[:0], names[:0]
+		for len(idx) < w.cfg.Batch {
+			ki := 0
+			if w.cfg.Herd {
+				if n >= len(keys) {
+					break // every key asked once
+				}
+				ki = (g + n) % len(keys)
+				n++
+			} else if z != nil {
+				ki = int(z.Uint64())
+			}
+			idx = append(idx, ki)
+			names = append(names, keys[ki])
+		}
+		if len(idx) == 0 {
+			return
+		}
+		if lim != nil && lim.Wait(ctx) != nil {
+			return
+		}
+		if w.cfg.MaxRequests > 0 && w.issued.Add(int64(len(idx))) > w.cfg.MaxRequests {
+			return
+		}
+		rs, ok := w.readMany(ctx, names)
+		if !ok {
+			return
+		}
+		s.mu.Lock()
+		s.c.Calls++
+		s.h.record(rs[0].lat)
+		s.mu.Unlock()
+		for j, r := range rs {
+			w.count(s, idx[j], names[j], r)
+		}
+	}
+}
+
+// readMany reads keys in one request (BatchGetter) or, for a client without
+// it, one Get after another; each reading carries the whole request's
+// latency. ok is as for read.
+func (w *worker) readMany(ctx context.Context, keys []string) (rs []reading, ok bool) {
+	bg, isBatch := w.client.(BatchGetter)
+	if !isBatch {
+		rctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+		defer cancel()
+		start := time.Now()
+		rs = make([]reading, len(keys))
+		for i, k := range keys {
+			rs[i].start = start
+			rs[i].v, rs[i].out, rs[i].err = w.client.Get(rctx, k, nil)
+		}
+		for i := range rs {
+			rs[i].lat = time.Since(start)
+		}
+		return rs, ctx.Err() == nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	start := time.Now()
+	vs, outs, errs := bg.GetMany(rctx, keys)
+	lat := time.Since(start)
+	cancel()
+	rs = make([]reading, len(keys))
+	for i := range rs {
+		rs[i] = reading{v: vs[i], out: outs[i], err: errs[i], start: start, lat: lat}
+	}
+	return rs, ctx.Err() == nil
+}
+
+// count counts one key's reading r (the request's latency is counted by the
+// caller).
+func (w *worker) count(s *shard, ki int, key string, r reading) {
+	{
 		err := r.err
 		s.mu.Lock()
-		shed := s.countLocked(w, r)
+		shed := s.countKeyLocked(w, r)
 		switch {
 		case err != nil && !shed:
 			if w.hadCopy[ki].Load() {
@@ -265,8 +359,15 @@ func (w *worker) read(ctx context.Context, key string, buf []byte) (r reading, o
 // then a shed, an error, or the value's source, sharing and staleness. It
 // reports whether the read was shed.
 func (s *shard) countLocked(w *worker, r reading) (shed bool) {
-	s.c.Requests++
+	s.c.Calls++
 	s.h.record(r.lat)
+	return s.countKeyLocked(w, r)
+}
+
+// countKeyLocked is countLocked for one key of a request whose latency is
+// recorded on its own.
+func (s *shard) countKeyLocked(w *worker, r reading) (shed bool) {
+	s.c.Requests++
 	switch {
 	case r.err != nil && w.client.IsShed(r.err):
 		s.c.Shed++

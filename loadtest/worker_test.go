@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -74,6 +76,12 @@ type childHarness struct {
 }
 
 func startChild(t *testing.T, fc *fakeClient, wc workerConfig) *childHarness {
+	t.Helper()
+	return startChildClient(t, fc, wc)
+}
+
+// startChildClient is startChild with any Client.
+func startChildClient(t *testing.T, fc Client, wc workerConfig) *childHarness {
 	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
@@ -239,5 +247,53 @@ func TestClientProcessRequestCap(t *testing.T) {
 	h.wait()
 	if c.Requests != 100 {
 		t.Fatalf("requests %d, want the cap of 100", c.Requests)
+	}
+}
+
+// fakeBatchClient is fakeClient with GetMany (BatchGetter), counting calls.
+type fakeBatchClient struct {
+	*fakeClient
+	manyCalls atomic.Int64
+}
+
+func (f *fakeBatchClient) GetMany(ctx context.Context, keys []string) ([][]byte, []Outcome, []error) {
+	f.manyCalls.Add(1)
+	vs, outs, errs := make([][]byte, len(keys)), make([]Outcome, len(keys)), make([]error, len(keys))
+	for i, k := range keys {
+		vs[i], outs[i], errs[i] = f.Get(ctx, k, nil)
+	}
+	return vs, outs, errs
+}
+
+// With Batch, a herd goroutine reads its 3 keys as a request of 2 and one
+// of 1: keys are counted one by one, requests (and latencies) per call,
+// through GetMany when the client has it and one Get per key when not.
+func TestClientProcessBatch(t *testing.T) {
+	for _, batchClient := range []bool{true, false} {
+		t.Run(fmt.Sprintf("GetMany=%v", batchClient), func(t *testing.T) {
+			fc := &fakeClient{}
+			var cl Client = fc
+			bc := &fakeBatchClient{fakeClient: fc}
+			if batchClient {
+				cl = bc
+			}
+			h := startChildClient(t, cl, workerConfig{ID: 4, KeyPrefix: "b:", Keys: 3, Herd: true, Concurrency: 50, Batch: 2, Interval: 50 * time.Millisecond, ValueSize: 16})
+			_ = h.lw.write(command{Op: "start", T0: time.Now().Add(20 * time.Millisecond).UnixNano()})
+			c, hh, _ := h.collect()
+			h.wait()
+			if c.Requests != 150 || c.Calls != 100 || hh.n != 100 {
+				t.Fatalf("keys %d, requests %d (hist %d); want 150 keys in 100 requests", c.Requests, c.Calls, hh.n)
+			}
+			if c.Loads != 3 || c.L1Hits != 147 || c.BadValues != 0 || c.Errors != 0 {
+				t.Fatalf("counters %+v", c)
+			}
+			if want := int64(0); batchClient {
+				if n := bc.manyCalls.Load(); n != 100 {
+					t.Errorf("GetMany calls %d, want 100", n)
+				}
+			} else if n := bc.manyCalls.Load(); n != want {
+				t.Errorf("GetMany calls %d without BatchGetter", n)
+			}
+		})
 	}
 }
