@@ -442,7 +442,7 @@ func TestSetManyDeleteMany(t *testing.T) {
 func TestGetManyLeasesAcrossClients(t *testing.T) {
 	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
 		nodes := startN(t, 3)
-		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, TTL: time.Hour})
+		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: countingTimeout}, TTL: time.Hour})
 		keys := manyKeys("tier", 20)
 		o := &batchOrigin{delay: 50 * time.Millisecond}
 		var wg sync.WaitGroup

@@ -69,6 +69,11 @@ func (o *keyLoader) perKey() map[string]int {
 	return m
 }
 
+// countingTimeout is Tier.Timeout for the tests that count origin loads: a
+// request that times out on a loaded machine makes its fill fall back to a
+// load of its own (as it should), which those counts are not about.
+const countingTimeout = 2 * time.Second
+
 // newClients returns n clients over the same nodes, each with its own L1:
 // for the lease protocol, separate processes.
 func newClients(t *testing.T, n int, cfg Config) []*Client {
@@ -143,7 +148,7 @@ func TestLeaseHerdOneLoadPerKey(t *testing.T) {
 	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
 		nodes := startN(t, 3)
 		origin := &keyLoader{delay: 50 * time.Millisecond}
-		cs := newClients(t, 16, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+		cs := newClients(t, 16, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: countingTimeout}})
 		keys := []string{"herd:a", "herd:b", "herd:c", "herd:d", "herd:e", "herd:f"}
 		var lastAnswer atomic.Int64 // UnixNano
 		check := func(k string, v []byte, info Info, err error) error {
@@ -204,7 +209,7 @@ func TestLeaseWriteDuringLoadVoids(t *testing.T) {
 						<-release
 					}
 				}}
-				cs := newClients(t, 2, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, TTL: 100 * time.Millisecond})
+				cs := newClients(t, 2, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: countingTimeout}, TTL: 100 * time.Millisecond})
 				holder, writer := cs[0], cs[1]
 				ctx := context.Background()
 				if tc.from == "stale" {
@@ -353,7 +358,7 @@ func TestLeaseHolderGone(t *testing.T) {
 			t.Fatal(err)
 		}
 		origin := &keyLoader{}
-		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: countingTimeout}})
 		for _, err := range herd(cs, 10, []string{"gone"}, origin, wantValue(0)) {
 			t.Error(err)
 		}
@@ -385,7 +390,7 @@ func TestLeaseStaleHolderGone(t *testing.T) {
 			t.Fatal(err)
 		}
 		origin := &keyLoader{}
-		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: countingTimeout}})
 		for _, err := range herd(cs, 10, []string{"sgone"}, origin, wantValue(0)) {
 			t.Error(err)
 		}
@@ -414,7 +419,7 @@ func TestLeaseStaleCrossedWriteBack(t *testing.T) {
 		rdb := redis.NewClient(&redis.Options{Addr: nodes[0].Addr})
 		defer rdb.Close()
 		ctx := context.Background()
-		cs := newClients(t, 2, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, TTL: 300 * time.Millisecond})
+		cs := newClients(t, 2, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: countingTimeout}, TTL: 300 * time.Millisecond})
 		a, b := cs[0], cs[1]
 		origin := &keyLoader{}
 		if _, err := a.Get(ctx, "x", origin); err != nil {
@@ -560,7 +565,7 @@ func TestLeaseNegative(t *testing.T) {
 	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
 		nodes := startN(t, 2)
 		origin := &keyLoader{delay: 30 * time.Millisecond, err: loader.ErrNotFound}
-		cs := newClients(t, 8, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+		cs := newClients(t, 8, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: countingTimeout}})
 		notFound := func(k string, v []byte, info Info, err error) error {
 			if !errors.Is(err, loader.ErrNotFound) || !info.Negative {
 				return fmt.Errorf("Get(%s) = %q, %+v, %v; want not found", k, v, info, err)
@@ -589,7 +594,7 @@ func TestLeaseStale(t *testing.T) {
 			t.Run(fmt.Sprintf("swr=%v", swr), func(t *testing.T) {
 				nodes := startN(t, 2)
 				origin := &keyLoader{delay: 30 * time.Millisecond}
-				cs := newClients(t, 8, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, TTL: 200 * time.Millisecond, StaleWhileRevalidate: swr})
+				cs := newClients(t, 8, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: countingTimeout}, TTL: 200 * time.Millisecond, StaleWhileRevalidate: swr})
 				ctx := context.Background()
 				for _, c := range cs { // v0 in L2 and in every L1
 					if v, err := c.Get(ctx, "s", origin); err != nil || string(v) != "v0:s" {
@@ -704,7 +709,7 @@ func TestLeaseHolderProcessKilled(t *testing.T) {
 		// The clients are ready before the child takes its lease, so that
 		// the herd starts well within the lease's second.
 		origin := &keyLoader{}
-		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}})
+		cs := newClients(t, 4, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: countingTimeout}})
 		cmd := exec.Command(exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), leaseChildEnv+"="+nodes[0].Addr)
 		out, err := cmd.StdoutPipe()
