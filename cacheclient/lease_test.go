@@ -425,7 +425,7 @@ func TestLeaseStaleCrossedWriteBack(t *testing.T) {
 		if _, err := a.Get(ctx, "x", origin); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(350 * time.Millisecond) // past T1
+		time.Sleep(350 * time.Millisecond)     // past T1
 		seen, err := rdb.Get(ctx, "x").Bytes() // b's read of the stale entry
 		if err != nil {
 			t.Fatal(err)
