@@ -100,18 +100,7 @@ func (s *Store) allocGrowingLocked(sh *shard, need int) (uint32, []byte) {
 		size = need
 	}
 	b := allocLarge(size)
-	var idx uint32
-	if n := len(sh.largeFree); n > 0 {
-		idx = sh.largeFree[n-1]
-		sh.largeFree = sh.largeFree[:n-1]
-		sh.large[idx] = b
-	} else {
-		idx = uint32(len(sh.large))
-		sh.large = append(sh.large, b)
-	}
-	sh.largeMem += int64(cap(b))
-	s.account(sh, int64(cap(b)))
-	return idx | largeFlag, b[:need]
+	return sh.addLargeLocked(b, s), b[:need]
 }
 
 // growInPlace extends the value cur of the entry in slot i to n bytes

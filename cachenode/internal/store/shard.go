@@ -383,6 +383,12 @@ func (sh *shard) allocLocked(size int, s *Store) (uint32, []byte) {
 		}
 	}
 	b := allocLarge(size)
+	return sh.addLargeLocked(b, s), b
+}
+
+// addLargeLocked registers b, a mapping of its own, as a large entry of sh
+// (accounting its whole capacity) and returns its offset.
+func (sh *shard) addLargeLocked(b []byte, s *Store) uint32 {
 	var idx uint32
 	if n := len(sh.largeFree); n > 0 {
 		idx = sh.largeFree[n-1]
@@ -394,7 +400,7 @@ func (sh *shard) allocLocked(size int, s *Store) (uint32, []byte) {
 	}
 	sh.largeMem += int64(cap(b))
 	s.account(sh, int64(cap(b)))
-	return idx | largeFlag, b
+	return idx | largeFlag
 }
 
 // freeLocked releases the entry of size bytes at off.
