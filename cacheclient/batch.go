@@ -463,6 +463,13 @@ func (c *Client) SetMany(ctx context.Context, entries []Entry, ttl time.Duration
 	now := preciseMs()
 	h := c.store.valueHeader(ttl, now)
 	err := c.tier.setMany(ctx, entries, h, now)
+	if c.tier.warmActive() {
+		keys := make([]string, len(entries))
+		for i, e := range entries {
+			keys[i] = e.Key
+		}
+		c.tier.warmForget(ctx, keys...)
+	}
 	for _, e := range entries {
 		c.store.fillL1(e.Key, h, e.Value, now, untracked)
 		c.reads.filled(e.Key) // reads from before are too old for a fill
@@ -485,6 +492,7 @@ func (c *Client) DeleteMany(ctx context.Context, keys []string) error {
 		}
 	}
 	err := c.tier.deleteMany(ctx, keys)
+	c.tier.warmForget(ctx, keys...)
 	for _, k := range keys {
 		c.reads.filled(k) // reads from before are too old for a fill
 	}

@@ -256,6 +256,7 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	c.tier.noteWrite(key)
 	c.origin.forgive(key) // a value is at hand: no reason to wait
 	err := c.store.value(ctx, key, value, ttl, preciseMs())
+	c.tier.warmForget(ctx, key)
 	c.reads.filled(key) // reads from before are too old for a fill
 	return err
 }
@@ -273,6 +274,7 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 	c.flights.forget(key)
 	c.tier.noteWrite(key)
 	err := c.store.delete(ctx, key)
+	c.tier.warmForget(ctx, key)
 	c.reads.filled(key) // reads from before are too old for a fill
 	return err
 }

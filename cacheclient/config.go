@@ -83,6 +83,22 @@ type TierConfig struct {
 	// "Leases"). Default: on, with a lease TTL of Origin.LoadTimeout plus
 	// 4×Timeout.
 	Leases LeaseConfig
+	// Warmup makes a miss on a key whose owner just changed (a node joined
+	// or came back) read the key's previous owner before the origin, and
+	// copy what it finds (see the package documentation, "Warm-up").
+	// Default: on, for one minute after each change.
+	Warmup WarmupConfig
+}
+
+// WarmupConfig configures warm-up reads after an ownership change. The zero
+// value means on, with the default window.
+type WarmupConfig struct {
+	// Disabled turns warm-up reads off: a moved key's first miss on its new
+	// owner goes to the origin. Default: false.
+	Disabled bool
+	// Window is how long after an ownership change misses read the previous
+	// owner (and writes delete the key there too). Default: 1 minute.
+	Window time.Duration
 }
 
 // LeaseConfig configures tier-wide leases. The zero value means leases on,
@@ -192,6 +208,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	neg("Tier.Timeout", cfg.Tier.Timeout)
 	neg("Tier.FailoverTTL", cfg.Tier.FailoverTTL)
 	neg("Tier.Leases.TTL", cfg.Tier.Leases.TTL)
+	neg("Tier.Warmup.Window", cfg.Tier.Warmup.Window)
 	neg("L1.TTL", cfg.L1.TTL)
 	neg("Origin.LoadTimeout", cfg.Origin.LoadTimeout)
 	neg("Origin.ErrorBackoffMax", cfg.Origin.ErrorBackoffMax)
@@ -217,6 +234,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.Tier.FailoverTTL, 10*time.Second)
 	def(&cfg.Origin.LoadTimeout, 5*time.Second)
 	def(&cfg.Tier.Leases.TTL, cfg.Origin.LoadTimeout+4*cfg.Tier.Timeout)
+	def(&cfg.Tier.Warmup.Window, warmupWindow)
 	def(&cfg.Origin.ErrorBackoff, 500*time.Millisecond)
 	def(&cfg.Origin.ErrorBackoffMax, 10*time.Second)
 	def(&cfg.Health.Interval, 500*time.Millisecond)

@@ -195,7 +195,11 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 	}
 
 	if l == nil {
-		// No loader: a plain lookup. Not found, and nothing to cache.
+		// No loader: a plain lookup. The key's previous owner, if it just
+		// moved (warmup.go); else not found, and nothing to cache.
+		if res, ok := c.warmFill(ctx, key); ok {
+			return res, nil
+		}
 		return fillResult{src: SourceNone, negative: true}, nil
 	}
 
@@ -207,7 +211,11 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 		}
 	}
 
-	// The origin, through its backoff and limiter.
+	// The key's previous owner, if it just moved (warmup.go); then the
+	// origin, through its backoff and limiter.
+	if res, ok := c.warmFill(ctx, key); ok {
+		return res, nil
+	}
 	res, status, err := c.origin.load(ctx, key, l, now)
 	switch status {
 	case loaded:

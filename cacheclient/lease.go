@@ -361,6 +361,12 @@ type heldLease struct {
 // value to serve if the load fails.
 func (c *Client) leaseLoad(ctx context.Context, key string, l loader.Loader, hl heldLease,
 	cand []byte, candSrc Source) (fillResult, error) {
+	// The key's previous owner first, if it just moved (warmup.go): its
+	// entry is written back under the lease like a loaded value.
+	if h, val, ok := c.tier.warmRead(ctx, key); ok {
+		c.leaseStore(ctx, key, hl, h, val, preciseMs())
+		return fillResult{val: val, src: SourceL2, negative: h.flags&flagNegative != 0}, nil
+	}
 	res, status, err := c.origin.load(ctx, key, l, preciseMs())
 	switch status {
 	case loaded:

@@ -33,6 +33,9 @@ type counters struct {
 
 	// Placement (placement.go).
 	unslottedNodes, slotConflicts atomic.Uint64
+
+	// Warm-up reads (warmup.go).
+	warmupHits, warmupMisses atomic.Uint64
 }
 
 // Stats is a snapshot of a client's counters (cumulative since New) and
@@ -136,6 +139,10 @@ type Stats struct {
 	// claiming one slot, or a node reporting a slot other than the one its
 	// discovery source names. Logged once each.
 	SlotConflicts uint64
+	// WarmupHits counts misses answered from the key's previous owner after
+	// an ownership change (the entry copied to the new owner: no origin
+	// load); WarmupMisses counts such reads that found nothing fresh.
+	WarmupHits, WarmupMisses uint64
 	// L1Entries and L1Bytes are the current size of L1 (fastcache's count;
 	// a big value counts as several entries).
 	L1Entries, L1Bytes uint64
@@ -197,6 +204,8 @@ func (c *Client) Stats() Stats {
 		TrackingRefused:    c.st.trackingRefused.Load(),
 		UnslottedNodes:     c.st.unslottedNodes.Load(),
 		SlotConflicts:      c.st.slotConflicts.Load(),
+		WarmupHits:         c.st.warmupHits.Load(),
+		WarmupMisses:       c.st.warmupMisses.Load(),
 	}
 	if c.l1 != nil {
 		s.L1Entries, s.L1Bytes = c.l1.stats()
@@ -272,6 +281,8 @@ var (
 	descTRef   = prometheus.NewDesc("cachetier_client_tracking_refused_total", "Pooled connections on which CLIENT TRACKING failed.", nil, nil)
 	descUnsl   = prometheus.NewDesc("cachetier_client_unslotted_nodes_total", "Nodes placed without a slot (by order: processes may disagree on placement).", nil, nil)
 	descSConf  = prometheus.NewDesc("cachetier_client_slot_conflicts_total", "Placement conflicts: two nodes claiming one slot, or a node's slot differing from discovery's.", nil, nil)
+	descWHit   = prometheus.NewDesc("cachetier_client_warmup_hits_total", "Misses answered from the key's previous owner after an ownership change (copied to the new owner).", nil, nil)
+	descWMiss  = prometheus.NewDesc("cachetier_client_warmup_misses_total", "Warm-up reads of a key's previous owner that found nothing fresh.", nil, nil)
 	descL1B    = prometheus.NewDesc("cachetier_client_l1_bytes", "Bytes used by L1.", nil, nil)
 	descL1E    = prometheus.NewDesc("cachetier_client_l1_entries", "Entries in L1.", nil, nil)
 	descUp     = prometheus.NewDesc("cachetier_client_node_up", "1 if the node is up, 0 while marked down.", []string{"node"}, nil)
@@ -284,7 +295,7 @@ var (
 func (k collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descL1Hits, descL1Miss, descL2Hits, descL2Miss, descOrigin, descOErr, descOBat,
 		descCoal, descStale, descShed, descRefuse, descNeg, descRefr, descBoff, descTomb, descLWon, descLWait, descLTake, descLVoid, descLFall,
-		descInv, descInvDr, descFlush, descChRec, descIncoh, descIncF, descRace, descTRef, descUnsl, descSConf, descL1B, descL1E, descUp, descNReq, descNErr, descNDown} {
+		descInv, descInvDr, descFlush, descChRec, descIncoh, descIncF, descRace, descTRef, descUnsl, descSConf, descWHit, descWMiss, descL1B, descL1E, descUp, descNReq, descNErr, descNDown} {
 		ch <- d
 	}
 	k.c.metrics.originLatency.Describe(ch)
@@ -331,6 +342,8 @@ func (k collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descTRef, s.TrackingRefused)
 	counter(descUnsl, s.UnslottedNodes)
 	counter(descSConf, s.SlotConflicts)
+	counter(descWHit, s.WarmupHits)
+	counter(descWMiss, s.WarmupMisses)
 	gauge(descL1B, float64(s.L1Bytes))
 	gauge(descL1E, float64(s.L1Entries))
 	for _, n := range s.Nodes {

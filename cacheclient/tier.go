@@ -51,6 +51,12 @@ type topology struct {
 	nodes   map[string]*node // by address (nodes not yet placed included)
 	m       Membership       // the membership base was built from
 	slotted bool             // base was built from slots (or is an operator's table)
+
+	// prev is the live ring before the last ownership change (a join, a
+	// node back up), for warm-up reads until warmUntil (Unix ms;
+	// warmup.go). nil: none.
+	prev      *ring.Ring
+	warmUntil int64
 }
 
 // withLive returns a copy of tp with live rebuilt from base and the nodes'
@@ -324,7 +330,9 @@ func (t *tier) markUp(nd *node) {
 	}
 	// Rebuilt from base: a node the operator marked down in a slot table
 	// stays down whatever its PINGs say.
-	t.topo.Store(tp.withLive())
+	nt := tp.withLive()
+	t.markWarm(nt, tp.live) // its keys come back from their failover owners
+	t.topo.Store(nt)
 	t.co.flush() // its keys come back to it
 	t.log.Info("cacheclient: node up", "node", nd.addr)
 }
@@ -385,8 +393,11 @@ func (t *tier) setMembership(m Membership) {
 	// or joined move.
 	base, slotted := t.place(m, nodes, old)
 	changed = changed || base.String() != old.base.String()
-	tp := &topology{base: base, nodes: nodes, m: m, slotted: slotted}
-	t.topo.Store(tp.withLive())
+	tp := (&topology{base: base, nodes: nodes, m: m, slotted: slotted, prev: old.prev, warmUntil: old.warmUntil}).withLive()
+	if changed {
+		t.markWarm(tp, old.live)
+	}
+	t.topo.Store(tp)
 	t.scheduleSlotRetry()
 	if changed {
 		t.co.flush() // keys may have changed owner
