@@ -23,6 +23,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := cfg.init(); err != nil {
 		return nil, err
 	}
+	if cfg.Scenario == "rolling" && cfg.Snapshots && !cfg.NoBaseline {
+		return runRollingWithBaseline(ctx, cfg)
+	}
 	if cfg.Exe == "" {
 		exe, err := os.Executable()
 		if err != nil {

@@ -67,8 +67,9 @@ type Origin struct {
 	failed    atomic.Int64
 	serveDone chan struct{}
 
-	mu      sync.Mutex       // protects perKey, buckets, failBkts
+	mu      sync.Mutex       // protects perKey, buckets, failBkts, reloads
 	perKey  map[string]int64 // calls per key
+	reloads []Reload         // calls for a key called before, in order
 	buckets []int64          // calls per Bucket since start
 	failBkt []int64          // failed (5xx) calls per Bucket since start
 }
@@ -192,6 +193,9 @@ func (o *Origin) count(key string, failed bool) {
 		o.failBkt[i]++
 		return
 	}
+	if o.perKey[key] > 0 {
+		o.reloads = append(o.reloads, Reload{At: time.Since(o.start), Key: key})
+	}
 	o.perKey[key]++
 	for len(o.buckets) <= i {
 		o.buckets = append(o.buckets, 0)
@@ -234,6 +238,20 @@ func (o *Origin) CallsPerKey() map[string]int64 {
 		m[k] = v
 	}
 	return m
+}
+
+// Reload is an origin call for a key that had been called for before: a
+// value the cache tier had held once and did not have at hand again.
+type Reload struct {
+	At  time.Duration // since Start
+	Key string
+}
+
+// Reloads returns the calls for keys called before, in call order.
+func (o *Origin) Reloads() []Reload {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]Reload(nil), o.reloads...)
 }
 
 // Timeline returns the calls and failed calls per Bucket since Start.

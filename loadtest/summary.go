@@ -141,6 +141,17 @@ type Summary struct {
 	// LatencyHist is the latency distribution of all requests: the
 	// non-empty histogram buckets, each with its upper bound.
 	LatencyHist []HistBin `json:"latency_hist"`
+	// OriginReloads counts the origin calls for keys the origin had served
+	// before in the run (see RollFigures).
+	OriginReloads int64 `json:"origin_reloads"`
+	// Roll is what the rolling scenario's roll cost the origin;
+	// RollBaseline the same for the baseline roll without snapshots run
+	// first in the same invocation (with --snapshots, unless NoBaseline),
+	// and RollCostRatio is Roll.Reloads over RollBaseline.Reloads (the
+	// issue's goal: at most 0.10).
+	Roll          *RollFigures `json:"roll,omitempty"`
+	RollBaseline  *RollFigures `json:"roll_baseline,omitempty"`
+	RollCostRatio float64      `json:"roll_cost_ratio,omitempty"`
 	// Events are what the scenario did, in order.
 	Events []Event `json:"events"`
 	// Phases aggregate the run between events.
@@ -175,6 +186,9 @@ type Phase struct {
 	OriginCalls   int64   `json:"origin_calls"`
 	OriginRPS     float64 `json:"origin_rps"`
 	OriginPeakRPS float64 `json:"origin_peak_rps"`
+	// OriginReloads counts the phase's origin calls for keys the origin had
+	// served before in the run.
+	OriginReloads int64 `json:"origin_reloads"`
 	// P50MS and P99MS are latency percentiles of the phase's requests.
 	P50MS float64 `json:"p50_ms"`
 	P99MS float64 `json:"p99_ms"`
@@ -323,6 +337,16 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		return n, peak
 	}
 	_ = failed
+	reloads := r.origin.Reloads()
+	reloadsIn := func(from, to time.Duration) (n int64) {
+		for _, rl := range reloads {
+			if t := rl.At - r.t0.Sub(r.origin.Start()); t >= from && t < to {
+				n++
+			}
+		}
+		return n
+	}
+	s.OriginReloads = reloadsIn(-time.Hour, time.Duration(math.MaxInt64))
 	ost := r.origin.Stats()
 	s.OriginCalls, s.OriginFailed, s.OriginPeakConcurrency = ost.Calls, ost.Failed, ost.PeakConcurrency
 	s.OriginKeys, s.OriginMaxCallsPerKey = ost.Keys, ost.MaxCallsPerKey
@@ -387,6 +411,7 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		}
 		from, to := time.Duration(ph.StartMS*1e6), time.Duration(ph.EndMS*1e6)
 		ph.OriginCalls, ph.OriginPeakRPS = originIn(from, to)
+		ph.OriginReloads = reloadsIn(from, to)
 		if d := (to - from).Seconds(); d > 0 {
 			ph.OriginRPS = float64(ph.OriginCalls) / d
 		}
@@ -404,6 +429,9 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		_, s.OriginPeakRPSAfterJoin = originIn(j, j+3*time.Second)
 	}
 	r.scenarioFigures(s)
+	if cfg.Scenario == "rolling" {
+		s.Roll = r.rollFigures(s, reloads)
+	}
 	return s
 }
 
@@ -539,13 +567,14 @@ func (s *Summary) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "origin outage\terrors for keys with a stale copy %d, without %d; recovered in %s\n",
 			s.ErrorsWithStaleCopy, s.ErrorsWithoutCopy, durStr(s.RecoveryMS))
 	case "rolling":
-		if len(s.Phases) == 3 {
-			snap := "off"
-			if s.Config.Snapshots {
-				snap = "on"
-			}
-			fmt.Fprintf(tw, "roll\t%d origin calls during the roll, %d after it (snapshots %s)\n",
-				s.Phases[1].OriginCalls, s.Phases[2].OriginCalls, snap)
+		if s.RollBaseline != nil {
+			fmt.Fprintf(tw, "roll\t%s\n", rollLine(s.RollBaseline))
+		}
+		if s.Roll != nil {
+			fmt.Fprintf(tw, "roll\t%s\n", rollLine(s.Roll))
+		}
+		if s.RollBaseline != nil && s.RollBaseline.Reloads > 0 {
+			fmt.Fprintf(tw, "roll cost\t%.3f× the baseline's (reloads with snapshots over reloads without)\n", s.RollCostRatio)
 		}
 	}
 	if s.BadValues > 0 {
@@ -553,10 +582,10 @@ func (s *Summary) WriteTable(w io.Writer) {
 	}
 	if len(s.Phases) > 1 {
 		fmt.Fprintln(tw, "\t")
-		fmt.Fprintln(tw, "phase\tfrom   requests  errors  shed  stale    hit  origin/s  peak/s       p50       p99")
+		fmt.Fprintln(tw, "phase\tfrom   requests  errors  shed  stale    hit  origin/s  peak/s  reloads       p50       p99")
 		for _, p := range s.Phases {
-			fmt.Fprintf(tw, "%s\t%5.1fs %9d %7d %5d %6d %6s %9.0f %7.0f %9s %9s\n", p.Name, p.StartMS/1000,
-				p.Requests, p.Errors, p.Shed, p.StaleServed, pct(p.HitRatio), p.OriginRPS, p.OriginPeakRPS, fmtMS(p.P50MS), fmtMS(p.P99MS))
+			fmt.Fprintf(tw, "%s\t%5.1fs %9d %7d %5d %6d %6s %9.0f %7.0f %8d %9s %9s\n", p.Name, p.StartMS/1000,
+				p.Requests, p.Errors, p.Shed, p.StaleServed, pct(p.HitRatio), p.OriginRPS, p.OriginPeakRPS, p.OriginReloads, fmtMS(p.P50MS), fmtMS(p.P99MS))
 		}
 	}
 	for _, e := range s.ErrorSample {
