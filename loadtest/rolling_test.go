@@ -3,6 +3,7 @@ package loadtest
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +59,42 @@ func TestRollFigures(t *testing.T) {
 	}
 	if r.rollFigures(&Summary{}, reloads) != nil {
 		t.Fatal("figures for a run without a roll")
+	}
+}
+
+// TestRollReport: the text table names both rolls' reloads and their ratio,
+// and the HTML report's verdict holds the ratio against the goal.
+func TestRollReport(t *testing.T) {
+	for _, c := range []struct {
+		with, without int64
+		good          bool
+	}{{4, 100, true}, {20, 100, false}} {
+		s := &Summary{Scenario: "rolling",
+			Roll:         &RollFigures{Snapshots: true, Reloads: c.with, ReloadsByNode: []int64{c.with}},
+			RollBaseline: &RollFigures{Reloads: c.without, ReloadsByNode: []int64{c.without}},
+		}
+		s.RollCostRatio = float64(c.with) / float64(c.without)
+		var tbl strings.Builder
+		s.WriteTable(&tbl)
+		for _, want := range []string{fmt.Sprintf("snapshots on: 0 origin calls from the roll's start, %d of them reloads", c.with),
+			fmt.Sprintf("snapshots off: 0 origin calls from the roll's start, %d of them reloads", c.without),
+			fmt.Sprintf("roll cost  %.3f×", s.RollCostRatio)} {
+			if !strings.Contains(tbl.String(), want) {
+				t.Errorf("table lacks %q:\n%s", want, tbl.String())
+			}
+		}
+		_, verdicts := headline(s)
+		var found bool
+		for _, v := range verdicts {
+			if v.Label == "roll cost with snapshots" {
+				found = true
+				if v.Good != c.good || v.Bad == c.good {
+					t.Errorf("ratio %.2f: verdict %+v, want good=%v", s.RollCostRatio, v, c.good)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no roll cost verdict in %+v", verdicts)
+		}
 	}
 }
