@@ -41,6 +41,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		return nil, fmt.Errorf("loadtest: origin: %w", err)
 	}
 	r.origin.SetErrorRate(cfg.OriginErrorRate)
+	if cfg.Scenario == "rolling" {
+		r.origin.KeepReloads() // for RollFigures
+	}
 	addrs := cfg.Addrs
 	if len(addrs) == 0 {
 		r.tier = &tier{exe: cfg.Exe, nodeBin: cfg.NodeBin, maxmemory: cfg.MaxMemory, logw: cfg.Log}

@@ -11,7 +11,8 @@ import (
 // start to the end of the run. A reload is an origin call for a key the
 // origin had served before in the run: a value the tier had held and did
 // not have at hand again. The keyspace outlives the run (TTL 5 min, no
-// writes), so every reload is a cost of the roll, and first loads (the cold
+// writes), so reloads are the roll's cost (the before phase, with no roll,
+// has next to none: its OriginReloads shows them), and first loads (the cold
 // tail of the Zipf keyspace, which a run without a roll loads too) are not.
 // Each reload is attributed to its key's owner (the ring of the starting
 // nodes): while the owner was restarting (from its "node N restarting" to

@@ -308,7 +308,7 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 	}
 
 	// Origin: per-bucket calls relative to t0, 1s sliding-window rate.
-	bucket, calls, failed := r.origin.Timeline()
+	bucket, calls, failed, reloadBkt := r.origin.Timeline()
 	off := int(r.t0.Sub(r.origin.Start()) / bucket) // bucket index of t0
 	win := max(1, int(time.Second/bucket))
 	var total int64
@@ -337,16 +337,17 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		return n, peak
 	}
 	_ = failed
-	reloads := r.origin.Reloads()
 	reloadsIn := func(from, to time.Duration) (n int64) {
-		for _, rl := range reloads {
-			if t := rl.At - r.t0.Sub(r.origin.Start()); t >= from && t < to {
-				n++
+		for i, c := range reloadBkt {
+			if t := time.Duration(i-off) * bucket; t >= from && t < to {
+				n += c
 			}
 		}
 		return n
 	}
-	s.OriginReloads = reloadsIn(-time.Hour, time.Duration(math.MaxInt64))
+	for _, c := range reloadBkt {
+		s.OriginReloads += c
+	}
 	ost := r.origin.Stats()
 	s.OriginCalls, s.OriginFailed, s.OriginPeakConcurrency = ost.Calls, ost.Failed, ost.PeakConcurrency
 	s.OriginKeys, s.OriginMaxCallsPerKey = ost.Keys, ost.MaxCallsPerKey
@@ -430,7 +431,7 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 	}
 	r.scenarioFigures(s)
 	if cfg.Scenario == "rolling" {
-		s.Roll = r.rollFigures(s, reloads)
+		s.Roll = r.rollFigures(s, r.origin.Reloads())
 	}
 	return s
 }
