@@ -323,8 +323,8 @@ func headline(s *Summary) (cards, verdicts []card) {
 		v(s.CoherenceOverBound == 0, "reads older than the bound", fmt.Sprint(s.CoherenceOverBound),
 			fmt.Sprintf("of %d reads of a previous version after a write (%d writes)", s.CoherenceStaleReads, s.CoherenceWrites))
 	case "rolling":
-		if r, b := s.Roll, s.RollBaseline; r != nil && b != nil && b.Reloads > 0 {
-			v(s.RollCostRatio <= rollGoal, "roll cost with snapshots", pct(s.RollCostRatio)+" of without",
+		if r, b := s.Roll, s.RollBaseline; r != nil && b != nil && s.RollCostRatio != nil {
+			v(*s.RollCostRatio <= rollGoal, "roll cost with snapshots", pct(*s.RollCostRatio)+" of without",
 				fmt.Sprintf("%d reloads with snapshots, %d in the same roll without (run first); goal ≤ %s", r.Reloads, b.Reloads, pct(rollGoal)))
 		}
 		if r := s.Roll; r != nil {

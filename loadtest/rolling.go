@@ -149,7 +149,8 @@ func runRollingWithBaseline(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	s.RollBaseline = base.Roll
 	if s.Roll != nil && base.Roll != nil && base.Roll.Reloads > 0 {
-		s.RollCostRatio = float64(s.Roll.Reloads) / float64(base.Roll.Reloads)
+		ratio := float64(s.Roll.Reloads) / float64(base.Roll.Reloads)
+		s.RollCostRatio = &ratio
 	}
 	return s, nil
 }

@@ -73,12 +73,13 @@ func TestRollReport(t *testing.T) {
 			Roll:         &RollFigures{Snapshots: true, Reloads: c.with, ReloadsByNode: []int64{c.with}},
 			RollBaseline: &RollFigures{Reloads: c.without, ReloadsByNode: []int64{c.without}},
 		}
-		s.RollCostRatio = float64(c.with) / float64(c.without)
+		ratio := float64(c.with) / float64(c.without)
+		s.RollCostRatio = &ratio
 		var tbl strings.Builder
 		s.WriteTable(&tbl)
 		for _, want := range []string{fmt.Sprintf("snapshots on: 0 origin calls from the roll's start, %d of them reloads", c.with),
 			fmt.Sprintf("snapshots off: 0 origin calls from the roll's start, %d of them reloads", c.without),
-			fmt.Sprintf("roll cost  %.3f×", s.RollCostRatio)} {
+			fmt.Sprintf("roll cost  %.3f×", ratio)} {
 			if !strings.Contains(tbl.String(), want) {
 				t.Errorf("table lacks %q:\n%s", want, tbl.String())
 			}
@@ -89,7 +90,7 @@ func TestRollReport(t *testing.T) {
 			if v.Label == "roll cost with snapshots" {
 				found = true
 				if v.Good != c.good || v.Bad == c.good {
-					t.Errorf("ratio %.2f: verdict %+v, want good=%v", s.RollCostRatio, v, c.good)
+					t.Errorf("ratio %.2f: verdict %+v, want good=%v", ratio, v, c.good)
 				}
 			}
 		}

@@ -296,5 +296,7 @@ func TestScenarioRolling(t *testing.T) {
 	}
 	if b, ok := m["roll_baseline"].(map[string]any); ok && b["reloads"].(float64) == 0 {
 		t.Errorf("the roll without snapshots reloaded nothing: %v", b)
+	} else if _, ok := m["roll_cost_ratio"].(float64); !ok {
+		t.Errorf("summary lacks roll_cost_ratio")
 	}
 }

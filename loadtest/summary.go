@@ -147,11 +147,12 @@ type Summary struct {
 	// Roll is what the rolling scenario's roll cost the origin;
 	// RollBaseline the same for the baseline roll without snapshots run
 	// first in the same invocation (with --snapshots, unless NoBaseline),
-	// and RollCostRatio is Roll.Reloads over RollBaseline.Reloads (the
-	// issue's goal: at most 0.10).
+	// and RollCostRatio is Roll.Reloads over RollBaseline.Reloads (nil
+	// when there is no baseline or it reloaded nothing; the goal is at
+	// most 0.10, rollGoal).
 	Roll          *RollFigures `json:"roll,omitempty"`
 	RollBaseline  *RollFigures `json:"roll_baseline,omitempty"`
-	RollCostRatio float64      `json:"roll_cost_ratio,omitempty"`
+	RollCostRatio *float64     `json:"roll_cost_ratio,omitempty"`
 	// Events are what the scenario did, in order.
 	Events []Event `json:"events"`
 	// Phases aggregate the run between events.
@@ -574,8 +575,8 @@ func (s *Summary) WriteTable(w io.Writer) {
 		if s.Roll != nil {
 			fmt.Fprintf(tw, "roll\t%s\n", rollLine(s.Roll))
 		}
-		if s.RollBaseline != nil && s.RollBaseline.Reloads > 0 {
-			fmt.Fprintf(tw, "roll cost\t%.3f× the baseline's (reloads with snapshots over reloads without)\n", s.RollCostRatio)
+		if s.RollCostRatio != nil {
+			fmt.Fprintf(tw, "roll cost\t%.3f× the baseline's (reloads with snapshots over reloads without)\n", *s.RollCostRatio)
 		}
 	}
 	if s.BadValues > 0 {
