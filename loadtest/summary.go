@@ -338,7 +338,19 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		return n, peak
 	}
 	_ = failed
+	// Reloads per phase: from the origin's own log when it kept one
+	// (rolling: exact times, as RollFigures counts them), else per bucket.
+	kept, t0Off := r.origin.Reloads(), r.t0.Sub(r.origin.Start())
+	keptLog := cfg.Scenario == "rolling" // Run called KeepReloads
 	reloadsIn := func(from, to time.Duration) (n int64) {
+		if keptLog {
+			for _, rl := range kept {
+				if t := rl.At - t0Off; t >= from && t < to {
+					n++
+				}
+			}
+			return n
+		}
 		for i, c := range reloadBkt {
 			if t := time.Duration(i-off) * bucket; t >= from && t < to {
 				n += c
@@ -432,7 +444,7 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 	}
 	r.scenarioFigures(s)
 	if cfg.Scenario == "rolling" {
-		s.Roll = r.rollFigures(s, r.origin.Reloads())
+		s.Roll = r.rollFigures(s, kept)
 	}
 	return s
 }
