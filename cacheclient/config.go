@@ -189,9 +189,12 @@ type HealthConfig struct {
 	// (network errors, timeouts) after which a node is marked down and its
 	// keys go to their failover owners. Default: 3.
 	FailureThreshold int
-	// Interval is how often nodes are PINGed. A down node is probed with
-	// jittered exponential backoff starting at Interval and capped at
-	// 8×Interval; one successful PING marks it up. Default: 500ms.
+	// Interval is how often up nodes are PINGed. A down node is probed
+	// with jittered exponential backoff starting at Interval/8 (so that a
+	// node away only for a restart is found again quickly) and capped at
+	// 8×Interval; a node marked down again within 8×Interval of coming up
+	// starts at twice its last starting delay instead. One successful PING
+	// marks it up. Default: 500ms.
 	Interval time.Duration
 }
 

@@ -44,8 +44,9 @@
 //   - Node failure: every L2 request has a tight timeout (Tier.Timeout);
 //     after Health.FailureThreshold consecutive failures a node is marked
 //     down and its keys go to their failover owners (entries written there
-//     get Tier.FailoverTTL); a down node is PINGed with jittered backoff and
-//     marked up on success.
+//     get Tier.FailoverTTL); a down node is PINGed again after
+//     Health.Interval/8, then with jittered exponential backoff, and marked up
+//     on success.
 //   - Tier outage and origin protection: origin loads pass one limiter
 //     (Origin.MaxConcurrent and Origin.Rate, or a shared Origin.Limiter) that
 //     never queues. With the tier down, L1 keeps serving; a request that can

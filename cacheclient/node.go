@@ -33,9 +33,13 @@ type node struct {
 	fails atomic.Int32
 	down  atomic.Bool
 
-	// Probe schedule for a down node, used only by the health goroutine.
-	nextProbe time.Time
-	backoff   time.Duration
+	// Probe schedule for a down node (health.go), guarded by tier.mu:
+	// the next re-probe, the current delay between re-probes, the first
+	// delay of the current down spell, and when the node was last marked up.
+	nextProbe    time.Time
+	backoff      time.Duration
+	firstBackoff time.Duration
+	upAt         time.Time
 
 	// slot is the slot the node reported (CONFIG GET slot) when it last
 	// connected: slotNone if it reports none, slotUnknown before it answered.

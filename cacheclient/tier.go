@@ -30,9 +30,12 @@ type tier struct {
 
 	topo atomic.Pointer[topology]
 	// mu serialises topology changes and protects closed and the nodes'
-	// probe schedule (node.nextProbe, node.backoff).
+	// probe schedule (node.nextProbe, node.backoff, node.firstBackoff,
+	// node.upAt).
 	mu     sync.Mutex
 	closed bool
+	// probeKick wakes the health loop when a node is marked down.
+	probeKick chan struct{}
 
 	tombs tombstones // keys written while their owner was down
 
@@ -72,7 +75,8 @@ func emptyTopology() *topology {
 }
 
 func newTier(cfg *Config, st *counters, m *metrics, co *coherence) *tier {
-	t := &tier{cfg: cfg.Tier, health: cfg.Health, tombLife: cfg.TTL + cfg.StaleTTL, st: st, metrics: m, log: cfg.Logger, co: co}
+	t := &tier{cfg: cfg.Tier, health: cfg.Health, tombLife: cfg.TTL + cfg.StaleTTL, st: st, metrics: m, log: cfg.Logger, co: co,
+		probeKick: make(chan struct{}, 1)}
 	t.topo.Store(emptyTopology())
 	return t
 }
@@ -300,8 +304,7 @@ func (t *tier) nodeFailed(nd *node, err error) {
 	}
 	nd.down.Store(true)
 	nd.downMarks.Add(1)
-	nd.backoff = t.health.Interval
-	nd.nextProbe = time.Now().Add(jitter(nd.backoff))
+	t.scheduleReprobe(nd, time.Now())
 	t.topo.Store(tp.withLive())
 	t.co.flush() // its keys change owner
 	t.log.Warn("cacheclient: node down", "node", nd.addr, "err", err)
@@ -323,6 +326,7 @@ func (t *tier) markUp(nd *node) {
 	}
 	nd.fails.Store(0)
 	nd.down.Store(false)
+	nd.upAt = time.Now()
 	if int(nd.slot.Swap(int32(slot))) != slot {
 		nt := *tp
 		nt.base, nt.slotted = t.place(tp.m, tp.nodes, tp)

@@ -19,6 +19,11 @@ type Config struct {
 	// rolling scenario's warm restarts. Default off: a restarted node
 	// starts empty.
 	Snapshots bool
+	// NoBaseline skips the rolling scenario's baseline: with Snapshots,
+	// rolling first runs the same roll without snapshots and reports both
+	// (Summary.RollBaseline, Summary.RollCostRatio), which takes twice the
+	// Duration. Default: the baseline runs.
+	NoBaseline bool
 	// Nodes is how many local nodes to start. Default 3 (scaleout adds one).
 	Nodes int
 	// Addrs, when set, targets a running tier instead of starting nodes.

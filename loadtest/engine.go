@@ -23,6 +23,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := cfg.init(); err != nil {
 		return nil, err
 	}
+	if cfg.Scenario == "rolling" && cfg.Snapshots && !cfg.NoBaseline {
+		return runRollingWithBaseline(ctx, cfg)
+	}
 	if cfg.Exe == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -38,6 +41,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		return nil, fmt.Errorf("loadtest: origin: %w", err)
 	}
 	r.origin.SetErrorRate(cfg.OriginErrorRate)
+	if cfg.Scenario == "rolling" {
+		r.origin.KeepReloads() // for RollFigures
+	}
 	addrs := cfg.Addrs
 	if len(addrs) == 0 {
 		r.tier = &tier{exe: cfg.Exe, nodeBin: cfg.NodeBin, maxmemory: cfg.MaxMemory, logw: cfg.Log}

@@ -67,10 +67,13 @@ type Origin struct {
 	failed    atomic.Int64
 	serveDone chan struct{}
 
-	mu      sync.Mutex       // protects perKey, buckets, failBkts
-	perKey  map[string]int64 // calls per key
-	buckets []int64          // calls per Bucket since start
-	failBkt []int64          // failed (5xx) calls per Bucket since start
+	mu        sync.Mutex       // protects perKey, buckets, failBkt, reloadBkt, reloads
+	perKey    map[string]int64 // calls per key
+	buckets   []int64          // calls per Bucket since start
+	failBkt   []int64          // failed (5xx) calls per Bucket since start
+	reloadBkt []int64          // calls per Bucket for keys called before
+	logReload bool             // keep reloads (KeepReloads)
+	reloads   []Reload         // calls for keys called before, in order (with logReload)
 }
 
 // StartOrigin starts an origin simulator on a free 127.0.0.1 port.
@@ -192,11 +195,19 @@ func (o *Origin) count(key string, failed bool) {
 		o.failBkt[i]++
 		return
 	}
+	reload := o.perKey[key] > 0
 	o.perKey[key]++
 	for len(o.buckets) <= i {
 		o.buckets = append(o.buckets, 0)
+		o.reloadBkt = append(o.reloadBkt, 0)
 	}
 	o.buckets[i]++
+	if reload {
+		o.reloadBkt[i]++
+		if o.logReload {
+			o.reloads = append(o.reloads, Reload{At: time.Since(o.start), Key: key})
+		}
+	}
 }
 
 // OriginStats is a snapshot of what the origin saw.
@@ -236,8 +247,32 @@ func (o *Origin) CallsPerKey() map[string]int64 {
 	return m
 }
 
-// Timeline returns the calls and failed calls per Bucket since Start.
-func (o *Origin) Timeline() (bucket time.Duration, calls, failed []int64) {
+// Reload is an origin call for a key that had been called for before: a
+// value the cache tier had held once and did not have at hand again.
+type Reload struct {
+	At  time.Duration // since Start
+	Key string
+}
+
+// KeepReloads makes the origin keep every reload from now on, for Reloads
+// (memory grows with each one; the per-bucket counts are always kept).
+func (o *Origin) KeepReloads() {
+	o.mu.Lock()
+	o.logReload = true
+	o.mu.Unlock()
+}
+
+// Reloads returns the calls for keys called before, in call order, since
+// KeepReloads.
+func (o *Origin) Reloads() []Reload {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]Reload(nil), o.reloads...)
+}
+
+// Timeline returns the calls, failed calls and reloads (calls for keys
+// called before) per Bucket since Start.
+func (o *Origin) Timeline() (bucket time.Duration, calls, failed, reloads []int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	calls = append([]int64(nil), o.buckets...)
@@ -245,7 +280,8 @@ func (o *Origin) Timeline() (bucket time.Duration, calls, failed []int64) {
 	for len(failed) < len(calls) {
 		failed = append(failed, 0)
 	}
-	return o.cfg.Bucket, calls, failed
+	reloads = append([]int64(nil), o.reloadBkt...)
+	return o.cfg.Bucket, calls, failed, reloads
 }
 
 // Close stops the origin, waiting up to 5s for calls in progress.

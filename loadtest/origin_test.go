@@ -54,13 +54,22 @@ func TestOriginServesAndCounts(t *testing.T) {
 	if pk := o.CallsPerKey(); pk["a"] != 3 || pk["b"] != 2 || pk["c"] != 1 {
 		t.Fatalf("per key = %v", pk)
 	}
-	_, calls, failed := o.Timeline()
-	var n, f int64
+	_, calls, failed, reloads := o.Timeline()
+	var n, f, rl int64
 	for i := range calls {
-		n, f = n+calls[i], f+failed[i]
+		n, f, rl = n+calls[i], f+failed[i], rl+reloads[i]
 	}
-	if n != 6 || f != 2 {
-		t.Fatalf("timeline sums: %d calls %d failed, want 6 and 2", n, f)
+	if n != 6 || f != 2 || rl != 3 {
+		t.Fatalf("timeline sums: %d calls %d failed %d reloads, want 6, 2 and 3 (a twice, b once)", n, f, rl)
+	}
+	if got := o.Reloads(); len(got) != 0 {
+		t.Fatalf("reloads kept before KeepReloads: %v", got)
+	}
+	o.KeepReloads()
+	get(t, o.URL()+"d")
+	get(t, o.URL()+"a")
+	if got := o.Reloads(); len(got) != 1 || got[0].Key != "a" || got[0].At <= 0 {
+		t.Fatalf("reloads kept = %v, want one of a", got)
 	}
 }
 

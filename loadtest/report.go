@@ -212,6 +212,10 @@ func (c *chart) svg(s *Summary) template.HTML {
 	return template.HTML(b.String())
 }
 
+// rollGoal is the most a roll with snapshots may cost the origin, as a
+// fraction of what the same roll costs without them (reloads).
+const rollGoal = 0.10
+
 // card is a headline figure at the top of the report.
 type card struct {
 	Label, Value, Note string
@@ -318,6 +322,15 @@ func headline(s *Summary) (cards, verdicts []card) {
 				fmtMS(s.StaleAfterWriteP50MS), fmtMS(s.StaleAfterWriteMaxMS), s.CoherenceTransitions))
 		v(s.CoherenceOverBound == 0, "reads older than the bound", fmt.Sprint(s.CoherenceOverBound),
 			fmt.Sprintf("of %d reads of a previous version after a write (%d writes)", s.CoherenceStaleReads, s.CoherenceWrites))
+	case "rolling":
+		if r, b := s.Roll, s.RollBaseline; r != nil && b != nil && s.RollCostRatio != nil {
+			v(*s.RollCostRatio <= rollGoal, "roll cost with snapshots", pct(*s.RollCostRatio)+" of without",
+				fmt.Sprintf("%d reloads with snapshots, %d in the same roll without (run first); goal ≤ %s", r.Reloads, b.Reloads, pct(rollGoal)))
+		}
+		if r := s.Roll; r != nil {
+			cards = append(cards, card{Label: "roll reloads", Value: fmtNum(float64(r.Reloads)),
+				Note: fmt.Sprintf("owner restarting %d, back %d, other %d", r.ReloadsOwnerRestarting, r.ReloadsOwnerBack, r.ReloadsOther)})
+		}
 	case "scaleout":
 		rel := math.Abs(s.KeysMovedFraction-s.IdealMovedFraction) / math.Max(s.IdealMovedFraction, 1e-9)
 		v(rel <= 0.05, "keys moved", pct(s.KeysMovedFraction), "ideal "+pct(s.IdealMovedFraction)+" = 1/(N+1)")

@@ -235,37 +235,68 @@ func TestCohValue(t *testing.T) {
 }
 
 // TestScenarioRolling: every node is restarted in turn under load, with
-// snapshots on and off. Each node restarts once, the phases before, roll
-// and after are reported, no wrong value is served (runScenario), and the
-// summary records the setting. The figures (origin calls per phase, on
-// against off) are in BENCHMARKS.md, not asserted.
+// snapshots; the same invocation first runs the same roll without snapshots
+// (the baseline). Each node restarts once, the phases before, roll and after
+// are reported, no wrong value is served (runScenario), and both rolls'
+// figures are in the summary with their setting: the roll without snapshots
+// reloads keys (its restarted nodes come back empty), and the reloads add up
+// over their attribution. The figures (reloads with snapshots against
+// without) are in BENCHMARKS.md, not asserted.
 func TestScenarioRolling(t *testing.T) {
 	if !builtinNode {
 		t.Skip("needs the built-in cachenode (snapshots)")
 	}
-	for _, snapshots := range []bool{true, false} {
-		t.Run(fmt.Sprintf("snapshots=%v", snapshots), func(t *testing.T) {
-			m := runScenario(t, Config{Scenario: "rolling", Nodes: 2, Concurrency: 8, Keys: 200,
-				Duration: 6 * time.Second, Snapshots: snapshots})
-			var restarted int
-			for _, e := range m["events"].([]any) {
-				if w := e.(map[string]any)["what"].(string); strings.HasSuffix(w, " back") {
-					restarted++
-				}
-			}
-			if restarted != 2 {
-				t.Errorf("%d node restarts, want 2", restarted)
-			}
-			var names []string
-			for _, p := range m["phases"].([]any) {
-				names = append(names, p.(map[string]any)["name"].(string))
-			}
-			if strings.Join(names, ",") != "before,roll,after" {
-				t.Errorf("phases %v", names)
-			}
-			if got := m["config"].(map[string]any)["snapshots"] == true; got != snapshots {
-				t.Errorf("config.snapshots %v", m["config"].(map[string]any)["snapshots"])
-			}
-		})
+	m := runScenario(t, Config{Scenario: "rolling", Nodes: 2, Concurrency: 8, Keys: 200,
+		Duration: 6 * time.Second, Snapshots: true})
+	var restarted int
+	for _, e := range m["events"].([]any) {
+		if w := e.(map[string]any)["what"].(string); strings.HasSuffix(w, " back") {
+			restarted++
+		}
+	}
+	if restarted != 2 {
+		t.Errorf("%d node restarts, want 2", restarted)
+	}
+	var names []string
+	for _, p := range m["phases"].([]any) {
+		names = append(names, p.(map[string]any)["name"].(string))
+	}
+	if strings.Join(names, ",") != "before,roll,after" {
+		t.Errorf("phases %v", names)
+	}
+	if got := m["config"].(map[string]any)["snapshots"]; got != true {
+		t.Errorf("config.snapshots %v", got)
+	}
+	for _, c := range []struct {
+		field     string
+		snapshots bool
+	}{{"roll", true}, {"roll_baseline", false}} {
+		f, ok := m[c.field].(map[string]any)
+		if !ok {
+			t.Errorf("summary lacks %q", c.field)
+			continue
+		}
+		if f["snapshots"] != c.snapshots {
+			t.Errorf("%s.snapshots %v, want %v", c.field, f["snapshots"], c.snapshots)
+		}
+		n := func(k string) float64 { return f[k].(float64) }
+		if sum := n("reloads_owner_restarting") + n("reloads_owner_back") + n("reloads_other"); sum != n("reloads") {
+			t.Errorf("%s: reloads %v, attributed %v", c.field, n("reloads"), sum)
+		}
+		var byNode float64
+		for _, v := range f["reloads_by_node"].([]any) {
+			byNode += v.(float64)
+		}
+		if byNode != n("reloads") || len(f["reloads_by_node"].([]any)) != 2 {
+			t.Errorf("%s: reloads %v, by node %v", c.field, n("reloads"), f["reloads_by_node"])
+		}
+		if n("reloads") > n("origin_calls") {
+			t.Errorf("%s: %v reloads among %v origin calls", c.field, n("reloads"), n("origin_calls"))
+		}
+	}
+	if b, ok := m["roll_baseline"].(map[string]any); ok && b["reloads"].(float64) == 0 {
+		t.Errorf("the roll without snapshots reloaded nothing: %v", b)
+	} else if _, ok := m["roll_cost_ratio"].(float64); !ok {
+		t.Errorf("summary lacks roll_cost_ratio")
 	}
 }

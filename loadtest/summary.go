@@ -141,6 +141,18 @@ type Summary struct {
 	// LatencyHist is the latency distribution of all requests: the
 	// non-empty histogram buckets, each with its upper bound.
 	LatencyHist []HistBin `json:"latency_hist"`
+	// OriginReloads counts the origin calls for keys the origin had served
+	// before in the run (see RollFigures).
+	OriginReloads int64 `json:"origin_reloads"`
+	// Roll is what the rolling scenario's roll cost the origin;
+	// RollBaseline the same for the baseline roll without snapshots run
+	// first in the same invocation (with --snapshots, unless NoBaseline),
+	// and RollCostRatio is Roll.Reloads over RollBaseline.Reloads (nil
+	// when there is no baseline or it reloaded nothing; the goal is at
+	// most 0.10, rollGoal).
+	Roll          *RollFigures `json:"roll,omitempty"`
+	RollBaseline  *RollFigures `json:"roll_baseline,omitempty"`
+	RollCostRatio *float64     `json:"roll_cost_ratio,omitempty"`
 	// Events are what the scenario did, in order.
 	Events []Event `json:"events"`
 	// Phases aggregate the run between events.
@@ -175,6 +187,9 @@ type Phase struct {
 	OriginCalls   int64   `json:"origin_calls"`
 	OriginRPS     float64 `json:"origin_rps"`
 	OriginPeakRPS float64 `json:"origin_peak_rps"`
+	// OriginReloads counts the phase's origin calls for keys the origin had
+	// served before in the run.
+	OriginReloads int64 `json:"origin_reloads"`
 	// P50MS and P99MS are latency percentiles of the phase's requests.
 	P50MS float64 `json:"p50_ms"`
 	P99MS float64 `json:"p99_ms"`
@@ -294,7 +309,7 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 	}
 
 	// Origin: per-bucket calls relative to t0, 1s sliding-window rate.
-	bucket, calls, failed := r.origin.Timeline()
+	bucket, calls, failed, reloadBkt := r.origin.Timeline()
 	off := int(r.t0.Sub(r.origin.Start()) / bucket) // bucket index of t0
 	win := max(1, int(time.Second/bucket))
 	var total int64
@@ -323,6 +338,29 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		return n, peak
 	}
 	_ = failed
+	// Reloads per phase: from the origin's own log when it kept one
+	// (rolling: exact times, as RollFigures counts them), else per bucket.
+	kept, t0Off := r.origin.Reloads(), r.t0.Sub(r.origin.Start())
+	keptLog := cfg.Scenario == "rolling" // Run called KeepReloads
+	reloadsIn := func(from, to time.Duration) (n int64) {
+		if keptLog {
+			for _, rl := range kept {
+				if t := rl.At - t0Off; t >= from && t < to {
+					n++
+				}
+			}
+			return n
+		}
+		for i, c := range reloadBkt {
+			if t := time.Duration(i-off) * bucket; t >= from && t < to {
+				n += c
+			}
+		}
+		return n
+	}
+	for _, c := range reloadBkt {
+		s.OriginReloads += c
+	}
 	ost := r.origin.Stats()
 	s.OriginCalls, s.OriginFailed, s.OriginPeakConcurrency = ost.Calls, ost.Failed, ost.PeakConcurrency
 	s.OriginKeys, s.OriginMaxCallsPerKey = ost.Keys, ost.MaxCallsPerKey
@@ -387,6 +425,7 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		}
 		from, to := time.Duration(ph.StartMS*1e6), time.Duration(ph.EndMS*1e6)
 		ph.OriginCalls, ph.OriginPeakRPS = originIn(from, to)
+		ph.OriginReloads = reloadsIn(from, to)
 		if d := (to - from).Seconds(); d > 0 {
 			ph.OriginRPS = float64(ph.OriginCalls) / d
 		}
@@ -404,6 +443,9 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		_, s.OriginPeakRPSAfterJoin = originIn(j, j+3*time.Second)
 	}
 	r.scenarioFigures(s)
+	if cfg.Scenario == "rolling" {
+		s.Roll = r.rollFigures(s, kept)
+	}
 	return s
 }
 
@@ -539,13 +581,14 @@ func (s *Summary) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "origin outage\terrors for keys with a stale copy %d, without %d; recovered in %s\n",
 			s.ErrorsWithStaleCopy, s.ErrorsWithoutCopy, durStr(s.RecoveryMS))
 	case "rolling":
-		if len(s.Phases) == 3 {
-			snap := "off"
-			if s.Config.Snapshots {
-				snap = "on"
-			}
-			fmt.Fprintf(tw, "roll\t%d origin calls during the roll, %d after it (snapshots %s)\n",
-				s.Phases[1].OriginCalls, s.Phases[2].OriginCalls, snap)
+		if s.RollBaseline != nil {
+			fmt.Fprintf(tw, "roll\t%s\n", rollLine(s.RollBaseline))
+		}
+		if s.Roll != nil {
+			fmt.Fprintf(tw, "roll\t%s\n", rollLine(s.Roll))
+		}
+		if s.RollCostRatio != nil {
+			fmt.Fprintf(tw, "roll cost\t%.3f× the baseline's (reloads with snapshots over reloads without)\n", *s.RollCostRatio)
 		}
 	}
 	if s.BadValues > 0 {
@@ -553,10 +596,10 @@ func (s *Summary) WriteTable(w io.Writer) {
 	}
 	if len(s.Phases) > 1 {
 		fmt.Fprintln(tw, "\t")
-		fmt.Fprintln(tw, "phase\tfrom   requests  errors  shed  stale    hit  origin/s  peak/s       p50       p99")
+		fmt.Fprintln(tw, "phase\tfrom   requests  errors  shed  stale    hit  origin/s  peak/s  reloads       p50       p99")
 		for _, p := range s.Phases {
-			fmt.Fprintf(tw, "%s\t%5.1fs %9d %7d %5d %6d %6s %9.0f %7.0f %9s %9s\n", p.Name, p.StartMS/1000,
-				p.Requests, p.Errors, p.Shed, p.StaleServed, pct(p.HitRatio), p.OriginRPS, p.OriginPeakRPS, fmtMS(p.P50MS), fmtMS(p.P99MS))
+			fmt.Fprintf(tw, "%s\t%5.1fs %9d %7d %5d %6d %6s %9.0f %7.0f %8d %9s %9s\n", p.Name, p.StartMS/1000,
+				p.Requests, p.Errors, p.Shed, p.StaleServed, pct(p.HitRatio), p.OriginRPS, p.OriginPeakRPS, p.OriginReloads, fmtMS(p.P50MS), fmtMS(p.P99MS))
 		}
 	}
 	for _, e := range s.ErrorSample {
