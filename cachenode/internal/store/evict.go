@@ -156,7 +156,7 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 	target := max((sh.live+sh.largeMem)/8, 1)
 	cands, slots := s.scratch[:0], s.slots[:0]
 	clk, now := s.clock.Load(), s.nowMs()
-	s.probationFirst = p.TinyLFU() && sh.probationBytesLocked()*tinyProbationShare >= sh.live
+	s.probationFirst = p.TinyLFU() && sh.probationBytesLocked()*tinyProbationShare >= sh.live+sh.largeMem
 	defer func() { s.probationFirst = false }()
 	for _, sl := range sh.table {
 		if sl == 0 {
@@ -208,7 +208,8 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 
 // tinyLFUScore orders TinyLFU eviction candidates other than probationary
 // ones: the lowest estimated frequency per byte first, the longest idle
-// first among equals. freq is the sketch's estimate, counted over about
+// first among equals (idle time counts up to 2^20 clock ticks, about 4M
+// writes). freq is the sketch's estimate, counted over about
 // window requests; an entry idle for idleReq requests cannot have been read
 // more often than once per idleReq lately, so its frequency is capped at
 // tinyRateCap x window/idleReq: an entry that was frequent but is no longer
@@ -234,7 +235,7 @@ const (
 	tinyProbation = 1 << 31
 	// tinyProbationShare: probationary entries go first in a shard's
 	// eviction batch when they hold at least 1/tinyProbationShare of its
-	// live bytes; below that they rank by frequency like the others, so a
+	// live bytes (large entries included); below that they rank by frequency like the others, so a
 	// new key has time for a second read (S3-FIFO's small queue holds
 	// 10% of the cache for the same reason).
 	tinyProbationShare = 4
