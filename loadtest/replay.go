@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"os"
 	"os/exec"
@@ -153,26 +152,21 @@ func (c *ReplayConfig) loadTrace() ([]TraceRequest, error) {
 }
 
 // Value sizes for objects whose trace gives none: 300 to 1,000 bytes,
-// fixed per object.
+// fixed per object (the same in every run).
 const (
 	replayMinValue = 300
 	replayMaxValue = 1000
 )
 
-var replaySeed = maphash.MakeSeed()
-
 func objectSize(q TraceRequest) int {
 	if q.Size > 0 {
 		return int(q.Size)
 	}
-	var h maphash.Hash
-	h.SetSeed(replaySeed)
-	var b [8]byte
-	for i := range b {
-		b[i] = byte(q.ID >> (8 * i))
-	}
-	_, _ = h.Write(b[:])
-	return replayMinValue + int(h.Sum64()%(replayMaxValue-replayMinValue+1))
+	x := q.ID + 0x9e3779b97f4a7c15 // splitmix64: the same size for an object in every run
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	x ^= x >> 31
+	return replayMinValue + int(x%(replayMaxValue-replayMinValue+1))
 }
 
 // Replay runs the trace against every target at every cache size and

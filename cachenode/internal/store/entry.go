@@ -4,7 +4,7 @@ import "encoding/binary"
 
 // An entry is stored as
 //
-//	flags   1 byte (flagTTL)
+//	flags   1 byte (flagTTL, flagEdited, flagNew)
 //	lru     4 bytes, little endian: the LRU clock at the last access
 //	expire  8 bytes, little endian, only if flags&flagTTL: Unix ms
 //	klen    uvarint
@@ -16,6 +16,11 @@ import "encoding/binary"
 const (
 	flagTTL  = 1
 	hdrFixed = 5
+	// flagNew marks, under the TinyLFU policies, a probationary entry:
+	// written for a key the sketch knew at most once (a key new to it since
+	// its last halving) and not read since. Probationary entries are evicted
+	// first, oldest first; a read hit clears the flag.
+	flagNew = 4
 )
 
 func uvarintLen(x int) int {

@@ -125,7 +125,12 @@ func (s *Store) evictScore(sh *shard, sl uint64, b []byte, p Policy, clk uint32,
 	case AllKeysLFU, VolatileLFU:
 		return uint64(255 - s.lfuDecr(entryLRU(b), now))
 	case AllKeysTinyLFU, VolatileTinyLFU:
-		return tinyLFUScore(sh.sketch.estimate(slotTag(sl)), s.idleRequests(sh, clk-entryLRU(b)), uint64(sh.sketch.limit)*uint64(len(s.shards)), clk-entryLRU(b))
+		idle := clk - entryLRU(b)
+		if b[0]&flagNew != 0 && s.probationFirst {
+			return tinyProbation | uint64(min(idle, tinyProbation-1))
+		}
+		_, _, size := entryKV(b)
+		return tinyLFUScore(sh.sketch.estimate(slotTag(sl)), s.idleRequests(sh, idle), uint64(sh.sketch.limit)*uint64(len(s.shards)), idle, size)
 	case VolatileTTL:
 		rel := entryExp(b) - now
 		rel = min(max(rel, 0), 1<<32-1)
@@ -151,6 +156,8 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 	target := max((sh.live+sh.largeMem)/8, 1)
 	cands, slots := s.scratch[:0], s.slots[:0]
 	clk, now := s.clock.Load(), s.nowMs()
+	s.probationFirst = p.TinyLFU() && sh.probationBytesLocked()*tinyProbationShare >= sh.live+sh.largeMem
+	defer func() { s.probationFirst = false }()
 	for _, sl := range sh.table {
 		if sl == 0 {
 			continue
@@ -199,26 +206,60 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 	}
 }
 
-// tinyLFUScore orders TinyLFU eviction candidates: the lowest estimated
-// frequency first, the longest idle first among equals. freq is the
-// sketch's estimate, counted over about window requests; an entry idle for
-// idleReq requests cannot have been read more often than once per idleReq
-// lately, so its frequency is capped at tinyRateCap x window/idleReq: an
-// entry that was frequent but is no longer read loses its place, while one
-// read at its usual pace keeps it (NOTES.md has the measurements).
-func tinyLFUScore(freq, idleReq, window uint64, idle uint32) uint64 {
+// tinyLFUScore orders TinyLFU eviction candidates other than probationary
+// ones: the lowest estimated frequency per byte first, the longest idle
+// first among equals (idle time counts up to 2^20 clock ticks, about 4M
+// writes). freq is the sketch's estimate, counted over about
+// window requests; an entry idle for idleReq requests cannot have been read
+// more often than once per idleReq lately, so its frequency is capped at
+// tinyRateCap x window/idleReq: an entry that was frequent but is no longer
+// read loses its place, while one read at its usual pace keeps it. The
+// density (2 x freq + 1) x 1024 / size (size: the entry's bytes) ranks a
+// large entry below a small one of the same frequency, since evicting it
+// frees room for more keys (NOTES.md has the measurements).
+func tinyLFUScore(freq, idleReq, window uint64, idle uint32, size int) uint64 {
 	if idleReq > 0 {
 		freq = min(freq, tinyRateCap*window/idleReq)
 	}
-	return (15-freq)<<28 | uint64(min(idle, 1<<28-1))
+	d := min((2*freq+1)<<10/uint64(max(size, 1)), tinyDensityMax)
+	return (tinyDensityMax-d)<<20 | uint64(min(idle, 1<<20-1))
 }
 
-// tinyRateCap is the factor of tinyLFUScore's cap.
-const tinyRateCap = 2
+const (
+	// tinyRateCap is the factor of tinyLFUScore's cap.
+	tinyRateCap = 2
+	// tinyDensityMax bounds tinyLFUScore's density (11 bits).
+	tinyDensityMax = 1<<11 - 1
+	// tinyProbation is the lowest score of a probationary entry (flagNew)
+	// in a batch where they go first, above every tinyLFUScore.
+	tinyProbation = 1 << 31
+	// tinyProbationShare: probationary entries go first in a shard's
+	// eviction batch when they hold at least 1/tinyProbationShare of its
+	// live bytes (large entries included); below that they rank by frequency like the others, so a
+	// new key has time for a second read (S3-FIFO's small queue holds
+	// 10% of the cache for the same reason).
+	tinyProbationShare = 4
+)
 
 // idleRequests estimates how many requests the store served during idle
 // clock ticks, from sh's hit ratio: the clock advances once per 4 writes,
 // and a write follows each miss.
 func (s *Store) idleRequests(sh *shard, idle uint32) uint64 {
 	return uint64(float64(idle) * 4 * float64(sh.hits+sh.misses+1) / float64(sh.misses+1))
+}
+
+// probationBytesLocked returns the bytes of sh's probationary entries
+// (flagNew).
+func (sh *shard) probationBytesLocked() int64 {
+	var n int64
+	for _, sl := range sh.table {
+		if sl == 0 {
+			continue
+		}
+		if b := sh.entry(slotOff(sl)); b[0]&flagNew != 0 {
+			_, _, size := entryKV(b)
+			n += int64(size)
+		}
+	}
+	return n
 }

@@ -306,3 +306,64 @@ func TestSketch(t *testing.T) {
 		t.Fatalf("a key never added estimates %d among 1000 others", e)
 	}
 }
+
+// entryFlags returns the flags byte of key's entry, and whether it exists.
+func entryFlags(s *Store, key []byte) (byte, bool) {
+	sh, tag := s.locate(s.hash(key))
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	i, b := s.lookupReadLocked(sh, tag, key)
+	if i < 0 {
+		return 0, false
+	}
+	return b[0], true
+}
+
+// TestTinyLFUProbation: a key written after its first miss is probationary
+// until read; one that missed twice (known to the sketch) is not; under
+// another policy no entry is.
+func TestTinyLFUProbation(t *testing.T) {
+	s, _ := newTestStore(t, Config{Policy: AllKeysTinyLFU})
+	once, twice := []byte("once"), []byte("twice")
+	s.Get(nil, once)
+	s.Set(once, []byte("v"), SetArgs{}, nil)
+	s.Get(nil, twice)
+	s.Get(nil, twice)
+	s.Set(twice, []byte("v"), SetArgs{}, nil)
+	if f, ok := entryFlags(s, once); !ok || f&flagNew == 0 {
+		t.Fatalf("key missed once then written: flags %#x, want flagNew", f)
+	}
+	if f, _ := entryFlags(s, twice); f&flagNew != 0 {
+		t.Fatalf("key missed twice then written: flags %#x, want no flagNew", f)
+	}
+	if _, ok := s.Get(nil, once); !ok {
+		t.Fatal("Get(once) missed")
+	}
+	if f, _ := entryFlags(s, once); f&flagNew != 0 {
+		t.Fatalf("after a read hit: flags %#x, want no flagNew", f)
+	}
+	l, _ := newTestStore(t, Config{Policy: AllKeysLRU})
+	l.Set(once, []byte("v"), SetArgs{}, nil)
+	if f, _ := entryFlags(l, once); f&flagNew != 0 {
+		t.Fatalf("allkeys-lru: flags %#x, want no flagNew", f)
+	}
+}
+
+// TestTinyLFUScoreDensity: at equal frequency and idle time the larger
+// entry goes first; at equal size the less frequent one; the idle cap
+// brings a frequent but long idle entry down.
+func TestTinyLFUScoreDensity(t *testing.T) {
+	const window = 1 << 20
+	if small, large := tinyLFUScore(3, 100, window, 10, 300), tinyLFUScore(3, 100, window, 10, 1000); large <= small {
+		t.Errorf("size 1000 scores %d, size 300 %d: want the larger first", large, small)
+	}
+	if cold, warm := tinyLFUScore(1, 100, window, 10, 500), tinyLFUScore(5, 100, window, 10, 500); cold <= warm {
+		t.Errorf("freq 1 scores %d, freq 5 %d: want the colder first", cold, warm)
+	}
+	if fresh, stale := tinyLFUScore(15, 100, window, 10, 500), tinyLFUScore(15, window, window, 10, 500); stale <= fresh {
+		t.Errorf("idle %d requests scores %d, idle 100 %d: want the stale first", window, stale, fresh)
+	}
+	if top := tinyLFUScore(0, 1, window, 1<<31, 1<<20); top >= tinyProbation {
+		t.Errorf("score %d reaches the probationary range", top)
+	}
+}

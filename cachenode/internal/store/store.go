@@ -95,8 +95,11 @@ type Stats struct {
 // Store is the storage engine. Create it with New and stop it with Close.
 type Store struct {
 	shards []shard
-	now    func() time.Time
-	seed   maphash.Seed // random per store: clients cannot aim keys at one shard or slot
+	// probationFirst, under evictMu, says that the eviction batch under way
+	// takes the shard's probationary entries first (TinyLFU).
+	probationFirst bool
+	now            func() time.Time
+	seed           maphash.Seed // random per store: clients cannot aim keys at one shard or slot
 
 	maxMemory atomic.Int64
 	policy    atomic.Int64
@@ -295,6 +298,9 @@ func (s *Store) putLocked(sh *shard, tag uint32, i int, old []byte, key, val []b
 	if i < 0 {
 		off, b := sh.allocLocked(size, s)
 		writeEntry(b, key, val, exp, lru)
+		if Policy(s.policy.Load()).TinyLFU() && sh.sketch.estimate(tag) <= 1 {
+			b[0] |= flagNew // probationary until read
+		}
 		sh.insertSlotLocked(mkSlot(tag, off), s)
 		sh.nkeys.Add(1)
 		if exp != 0 {

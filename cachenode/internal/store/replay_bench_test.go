@@ -1,0 +1,89 @@
+package store_test
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/cachetier/cachetier/cachenode/internal/store"
+	"github.com/cachetier/cachetier/loadtest"
+)
+
+// BenchmarkReplayMissRatio replays loadtest's generated traces (zipf, scan,
+// shift; 1.2M requests over 400k objects of 300-1,000 bytes, seed 1, as in
+// BENCHMARKS.md) cache-aside against the store alone (no server) at 16, 32
+// and 64 MiB, and reports the miss ratio of the last 80% of the requests
+// (miss-ratio) and the share of bytes missed (byte-miss-ratio): a quick
+// way to compare eviction policies in one process. STORE_BENCH_POLICY
+// picks the policy (default allkeys-tinylfu). Run it with -benchtime=1x:
+//
+//	go test -run '^$' -bench ReplayMissRatio -benchtime=1x ./cachenode/internal/store
+func BenchmarkReplayMissRatio(b *testing.B) {
+	pol, err := store.ParsePolicy(envOr("STORE_BENCH_POLICY", "allkeys-tinylfu"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const requests, keys = 1_200_000, 400_000
+	for _, class := range loadtest.TraceClasses {
+		trace, err := loadtest.GenerateTrace(class, requests, keys, 0.9, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, mb := range []int64{16, 32, 64} {
+			b.Run(fmt.Sprintf("%s/%dMB", class, mb), func(b *testing.B) {
+				for range b.N {
+					ratio, byteRatio := replayStore(pol, trace, mb<<20)
+					b.ReportMetric(ratio, "miss-ratio")
+					b.ReportMetric(byteRatio, "byte-miss-ratio")
+				}
+			})
+		}
+	}
+}
+
+// replayStore replays trace cache-aside against a store of policy pol and
+// maxmemory limit, and returns the miss ratio and byte miss ratio of the
+// requests after the first 20%.
+func replayStore(pol store.Policy, trace []loadtest.TraceRequest, limit int64) (float64, float64) {
+	s := store.New(store.Config{MaxMemory: limit, Policy: pol})
+	defer s.Close()
+	val := make([]byte, 1000)
+	warm := len(trace) / 5
+	var misses, bytes, missed int
+	var key []byte
+	for i, q := range trace {
+		key = strconv.AppendUint(append(key[:0], "o:"...), q.ID, 10)
+		size := replayValueSize(q.ID)
+		_, ok := s.Get(nil, key)
+		if i >= warm {
+			bytes += size
+			if !ok {
+				misses++
+				missed += size
+			}
+		}
+		if !ok {
+			_ = s.EnsureMemory()
+			s.Set(key, val[:size], store.SetArgs{}, nil)
+		}
+	}
+	return float64(misses) / float64(len(trace)-warm), float64(missed) / float64(bytes)
+}
+
+// replayValueSize is loadtest replay's value size for an object whose
+// trace gives none: 300-1,000 bytes from a splitmix64 hash of its id.
+func replayValueSize(id uint64) int {
+	x := id + 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	x ^= x >> 31
+	return 300 + int(x%701)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
