@@ -84,6 +84,10 @@ type ClientConfig struct {
 	// that each process coalesces only its own misses: the behaviour before
 	// leases, for comparisons.
 	DisableLeases bool `json:"disable_leases,omitempty"`
+	// DisableWarmup turns warm-up reads after an ownership change off
+	// (Tier.Warmup.Disabled): a moved key's first miss on its new owner
+	// goes to the origin, for comparisons.
+	DisableWarmup bool `json:"disable_warmup,omitempty"`
 }
 
 // ClientSetup is what a client process knows when it builds its Client.

@@ -161,8 +161,8 @@ func (c *Config) init() error {
 		if c.Scenario == "origindown" {
 			cc.TTL = time.Second
 		}
-		if c.Scenario == "rolling" {
-			cc.TTL = 5 * time.Minute // outlives the run: what the roll costs is not expiry
+		if c.Scenario == "rolling" || c.Scenario == "scaleout" {
+			cc.TTL = 5 * time.Minute // outlives the run: what the roll or the join costs is not expiry
 		}
 	}
 	if cc.L1TTL == 0 && (c.Scenario == "scaleout" || c.Scenario == "rolling") {

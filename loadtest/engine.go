@@ -93,6 +93,8 @@ type run struct {
 	errs      []string
 	movedFrac float64
 	idealFrac float64
+	joined    *joinState   // scaleout: the keys that moved and the origin's counts at the join
+	move      *MoveFigures // scaleout: computed after the run
 	coh       cohReport // merged from the processes' "done" (coherence)
 	cohH      hist
 }
@@ -328,9 +330,11 @@ func (r *run) scaleOut() error {
 	for i := range keys {
 		keys[i] = r.prefix + fmt.Sprint(i)
 	}
-	moved := movedFraction(keys, before, addr)
+	moved := movedKeys(keys, before, addr)
+	js := &joinState{addr: addr, moved: moved, calls: r.origin.CallsPerKey()}
 	r.mu.Lock()
-	r.movedFrac, r.idealFrac = moved, 1/float64(len(before)+1)
+	r.movedFrac, r.idealFrac = float64(len(moved))/float64(max(len(keys), 1)), 1/float64(len(before)+1)
+	r.joined = js
 	r.mu.Unlock()
 	r.broadcast(command{Op: "addrs", Addrs: r.tier.addrs()})
 	return nil
@@ -402,6 +406,7 @@ func (r *run) play(ctx context.Context) (*Summary, error) {
 	if stepErr != nil {
 		return nil, stepErr
 	}
+	r.moveFigures()
 	s := r.summarize(elapsed)
 	s.Interrupted = interrupted
 	return s, nil

@@ -216,6 +216,18 @@ func (c *chart) svg(s *Summary) template.HTML {
 // fraction of what the same roll costs without them (reloads).
 const rollGoal = 0.10
 
+// moveGoal is the scaleout goal: the warm moved keys read after the join
+// that the origin loads again, as a fraction of them (warm-up reads).
+const moveGoal = 0.05
+
+// onOff names a switch's state.
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
+
 // card is a headline figure at the top of the report.
 type card struct {
 	Label, Value, Note string
@@ -337,6 +349,11 @@ func headline(s *Summary) (cards, verdicts []card) {
 		cards = append(cards, card{Label: "hit ratio recovered", Value: durStr(s.RecoveryMS), Note: "after the join"})
 		cards = append(cards, card{Label: "origin miss spike", Value: fmtNum(s.OriginPeakRPSAfterJoin) + "/s",
 			Note: "busiest second after the join; " + fmtNum(s.OriginRPSBeforeJoin) + "/s before"})
+		if m := s.Move; m != nil && m.WarmRead > 0 {
+			v(m.ReloadFraction <= moveGoal, "moved keys reloaded", pct(m.ReloadFraction),
+				fmt.Sprintf("%d of the %d warm moved keys read after the join went to the origin again; goal ≤ %s (warm-up reads %s)",
+					m.Reloaded, m.WarmRead, pct(moveGoal), onOff(s.Config.Warmup)))
+		}
 	}
 	if s.BadValues > 0 {
 		v(false, "wrong values", fmt.Sprint(s.BadValues), "values that were not the key's value")

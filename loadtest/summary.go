@@ -109,6 +109,8 @@ type Summary struct {
 	// its busiest 1s window in the 3s after it.
 	OriginRPSBeforeJoin    float64 `json:"origin_rps_before_join,omitempty"`
 	OriginPeakRPSAfterJoin float64 `json:"origin_peak_rps_after_join,omitempty"`
+	// Move (scaleout) is what the moved keys cost the origin after the join.
+	Move *MoveFigures `json:"move,omitempty"`
 	// RecoveryMS is, for scaleout, the time from the join until the hit
 	// ratio is back to its level before; for origindown, from the origin's
 	// return until an interval without errors; -1 if it never recovered.
@@ -251,10 +253,13 @@ type RunConfig struct {
 	// Addrs are the tier's node addresses at the start.
 	Addrs []string `json:"addrs"`
 	// Leases says whether the clients used tier-wide leases (the default;
-	// Snapshots says the local nodes ran with snapshots on (--snapshots).
-	Snapshots bool `json:"snapshots,omitempty"`
 	// off with --no-leases).
 	Leases bool `json:"leases"`
+	// Warmup says whether the clients made warm-up reads after an ownership
+	// change (the default; off with --no-warmup).
+	Warmup bool `json:"warmup"`
+	// Snapshots says the local nodes ran with snapshots on (--snapshots).
+	Snapshots bool `json:"snapshots,omitempty"`
 }
 
 // WriteJSON writes the summary as indented JSON.
@@ -290,7 +295,8 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		KeysMovedFraction: r.movedFrac, IdealMovedFraction: r.idealFrac, ErrorSample: r.errs,
 		Config: RunConfig{Rate: cfg.Rate, IntervalMS: ms(iv), OriginLatency: ms(cfg.Origin.Latency),
 			OriginCapacity: cfg.Origin.Capacity, TTLMS: ms(cfg.Client.TTL), StaleTTLMS: ms(cfg.Client.StaleTTL),
-			L1Bytes: cfg.Client.L1Bytes, Addrs: r.startAddrs, Leases: !cfg.Client.DisableLeases, Snapshots: cfg.Snapshots},
+			L1Bytes: cfg.Client.L1Bytes, Addrs: r.startAddrs, Leases: !cfg.Client.DisableLeases, Warmup: !cfg.Client.DisableWarmup, Snapshots: cfg.Snapshots},
+		Move: r.move,
 	}
 	if cfg.Scenario == "coherence" {
 		s.CoherenceWrites, s.CoherenceTransitions = r.coh.Writes, r.coh.Transitions
@@ -569,6 +575,10 @@ func (s *Summary) WriteTable(w io.Writer) {
 	case "scaleout":
 		fmt.Fprintf(tw, "scale-out\t%s of keys moved (ideal %s); origin %.0f/s before the join, peak %.0f/s after; hit ratio recovered in %s\n",
 			pct(s.KeysMovedFraction), pct(s.IdealMovedFraction), s.OriginRPSBeforeJoin, s.OriginPeakRPSAfterJoin, durStr(s.RecoveryMS))
+		if m := s.Move; m != nil {
+			fmt.Fprintf(tw, "moved	%d keys; %d warm ones read after the join, %d of them loaded again (%s; warm-up reads %s)\n",
+				m.Moved, m.WarmRead, m.Reloaded, pct(m.ReloadFraction), onOff(s.Config.Warmup))
+		}
 	case "tierdown":
 		if s.DetectMS != 0 || s.RecoverMS != 0 {
 			fmt.Fprintf(tw, "tier\tfailure detected in %s, recovery seen in %s\n", durStr(s.DetectMS), durStr(s.RecoverMS))
