@@ -20,9 +20,9 @@ func DefaultClient(s ClientSetup) (Client, error) {
 	cc := s.Config
 	c, err := cacheclient.New(cacheclient.Config{
 		Discovery: d,
-		Tier:      cacheclient.TierConfig{Timeout: cc.L2Timeout, Leases: cacheclient.LeaseConfig{Disabled: cc.DisableLeases},
+		Tier: cacheclient.TierConfig{Timeout: cc.L2Timeout, Leases: cacheclient.LeaseConfig{Disabled: cc.DisableLeases},
 			Warmup: cacheclient.WarmupConfig{Disabled: cc.DisableWarmup}},
-		L1:        cacheclient.L1Config{Bytes: cc.L1Bytes, TTL: cc.L1TTL},
+		L1: cacheclient.L1Config{Bytes: cc.L1Bytes, TTL: cc.L1TTL},
 		Origin: cacheclient.OriginConfig{
 			LoadTimeout:   cc.LoadTimeout,
 			MaxConcurrent: cc.OriginMaxConcurrent,

@@ -95,7 +95,7 @@ type run struct {
 	idealFrac float64
 	joined    *joinState   // scaleout: the keys that moved and the origin's counts at the join
 	move      *MoveFigures // scaleout: computed after the run
-	coh       cohReport // merged from the processes' "done" (coherence)
+	coh       cohReport    // merged from the processes' "done" (coherence)
 	cohH      hist
 }
 
