@@ -144,6 +144,17 @@
 // what is written there. The protocol, its race cases and the choice of
 // commands are described next to the code in lease.go.
 //
+// # Warm-up
+//
+// For Tier.Warmup.Window (default one minute) after a key's owner changes —
+// a node joins, or a node marked down comes back — a fill that finds
+// nothing fresh on the key's owner reads the key's previous owner first and
+// copies a fresh entry from there (with its envelope and remaining TTL), so
+// that the move does not reach the origin. Off when the previous owner left
+// or is down. A Set or Delete in the window also deletes the key on the
+// previous owner, so that no later miss brings back an older value. See
+// warmup.go and docs/client.md, "Warm-up after a move".
+//
 // # Envelope
 //
 // Values are stored in both levels behind a 19-byte header: magic 0xC7,

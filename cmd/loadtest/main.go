@@ -59,7 +59,7 @@ func run(args []string) int {
 	fs.IntVar(&cfg.Origin.Capacity, "origin-capacity", 64, "concurrent calls the origin serves at full speed (503 beyond twice that)")
 	fs.Float64Var(&cfg.OriginErrorRate, "origin-error-rate", 0, "fraction of origin calls that fail with 500 (failure injection)")
 	fs.IntVar(&cfg.Origin.ValueSize, "value-size", 64, "value size in bytes")
-	fs.DurationVar(&cfg.Client.TTL, "ttl", 0, "cache TTL (default 5s, origindown 1s, rolling 5m)")
+	fs.DurationVar(&cfg.Client.TTL, "ttl", 0, "cache TTL (default 5s, origindown 1s, scaleout and rolling 5m)")
 	fs.DurationVar(&cfg.Client.L1TTL, "l1-ttl", 0, "cap on how long an L1 copy is fresh, so reads reach the tier (default none; scaleout and rolling 500ms)")
 	fs.DurationVar(&cfg.Client.StaleTTL, "stale-ttl", 0, "how long past TTL a stale value may be served (default 1m)")
 	fs.IntVar(&cfg.Client.L1Bytes, "l1-bytes", 0, "L1 size per process in bytes (default 32 MiB)")
