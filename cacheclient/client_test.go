@@ -167,13 +167,19 @@ func TestNegativeCaching(t *testing.T) {
 	})
 }
 
+// noCoherence turns L1 coherence off, for tests of other things whose L1
+// entries must outlive coherence's 50 ms cap on a copy the client wrote.
+var noCoherence = CoherenceConfig{Disabled: true}
+
 func TestBigValues(t *testing.T) {
 	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
 		nodes := startN(t, 1)
 		ctx := context.Background()
 		big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
 		// See Config.L1Bytes: MiB-sized values need a few pieces' room per bucket.
-		c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: 2 * time.Second}, L1: L1Config{Bytes: 256 << 20}})
+		// Coherence off: what is tested is where a big value is found, and
+		// a copy this client wrote would be fresh in L1 for 50 ms only.
+		c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: 2 * time.Second}, L1: L1Config{Bytes: 256 << 20, Coherence: noCoherence}})
 		if err := c.Set(ctx, "big", big, time.Minute); err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +187,7 @@ func TestBigValues(t *testing.T) {
 		if err != nil || info.Source != SourceL1 || !bytes.Equal(v, big) {
 			t.Fatalf("L1: len %d %+v %v", len(v), info, err)
 		}
-		c2 := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: 2 * time.Second}, L1: L1Config{Bytes: 256 << 20}})
+		c2 := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: 2 * time.Second}, L1: L1Config{Bytes: 256 << 20, Coherence: noCoherence}})
 		v, info, err = c2.GetInfo(ctx, "big", nil)
 		if err != nil || info.Source != SourceL2 || !bytes.Equal(v, big) {
 			t.Fatalf("L2: len %d %+v %v", len(v), info, err)
@@ -194,7 +200,7 @@ func TestBigValues(t *testing.T) {
 		origin := loader.Func(func(ctx context.Context, key string) (loader.Result, error) {
 			return loader.Result{Value: big}, nil
 		})
-		c3 := newClient(t, Config{L1: L1Config{Bytes: 256 << 20}})
+		c3 := newClient(t, Config{L1: L1Config{Bytes: 256 << 20, Coherence: noCoherence}})
 		for _, want := range []Source{SourceOrigin, SourceL1} {
 			v, info, err = c3.GetInfo(ctx, "big2", origin)
 			if err != nil || info.Source != want || !bytes.Equal(v, big) {
@@ -497,14 +503,17 @@ func TestL1TTLCapsL1Freshness(t *testing.T) {
 		nodes := startN(t, 1)
 		origin := &countingLoader{}
 		ctx := context.Background()
-		c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, L1: L1Config{TTL: 50 * time.Millisecond}, TTL: time.Hour})
+		// Coherence off: an entry this client wrote would otherwise be
+		// fresh in L1 for at most 50 ms (coherence.go), whatever L1.TTL.
+		c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: time.Second},
+			L1: L1Config{TTL: 300 * time.Millisecond, Coherence: noCoherence}, TTL: time.Hour})
 		if _, err := c.Get(ctx, "k", origin); err != nil {
 			t.Fatal(err)
 		}
 		if _, info, _ := c.GetInfo(ctx, "k", origin); info.Source != SourceL1 {
 			t.Fatalf("right after load: %+v, want L1", info)
 		}
-		time.Sleep(120 * time.Millisecond)
+		time.Sleep(400 * time.Millisecond)
 		// The L1 copy is past L1TTL: the value is re-read, fresh, from L2.
 		if v, info, err := c.GetInfo(ctx, "k", origin); err != nil || string(v) != "v:k" || info.Source != SourceL2 || info.Stale {
 			t.Fatalf("after L1TTL: %q %+v %v, want fresh from L2", v, info, err)

@@ -299,10 +299,12 @@ func testLeaseHolderHung(t *testing.T, startN func(testing.TB, int) []*testNode,
 			<-release // hangs, whatever its context says
 		}
 	}}
+	// TTL 1 s: the taker's value stays fresh while every waiter, however
+	// slow the machine, looks at the key again.
 	cfg := Config{
-		Tier:   TierConfig{Addrs: addrsOf(nodes), Timeout: 200 * time.Millisecond, Leases: LeaseConfig{TTL: 300 * time.Millisecond}},
+		Tier:   TierConfig{Addrs: addrsOf(nodes), Timeout: countingTimeout, Leases: LeaseConfig{TTL: 300 * time.Millisecond}},
 		Origin: OriginConfig{LoadTimeout: 200 * time.Millisecond},
-		TTL:    100 * time.Millisecond,
+		TTL:    time.Second,
 	}
 	cs := newClients(t, 5, cfg)
 	holder, waiters := cs[0], cs[1:]
@@ -310,7 +312,7 @@ func testLeaseHolderHung(t *testing.T, startN func(testing.TB, int) []*testNode,
 		if _, err := holder.Get(context.Background(), "hung", origin); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(150 * time.Millisecond) // past T1
+		time.Sleep(1050 * time.Millisecond) // past T1
 	}
 	holderDone := make(chan struct{})
 	go func() {
