@@ -552,46 +552,69 @@ func (t *tier) setMany(ctx context.Context, entries []Entry, h header, now int64
 		keys[i] = e.Key
 	}
 	nodes, idx, failover := t.byNode(keys)
-	return eachNode(len(nodes), func(g int) error {
-		nd := nodes[g]
-		var size int
-		for _, i := range idx[g] {
-			size += envHdrLen + len(entries[i].Value)
-		}
-		extra := time.Duration(size) * 10 * time.Nanosecond
-		return t.do(ctx, nd, extra, func(ctx context.Context) error {
-			_, err := nd.client().Pipelined(ctx, func(p redis.Pipeliner) error {
-				for x, i := range idx[g] {
-					eh := h
-					ttl := time.Duration(eh.t2-now) * time.Millisecond
-					if failover[g][x] {
-						eh.flags |= flagFailover
-						ttl = min(ttl, t.cfg.FailoverTTL)
-					}
-					if ttl < time.Millisecond {
-						continue
-					}
-					env := append(appendHeader(make([]byte, 0, envHdrLen+len(entries[i].Value)), eh), entries[i].Value...)
-					p.Set(ctx, entries[i].Key, env, ttl)
+	owners := len(nodes)
+	rn, ri, rf := t.byReplica(keys) // replicas.go: their errors are not the call's
+	nodes, idx, failover = append(nodes, rn...), append(idx, ri...), append(failover, rf...)
+	errs := make([]error, len(nodes))
+	_ = eachNode(len(nodes), func(g int) error {
+		errs[g] = t.setGroup(ctx, nodes[g], idx[g], failover[g], entries, h, now)
+		return nil
+	})
+	return errors.Join(errs[:owners]...)
+}
+
+// setGroup writes the entries at idx to nd in one pipeline (fo: whether each
+// goes to a failover owner).
+func (t *tier) setGroup(ctx context.Context, nd *node, idx []int, fo []bool, entries []Entry, h header, now int64) error {
+	var size int
+	for _, i := range idx {
+		size += envHdrLen + len(entries[i].Value)
+	}
+	extra := time.Duration(size) * 10 * time.Nanosecond
+	return t.do(ctx, nd, extra, func(ctx context.Context) error {
+		_, err := nd.client().Pipelined(ctx, func(p redis.Pipeliner) error {
+			for x, i := range idx {
+				eh := h
+				ttl := time.Duration(eh.t2-now) * time.Millisecond
+				if fo[x] {
+					eh.flags |= flagFailover
+					ttl = min(ttl, t.cfg.FailoverTTL)
 				}
-				return nil
-			})
-			return err
+				if ttl < time.Millisecond {
+					continue
+				}
+				env := append(appendHeader(make([]byte, 0, envHdrLen+len(entries[i].Value)), eh), entries[i].Value...)
+				p.Set(ctx, entries[i].Key, env, ttl)
+			}
+			return nil
 		})
+		return err
 	})
 }
 
-// deleteMany removes keys from their live owners, one DEL per node.
+// deleteMany removes keys from their live owners (and replicas), one DEL
+// per node.
 func (t *tier) deleteMany(ctx context.Context, keys []string) error {
 	nodes, idx, _ := t.byNode(keys)
-	return eachNode(len(nodes), func(g int) error {
-		nd := nodes[g]
-		ks := make([]string, len(idx[g]))
-		for x, i := range idx[g] {
-			ks[x] = keys[i]
-		}
-		return t.do(ctx, nd, 0, func(ctx context.Context) error {
-			return nd.client().Del(ctx, ks...).Err()
-		})
+	owners := len(nodes)
+	rn, ri, _ := t.byReplica(keys)
+	nodes, idx = append(nodes, rn...), append(idx, ri...)
+	errs := make([]error, len(nodes))
+	_ = eachNode(len(nodes), func(g int) error {
+		errs[g] = t.delGroup(ctx, nodes, idx, keys, g)
+		return nil
+	})
+	return errors.Join(errs[:owners]...)
+}
+
+// delGroup deletes the keys at idx[g] from nodes[g].
+func (t *tier) delGroup(ctx context.Context, nodes []*node, idx [][]int, keys []string, g int) error {
+	nd := nodes[g]
+	ks := make([]string, len(idx[g]))
+	for x, i := range idx[g] {
+		ks[x] = keys[i]
+	}
+	return t.do(ctx, nd, 0, func(ctx context.Context) error {
+		return nd.client().Del(ctx, ks...).Err()
 	})
 }

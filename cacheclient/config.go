@@ -83,6 +83,14 @@ type TierConfig struct {
 	// "Leases"). Default: on, with a lease TTL of Origin.LoadTimeout plus
 	// 4×Timeout.
 	Leases LeaseConfig
+	// Replicas is how many nodes hold each key: its live owner and the
+	// next Replicas-1 live owners in its ring sequence, the nodes that take
+	// it over when the ones before them are down. Every write goes to all
+	// of them; reads go to the live owner, so a node's death leaves its
+	// keys warm on their new owner (see the package documentation,
+	// "Replicas"). Default: 1 (no copies); 2 is the usual choice against
+	// node loss, at twice the memory and write traffic. At most 8.
+	Replicas int
 	// Warmup makes a miss on a key whose owner just changed (a node joined
 	// or came back) read the key's previous owner before the origin, and
 	// copy what it finds (see the package documentation, "Warm-up").
@@ -212,6 +220,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	neg("Tier.FailoverTTL", cfg.Tier.FailoverTTL)
 	neg("Tier.Leases.TTL", cfg.Tier.Leases.TTL)
 	neg("Tier.Warmup.Window", cfg.Tier.Warmup.Window)
+	if cfg.Tier.Replicas < 0 || cfg.Tier.Replicas > maxReplicas {
+		errs = append(errs, fmt.Errorf("cacheclient: Tier.Replicas must be 0 to %d, got %d", maxReplicas, cfg.Tier.Replicas))
+	}
 	neg("L1.TTL", cfg.L1.TTL)
 	neg("Origin.LoadTimeout", cfg.Origin.LoadTimeout)
 	neg("Origin.ErrorBackoffMax", cfg.Origin.ErrorBackoffMax)
@@ -238,6 +249,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.Origin.LoadTimeout, 5*time.Second)
 	def(&cfg.Tier.Leases.TTL, cfg.Origin.LoadTimeout+4*cfg.Tier.Timeout)
 	def(&cfg.Tier.Warmup.Window, warmupWindow)
+	if cfg.Tier.Replicas == 0 {
+		cfg.Tier.Replicas = 1
+	}
 	def(&cfg.Origin.ErrorBackoff, 500*time.Millisecond)
 	def(&cfg.Origin.ErrorBackoffMax, 10*time.Second)
 	def(&cfg.Health.Interval, 500*time.Millisecond)

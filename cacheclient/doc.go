@@ -155,6 +155,17 @@
 // previous owner, so that no later miss brings back an older value. See
 // warmup.go and docs/client.md, "Warm-up after a move".
 //
+// # Replicas
+//
+// With Tier.Replicas = R > 1, every write of a key (a Set, a loaded value
+// written back, a warm-up copy, a Delete) goes to its live owner and to its
+// next R-1 live owners in the key's ring sequence: the nodes that take the
+// key over, in that order, when the ones before them are down. Reads still go
+// to the live owner only, so a node's death leaves its keys warm on their
+// new owner instead of sending them to the origin. The owner's answer is the
+// call's; a replica that missed a write may serve an older value, within its
+// own T1, once it becomes the live owner. See replicas.go.
+//
 // # Envelope
 //
 // Values are stored in both levels behind a 19-byte header: magic 0xC7,

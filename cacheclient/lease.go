@@ -559,6 +559,21 @@ func (t *tier) leaseCommit(ctx context.Context, key string, hl heldLease, h head
 		}
 	}()
 	extra := time.Duration(len(val)+envHdrLen) * 10 * time.Nanosecond
+	var (
+		written  bool
+		writeTTL time.Duration
+	)
+	defer func() {
+		// The lease is the owner's; the replicas get the committed entry
+		// by a plain write.
+		if ok && written {
+			if nd, _ := t.route(key); nd != nil {
+				if reps := t.replicas(key, nd); len(reps) > 0 {
+					t.setReplicas(ctx, reps, key, *bp, writeTTL, extra)
+				}
+			}
+		}
+	}()
 	_, ok, err = t.cas(ctx, key, key, extra, hl.stands,
 		func(p redis.Pipeliner, failover bool) {
 			ttl := time.Duration(h.t2-now) * time.Millisecond
@@ -572,6 +587,7 @@ func (t *tier) leaseCommit(ctx context.Context, key string, hl heldLease, h head
 			} else {
 				*bp = append(appendHeader((*bp)[:0], hh), val...)
 				p.Set(ctx, key, *bp, ttl)
+				written, writeTTL = true, ttl
 			}
 			if hl.on != nil {
 				// The side key says "done" (a lease that expired at 0)

@@ -230,6 +230,9 @@ func (t *tier) set(ctx context.Context, key string, h header, val []byte, now in
 	err := t.do(ctx, nd, extra, func(ctx context.Context) error {
 		return nd.client().Set(ctx, key, env, ttl).Err()
 	})
+	if reps := t.replicas(key, nd); len(reps) > 0 {
+		t.setReplicas(ctx, reps, key, env, ttl, extra)
+	}
 	if cap(env) <= 64*1024 {
 		*bp = env[:0]
 		envPool.Put(bp)
@@ -237,13 +240,17 @@ func (t *tier) set(ctx context.Context, key string, h header, val []byte, now in
 	return err
 }
 
-// delete removes key from its live owner.
+// delete removes key from its live owner (and its replicas).
 func (t *tier) delete(ctx context.Context, key string) error {
 	nd, _ := t.route(key)
 	if nd == nil {
 		return nil
 	}
-	return t.del(ctx, nd, key)
+	err := t.del(ctx, nd, key)
+	for _, r := range t.replicas(key, nd) {
+		_ = t.del(ctx, r, key) // feeds r's health; the owner's answer is the call's
+	}
+	return err
 }
 
 // del removes key from nd.
