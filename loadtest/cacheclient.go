@@ -21,7 +21,7 @@ func DefaultClient(s ClientSetup) (Client, error) {
 	c, err := cacheclient.New(cacheclient.Config{
 		Discovery: d,
 		Tier: cacheclient.TierConfig{Timeout: cc.L2Timeout, Leases: cacheclient.LeaseConfig{Disabled: cc.DisableLeases},
-			Warmup: cacheclient.WarmupConfig{Disabled: cc.DisableWarmup}},
+			Warmup: cacheclient.WarmupConfig{Disabled: cc.DisableWarmup}, Replicas: cc.Replicas},
 		L1: cacheclient.L1Config{Bytes: cc.L1Bytes, TTL: cc.L1TTL},
 		Origin: cacheclient.OriginConfig{
 			LoadTimeout:   cc.LoadTimeout,

@@ -88,6 +88,9 @@ type ClientConfig struct {
 	// (Tier.Warmup.Disabled): a moved key's first miss on its new owner
 	// goes to the origin, for comparisons.
 	DisableWarmup bool `json:"disable_warmup,omitempty"`
+	// Replicas is Tier.Replicas: how many nodes hold each key (0: the
+	// client's default, 1).
+	Replicas int `json:"replicas,omitempty"`
 }
 
 // ClientSetup is what a client process knows when it builds its Client.

@@ -258,6 +258,8 @@ type RunConfig struct {
 	// Warmup says whether the clients made warm-up reads after an ownership
 	// change (the default; off with --no-warmup).
 	Warmup bool `json:"warmup"`
+	// Replicas is how many nodes held each key (--replicas; 1 by default).
+	Replicas int `json:"replicas"`
 	// Snapshots says the local nodes ran with snapshots on (--snapshots).
 	Snapshots bool `json:"snapshots,omitempty"`
 }
@@ -295,7 +297,7 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		KeysMovedFraction: r.movedFrac, IdealMovedFraction: r.idealFrac, ErrorSample: r.errs,
 		Config: RunConfig{Rate: cfg.Rate, IntervalMS: ms(iv), OriginLatency: ms(cfg.Origin.Latency),
 			OriginCapacity: cfg.Origin.Capacity, TTLMS: ms(cfg.Client.TTL), StaleTTLMS: ms(cfg.Client.StaleTTL),
-			L1Bytes: cfg.Client.L1Bytes, Addrs: r.startAddrs, Leases: !cfg.Client.DisableLeases, Warmup: !cfg.Client.DisableWarmup, Snapshots: cfg.Snapshots},
+			L1Bytes: cfg.Client.L1Bytes, Addrs: r.startAddrs, Leases: !cfg.Client.DisableLeases, Warmup: !cfg.Client.DisableWarmup, Replicas: max(cfg.Client.Replicas, 1), Snapshots: cfg.Snapshots},
 		Move: r.move,
 	}
 	if cfg.Scenario == "coherence" {

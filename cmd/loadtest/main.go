@@ -65,6 +65,7 @@ func run(args []string) int {
 	fs.IntVar(&cfg.Client.L1Bytes, "l1-bytes", 0, "L1 size per process in bytes (default 32 MiB)")
 	fs.BoolVar(&cfg.Client.DisableLeases, "no-leases", false, "turn the client's tier-wide leases off (each process coalesces only its own misses)")
 	fs.BoolVar(&cfg.Client.DisableWarmup, "no-warmup", false, "turn the client's warm-up reads off (a key that moved is loaded again on its new owner)")
+	fs.IntVar(&cfg.Client.Replicas, "replicas", 0, "nodes that hold each key (the client's Tier.Replicas; default 1)")
 	fs.DurationVar(&cfg.Interval, "interval", 500*time.Millisecond, "reporting interval of the time series")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed for key choice")
 	fs.StringVar(&cfg.NodeBin, "node-bin", "", "run this binary as each node instead of the built-in cachenode (e.g. redis-server)")
