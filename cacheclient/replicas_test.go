@@ -41,11 +41,7 @@ func TestReplicasNodeLoss(t *testing.T) {
 				ctx := context.Background()
 				origin := &keyLoader{}
 				keys := warmKeys(200)
-				for _, k := range keys {
-					if _, err := c.Get(ctx, k, origin); err != nil {
-						t.Fatal(err)
-					}
-				}
+				getAll(t, c, keys, origin)
 				for _, k := range keys[:20] {
 					if n := copies(t, nodes, k); n != r {
 						t.Fatalf("%s is on %d nodes, want %d", k, n, r)

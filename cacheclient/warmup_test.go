@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cachetier/cachetier/loader"
 )
 
 // warmClients returns n clients (separate processes) on the memberships of
@@ -41,6 +43,28 @@ func setMembers(t *testing.T, cs []*Client, ds []chanDisc, m Membership) {
 			up, down := c.Nodes()
 			return len(up)+len(down) == len(m.Addrs)
 		})
+	}
+}
+
+// loadThenMove loads n keys through cs[0], then sends every client the
+// membership to, and returns the keys, their owners before the change and
+// the keys that moved.
+func loadThenMove(t *testing.T, cs []*Client, ds []chanDisc, origin *keyLoader, n int, to Membership) (keys []string, before map[string]string, moved []string) {
+	t.Helper()
+	keys = warmKeys(n)
+	getAll(t, cs[0], keys, origin)
+	before = owners(cs[0], keys)
+	setMembers(t, cs, ds, to)
+	return keys, before, movedKeys(keys, before, cs[0])
+}
+
+// getAll reads every key through c.
+func getAll(t *testing.T, c *Client, keys []string, l loader.Loader) {
+	t.Helper()
+	for _, k := range keys {
+		if _, err := c.Get(context.Background(), k, l); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -83,15 +107,7 @@ func TestWarmupScaleOut(t *testing.T) {
 		cs, ds := warmClients(t, 4, Membership{Addrs: addrs[:2]}, nil)
 		ctx := context.Background()
 		origin := &keyLoader{}
-		keys := warmKeys(300)
-		for _, k := range keys {
-			if _, err := cs[0].Get(ctx, k, origin); err != nil {
-				t.Fatal(err)
-			}
-		}
-		before := owners(cs[0], keys)
-		setMembers(t, cs, ds, Membership{Addrs: addrs})
-		moved := movedKeys(keys, before, cs[0])
+		keys, _, moved := loadThenMove(t, cs, ds, origin, 300, Membership{Addrs: addrs})
 		if len(moved) < 30 {
 			t.Fatalf("%d of %d keys moved, want about a third", len(moved), len(keys))
 		}
@@ -128,15 +144,7 @@ func TestWarmupWritesDuringWindow(t *testing.T) {
 	c := cs[0]
 	ctx := context.Background()
 	origin := &keyLoader{}
-	keys := warmKeys(100)
-	for _, k := range keys {
-		if _, err := c.Get(ctx, k, origin); err != nil {
-			t.Fatal(err)
-		}
-	}
-	before := owners(c, keys)
-	setMembers(t, cs, ds, Membership{Addrs: addrs})
-	moved := movedKeys(keys, before, c)
+	_, before, moved := loadThenMove(t, cs, ds, origin, 100, Membership{Addrs: addrs})
 	if len(moved) < 2 {
 		t.Fatalf("only %d keys moved", len(moved))
 	}
@@ -199,14 +207,7 @@ func TestWarmupOff(t *testing.T) {
 			c := cs[0]
 			ctx := context.Background()
 			origin := &keyLoader{}
-			keys := warmKeys(100)
-			for _, k := range keys {
-				if _, err := c.Get(ctx, k, origin); err != nil {
-					t.Fatal(err)
-				}
-			}
-			before := owners(c, keys)
-			setMembers(t, cs, ds, Membership{Addrs: tc.to})
+			keys, before, _ := loadThenMove(t, cs, ds, origin, 100, Membership{Addrs: tc.to})
 			time.Sleep(tc.sleep)
 			moved := movedKeys(keys, before, c)
 			loads := origin.total.Load()
