@@ -7,7 +7,7 @@ import (
 )
 
 // Scenarios lists the scenario names Run accepts.
-var Scenarios = []string{"herd", "steady", "scaleout", "tierdown", "origindown", "coherence", "rolling"}
+var Scenarios = []string{"herd", "steady", "scaleout", "tierdown", "origindown", "coherence", "rolling", "nodekill"}
 
 // Config configures one run. Zero fields take the defaults documented on
 // each field; several defaults depend on the scenario.
@@ -105,7 +105,7 @@ func (c *Config) init() error {
 		return fmt.Errorf("loadtest: unknown scenario %q (want one of %v)", c.Scenario, Scenarios)
 	}
 	herd := c.Scenario == "herd"
-	if len(c.Addrs) > 0 && (c.Scenario == "tierdown" || c.Scenario == "scaleout" || c.Scenario == "rolling") {
+	if len(c.Addrs) > 0 && (c.Scenario == "tierdown" || c.Scenario == "scaleout" || c.Scenario == "rolling" || c.Scenario == "nodekill") {
 		return fmt.Errorf("loadtest: %s kills or adds nodes and needs a local tier; drop --addrs", c.Scenario)
 	}
 	if c.Batch > 1 && c.Scenario == "coherence" {
@@ -127,7 +127,7 @@ func (c *Config) init() error {
 	orDefault(&c.Duration, map[string]time.Duration{
 		"herd": 30 * time.Second, "steady": 10 * time.Second, "scaleout": 15 * time.Second,
 		"tierdown": 20 * time.Second, "origindown": 15 * time.Second, "coherence": 10 * time.Second,
-		"rolling": 30 * time.Second,
+		"rolling": 30 * time.Second, "nodekill": 15 * time.Second,
 	}[c.Scenario])
 	if c.Rate == 0 && c.Scenario == "coherence" {
 		c.Rate = 20000 // each reader goroutine looks at each key every few ms
@@ -161,11 +161,11 @@ func (c *Config) init() error {
 		if c.Scenario == "origindown" {
 			cc.TTL = time.Second
 		}
-		if c.Scenario == "rolling" || c.Scenario == "scaleout" {
-			cc.TTL = 5 * time.Minute // outlives the run: what the roll or the join costs is not expiry
+		if c.Scenario == "rolling" || c.Scenario == "scaleout" || c.Scenario == "nodekill" {
+			cc.TTL = 5 * time.Minute // outlives the run: what the roll, join or kill costs is not expiry
 		}
 	}
-	if cc.L1TTL == 0 && (c.Scenario == "scaleout" || c.Scenario == "rolling") {
+	if cc.L1TTL == 0 && (c.Scenario == "scaleout" || c.Scenario == "rolling" || c.Scenario == "nodekill") {
 		cc.L1TTL = 500 * time.Millisecond
 	}
 	if cc.StaleTTL == 0 {

@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"sync"
 	"time"
+
+	"github.com/cachetier/cachetier/ring"
 )
 
 // Run runs one scenario and returns its summary. It starts the origin
@@ -93,8 +95,9 @@ type run struct {
 	errs      []string
 	movedFrac float64
 	idealFrac float64
-	joined    *joinState   // scaleout: the keys that moved and the origin's counts at the join
-	move      *MoveFigures // scaleout: computed after the run
+	joined    *joinState   // scaleout, nodekill: the keys whose owner changed and the origin's counts then
+	readAfter map[int]bool // keys read after the mark, merged from the processes' "done"
+	move      *MoveFigures // scaleout, nodekill: computed after the run
 	coh       cohReport    // merged from the processes' "done" (coherence)
 	cohH      hist
 }
@@ -211,6 +214,12 @@ func (r *run) readReports(p *proc, stdout io.Reader) {
 			r.mergeTick(&rep)
 		case "done":
 			r.mu.Lock()
+			for _, i := range rep.ReadAfter {
+				if r.readAfter == nil {
+					r.readAfter = map[int]bool{}
+				}
+				r.readAfter[i] = true
+			}
 			if c := rep.Coh; c != nil {
 				r.coh.Writes += c.Writes
 				r.coh.Transitions += c.Transitions
@@ -277,6 +286,8 @@ func (r *run) steps() []step {
 	switch r.cfg.Scenario {
 	case "scaleout":
 		return []step{{0.4, "node joined", r.scaleOut}}
+	case "nodekill":
+		return []step{{0.4, "node 1 killed", r.nodeKill}}
 	case "tierdown":
 		return []step{
 			{0.20, "node 1 killed", func() error { r.tier.kill(0); return nil }},
@@ -331,12 +342,25 @@ func (r *run) scaleOut() error {
 		keys[i] = r.prefix + fmt.Sprint(i)
 	}
 	moved := movedKeys(keys, before, addr)
-	js := &joinState{addr: addr, moved: moved, calls: r.origin.CallsPerKey()}
+	set := make(map[string]bool, len(moved))
+	for _, k := range moved {
+		set[k] = true
+	}
+	r.markEvent(func(k string) bool { return set[k] })
 	r.mu.Lock()
 	r.movedFrac, r.idealFrac = float64(len(moved))/float64(max(len(keys), 1)), 1/float64(len(before)+1)
-	r.joined = js
 	r.mu.Unlock()
 	r.broadcast(command{Op: "addrs", Addrs: r.tier.addrs()})
+	return nil
+}
+
+// nodeKill SIGKILLs node 1 (nodekill) after marking its keys, as the
+// clients place them (ring.New of the starting nodes, in order).
+func (r *run) nodeKill() error {
+	victim := r.startAddrs[0]
+	rg := ring.New(r.startAddrs...)
+	r.markEvent(func(k string) bool { o, _ := rg.Owner(k); return o == victim })
+	r.tier.kill(0)
 	return nil
 }
 

@@ -1,11 +1,7 @@
 package loadtest
 
 import (
-	"context"
-	"strings"
-	"time"
-
-	"github.com/redis/go-redis/v9"
+	"fmt"
 
 	"github.com/cachetier/cachetier/ring"
 )
@@ -35,77 +31,78 @@ func movedFraction(keys, before []string, added string) float64 {
 	return float64(len(movedKeys(keys, before, added))) / float64(len(keys))
 }
 
-// joinState is what scaleout records at the join: the node added, the keys
-// that moved to it, and the origin's calls per key until then.
+// joinState is what scaleout and nodekill record at their event (the join,
+// the kill): the keys whose owner changed and the origin's calls per key
+// until then.
 type joinState struct {
-	addr  string
-	moved []string
+	keys  []string // the run's keys, by index
+	moved map[int]bool
 	calls map[string]int64
 }
 
-// MoveFigures (scaleout) is what the keys that moved to the new node cost the
-// origin after the join. A moved key is warm when the origin had served it
-// before the join (the tier held it on its previous owner); it was read
-// after the join when the new node holds it at the end of the run (every
-// read of it after the join went to the new node, and a miss there fills
-// it) or the origin served it again. The TTL outlives the run (scaleout's
-// default is 5 minutes), so a warm key the origin served again after the join
-// is a load the move caused.
+// MoveFigures (scaleout, nodekill) is what the keys whose owner changed — the
+// keys that moved to the new node, or the dead node's keys — cost the origin
+// after the event. A key is warm when the origin had served it before the
+// event (the tier held it); it was read after the event when a client
+// process read it after the parent's mark, sent at the event. The TTL
+// outlives the run (5 minutes by default in both scenarios), so a warm key
+// the origin served again after the event is a load the event caused.
 type MoveFigures struct {
 	// Moved counts the run's keys whose owner changed.
 	Moved int `json:"moved"`
-	// WarmRead counts the warm moved keys read after the join.
+	// WarmRead counts the warm ones among them read after the event.
 	WarmRead int `json:"warm_read"`
-	// Reloaded counts those of them the origin served again after the join.
+	// Reloaded counts those of them the origin served again after it.
 	Reloaded int `json:"reloaded"`
 	// ReloadFraction is Reloaded / WarmRead (0 when none was read): the
-	// origin loads the move caused per moved key read. Warm-up reads aim
-	// at 0.05 at most; without them it is about 1.
+	// origin loads the event caused per such key read. Warm-up reads
+	// (scaleout) and replicas (nodekill) aim at 0.05 at most; without them
+	// it is about 1.
 	ReloadFraction float64 `json:"reload_fraction"`
 }
 
-// moveFigures computes the MoveFigures of a scaleout run after its clients
-// stopped, reading the new node's keys (SCAN) and the origin's counts.
-func (r *run) moveFigures() {
-	r.mu.Lock()
-	js := r.joined
-	r.mu.Unlock()
-	if js == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rdb := redis.NewClient(&redis.Options{Addr: js.addr, DisableIdentity: true})
-	defer rdb.Close()
-	held := make(map[string]bool)
-	iter := rdb.Scan(ctx, 0, r.prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		if k := iter.Val(); strings.HasPrefix(k, r.prefix) {
-			held[k] = true
+// markEvent records, at the join or the kill, which of the run's keys change
+// owner (moved reports it for a key), snapshots the origin's counts, and
+// tells the client processes to note the keys they read from now on.
+func (r *run) markEvent(moved func(key string) bool) {
+	keys := make([]string, r.cfg.Keys)
+	js := &joinState{keys: keys, moved: map[int]bool{}, calls: r.origin.CallsPerKey()}
+	for i := range keys {
+		keys[i] = r.prefix + fmt.Sprint(i)
+		if moved(keys[i]) {
+			js.moved[i] = true
 		}
 	}
-	if err := iter.Err(); err != nil {
-		r.logf("loadtest: scanning the new node %s: %v", js.addr, err)
+	r.mu.Lock()
+	r.joined = js
+	r.mu.Unlock()
+	r.broadcast(command{Op: "mark"})
+}
+
+// moveFigures computes the MoveFigures of a scaleout or nodekill run after
+// its clients stopped, from the origin's counts and the keys the processes
+// read after the mark.
+func (r *run) moveFigures() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	js := r.joined
+	if js == nil {
 		return
 	}
 	after := r.origin.CallsPerKey()
 	f := &MoveFigures{Moved: len(js.moved)}
-	for _, k := range js.moved {
-		if js.calls[k] == 0 {
-			continue // cold: never loaded before the join
+	for i := range js.moved {
+		k := js.keys[i]
+		if js.calls[k] == 0 || !r.readAfter[i] {
+			continue // cold (never loaded before), or not read after
 		}
-		reloaded := after[k] > js.calls[k]
-		if held[k] || reloaded {
-			f.WarmRead++
-		}
-		if reloaded {
+		f.WarmRead++
+		if after[k] > js.calls[k] {
 			f.Reloaded++
 		}
 	}
 	if f.WarmRead > 0 {
 		f.ReloadFraction = float64(f.Reloaded) / float64(f.WarmRead)
 	}
-	r.mu.Lock()
 	r.move = f
-	r.mu.Unlock()
 }

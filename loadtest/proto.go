@@ -14,7 +14,7 @@ import (
 
 // command is a parent → child line.
 type command struct {
-	Op     string        `json:"op"` // "config", "start", "addrs", "stop"
+	Op     string        `json:"op"` // "config", "start", "addrs", "mark", "stop"
 	Config *workerConfig `json:"config,omitempty"`
 	T0     int64         `json:"t0,omitempty"` // start instant, Unix ns
 	Addrs  []string      `json:"addrs,omitempty"`
@@ -32,6 +32,9 @@ type report struct {
 	Errs    []string    `json:"errs,omitempty"`
 	Msg     string      `json:"msg,omitempty"`
 	Coh     *cohReport  `json:"coh,omitempty"` // coherence scenario, with "done"
+	// ReadAfter lists, with "done", the indexes of the keys read after the
+	// parent's "mark" (nodekill).
+	ReadAfter []int `json:"read_after,omitempty"`
 }
 
 // workerConfig is everything a client process needs for one run.

@@ -308,7 +308,7 @@ func headline(s *Summary) (cards, verdicts []card) {
 				fmtNum(float64(s.Requests/int64(max(1, s.Keys)))), s.Procs, goal))
 		cards[2] = card{Label: "origin peak concurrency", Value: fmt.Sprint(s.OriginPeakConcurrency), Note: "calls in progress at once at the origin"}
 		cards[3] = card{Label: "coalesced", Value: fmtNum(float64(s.Coalesced)), Note: "requests that waited on a shared load"}
-	case "tierdown", "steady", "scaleout", "origindown":
+	case "tierdown", "steady", "scaleout", "origindown", "nodekill":
 		if s.OriginLimitRPS > 0 {
 			ok := s.OriginPeakRPS <= s.OriginLimitRPS*1.1
 			note := "busiest 1 s at the origin: within the limit (+ one 100 ms bucket)"
@@ -342,6 +342,17 @@ func headline(s *Summary) (cards, verdicts []card) {
 		if r := s.Roll; r != nil {
 			cards = append(cards, card{Label: "roll reloads", Value: fmtNum(float64(r.Reloads)),
 				Note: fmt.Sprintf("owner restarting %d, back %d, other %d", r.ReloadsOwnerRestarting, r.ReloadsOwnerBack, r.ReloadsOther)})
+		}
+	case "nodekill":
+		if m := s.Move; m != nil && m.WarmRead > 0 {
+			note := fmt.Sprintf("%d of the %d warm keys of the dead node read after the kill went to the origin again", m.Reloaded, m.WarmRead)
+			if s.Config.Replicas >= 2 {
+				v(m.ReloadFraction <= moveGoal, "dead node's keys reloaded", pct(m.ReloadFraction),
+					fmt.Sprintf("%s; goal ≤ %s with %d replicas", note, pct(moveGoal), s.Config.Replicas))
+			} else {
+				cards = append(cards, card{Label: "dead node's keys reloaded", Value: pct(m.ReloadFraction),
+					Note: note + " (no replicas: --replicas 2 keeps them warm)"})
+			}
 		}
 	case "scaleout":
 		rel := math.Abs(s.KeysMovedFraction-s.IdealMovedFraction) / math.Max(s.IdealMovedFraction, 1e-9)

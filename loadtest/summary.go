@@ -109,7 +109,9 @@ type Summary struct {
 	// its busiest 1s window in the 3s after it.
 	OriginRPSBeforeJoin    float64 `json:"origin_rps_before_join,omitempty"`
 	OriginPeakRPSAfterJoin float64 `json:"origin_peak_rps_after_join,omitempty"`
-	// Move (scaleout) is what the moved keys cost the origin after the join.
+	// Move (scaleout, nodekill) is what the keys whose owner changed (moved
+	// to the new node, or lost with the dead one) cost the origin after the
+	// event.
 	Move *MoveFigures `json:"move,omitempty"`
 	// RecoveryMS is, for scaleout, the time from the join until the hit
 	// ratio is back to its level before; for origindown, from the origin's
@@ -276,6 +278,8 @@ func phaseNames(scenario string) (first string, after map[string]string) {
 	switch scenario {
 	case "scaleout":
 		return "before join", map[string]string{"node joined": "after join"}
+	case "nodekill":
+		return "healthy", map[string]string{"node 1 killed": "node 1 dead"}
 	case "tierdown":
 		return "healthy", map[string]string{"node 1 killed": "one node down", "all nodes killed": "tier down", "nodes back": "recovered"}
 	case "origindown":
@@ -578,8 +582,13 @@ func (s *Summary) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "scale-out\t%s of keys moved (ideal %s); origin %.0f/s before the join, peak %.0f/s after; hit ratio recovered in %s\n",
 			pct(s.KeysMovedFraction), pct(s.IdealMovedFraction), s.OriginRPSBeforeJoin, s.OriginPeakRPSAfterJoin, durStr(s.RecoveryMS))
 		if m := s.Move; m != nil {
-			fmt.Fprintf(tw, "moved	%d keys; %d warm ones read after the join, %d of them loaded again (%s; warm-up reads %s)\n",
+			fmt.Fprintf(tw, "moved\t%d keys; %d warm ones read after the join, %d of them loaded again (%s; warm-up reads %s)\n",
 				m.Moved, m.WarmRead, m.Reloaded, pct(m.ReloadFraction), onOff(s.Config.Warmup))
+		}
+	case "nodekill":
+		if m := s.Move; m != nil {
+			fmt.Fprintf(tw, "node loss\t%d keys on the dead node; %d warm ones read after the kill, %d of them loaded again (%s; replicas %d)\n",
+				m.Moved, m.WarmRead, m.Reloaded, pct(m.ReloadFraction), s.Config.Replicas)
 		}
 	case "tierdown":
 		if s.DetectMS != 0 || s.RecoverMS != 0 {

@@ -71,6 +71,8 @@ func RunClientProcess(in io.Reader, out io.Writer, newClient NewClientFunc) erro
 				if err := c.SetAddrs(cmd.Addrs); err != nil {
 					w.noteErr(fmt.Errorf("set addrs: %w", err))
 				}
+			case "mark":
+				w.marked.Store(true)
 			case "stop":
 				return
 			}
@@ -87,6 +89,11 @@ func RunClientProcess(in io.Reader, out io.Writer, newClient NewClientFunc) erro
 	}
 	w.run(ctx, t0)
 	done := report{Type: "done", ID: cfg.ID, Errs: w.sampleErrs(), NodesUp: c.NodesUp()}
+	for i := range w.readAfter {
+		if w.readAfter[i].Load() {
+			done.ReadAfter = append(done.ReadAfter, i)
+		}
+	}
 	if cfg.Scenario == "coherence" {
 		done.Coh = w.coh.report()
 	}
@@ -113,6 +120,9 @@ type worker struct {
 	hadCopy []atomic.Bool // per key: this process has served a value for it
 	issued  atomic.Int64
 
+	marked    atomic.Bool   // the parent sent "mark"
+	readAfter []atomic.Bool // per key: read after the mark
+
 	errMu sync.Mutex
 	errs  []string // first distinct error messages, for the summary
 
@@ -132,6 +142,7 @@ func (w *worker) run(ctx context.Context, t0 time.Time) {
 	ctx, cancel := context.WithDeadline(ctx, t0.Add(w.cfg.Deadline))
 	defer cancel()
 	w.hadCopy = make([]atomic.Bool, w.cfg.Keys)
+	w.readAfter = make([]atomic.Bool, w.cfg.Keys)
 	keys := make([]string, w.cfg.Keys)
 	for i := range keys {
 		keys[i] = w.key(i)
@@ -311,6 +322,9 @@ func (w *worker) readMany(ctx context.Context, keys []string) (rs []reading, ok 
 // count counts one key's reading r (the request's latency is counted by the
 // caller).
 func (w *worker) count(s *shard, ki int, key string, r reading) {
+	if w.marked.Load() && ki < len(w.readAfter) {
+		w.readAfter[ki].Store(true)
+	}
 	{
 		err := r.err
 		s.mu.Lock()
