@@ -142,7 +142,8 @@ type leaseHeader struct {
 // dst.
 func appendLease(dst []byte, tok leaseToken, expiry int64) []byte {
 	dst = append(dst, envMagic, leaseVersion, 0)
-	dst = append(dst, make([]byte, 16)...) // reserved, zero
+	var reserved [envHdrLen - 3]byte // offsets 3-18, reserved: zero
+	dst = append(dst, reserved[:]...)
 	dst = append(dst, tok[:]...)
 	return binary.BigEndian.AppendUint64(dst, uint64(expiry))
 }

@@ -563,17 +563,6 @@ func (t *tier) leaseCommit(ctx context.Context, key string, hl heldLease, h head
 		written  bool
 		writeTTL time.Duration
 	)
-	defer func() {
-		// The lease is the owner's; the replicas get the committed entry
-		// by a plain write.
-		if ok && written {
-			if nd, _ := t.route(key); nd != nil {
-				if reps := t.replicas(key, nd); len(reps) > 0 {
-					t.setReplicas(ctx, reps, key, *bp, writeTTL, extra)
-				}
-			}
-		}
-	}()
 	_, ok, err = t.cas(ctx, key, key, extra, hl.stands,
 		func(p redis.Pipeliner, failover bool) {
 			ttl := time.Duration(h.t2-now) * time.Millisecond
@@ -603,6 +592,15 @@ func (t *tier) leaseCommit(ctx context.Context, key string, hl heldLease, h head
 				}
 			}
 		})
+	// The lease is the owner's; the replicas get the committed entry by a
+	// plain write.
+	if ok && written {
+		if nd, _ := t.route(key); nd != nil {
+			if reps := t.replicas(key, nd); len(reps) > 0 {
+				t.setReplicas(ctx, reps, key, *bp, writeTTL, extra)
+			}
+		}
+	}
 	return ok, err
 }
 

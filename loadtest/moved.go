@@ -22,15 +22,6 @@ func movedKeys(keys, before []string, added string) []string {
 	return moved
 }
 
-// movedFraction returns the fraction of keys whose owner changes when the
-// node added joins a ring of the nodes before.
-func movedFraction(keys, before []string, added string) float64 {
-	if len(keys) == 0 {
-		return 0
-	}
-	return float64(len(movedKeys(keys, before, added))) / float64(len(keys))
-}
-
 // joinState is what scaleout and nodekill record at their event (the join,
 // the kill): the keys whose owner changed and the origin's calls per key
 // until then.

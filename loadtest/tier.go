@@ -132,10 +132,15 @@ func (t *tier) kill(i int) {
 
 // restart starts node i again, empty, on its old port.
 func (t *tier) restart(i int) error {
+	return t.replace(i, (*node).kill)
+}
+
+// replace ends node i with end and starts it again on its old port.
+func (t *tier) replace(i int, end func(*node)) error {
 	t.mu.Lock()
 	old := t.nodes[i]
 	t.mu.Unlock()
-	old.kill()
+	end(old)
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		var n *node
@@ -164,22 +169,7 @@ func (t *tier) nodeDir(port int) (string, error) {
 // saves) and starts it again on its old port (with snapshots, it loads
 // what it saved before it answers).
 func (t *tier) roll(i int) error {
-	t.mu.Lock()
-	old := t.nodes[i]
-	t.mu.Unlock()
-	old.stop()
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		var n *node
-		if n, err = t.start(old.port); err == nil {
-			t.mu.Lock()
-			t.nodes[i] = n
-			t.mu.Unlock()
-			return nil
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return err
+	return t.replace(i, (*node).stop)
 }
 
 // close stops every node: SIGTERM, then SIGKILL after 3s.
