@@ -560,6 +560,7 @@ func (t *tier) setMany(ctx context.Context, entries []Entry, h header, now int64
 		errs[g] = t.setGroup(ctx, nodes[g], idx[g], failover[g], entries, h, now)
 		return nil
 	})
+	t.voidFailed(nodes, idx, keys, errs, owners)
 	return errors.Join(errs[:owners]...)
 }
 
@@ -604,6 +605,7 @@ func (t *tier) deleteMany(ctx context.Context, keys []string) error {
 		errs[g] = t.delGroup(ctx, nodes, idx, keys, g)
 		return nil
 	})
+	t.voidFailed(nodes, idx, keys, errs, owners)
 	return errors.Join(errs[:owners]...)
 }
 

@@ -96,6 +96,24 @@ type TierConfig struct {
 	// copy what it finds (see the package documentation, "Warm-up").
 	// Default: on, for one minute after each change.
 	Warmup WarmupConfig
+	// HotKeys finds the keys this client reads most from the tier (reported
+	// in Stats.HotKeys and the metrics) and, with Replicas ≥ 2, spreads the
+	// reads of each hot key over its replicas (see the package
+	// documentation, "Hot keys"). Default: on, a key being hot from 1% of
+	// the reads.
+	HotKeys HotKeysConfig
+}
+
+// HotKeysConfig configures hot-key detection. The zero value means on, with
+// the default share.
+type HotKeysConfig struct {
+	// Disabled turns hot-key detection off: no sketch, no Stats.HotKeys,
+	// and every read goes to the key's live owner. Default: false.
+	Disabled bool
+	// MinShare is the share of this client's recent L2 reads from which a
+	// key counts as hot (and, with Replicas ≥ 2, is read from the less
+	// loaded of its replicas). Default: 0.01.
+	MinShare float64
 }
 
 // WarmupConfig configures warm-up reads after an ownership change. The zero
@@ -220,6 +238,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	neg("Tier.FailoverTTL", cfg.Tier.FailoverTTL)
 	neg("Tier.Leases.TTL", cfg.Tier.Leases.TTL)
 	neg("Tier.Warmup.Window", cfg.Tier.Warmup.Window)
+	if m := cfg.Tier.HotKeys.MinShare; m < 0 || m > 1 || m != m {
+		errs = append(errs, fmt.Errorf("cacheclient: Tier.HotKeys.MinShare must be between 0 and 1, got %v", m))
+	}
 	if cfg.Tier.Replicas < 0 || cfg.Tier.Replicas > maxReplicas {
 		errs = append(errs, fmt.Errorf("cacheclient: Tier.Replicas must be 0 to %d, got %d", maxReplicas, cfg.Tier.Replicas))
 	}
@@ -249,6 +270,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.Origin.LoadTimeout, 5*time.Second)
 	def(&cfg.Tier.Leases.TTL, cfg.Origin.LoadTimeout+4*cfg.Tier.Timeout)
 	def(&cfg.Tier.Warmup.Window, warmupWindow)
+	if cfg.Tier.HotKeys.MinShare == 0 {
+		cfg.Tier.HotKeys.MinShare = defaultHotShare
+	}
 	if cfg.Tier.Replicas == 0 {
 		cfg.Tier.Replicas = 1
 	}

@@ -160,11 +160,22 @@
 // With Tier.Replicas = R > 1, every write of a key (a Set, a loaded value
 // written back, a warm-up copy, a Delete) goes to its live owner and to its
 // next R-1 live owners in the key's ring sequence: the nodes that take the
-// key over, in that order, when the ones before them are down. Reads still go
-// to the live owner only, so a node's death leaves its keys warm on their
-// new owner instead of sending them to the origin. The owner's answer is the
-// call's; a replica that missed a write may serve an older value, within its
-// own T1, once it becomes the live owner. See replicas.go.
+// key over, in that order, when the ones before them are down. Reads go to
+// the live owner (hot keys excepted, below), so a node's death leaves its
+// keys warm on their new owner instead of sending them to the origin. The
+// owner's answer is the call's. A node that misses a write (it is down, or
+// the write to it fails) gets a tombstone in the writer, which deletes the
+// node's older copy before reading it there and at its next health round;
+// until then, other processes may read that copy, within its own T1. See
+// replicas.go and docs/client.md, "Replicas".
+//
+// # Hot keys
+//
+// The client finds the keys it reads most from the tier with a Space-Saving
+// top-K sketch (Stats.HotKeys) and, with R ≥ 2, reads a hot key from the
+// less loaded of two of its live owners (power of two choices on the
+// requests outstanding to each), falling back to the owner when the
+// replica has no fresh copy. See hotkeys.go.
 //
 // # Envelope
 //

@@ -115,7 +115,9 @@ func (t *tier) probeAll(ctx context.Context, ups bool) {
 }
 
 // probe PINGs one node and records the outcome. A down node that answers is
-// marked up, after the keys written while it was down are deleted from it.
+// marked up. A node that answers then loses the copies this client voided
+// on it (tombstone.go): keys written while it was down, or whose write to
+// it failed.
 func (t *tier) probe(ctx context.Context, nd *node) {
 	wasDown := nd.down.Load()
 	pctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
@@ -127,10 +129,10 @@ func (t *tier) probe(ctx context.Context, nd *node) {
 	if err == nil {
 		if wasDown {
 			t.markUp(nd)
-			t.flushTombstones(ctx, nd)
 		} else {
 			t.nodeOK(nd)
 		}
+		t.flushTombstones(ctx, nd) // writes it missed while down, or that failed on it
 		return
 	}
 	if !wasDown && isNodeFailure(err) {

@@ -45,6 +45,10 @@ type node struct {
 	// connected: slotNone if it reports none, slotUnknown before it answered.
 	slot atomic.Int32
 
+	// inflight counts this client's requests to the node in progress (hot
+	// keys read from the less loaded replica: hotkeys.go).
+	inflight atomic.Int64
+
 	// Counters.
 	requests  atomic.Uint64
 	errors    atomic.Uint64

@@ -11,14 +11,19 @@ import (
 // loaded value written back (with or without a lease), a warm-up copy, a
 // Delete — goes to the key's live owner and to its next R-1 live owners in
 // the key's ring sequence (ring.Owners), the nodes that take the key over,
-// in that order, when the ones before them are down. Reads are unchanged:
-// they go to the live owner. So when a node dies, its keys' new live owner
-// is the replica that already holds them: a warm hit, not an origin load.
+// in that order, when the ones before them are down. Reads go to the live
+// owner, or for a hot key to the less loaded of two of its live owners
+// (hotkeys.go). So when a node dies, its keys' new live owner is the
+// replica that already holds them: a warm hit, not an origin load.
+//
 // Writes to the replicas follow the owner's and do not decide the call's
-// outcome (their errors feed the replicas' health only); a replica that
-// missed a write (down, or failing) may answer an older value once it
-// becomes the live owner, within that value's own T1, as a failover owner
-// does without replicas.
+// outcome. A node that misses a write — down when it is made (noteWrite),
+// or failing it (voidCopy), owner or replica — gets a tombstone in the
+// writing client: the client deletes the key there before reading it, and
+// its health loop deletes it at the next round the node answers
+// (flushTombstones). Until then another process may read the node's older
+// copy, within that copy's own T1, as it may from a failover owner without
+// replicas.
 
 // maxReplicas bounds TierConfig.Replicas.
 const maxReplicas = 8
@@ -43,13 +48,18 @@ func (t *tier) replicas(key string, nd *node) []*node {
 }
 
 // setReplicas writes env (Redis TTL ttl) under key to each of reps, in
-// parallel; errors feed the replicas' health only.
+// parallel. Their errors are not the caller's: each feeds the replica's
+// health, and voids its copy (voidCopy).
 func (t *tier) setReplicas(ctx context.Context, reps []*node, key string, env []byte, ttl, extra time.Duration) {
 	_ = eachNode(len(reps), func(g int) error {
 		r := reps[g]
-		return t.do(ctx, r, extra, func(ctx context.Context) error {
+		err := t.do(ctx, r, extra, func(ctx context.Context) error {
 			return r.client().Set(ctx, key, env, ttl).Err()
 		})
+		if err != nil {
+			t.voidCopy(key, r, true)
+		}
+		return nil
 	})
 }
 
@@ -78,4 +88,18 @@ func (t *tier) byReplica(keys []string) (nodes []*node, idx [][]int, failover []
 		}
 	}
 	return nodes, idx, failover
+}
+
+// voidFailed voids the copies (voidCopy) of the keys at idx[g] on nodes[g]
+// for every group g whose write failed (errs[g]); the groups from owners on
+// are replicas.
+func (t *tier) voidFailed(nodes []*node, idx [][]int, keys []string, errs []error, owners int) {
+	for g, err := range errs {
+		if err == nil {
+			continue
+		}
+		for _, i := range idx[g] {
+			t.voidCopy(keys[i], nodes[g], g >= owners)
+		}
+	}
 }

@@ -36,6 +36,9 @@ type counters struct {
 
 	// Warm-up reads (warmup.go).
 	warmupHits, warmupMisses atomic.Uint64
+
+	// Replicas and hot keys (replicas.go, hotkeys.go).
+	replicaWriteErrors, hotReplicaReads atomic.Uint64
 }
 
 // Stats is a snapshot of a client's counters (cumulative since New) and
@@ -79,9 +82,9 @@ type Stats struct {
 	// BackoffSuppressed counts origin loads not made because the key was in
 	// origin error backoff (the caller got a stale value or the last error).
 	BackoffSuppressed uint64
-	// TombstonesFlushed counts keys deleted from a node that came back up
-	// because they were deleted or overwritten (Delete, Set) while it was
-	// down.
+	// TombstonesFlushed counts keys deleted from a node because they were
+	// deleted or overwritten (Delete, Set) while it was down, or because a
+	// write of them to it failed.
 	TombstonesFlushed uint64
 	// LeasesWon counts tier-wide leases this client took (Tier.Leases):
 	// each is an origin load made on behalf of every process, takeovers
@@ -143,6 +146,16 @@ type Stats struct {
 	// an ownership change (the entry copied to the new owner: no origin
 	// load); WarmupMisses counts such reads that found nothing fresh.
 	WarmupHits, WarmupMisses uint64
+	// ReplicaWriteErrors counts writes to a key's replicas (Tier.Replicas)
+	// that failed: each such copy is voided (deleted before this client
+	// reads it there, and by the next health round).
+	ReplicaWriteErrors uint64
+	// HotReplicaReads counts reads of hot keys answered by a replica rather
+	// than the key's live owner (Tier.HotKeys).
+	HotReplicaReads uint64
+	// HotKeys are the keys this client reads most from the tier, most read
+	// first (at most 10; Tier.HotKeys).
+	HotKeys []HotKey
 	// L1Entries and L1Bytes are the current size of L1 (fastcache's count;
 	// a big value counts as several entries).
 	L1Entries, L1Bytes uint64
@@ -206,6 +219,11 @@ func (c *Client) Stats() Stats {
 		SlotConflicts:      c.st.slotConflicts.Load(),
 		WarmupHits:         c.st.warmupHits.Load(),
 		WarmupMisses:       c.st.warmupMisses.Load(),
+		ReplicaWriteErrors: c.st.replicaWriteErrors.Load(),
+		HotReplicaReads:    c.st.hotReplicaReads.Load(),
+	}
+	if c.tier.hot != nil {
+		s.HotKeys = c.tier.hot.top(hotStats)
 	}
 	if c.l1 != nil {
 		s.L1Entries, s.L1Bytes = c.l1.stats()
@@ -283,6 +301,9 @@ var (
 	descSConf  = prometheus.NewDesc("cachetier_client_slot_conflicts_total", "Placement conflicts: two nodes claiming one slot, or a node's slot differing from discovery's.", nil, nil)
 	descWHit   = prometheus.NewDesc("cachetier_client_warmup_hits_total", "Misses answered from the key's previous owner after an ownership change (copied to the new owner).", nil, nil)
 	descWMiss  = prometheus.NewDesc("cachetier_client_warmup_misses_total", "Warm-up reads of a key's previous owner that found nothing fresh.", nil, nil)
+	descRWErr  = prometheus.NewDesc("cachetier_client_replica_write_errors_total", "Writes to a key's replicas that failed (the copy is voided).", nil, nil)
+	descHotRep = prometheus.NewDesc("cachetier_client_hot_replica_reads_total", "Reads of hot keys answered by a replica rather than the key's owner.", nil, nil)
+	descHotKey = prometheus.NewDesc("cachetier_client_hot_key_reads", "Estimated L2 reads in the recent window of the client's 10 most-read keys.", []string{"key"}, nil)
 	descL1B    = prometheus.NewDesc("cachetier_client_l1_bytes", "Bytes used by L1.", nil, nil)
 	descL1E    = prometheus.NewDesc("cachetier_client_l1_entries", "Entries in L1.", nil, nil)
 	descUp     = prometheus.NewDesc("cachetier_client_node_up", "1 if the node is up, 0 while marked down.", []string{"node"}, nil)
@@ -295,7 +316,7 @@ var (
 func (k collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descL1Hits, descL1Miss, descL2Hits, descL2Miss, descOrigin, descOErr, descOBat,
 		descCoal, descStale, descShed, descRefuse, descNeg, descRefr, descBoff, descTomb, descLWon, descLWait, descLTake, descLVoid, descLFall,
-		descInv, descInvDr, descFlush, descChRec, descIncoh, descIncF, descRace, descTRef, descUnsl, descSConf, descWHit, descWMiss, descL1B, descL1E, descUp, descNReq, descNErr, descNDown} {
+		descInv, descInvDr, descFlush, descChRec, descIncoh, descIncF, descRace, descTRef, descUnsl, descSConf, descWHit, descWMiss, descRWErr, descHotRep, descHotKey, descL1B, descL1E, descUp, descNReq, descNErr, descNDown} {
 		ch <- d
 	}
 	k.c.metrics.originLatency.Describe(ch)
@@ -344,6 +365,11 @@ func (k collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSConf, s.SlotConflicts)
 	counter(descWHit, s.WarmupHits)
 	counter(descWMiss, s.WarmupMisses)
+	counter(descRWErr, s.ReplicaWriteErrors)
+	counter(descHotRep, s.HotReplicaReads)
+	for _, hk := range s.HotKeys {
+		gauge(descHotKey, float64(hk.Reads), hk.Key)
+	}
 	gauge(descL1B, float64(s.L1Bytes))
 	gauge(descL1E, float64(s.L1Entries))
 	for _, n := range s.Nodes {

@@ -44,6 +44,8 @@ type tier struct {
 	retryWG   sync.WaitGroup // the slotRetry run in progress, waited for by close
 
 	co *coherence // invalidation state (coherence.go)
+
+	hot *hotKeys // the most-read keys (hotkeys.go); nil when HotKeys.Disabled
 }
 
 // topology is an immutable snapshot of the tier: swapped atomically, never
@@ -77,6 +79,9 @@ func emptyTopology() *topology {
 func newTier(cfg *Config, st *counters, m *metrics, co *coherence) *tier {
 	t := &tier{cfg: cfg.Tier, health: cfg.Health, tombLife: cfg.TTL + cfg.StaleTTL, st: st, metrics: m, log: cfg.Logger, co: co,
 		probeKick: make(chan struct{}, 1)}
+	if !cfg.Tier.HotKeys.Disabled {
+		t.hot = newHotKeys(cfg.Tier.HotKeys.MinShare)
+	}
 	t.topo.Store(emptyTopology())
 	return t
 }
@@ -84,11 +89,15 @@ func newTier(cfg *Config, st *counters, m *metrics, co *coherence) *tier {
 // route returns the node that serves key now (nil if none is live) and
 // whether it is a failover owner (the key's usual owner is down).
 func (t *tier) route(key string) (nd *node, failover bool) {
+	return t.routeHash(ring.HashKey(key))
+}
+
+// routeHash is route for the key whose hash (ring.HashKey) is h.
+func (t *tier) routeHash(h uint64) (nd *node, failover bool) {
 	tp := t.topo.Load()
 	if len(tp.nodes) == 0 {
 		return nil, false
 	}
-	h := ring.HashKey(key)
 	addr, ok := tp.live.OwnerHash(h)
 	if !ok {
 		return nil, false
@@ -136,7 +145,9 @@ func (t *tier) getString(ctx context.Context, nd *node, failover bool, key strin
 	}
 	start := time.Now()
 	rctx, cancel := t.reqCtx(ctx, start, 0)
+	nd.inflight.Add(1)
 	env, err = nd.client().Get(rctx, key).Result()
+	nd.inflight.Add(-1)
 	cancel()
 	if err = t.record(ctx, nd, start, err); err != nil {
 		if errors.Is(err, redis.Nil) {
@@ -148,10 +159,10 @@ func (t *tier) getString(ctx context.Context, nd *node, failover bool, key strin
 }
 
 // tombstoned deletes key from nd instead of reading it when it is
-// tombstoned for nd (written elsewhere while nd was down): tombed is then
-// true, and the read is a miss (or err).
+// tombstoned for nd (written elsewhere while nd was down, or a write to nd
+// failed): tombed is then true, and the read is a miss (or err).
 func (t *tier) tombstoned(ctx context.Context, nd *node, failover bool, key string, now int64) (tombed bool, err error) {
-	if failover || !t.tombs.take(key, nd.addr, now) {
+	if !t.tombs.take(key, nd.addr, now) {
 		return false, nil
 	}
 	if err := t.del(ctx, nd, key); err != nil {
@@ -177,13 +188,20 @@ type l2Read struct {
 }
 
 // read reads key's envelope from its live owner, as getMarked does, bounded
-// by Timeout and by ctx (the caller's own context).
+// by Timeout and by ctx (the caller's own context). A hot key (hotkeys.go)
+// may be read from one of its replicas instead.
 func (t *tier) read(ctx context.Context, key string) (r l2Read) {
 	r.made, r.now = true, preciseMs()
-	nd, failover := t.route(key)
+	h := ring.HashKey(key)
+	nd, failover := t.routeHash(h)
 	if nd == nil {
 		r.mark = untracked
 		return r
+	}
+	if t.hot != nil && t.hot.observe(key, h) && t.cfg.Replicas > 1 {
+		if rep := t.hotReplica(h, nd); rep != nil && t.readReplica(ctx, rep, key, &r) {
+			return r
+		}
 	}
 	r.asked = true
 	r.mark = t.co.mark(key, nd)
@@ -230,6 +248,9 @@ func (t *tier) set(ctx context.Context, key string, h header, val []byte, now in
 	err := t.do(ctx, nd, extra, func(ctx context.Context) error {
 		return nd.client().Set(ctx, key, env, ttl).Err()
 	})
+	if err != nil {
+		t.voidCopy(key, nd, false)
+	}
 	if reps := t.replicas(key, nd); len(reps) > 0 {
 		t.setReplicas(ctx, reps, key, env, ttl, extra)
 	}
@@ -247,8 +268,14 @@ func (t *tier) delete(ctx context.Context, key string) error {
 		return nil
 	}
 	err := t.del(ctx, nd, key)
+	if err != nil {
+		t.voidCopy(key, nd, false)
+	}
 	for _, r := range t.replicas(key, nd) {
-		_ = t.del(ctx, r, key) // feeds r's health; the owner's answer is the call's
+		// The owner's answer is the call's; a replica that fails is voided.
+		if t.del(ctx, r, key) != nil {
+			t.voidCopy(key, r, true)
+		}
 	}
 	return err
 }
@@ -266,7 +293,10 @@ func (t *tier) do(parent context.Context, nd *node, extra time.Duration, fn func
 	start := time.Now()
 	ctx, cancel := t.reqCtx(parent, start, extra)
 	defer cancel()
-	return t.record(parent, nd, start, fn(ctx))
+	nd.inflight.Add(1)
+	err := fn(ctx)
+	nd.inflight.Add(-1)
+	return t.record(parent, nd, start, err)
 }
 
 // record accounts for a request to nd that started at start and ended with

@@ -2,6 +2,7 @@ package cacheclient
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -15,35 +16,41 @@ import (
 // returns, as without tombstones).
 const maxTombstones = 4096
 
-// tomb records that a key was deleted or overwritten while its owner was
-// down: the owner's own copy, if it comes back, is out of date.
+// tomb records that a key was deleted or overwritten while a node that
+// holds copies of it (its usual owner, or one of its replicas) was down, or
+// that the write to that node failed: the node's own copy, if it comes back,
+// is out of date.
 type tomb struct {
-	owner   string // the key's usual owner (base ring)
 	expires int64  // Unix ms
 	seq     uint64 // insertion order, for dropping the oldest
 }
 
-// tombstones is the bounded set of keys whose owner holds a copy that must
-// not be served when it returns. Per process: a client only knows about its
-// own writes.
+// tombKey names a tombstone: a key on one node.
+type tombKey struct {
+	key, node string
+}
+
+// tombstones is the bounded set of keys whose copies on some node must not
+// be served. Per process: a client only knows about its own writes.
 type tombstones struct {
 	n   atomic.Int64 // len(m), read without the lock on the read path
 	mu  sync.Mutex   // protects m and seq
-	m   map[string]tomb
+	m   map[tombKey]tomb
 	seq uint64
 }
 
-// add records key (owned by owner) until expires.
-func (ts *tombstones) add(key, owner string, expires int64) {
+// add records key's copy on node as out of date until expires.
+func (ts *tombstones) add(key, node string, expires int64) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if ts.m == nil {
-		ts.m = make(map[string]tomb)
+		ts.m = make(map[tombKey]tomb)
 	}
-	if _, ok := ts.m[key]; !ok && len(ts.m) >= maxTombstones {
+	k := tombKey{key, node}
+	if _, ok := ts.m[k]; !ok && len(ts.m) >= maxTombstones {
 		// Drop the oldest (all tombstones live equally long, so it is also
 		// the first to expire). O(maxTombstones), only when full.
-		var oldK string
+		var oldK tombKey
 		oldSeq := ^uint64(0)
 		for k, t := range ts.m {
 			if t.seq < oldSeq {
@@ -53,40 +60,42 @@ func (ts *tombstones) add(key, owner string, expires int64) {
 		delete(ts.m, oldK)
 	}
 	ts.seq++
-	ts.m[key] = tomb{owner: owner, expires: expires, seq: ts.seq}
+	ts.m[k] = tomb{expires: expires, seq: ts.seq}
 	ts.n.Store(int64(len(ts.m)))
 }
 
-// take removes and reports key's live tombstone for owner.
-func (ts *tombstones) take(key, owner string, now int64) bool {
+// take removes and reports key's live tombstone for node.
+func (ts *tombstones) take(key, node string, now int64) bool {
 	if ts.n.Load() == 0 {
 		return false
 	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	t, ok := ts.m[key]
-	if !ok || t.owner != owner {
+	k := tombKey{key, node}
+	t, ok := ts.m[k]
+	if !ok {
 		return false
 	}
-	delete(ts.m, key)
+	delete(ts.m, k)
 	ts.n.Store(int64(len(ts.m)))
 	return t.expires > now
 }
 
-// drop forgets key's tombstone (a newer value was written to its owner).
-func (ts *tombstones) drop(key string) {
+// drop forgets key's tombstone for node (a newer value is being written
+// there).
+func (ts *tombstones) drop(key, node string) {
 	if ts.n.Load() == 0 {
 		return
 	}
 	ts.mu.Lock()
-	delete(ts.m, key)
+	delete(ts.m, tombKey{key, node})
 	ts.n.Store(int64(len(ts.m)))
 	ts.mu.Unlock()
 }
 
-// forOwner returns the live keys tombstoned for owner, dropping expired
+// forNode returns the live keys tombstoned for node, dropping expired
 // tombstones on the way.
-func (ts *tombstones) forOwner(owner string, now int64) []string {
+func (ts *tombstones) forNode(node string, now int64) []string {
 	if ts.n.Load() == 0 {
 		return nil
 	}
@@ -97,20 +106,21 @@ func (ts *tombstones) forOwner(owner string, now int64) []string {
 		switch {
 		case t.expires <= now:
 			delete(ts.m, k)
-		case t.owner == owner:
-			keys = append(keys, k)
+		case k.node == node:
+			keys = append(keys, k.key)
 		}
 	}
 	ts.n.Store(int64(len(ts.m)))
 	return keys
 }
 
-// removeIf drops key's tombstone for owner unless a newer one replaced it
+// removeIf drops key's tombstone for node unless a newer one replaced it
 // (seq > before).
-func (ts *tombstones) removeIf(key, owner string, before uint64) {
+func (ts *tombstones) removeIf(key, node string, before uint64) {
 	ts.mu.Lock()
-	if t, ok := ts.m[key]; ok && t.owner == owner && t.seq <= before {
-		delete(ts.m, key)
+	k := tombKey{key, node}
+	if t, ok := ts.m[k]; ok && t.seq <= before {
+		delete(ts.m, k)
 		ts.n.Store(int64(len(ts.m)))
 	}
 	ts.mu.Unlock()
@@ -127,12 +137,13 @@ func (ts *tombstones) current() uint64 {
 // Tier.Timeout).
 const tombBatch = 128
 
-// flushTombstones deletes from nd, which has just come back up, the keys that
-// were deleted or overwritten while it was down. Tombstones whose DEL fails
-// stay, for the read path or the next return.
+// flushTombstones deletes from nd the keys tombstoned for it: those deleted
+// or overwritten while it was down (called when it comes back up) or whose
+// write to it failed (called at each health round while it is up).
+// Tombstones whose DEL fails stay, for the read path or the next round.
 func (t *tier) flushTombstones(ctx context.Context, nd *node) {
 	seq := t.tombs.current()
-	keys := t.tombs.forOwner(nd.addr, preciseMs())
+	keys := t.tombs.forNode(nd.addr, preciseMs())
 	for len(keys) > 0 {
 		batch := keys[:min(len(keys), tombBatch)]
 		keys = keys[len(batch):]
@@ -146,7 +157,7 @@ func (t *tier) flushTombstones(ctx context.Context, nd *node) {
 			return err
 		})
 		if err != nil {
-			t.log.Warn("cacheclient: deleting stale copies from a returning node failed", "node", nd.addr, "err", err)
+			t.log.Warn("cacheclient: deleting out-of-date copies from a node failed", "node", nd.addr, "err", err)
 			return
 		}
 		for _, k := range batch {
@@ -156,23 +167,42 @@ func (t *tier) flushTombstones(ctx context.Context, nd *node) {
 	}
 }
 
-// noteWrite records, for a Set or Delete of key, whether the key's usual
-// owner missed it (it is down): if so, a tombstone until the owner's copy
-// would have expired anyway (TTL+StaleTTL, the T2 of entries this client
-// writes); if not, any older tombstone is void.
+// noteWrite records, for a Set or Delete of key, which of the nodes that
+// normally hold copies of it (its usual owner and, with Replicas, its next
+// Replicas-1 owners in the base ring) miss the write because they are down:
+// a tombstone for each until its copy would have expired anyway
+// (TTL+StaleTTL, the T2 of entries this client writes). The nodes the write
+// goes to (the live owners) lose any older tombstone; a write to one that
+// fails tombstones it again (voidCopy).
 func (t *tier) noteWrite(key string) {
 	tp := t.topo.Load()
 	if len(tp.nodes) == 0 {
 		return
 	}
+	r := max(t.cfg.Replicas, 1)
 	h := ring.HashKey(key)
-	base, ok := tp.base.OwnerHash(h)
-	if !ok {
-		return
+	var bb, lb [maxReplicas]string
+	base := tp.base.OwnersHash(h, r, bb[:0])
+	live := tp.live.OwnersHash(h, r, lb[:0])
+	for _, a := range live {
+		t.tombs.drop(key, a)
 	}
-	if live, ok := tp.live.OwnerHash(h); ok && live == base {
-		t.tombs.drop(key)
-		return
+	for _, a := range base {
+		if !slices.Contains(live, a) {
+			t.tombs.add(key, a, preciseMs()+msCeil(t.tombLife))
+		}
 	}
-	t.tombs.add(key, base, preciseMs()+msCeil(t.tombLife))
+}
+
+// voidCopy records that a write of key to nd failed (an error or a timeout:
+// nd may or may not have applied it), so that nd's copy may be older than
+// the write: a tombstone makes this client delete it before reading it
+// there, and the health loop deletes it from nd at its next round
+// (flushTombstones). replica says nd is not the key's live owner: the
+// failure is counted in Stats.ReplicaWriteErrors.
+func (t *tier) voidCopy(key string, nd *node, replica bool) {
+	t.tombs.add(key, nd.addr, preciseMs()+msCeil(t.tombLife))
+	if replica {
+		t.st.replicaWriteErrors.Add(1)
+	}
 }

@@ -33,7 +33,7 @@ func TestTombstonesBounded(t *testing.T) {
 	if ts.take("21", "a", 1000) {
 		t.Fatal("expired tombstone taken")
 	}
-	if keys := ts.forOwner("a", 1000); len(keys) != 0 || ts.n.Load() != 0 {
+	if keys := ts.forNode("a", 1000); len(keys) != 0 || ts.n.Load() != 0 {
 		t.Fatalf("expired tombstones kept: %d, %d", len(keys), ts.n.Load())
 	}
 }
