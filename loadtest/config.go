@@ -118,6 +118,9 @@ func (c *Config) init() error {
 	if c.Batch > 1 && c.Scenario == "coherence" {
 		return fmt.Errorf("loadtest: --batch does not apply to the coherence scenario")
 	}
+	if c.HotShare != 0 && c.Scenario != "hotkey" {
+		return fmt.Errorf("loadtest: --hot-share applies to the hotkey scenario only")
+	}
 	if c.Scenario == "hotkey" {
 		if c.HotShare < 0 || c.HotShare >= 1 {
 			return fmt.Errorf("loadtest: --hot-share %v: want a fraction in (0, 1)", c.HotShare)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cachetier/cachetier/ring"
 )
@@ -81,6 +82,28 @@ func TestHotkeyReport(t *testing.T) {
 	for _, want := range []string{"reads per node", "goal 1.5× the mean", "60.0%", "card bad", "1.80× the mean"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+func TestHotkeyConfig(t *testing.T) {
+	c := Config{Scenario: "hotkey"}
+	if err := c.init(); err != nil {
+		t.Fatal(err)
+	}
+	if c.HotShare != 0.4 || c.Client.L1Bytes >= 0 || c.Client.TTL != 5*time.Minute || c.Duration != 10*time.Second || c.Keys != 1000 {
+		t.Fatalf("hotkey defaults: hot share %v, L1 bytes %d, TTL %v, duration %v, keys %d",
+			c.HotShare, c.Client.L1Bytes, c.Client.TTL, c.Duration, c.Keys)
+	}
+	for _, bad := range []Config{
+		{Scenario: "hotkey", HotShare: 1},
+		{Scenario: "hotkey", HotShare: -0.1},
+		{Scenario: "hotkey", Keys: 1},
+		{Scenario: "hotkey", Client: ClientConfig{L1Bytes: 64 << 20}},
+		{Scenario: "steady", HotShare: 0.5},
+	} {
+		if err := bad.init(); err == nil {
+			t.Errorf("%s with hot share %v, keys %d, L1 bytes %d: no error", bad.Scenario, bad.HotShare, bad.Keys, bad.Client.L1Bytes)
 		}
 	}
 }
