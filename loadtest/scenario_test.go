@@ -360,12 +360,14 @@ func hotkeyRun(t *testing.T, replicas int) (m, hk map[string]any) {
 		t.Fatalf("no hotkey figures: %v (errors: %v)", m["hotkey"], m["error_sample"])
 	}
 	// The hot key is loaded once for the whole run (TTL 5 min, leases),
-	// and each other key about once.
-	if c := num(t, hk, "hot_key_origin_calls"); c != 1 {
+	// and each other key about once. Asserted with a little room: on a
+	// stalled machine a client can mark a node down (L2 timeouts) and
+	// load some of its keys once more on their failover owner.
+	if c := num(t, hk, "hot_key_origin_calls"); c < 1 || c > 2 {
 		t.Errorf("the hot key was loaded %v times, want 1", c)
 	}
-	if c := num(t, m, "origin_calls"); c > keys*1.05 {
-		t.Errorf("%v origin calls for %d keys", c, keys)
+	if c := num(t, m, "origin_calls"); c < keys || c > keys*1.25 {
+		t.Errorf("%v origin calls for %d keys, want about one per key", c, keys)
 	}
 	// The per-node figures add up to the node-side totals.
 	list, _ := hk["nodes"].([]any)
