@@ -47,9 +47,10 @@ type HotkeyFigures struct {
 	// reads of the lease path to their nodes).
 	ColdKeys int `json:"cold_keys"`
 	// Reads is the nodes' reads summed; ClientReads the keys the client
-	// processes read in the same window (the "measured" phase, counted
-	// per reporting interval). Each L2 hit is one node read; a miss adds
-	// the lease's reads.
+	// processes read in the same window (their reporting intervals from
+	// the mark on). Each L2 hit is at most one node read (a process's
+	// concurrent reads of one key share one); a miss adds the lease's
+	// reads.
 	Reads       int64 `json:"reads"`
 	ClientReads int64 `json:"client_reads"`
 	// Nodes has one entry per node, in the order of the tier's addresses.

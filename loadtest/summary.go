@@ -463,9 +463,11 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 	if r.hotFig != nil {
 		f := *r.hotFig
 		f.Nodes = append([]NodeReads(nil), f.Nodes...)
-		for _, p := range s.Phases {
-			if p.Name == "measured" {
-				f.ClientReads = p.Requests
+		// Every interval from the mark on, the last partial one included
+		// (the phases leave it out).
+		for i := range r.series {
+			if t := time.Duration(i) * iv; t >= r.hot.at-iv/2 {
+				f.ClientReads += r.series[i].c.Requests
 			}
 		}
 		s.Hotkey = &f
