@@ -7,7 +7,7 @@ import (
 )
 
 // Scenarios lists the scenario names Run accepts.
-var Scenarios = []string{"herd", "steady", "scaleout", "tierdown", "origindown", "coherence", "rolling", "nodekill"}
+var Scenarios = []string{"herd", "steady", "scaleout", "tierdown", "origindown", "coherence", "rolling", "nodekill", "hotkey"}
 
 // Config configures one run. Zero fields take the defaults documented on
 // each field; several defaults depend on the scenario.
@@ -37,9 +37,14 @@ type Config struct {
 	Concurrency int
 	// Keys is the number of distinct keys. Default 1 for herd, 1000 otherwise.
 	Keys int
+	// HotShare (hotkey) is the fraction of reads, in (0, 1), that go to the
+	// hot key (key 0); the others spread uniformly over the other keys.
+	// Default 0.4.
+	HotShare float64
 	// Duration is the length of the run (herd: the time limit for the herd
 	// to finish). Default: herd 30s, steady 10s, scaleout 15s, tierdown
-	// 20s, origindown 15s. Scenario events happen at fixed fractions of it.
+	// 20s, origindown 15s, coherence 10s, rolling 30s, nodekill 15s, hotkey
+	// 10s. Scenario events happen at fixed fractions of it.
 	Duration time.Duration
 	// Rate is the request rate of each client process, per second, spread
 	// over its goroutines; negative means unpaced (closed loop). Default
@@ -66,10 +71,12 @@ type Config struct {
 	// 500 for the whole run (failure injection on top of the scenario's).
 	OriginErrorRate float64
 	// Client configures the cache client in every client process. Zero
-	// fields take loadtest's defaults: L1 32 MiB, TTL 5s (origindown 1s),
-	// L1TTL none (scaleout 500ms, so that reads reach the tier and the
-	// join shows at the origin), StaleTTL 1m, LoadTimeout 2s,
-	// HealthInterval 250ms, L2Timeout 200ms.
+	// fields take loadtest's defaults: L1 32 MiB (hotkey: off, whatever is
+	// set, so that every read reaches the tier), TTL 5s (origindown 1s;
+	// scaleout, rolling, nodekill and hotkey 5m), L1TTL none (scaleout,
+	// rolling and nodekill 500ms, so that reads reach the tier and the join
+	// shows at the origin), StaleTTL 1m, LoadTimeout 2s, HealthInterval
+	// 250ms, L2Timeout 200ms.
 	Client ClientConfig
 	// Interval is the reporting interval of the time series. Default 500ms.
 	Interval time.Duration
@@ -111,6 +118,24 @@ func (c *Config) init() error {
 	if c.Batch > 1 && c.Scenario == "coherence" {
 		return fmt.Errorf("loadtest: --batch does not apply to the coherence scenario")
 	}
+	if c.HotShare != 0 && c.Scenario != "hotkey" {
+		return fmt.Errorf("loadtest: --hot-share applies to the hotkey scenario only")
+	}
+	if c.Scenario == "hotkey" {
+		if c.HotShare < 0 || c.HotShare >= 1 {
+			return fmt.Errorf("loadtest: --hot-share %v: want a fraction in (0, 1)", c.HotShare)
+		}
+		if c.Client.L1Bytes > 0 {
+			return fmt.Errorf("loadtest: hotkey runs with L1 off (every read reaches the tier); drop --l1-bytes")
+		}
+		if c.Keys == 1 {
+			return fmt.Errorf("loadtest: hotkey needs at least 2 keys (the hot one and the others)")
+		}
+		if c.HotShare == 0 {
+			c.HotShare = defaultHotShare
+		}
+		c.Client.L1Bytes = -1 // cacheclient: a negative L1.Bytes turns L1 off
+	}
 	orDefault(&c.Nodes, 3)
 	orDefault(&c.Procs, 1)
 	if c.Scenario == "coherence" {
@@ -127,7 +152,7 @@ func (c *Config) init() error {
 	orDefault(&c.Duration, map[string]time.Duration{
 		"herd": 30 * time.Second, "steady": 10 * time.Second, "scaleout": 15 * time.Second,
 		"tierdown": 20 * time.Second, "origindown": 15 * time.Second, "coherence": 10 * time.Second,
-		"rolling": 30 * time.Second, "nodekill": 15 * time.Second,
+		"rolling": 30 * time.Second, "nodekill": 15 * time.Second, "hotkey": 10 * time.Second,
 	}[c.Scenario])
 	if c.Rate == 0 && c.Scenario == "coherence" {
 		c.Rate = 20000 // each reader goroutine looks at each key every few ms
@@ -161,8 +186,8 @@ func (c *Config) init() error {
 		if c.Scenario == "origindown" {
 			cc.TTL = time.Second
 		}
-		if c.Scenario == "rolling" || c.Scenario == "scaleout" || c.Scenario == "nodekill" {
-			cc.TTL = 5 * time.Minute // outlives the run: what the roll, join or kill costs is not expiry
+		if c.Scenario == "rolling" || c.Scenario == "scaleout" || c.Scenario == "nodekill" || c.Scenario == "hotkey" {
+			cc.TTL = 5 * time.Minute // outlives the run: what the roll, join or kill costs is not expiry; hotkey loads each key once
 		}
 	}
 	if cc.L1TTL == 0 && (c.Scenario == "scaleout" || c.Scenario == "rolling" || c.Scenario == "nodekill") {
@@ -193,6 +218,7 @@ func (c *Config) init() error {
 // Defaults shared by Config and the client processes' workerConfig.
 const (
 	defaultZipfS    = 1.1
+	defaultHotShare = 0.4
 	defaultInterval = 500 * time.Millisecond
 	defaultTimeout  = 5 * time.Second
 )

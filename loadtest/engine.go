@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/cachetier/cachetier/ring"
 )
 
@@ -100,6 +102,9 @@ type run struct {
 	move      *MoveFigures // scaleout, nodekill: computed after the run
 	coh       cohReport    // merged from the processes' "done" (coherence)
 	cohH      hist
+	hotNodes  []*redis.Client // hotkey: one per starting node, for INFO and EXISTS
+	hot       *hotState       // hotkey: the counts when the measurement began
+	hotFig    *HotkeyFigures  // hotkey: computed after the run
 }
 
 // interval is the merged client-side view of one reporting interval.
@@ -173,7 +178,7 @@ func (r *run) startProc(id int, addrs []string) (*proc, error) {
 		Herd: r.cfg.Scenario == "herd", Writer: r.cfg.Scenario == "coherence" && id == 0, Concurrency: r.cfg.Concurrency, Rate: r.cfg.Rate,
 		ZipfS: r.cfg.ZipfS, Seed: r.cfg.Seed, Interval: r.cfg.Interval, Timeout: r.cfg.Timeout,
 		MaxRequests: r.cfg.MaxRequests, Deadline: r.cfg.Duration + 10*time.Second,
-		ValueSize: r.cfg.Origin.ValueSize, Batch: r.cfg.Batch,
+		ValueSize: r.cfg.Origin.ValueSize, Batch: r.cfg.Batch, HotShare: r.cfg.HotShare,
 		Setup: ClientSetup{Addrs: addrs, OriginURL: r.origin.URL(), Config: r.cfg.Client},
 	}
 	if err := p.lw.write(command{Op: "config", Config: wc}); err != nil {
@@ -288,6 +293,8 @@ func (r *run) steps() []step {
 		return []step{{0.4, "node joined", r.scaleOut}}
 	case "nodekill":
 		return []step{{0.4, "node 1 killed", r.nodeKill}}
+	case "hotkey":
+		return r.hotSteps()
 	case "tierdown":
 		return []step{
 			{0.20, "node 1 killed", func() error { r.tier.kill(0); return nil }},
@@ -431,6 +438,7 @@ func (r *run) play(ctx context.Context) (*Summary, error) {
 		return nil, stepErr
 	}
 	r.moveFigures()
+	r.hotFigures()
 	s := r.summarize(elapsed)
 	s.Interrupted = interrupted
 	return s, nil
@@ -455,6 +463,9 @@ func (r *run) cleanup() {
 			<-p.exited
 		}
 		t.Stop()
+	}
+	for _, c := range r.hotNodes {
+		_ = c.Close()
 	}
 	if r.tier != nil {
 		r.tier.close()

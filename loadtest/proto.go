@@ -55,7 +55,11 @@ type workerConfig struct {
 	Deadline    time.Duration `json:"deadline"`     // hard stop after t0
 	ValueSize   int           `json:"value_size"`
 	Batch       int           `json:"batch,omitempty"` // keys per request (0, 1: single Gets)
-	Setup       ClientSetup   `json:"setup"`
+	// HotShare (hotkey), when above 0, makes each goroutine first read its
+	// part of the keys once (the sweep: every key warm), then read key 0
+	// with this probability and the other keys uniformly.
+	HotShare float64     `json:"hot_share,omitempty"`
+	Setup    ClientSetup `json:"setup"`
 }
 
 // counters are the per-interval outcome counts of one client process.

@@ -251,6 +251,9 @@ func writeReport(w io.Writer, s *Summary) error {
 	} else {
 		d.Charts = charts(s)
 	}
+	if s.Hotkey != nil && len(s.Hotkey.Nodes) > 0 {
+		d.Charts = append([]template.HTML{hotChart(s.Hotkey)}, d.Charts...)
+	}
 	d.Fields = [][2]string{
 		{"requests", fmt.Sprint(s.Requests)}, {"errors", fmt.Sprint(s.Errors)}, {"shed", fmt.Sprint(s.Shed)},
 		{"stale_served", fmt.Sprint(s.StaleServed)}, {"l1_hits", fmt.Sprint(s.L1Hits)}, {"l2_hits", fmt.Sprint(s.L2Hits)},
@@ -308,7 +311,7 @@ func headline(s *Summary) (cards, verdicts []card) {
 				fmtNum(float64(s.Requests/int64(max(1, s.Keys)))), s.Procs, goal))
 		cards[2] = card{Label: "origin peak concurrency", Value: fmt.Sprint(s.OriginPeakConcurrency), Note: "calls in progress at once at the origin"}
 		cards[3] = card{Label: "coalesced", Value: fmtNum(float64(s.Coalesced)), Note: "requests that waited on a shared load"}
-	case "tierdown", "steady", "scaleout", "origindown", "nodekill":
+	case "tierdown", "steady", "scaleout", "origindown", "nodekill", "hotkey":
 		if s.OriginLimitRPS > 0 {
 			ok := s.OriginPeakRPS <= s.OriginLimitRPS*1.1
 			note := "busiest 1 s at the origin: within the limit (+ one 100 ms bucket)"
@@ -353,6 +356,23 @@ func headline(s *Summary) (cards, verdicts []card) {
 				cards = append(cards, card{Label: "dead node's keys reloaded", Value: pct(m.ReloadFraction),
 					Note: note + " (no replicas: --replicas 2 keeps them warm)"})
 			}
+		}
+	case "hotkey":
+		if f := s.Hotkey; f != nil {
+			note := fmt.Sprintf("reads of the busiest node (%s) over the mean node's, counted on the nodes; the hot key takes %s of reads",
+				f.Busiest, pct(f.HotShare))
+			if f.ExpectedRatioOneCopy > 0 {
+				note += fmt.Sprintf("; one copy of each key gives %.2f×", f.ExpectedRatioOneCopy)
+			}
+			value := fmt.Sprintf("%.2f× the mean", f.BusiestRatio)
+			if f.GoalMet != nil {
+				v(*f.GoalMet, "busiest node", value, fmt.Sprintf("%s; goal ≤ %.1f× with %d replicas", note, f.Goal, s.Config.Replicas))
+			} else {
+				cards = append(cards, card{Label: "busiest node", Value: value,
+					Note: fmt.Sprintf("%s; the goal ≤ %.1f× applies with --replicas 2 or more", note, f.Goal)})
+			}
+			cards = append(cards, card{Label: "hot key origin loads", Value: fmt.Sprint(f.HotKeyOriginCalls),
+				Note: fmt.Sprintf("%d keys still cold when the measurement began", f.ColdKeys), Bad: f.HotKeyOriginCalls > 1})
 		}
 	case "scaleout":
 		rel := math.Abs(s.KeysMovedFraction-s.IdealMovedFraction) / math.Max(s.IdealMovedFraction, 1e-9)

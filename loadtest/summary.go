@@ -113,6 +113,9 @@ type Summary struct {
 	// to the new node, or lost with the dead one) cost the origin after the
 	// event.
 	Move *MoveFigures `json:"move,omitempty"`
+	// Hotkey (hotkey) is the nodes' reads, counted on the nodes, after the
+	// warm-up: each node's share and the busiest node's ratio to the mean.
+	Hotkey *HotkeyFigures `json:"hotkey,omitempty"`
 	// RecoveryMS is, for scaleout, the time from the join until the hit
 	// ratio is back to its level before; for origindown, from the origin's
 	// return until an interval without errors; -1 if it never recovered.
@@ -280,6 +283,8 @@ func phaseNames(scenario string) (first string, after map[string]string) {
 		return "before join", map[string]string{"node joined": "after join"}
 	case "nodekill":
 		return "healthy", map[string]string{"node 1 killed": "node 1 dead"}
+	case "hotkey":
+		return "warm-up", map[string]string{"measuring": "measured"}
 	case "tierdown":
 		return "healthy", map[string]string{"node 1 killed": "one node down", "all nodes killed": "tier down", "nodes back": "recovered"}
 	case "origindown":
@@ -455,6 +460,18 @@ func (r *run) summarize(elapsed time.Duration) *Summary {
 		_, s.OriginPeakRPSAfterJoin = originIn(j, j+3*time.Second)
 	}
 	r.scenarioFigures(s)
+	if r.hotFig != nil {
+		f := *r.hotFig
+		f.Nodes = append([]NodeReads(nil), f.Nodes...)
+		// Every interval from the mark on, the last partial one included
+		// (the phases leave it out).
+		for i := range r.series {
+			if t := time.Duration(i) * iv; t >= r.hot.at-iv/2 {
+				f.ClientReads += r.series[i].c.Requests
+			}
+		}
+		s.Hotkey = &f
+	}
 	if cfg.Scenario == "rolling" {
 		s.Roll = r.rollFigures(s, kept)
 	}
@@ -589,6 +606,12 @@ func (s *Summary) WriteTable(w io.Writer) {
 		if m := s.Move; m != nil {
 			fmt.Fprintf(tw, "node loss\t%d keys on the dead node; %d warm ones read after the kill, %d of them loaded again (%s; replicas %d)\n",
 				m.Moved, m.WarmRead, m.Reloaded, pct(m.ReloadFraction), s.Config.Replicas)
+		}
+	case "hotkey":
+		if s.Hotkey != nil {
+			for _, l := range s.Hotkey.tableLines(s) {
+				fmt.Fprintln(tw, l)
+			}
 		}
 	case "tierdown":
 		if s.DetectMS != 0 || s.RecoverMS != 0 {

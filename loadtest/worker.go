@@ -204,8 +204,17 @@ func (w *worker) loop(ctx context.Context, g int, s *shard, keys []string, lim *
 	// buf is only ever passed as dst; a returned slice is never reused,
 	// since a client may return memory it shares with other callers.
 	buf := make([]byte, 0, max(256, w.cfg.ValueSize))
+	if w.cfg.HotShare > 0 {
+		// The sweep: this goroutine's part of the keys, each read once
+		// and unpaced, so that every key is warm before the measurement.
+		for ki := g; ki < len(keys); ki += w.cfg.Concurrency {
+			if ctx.Err() != nil || !w.readOne(ctx, s, ki, keys[ki], buf) {
+				return
+			}
+		}
+	}
 	if w.cfg.Batch > 1 {
-		w.batchLoop(ctx, g, s, keys, lim, z)
+		w.batchLoop(ctx, g, s, keys, lim, r, z)
 		return
 	}
 	for n := 0; ; n++ {
@@ -219,31 +228,56 @@ func (w *worker) loop(ctx context.Context, g int, s *shard, keys []string, lim *
 				return
 			}
 			ki = (g + n) % len(keys)
-		case z != nil:
-			ki = int(z.Uint64())
+		default:
+			ki = w.pick(r, z, len(keys))
 		}
 		if lim != nil && lim.Wait(ctx) != nil {
 			return
 		}
-		if w.cfg.MaxRequests > 0 && w.issued.Add(1) > w.cfg.MaxRequests {
+		if !w.readOne(ctx, s, ki, keys[ki], buf) {
 			return
 		}
-		key := keys[ki]
-		r, ok := w.read(ctx, key, buf)
-		if !ok {
-			return // the run ended under this call: not the client's failure
-		}
-		s.mu.Lock()
-		s.c.Calls++
-		s.h.record(r.lat)
-		s.mu.Unlock()
-		w.count(s, ki, key, r)
 	}
+}
+
+// readOne reads key (index ki) once and counts it; false when the run is
+// over (the request cap reached, or the run ended under the call: not the
+// client's failure, and not counted).
+func (w *worker) readOne(ctx context.Context, s *shard, ki int, key string, buf []byte) bool {
+	if w.cfg.MaxRequests > 0 && w.issued.Add(1) > w.cfg.MaxRequests {
+		return false
+	}
+	r, ok := w.read(ctx, key, buf)
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	s.c.Calls++
+	s.h.record(r.lat)
+	s.mu.Unlock()
+	w.count(s, ki, key, r)
+	return true
+}
+
+// pick draws the index of the next key to read (not herd): with HotShare
+// (hotkey), key 0 with that probability, else one of the others uniformly;
+// otherwise from z (Zipf), or 0 when there is one key.
+func (w *worker) pick(r *rand.Rand, z *rand.Zipf, n int) int {
+	switch {
+	case w.cfg.HotShare > 0 && n > 1:
+		if r.Float64() < w.cfg.HotShare {
+			return 0
+		}
+		return 1 + r.IntN(n-1)
+	case z != nil:
+		return int(z.Uint64())
+	}
+	return 0
 }
 
 // batchLoop is loop reading cfg.Batch keys per request: the latency
 // recorded is the request's, the outcomes are counted per key.
-func (w *worker) batchLoop(ctx context.Context, g int, s *shard, keys []string, lim *rate.Limiter, z *rand.Zipf) {
+func (w *worker) batchLoop(ctx context.Context, g int, s *shard, keys []string, lim *rate.Limiter, r *rand.Rand, z *rand.Zipf) {
 	idx := make([]int, 0, w.cfg.Batch)
 	names := make([]string, 0, w.cfg.Batch)
 	for n := 0; ; {
@@ -259,8 +293,8 @@ func (w *worker) batchLoop(ctx context.Context, g int, s *shard, keys []string, 
 				}
 				ki = (g + n) % len(keys)
 				n++
-			} else if z != nil {
-				ki = int(z.Uint64())
+			} else {
+				ki = w.pick(r, z, len(keys))
 			}
 			idx = append(idx, ki)
 			names = append(names, keys[ki])

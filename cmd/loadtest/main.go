@@ -3,7 +3,8 @@
 //
 //	loadtest SCENARIO [flags]
 //
-// Scenarios: herd, steady, scaleout, tierdown, origindown, coherence, rolling. See
+// Scenarios: herd, steady, scaleout, tierdown, origindown, coherence, rolling,
+// nodekill, hotkey. See
 // loadtest -h and docs/loadtest.md.
 package main
 
@@ -44,25 +45,26 @@ func run(args []string) int {
 		originLat time.Duration
 	)
 	fs.IntVar(&cfg.Nodes, "nodes", 3, "start `N` local nodes")
-	fs.StringVar(&addrs, "addrs", "", "use a running tier: comma-separated host:port list (herd, steady, origindown, coherence)")
+	fs.StringVar(&addrs, "addrs", "", "use a running tier: comma-separated host:port list (herd, steady, origindown, coherence, hotkey)")
 	fs.IntVar(&cfg.Procs, "procs", 1, "client OS `processes`, each with its own L1")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "goroutines per process (default 500 for herd, 32 otherwise)")
 	fs.IntVar(&cfg.Keys, "keys", 0, "distinct keys (default 1 for herd, 1000 otherwise)")
-	fs.DurationVar(&cfg.Duration, "duration", 0, "run length (default herd 30s limit, steady 10s, scaleout 15s, tierdown 20s, origindown 15s, coherence 10s, rolling 30s, nodekill 15s)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "run length (default herd 30s limit, steady 10s, scaleout 15s, tierdown 20s, origindown 15s, coherence 10s, rolling 30s, nodekill 15s, hotkey 10s)")
 	fs.Float64Var(&cfg.OriginRPS, "origin-rps", 0, "each client process's origin limit in calls/s (0: none)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "requests/s per process (default 1000; -1: unpaced)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "bound on one request")
 	fs.Int64Var(&cfg.MaxRequests, "max-requests", 0, "cap on keys read per process (0: none)")
 	fs.IntVar(&cfg.Batch, "batch", 0, "keys per request: readers use GetMany (default 1: single Gets; not for coherence)")
 	fs.Float64Var(&cfg.ZipfS, "zipf", 1.1, "Zipf exponent of key popularity (> 1)")
+	fs.Float64Var(&cfg.HotShare, "hot-share", 0, "hotkey: fraction of reads that go to the hot key, the others uniform over the other keys (default 0.4)")
 	fs.DurationVar(&originLat, "origin-latency", 20*time.Millisecond, "origin median latency")
 	fs.IntVar(&cfg.Origin.Capacity, "origin-capacity", 64, "concurrent calls the origin serves at full speed (503 beyond twice that)")
 	fs.Float64Var(&cfg.OriginErrorRate, "origin-error-rate", 0, "fraction of origin calls that fail with 500 (failure injection)")
 	fs.IntVar(&cfg.Origin.ValueSize, "value-size", 64, "value size in bytes")
-	fs.DurationVar(&cfg.Client.TTL, "ttl", 0, "cache TTL (default 5s, origindown 1s, scaleout, rolling and nodekill 5m)")
+	fs.DurationVar(&cfg.Client.TTL, "ttl", 0, "cache TTL (default 5s, origindown 1s, scaleout, rolling, nodekill and hotkey 5m)")
 	fs.DurationVar(&cfg.Client.L1TTL, "l1-ttl", 0, "cap on how long an L1 copy is fresh, so reads reach the tier (default none; scaleout, rolling and nodekill 500ms)")
 	fs.DurationVar(&cfg.Client.StaleTTL, "stale-ttl", 0, "how long past TTL a stale value may be served (default 1m)")
-	fs.IntVar(&cfg.Client.L1Bytes, "l1-bytes", 0, "L1 size per process in bytes (default 32 MiB)")
+	fs.IntVar(&cfg.Client.L1Bytes, "l1-bytes", 0, "L1 size per process in bytes (default 32 MiB; hotkey: L1 off)")
 	fs.BoolVar(&cfg.Client.DisableLeases, "no-leases", false, "turn the client's tier-wide leases off (each process coalesces only its own misses)")
 	fs.BoolVar(&cfg.Client.DisableWarmup, "no-warmup", false, "turn the client's warm-up reads off (a key that moved is loaded again on its new owner)")
 	fs.IntVar(&cfg.Client.Replicas, "replicas", 0, "nodes that hold each key (the client's Tier.Replicas; default 1)")
