@@ -228,3 +228,39 @@ func TestHotKeyReplicaReads(t *testing.T) {
 		}
 	})
 }
+
+// TestHotKeyCoherence: a hot key's L1 copy read from its replica is
+// invalidated by a write elsewhere like one read from its owner: the
+// writer's Set reaches the replica, which pushes the invalidation.
+func TestHotKeyCoherence(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, startN func(testing.TB, int) []*testNode) {
+		nodes := startN(t, 2)
+		cs := newCoherentClients(t, 2, addrsOf(nodes), func(cfg *Config) { cfg.Tier.Replicas = 2 })
+		writer, reader := cs[0], cs[1]
+		ctx := context.Background()
+		const key = "hot:coherent"
+		for i := range 200 {
+			want := fmt.Sprint("v", i)
+			if err := writer.Set(ctx, key, []byte(want), 0); err != nil {
+				t.Fatal(err)
+			}
+			// Each write drops reader's L1 copy; its next Get reads L2,
+			// where the key becomes hot and is read from either copy.
+			waitFor(t, generous, "the reader sees "+want, func() bool {
+				v, err := reader.Get(ctx, key, nil)
+				return err == nil && string(v) == want
+			})
+			if v := warmTracked(t, reader, key); v != want {
+				t.Fatalf("reader's L1 holds %q, want %s", v, want)
+			}
+		}
+		st := reader.Stats()
+		if st.HotReplicaReads == 0 {
+			t.Fatalf("no read went to the replica (hot keys %+v)", st.HotKeys)
+		}
+		if st.InvalidatedDropped < 150 {
+			t.Errorf("%d L1 copies dropped by invalidations over 200 writes", st.InvalidatedDropped)
+		}
+		t.Logf("hot replica reads %d, invalidated %d", st.HotReplicaReads, st.InvalidatedDropped)
+	})
+}
