@@ -461,7 +461,9 @@ func (w *worker) ticker(t0 time.Time, stop <-chan struct{}) {
 			w.flush(i)
 		case <-stop:
 			t.Stop()
-			w.flush(max(0, int(time.Since(t0)/iv)))
+			// What is counted since flush(i-1) is interval i's, even when
+			// the stop comes after i's end but before its timer fired.
+			w.flush(i)
 			return
 		}
 	}
