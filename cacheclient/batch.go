@@ -177,7 +177,7 @@ func (c *Client) GetMany(ctx context.Context, keys []string, l loader.BatchLoade
 				if stale != nil {
 					st = stale[i]
 				}
-				out, info, err := c.miss(ctx, st, 0, keys[i], kl, st != nil, r)
+				out, info, err := c.miss(ctx, st, 0, keys[i], kl, st != nil, r, true)
 				if bk != nil {
 					bk.settle()
 				}

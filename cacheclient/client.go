@@ -210,7 +210,7 @@ func (c *Client) l2(ctx context.Context, dst []byte, n int, key string, l loader
 			return out, info, err
 		}
 	}
-	return c.miss(ctx, dst, n, key, l, haveStale, r)
+	return c.miss(ctx, dst, n, key, l, haveStale, r, !shared)
 }
 
 // l2Answer answers from the L2 read r of key when it can: a fresh entry (a

@@ -46,6 +46,11 @@ func (g *readGroup) epoch(key string) uint32 {
 	return g.fills[fillSlot(xxhash.Sum64String(key))].Load()
 }
 
+// shardOf returns key's shard.
+func (g *readGroup) shardOf(key string) *readShard {
+	return &g.shards[xxhash.Sum64String(key)%readShards]
+}
+
 type readShard struct {
 	mu     sync.Mutex
 	m      map[string]*readCall
@@ -125,7 +130,7 @@ func (g *readGroup) read(ctx context.Context, t *tier, key string) (r l2Read, sh
 // While any is in one, read sends no request for key: the callers that
 // miss it join the flight, as they would have before it read L2.
 func (g *readGroup) fly(key string) {
-	s := &g.shards[xxhash.Sum64String(key)%readShards]
+	s := g.shardOf(key)
 	s.mu.Lock()
 	if s.flying == nil {
 		s.flying = make(map[string]int)
@@ -135,7 +140,7 @@ func (g *readGroup) fly(key string) {
 }
 
 func (g *readGroup) land(key string) {
-	s := &g.shards[xxhash.Sum64String(key)%readShards]
+	s := g.shardOf(key)
 	s.mu.Lock()
 	if s.flying[key]--; s.flying[key] <= 0 {
 		delete(s.flying, key)
