@@ -273,7 +273,7 @@ func (t *tier) readMany(ctx context.Context, g *readGroup, keys []string, idx []
 func (t *tier) pipeGet(ctx context.Context, nd *node, keys []string) (envs []string, found []bool, errs []error) {
 	envs, found, errs = make([]string, len(keys)), make([]bool, len(keys)), make([]error, len(keys))
 	start := time.Now()
-	rctx, cancel := t.reqCtx(ctx, start, 0)
+	rctx, rc := t.reqCtx(ctx, start, 0)
 	cmds := make([]*redis.StringCmd, len(keys))
 	_, perr := nd.client().Pipelined(rctx, func(p redis.Pipeliner) error {
 		for x, k := range keys {
@@ -281,7 +281,7 @@ func (t *tier) pipeGet(ctx context.Context, nd *node, keys []string) (envs []str
 		}
 		return nil
 	})
-	cancel()
+	endReq(rc)
 	if errors.Is(perr, redis.Nil) {
 		perr = nil // some key missing: not a failure
 		for _, cmd := range cmds {

@@ -3,11 +3,16 @@ package cacheclient
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cachetier/cachetier/loader"
 )
 
 // gateProxy is a TCP proxy in front of one node whose replies can be held:
@@ -197,4 +202,166 @@ func TestL2MissCountedJoiningFlight(t *testing.T) {
 			t.Fatalf("L2Misses +%d, want +2", got)
 		}
 	})
+}
+
+// TestHungNodeBoundedByTimeout: a node that stops answering (a redis-server
+// stopped with SIGSTOP: connections still accepted and written to, nothing
+// read back; or a listener that accepts and never answers) fails each L2
+// request after about Tier.Timeout, whether the request had a pooled
+// connection, waited for one (PoolSize 1, the connection busy with another
+// hung request) or needed a new one. The socket backstop (Timeout + 1s)
+// would take far longer.
+func TestHungNodeBoundedByTimeout(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	check := func(t *testing.T, what string, d time.Duration) {
+		t.Helper()
+		t.Logf("%s: failed after %v (Timeout %v)", what, d, timeout)
+		if d < timeout*9/10 || d > timeout+800*time.Millisecond {
+			t.Errorf("%s: failed after %v, want about %v", what, d, timeout)
+		}
+	}
+	newHungClient := func(t *testing.T, addr string) *Client {
+		return newClient(t, Config{
+			Tier:   TierConfig{Addrs: []string{addr}, Timeout: timeout, PoolSize: 1},
+			Health: HealthConfig{FailureThreshold: 1000, Interval: time.Hour}, // stays up: every Get asks it
+			L1:     L1Config{Bytes: -1},
+		})
+	}
+	get := func(c *Client, ctx context.Context, key string) (time.Duration, error) {
+		start := time.Now()
+		_, _, err := c.GetInfo(ctx, key, nil)
+		return time.Since(start), err
+	}
+
+	t.Run("stopped", func(t *testing.T) {
+		nodes := startNodes(t, "redis", 1)
+		c := newHungClient(t, nodes[0].Addr)
+		ctx := context.Background()
+		if _, err := c.Get(ctx, "warm", nil); !errors.Is(err, loader.ErrNotFound) {
+			t.Fatalf("warm: %v", err)
+		}
+		nodes[0].mu.Lock()
+		proc := nodes[0].cmd.Process
+		nodes[0].mu.Unlock()
+		if err := proc.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		defer proc.Signal(syscall.SIGCONT)
+		errs0 := c.Stats().L2Errors
+		// Two at once: one on the pooled connection, one waiting for it.
+		var wg sync.WaitGroup
+		ds := make([]time.Duration, 2)
+		for i := range ds {
+			wg.Go(func() { ds[i], _ = get(c, ctx, fmt.Sprintf("k%d", i)) })
+		}
+		wg.Wait()
+		check(t, "pooled connection or pool wait", ds[0])
+		check(t, "pooled connection or pool wait", ds[1])
+		// A caller deadline later than Timeout does not extend it.
+		dctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		d, _ := get(c, dctx, "k3")
+		check(t, "caller deadline of a minute", d)
+		// A caller deadline sooner than Timeout is the bound.
+		sctx, cancel := context.WithTimeout(ctx, timeout/4)
+		defer cancel()
+		start := time.Now()
+		_, _, err := c.GetInfo(sctx, "k4", nil)
+		d = time.Since(start)
+		t.Logf("caller deadline of %v: %v after %v", timeout/4, err, d)
+		if d < timeout/4*9/10 || d >= timeout {
+			t.Errorf("caller deadline of %v: failed after %v", timeout/4, d)
+		}
+		if got := c.Stats().L2Errors - errs0; got < 3 {
+			t.Errorf("L2Errors +%d, want at least 3", got)
+		}
+	})
+
+	t.Run("never answers", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			mu    sync.Mutex
+			conns []net.Conn
+			wg    sync.WaitGroup
+		)
+		wg.Go(func() {
+			for {
+				cn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				conns = append(conns, cn)
+				mu.Unlock()
+			}
+		})
+		c := newHungClient(t, ln.Addr().String())
+		defer func() {
+			c.Close()
+			ln.Close()
+			wg.Wait()
+			mu.Lock()
+			for _, cn := range conns {
+				cn.Close()
+			}
+			mu.Unlock()
+		}()
+		for i := range 3 {
+			d, _ := get(c, context.Background(), fmt.Sprintf("k%d", i))
+			check(t, "new connection", d)
+		}
+	})
+}
+
+// TestReqCtx: a request's context carries its exact deadline, its Done
+// closes no earlier than that and at most one step later, requests with
+// nearby deadlines share one channel, and Err reports the caller's
+// cancellation first.
+func TestReqCtx(t *testing.T) {
+	tr := &tier{cfg: TierConfig{Timeout: 80 * time.Millisecond}}
+	tr.dones.step = doneStep(tr.cfg.Timeout)
+	type key struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	defer cancel()
+	start := time.Now()
+	ctx, rc := tr.reqCtx(parent, start, 0)
+	ctx2, rc2 := tr.reqCtx(parent, start.Add(time.Millisecond), 0)
+	if rc == nil || rc2 == nil {
+		t.Fatal("no request context made")
+	}
+	if dl, ok := ctx.Deadline(); !ok || !dl.Equal(start.Add(80*time.Millisecond)) {
+		t.Fatalf("deadline %v %v", dl, ok)
+	}
+	if ctx.Done() != ctx2.Done() {
+		t.Error("deadlines 1 ms apart do not share a Done channel")
+	}
+	if ctx.Value(key{}) != "v" || ctx.Err() != nil {
+		t.Fatalf("value %v, err %v", ctx.Value(key{}), ctx.Err())
+	}
+	<-ctx.Done()
+	if d := time.Since(start); d < 80*time.Millisecond {
+		t.Fatalf("Done closed after %v, before the deadline", d)
+	}
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatalf("err after Done: %v", ctx.Err())
+	}
+	cancel()
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		t.Fatalf("err after the caller's cancel: %v", ctx.Err())
+	}
+	endReq(rc)
+	endReq(rc2)
+	// A caller that has ended, or whose deadline comes first, is the
+	// request's context itself.
+	if ctx, rc := tr.reqCtx(parent, time.Now(), 0); ctx != parent || rc != nil {
+		t.Error("ended caller: a new context")
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer scancel()
+	if ctx, rc := tr.reqCtx(sctx, time.Now(), 0); ctx != sctx || rc != nil {
+		t.Error("sooner caller deadline: a new context")
+	}
 }

@@ -44,6 +44,8 @@ type tier struct {
 	retryWG   sync.WaitGroup // the slotRetry run in progress, waited for by close
 
 	co *coherence // invalidation state (coherence.go)
+
+	dones doneClock // the Done channels of the requests' contexts (reqctx.go)
 }
 
 // topology is an immutable snapshot of the tier: swapped atomically, never
@@ -78,6 +80,7 @@ func newTier(cfg *Config, st *counters, m *metrics, co *coherence) *tier {
 	t := &tier{cfg: cfg.Tier, health: cfg.Health, tombLife: cfg.TTL + cfg.StaleTTL, st: st, metrics: m, log: cfg.Logger, co: co,
 		probeKick: make(chan struct{}, 1)}
 	t.topo.Store(emptyTopology())
+	t.dones.step = doneStep(cfg.Tier.Timeout)
 	return t
 }
 
@@ -135,9 +138,9 @@ func (t *tier) getString(ctx context.Context, nd *node, failover bool, key strin
 		return "", false, err
 	}
 	start := time.Now()
-	rctx, cancel := t.reqCtx(ctx, start, 0)
+	rctx, rc := t.reqCtx(ctx, start, 0)
 	env, err = nd.client().Get(rctx, key).Result()
-	cancel()
+	endReq(rc)
 	if err = t.record(ctx, nd, start, err); err != nil {
 		if errors.Is(err, redis.Nil) {
 			err = nil
@@ -192,18 +195,26 @@ func (t *tier) read(ctx context.Context, key string) (r l2Read) {
 }
 
 // reqCtx bounds one L2 request that starts at start by Timeout plus extra:
-// parent itself when its own deadline comes sooner (no new context, no
-// timer), else a context.WithTimeout of it.
-func (t *tier) reqCtx(parent context.Context, start time.Time, extra time.Duration) (context.Context, context.CancelFunc) {
-	d := t.cfg.Timeout + extra
-	if dl, ok := parent.Deadline(); ok && dl.Sub(start) <= d {
-		return parent, noCancel
+// parent itself when its own deadline comes sooner or it has ended, else a
+// pooled reqCtx (reqctx.go: the deadline without a context.WithTimeout's
+// allocations), to be handed back with endReq when the request is over.
+func (t *tier) reqCtx(parent context.Context, start time.Time, extra time.Duration) (context.Context, *reqCtx) {
+	dl := start.Add(t.cfg.Timeout + extra)
+	if pd, ok := parent.Deadline(); (ok && !pd.After(dl)) || parent.Err() != nil {
+		return parent, nil
 	}
-	return context.WithTimeout(parent, d)
+	r := reqCtxs.Get().(*reqCtx)
+	r.parent, r.deadline, r.done = parent, dl, t.dones.done(dl)
+	return r, r
 }
 
-// noCancel is the CancelFunc of a context reqCtx did not create.
-func noCancel() {}
+// endReq hands back r, the context of a request that is over (nil: none).
+func endReq(r *reqCtx) {
+	if r != nil {
+		*r = reqCtx{}
+		reqCtxs.Put(r)
+	}
+}
 
 // set writes the entry (h, val) to key's live owner with a Redis TTL of T2
 // (capped at FailoverTTL, and the envelope flagged, when the owner is a
@@ -264,9 +275,10 @@ func (t *tier) del(ctx context.Context, nd *node, key string) error {
 // the node's health.
 func (t *tier) do(parent context.Context, nd *node, extra time.Duration, fn func(ctx context.Context) error) error {
 	start := time.Now()
-	ctx, cancel := t.reqCtx(parent, start, extra)
-	defer cancel()
-	return t.record(parent, nd, start, fn(ctx))
+	ctx, rc := t.reqCtx(parent, start, extra)
+	err := fn(ctx)
+	endReq(rc)
+	return t.record(parent, nd, start, err)
 }
 
 // record accounts for a request to nd that started at start and ended with
