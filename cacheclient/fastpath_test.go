@@ -365,3 +365,30 @@ func TestReqCtx(t *testing.T) {
 		t.Error("sooner caller deadline: a new context")
 	}
 }
+
+// TestRepeats: GetMany's duplicate detection, with the table on the stack
+// (up to 128 keys) and on the heap.
+func TestRepeats(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 50, 128, 129, 1000} {
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("k%d", i)
+		}
+		if dup := repeats(keys); dup != nil {
+			t.Fatalf("%d distinct keys: repeats %v", n, dup)
+		}
+		if n < 2 {
+			continue
+		}
+		keys = append(keys, keys[n-1], keys[0], keys[n-1])
+		dup := repeats(keys)
+		want := make([]int, len(keys))
+		for i := range want {
+			want[i] = -1
+		}
+		want[n], want[n+1], want[n+2] = n-1, 0, n-1
+		if fmt.Sprint(dup) != fmt.Sprint(want) {
+			t.Fatalf("%d keys and 3 repeats: %v", n, dup[n:])
+		}
+	}
+}
