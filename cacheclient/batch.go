@@ -302,7 +302,7 @@ func (t *tier) readMany(ctx context.Context, g *readGroup, keys []string, idx []
 			fill[x]++
 		}
 	}
-	cmds := make([]*redis.StringCmd, asked)
+	cmds := make([]*getCmd, asked)
 	var wg sync.WaitGroup
 	for x, nd := range nodes {
 		ps, cs := pos[off[x]:off[x+1]], cmds[off[x]:off[x+1]]
@@ -320,21 +320,26 @@ func (t *tier) readMany(ctx context.Context, g *readGroup, keys []string, idx []
 // pipeGet GETs the keys of reads[j] for every j in pos from nd in one
 // pipeline bounded by Timeout, one request for the node's health and
 // counters, and sets those reads' env, found and err (the pipeline's error,
-// when it failed as a whole). cmds (len(pos)) holds the pipeline's commands.
-func (t *tier) pipeGet(ctx context.Context, nd *node, keys []string, idx []int, reads []l2Read, pos []int32, cmds []*redis.StringCmd) {
+// when it failed as a whole). cmds (len(pos)) is for the pipeline's
+// commands (pooled, node.get).
+func (t *tier) pipeGet(ctx context.Context, nd *node, keys []string, idx []int, reads []l2Read, pos []int32, cmds []*getCmd) {
+	for x, j := range pos {
+		cmds[x] = getCmds.Get().(*getCmd)
+		cmds[x].key = keys[idx[j]]
+	}
 	start := time.Now()
 	rctx, rc := t.reqCtx(ctx, start, 0)
 	_, perr := nd.client().Pipelined(rctx, func(p redis.Pipeliner) error {
-		for x, j := range pos {
-			cmds[x] = p.Get(rctx, keys[idx[j]])
+		for _, g := range cmds {
+			_ = p.Process(rctx, g.cmd)
 		}
 		return nil
 	})
 	endReq(rc)
 	if errors.Is(perr, redis.Nil) {
 		perr = nil // some key missing: not a failure
-		for _, cmd := range cmds {
-			if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		for _, g := range cmds {
+			if err := g.cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
 				perr = err
 				break
 			}
@@ -343,7 +348,8 @@ func (t *tier) pipeGet(ctx context.Context, nd *node, keys []string, idx []int, 
 	werr := t.record(ctx, nd, start, perr)
 	for x, j := range pos {
 		r := &reads[j]
-		v, err := cmds[x].Result()
+		v, err := cmds[x].cmd.Result()
+		putGetCmd(cmds[x])
 		switch {
 		case err == nil:
 			r.env, r.found = v, true

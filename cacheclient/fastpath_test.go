@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/cachetier/cachetier/loader"
 )
 
@@ -391,4 +393,103 @@ func TestRepeats(t *testing.T) {
 			t.Fatalf("%d keys and 3 repeats: %v", n, dup[n:])
 		}
 	}
+}
+
+// TestPooledGetCmds: GETs with pooled commands (node.get, and GetMany's
+// pipelines) from many goroutines at once, over keys that are present,
+// absent or of the wrong type, each get their own key's answer: a reused
+// command carries nothing over from its last use.
+func TestPooledGetCmds(t *testing.T) {
+	eachNodeKind(t, func(t *testing.T, start func(testing.TB, int) []*testNode) {
+		nodes := start(t, 1)
+		c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes)}, L1: L1Config{Bytes: -1}})
+		ctx := context.Background()
+		nd, _ := c.tier.route("x")
+		const nkeys = 60
+		keys := make([]string, nkeys)
+		noLists := false
+		for i := range keys {
+			keys[i] = fmt.Sprintf("pool:%d", i)
+			switch i % 3 {
+			case 0:
+				if err := nd.client().Set(ctx, keys[i], "v:"+keys[i], 0).Err(); err != nil {
+					t.Fatal(err)
+				}
+			case 1: // a list where the node has lists, else a second kind of value
+				if err := nd.client().RPush(ctx, keys[i], "x").Err(); err != nil {
+					noLists = true
+					if err := nd.client().Set(ctx, keys[i], "w:"+keys[i], 0).Err(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		check := func(i int, v string, err error) error {
+			switch i % 3 {
+			case 0:
+				if err != nil || v != "v:"+keys[i] {
+					return fmt.Errorf("%s: %q %v", keys[i], v, err)
+				}
+			case 1:
+				if noLists {
+					if err != nil || v != "w:"+keys[i] {
+						return fmt.Errorf("%s: %q %v", keys[i], v, err)
+					}
+				} else if err == nil || errors.Is(err, redis.Nil) || v != "" {
+					return fmt.Errorf("%s (a list): %q %v, want WRONGTYPE", keys[i], v, err)
+				}
+			case 2:
+				if !errors.Is(err, redis.Nil) || v != "" {
+					return fmt.Errorf("%s (absent): %q %v", keys[i], v, err)
+				}
+			}
+			return nil
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for w := range 8 {
+			wg.Go(func() {
+				for n := range 300 {
+					i := (w*31 + n*7) % nkeys
+					v, err := nd.get(ctx, keys[i])
+					if err := check(i, v, err); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		for range 2 {
+			wg.Go(func() {
+				reads := make([]l2Read, nkeys)
+				pos := make([]int32, nkeys)
+				idx := make([]int, nkeys)
+				for i := range pos {
+					pos[i], idx[i] = int32(i), i
+				}
+				for range 30 {
+					clear(reads)
+					c.tier.pipeGet(ctx, nd, keys, idx, reads, pos, make([]*getCmd, nkeys))
+					for i, r := range reads {
+						var err error
+						switch {
+						case r.err != nil:
+							err = r.err
+						case !r.found:
+							err = redis.Nil
+						}
+						if err := check(i, r.env, err); err != nil {
+							errs <- fmt.Errorf("pipeline: %w", err)
+							return
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	})
 }

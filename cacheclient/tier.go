@@ -139,7 +139,7 @@ func (t *tier) getString(ctx context.Context, nd *node, failover bool, key strin
 	}
 	start := time.Now()
 	rctx, rc := t.reqCtx(ctx, start, 0)
-	env, err = nd.client().Get(rctx, key).Result()
+	env, err = nd.get(rctx, key)
 	endReq(rc)
 	if err = t.record(ctx, nd, start, err); err != nil {
 		if errors.Is(err, redis.Nil) {
