@@ -142,7 +142,11 @@ func (p *gateProxy) close() {
 func TestL2MissCountedGetJoinsBatch(t *testing.T) {
 	nodes := startNodes(t, "redis", 1)
 	px := newGateProxy(t, nodes[0].Addr)
-	c := newClient(t, Config{Tier: TierConfig{Addrs: []string{px.addr()}}, L1: L1Config{Bytes: -1}})
+	c := newClient(t, Config{
+		Tier:   TierConfig{Addrs: []string{px.addr()}},
+		L1:     L1Config{Bytes: -1},
+		Health: HealthConfig{Interval: time.Hour}, // no PINGs on the pooled connection
+	})
 	ctx := context.Background()
 	if _, err := c.Get(ctx, "warm", nil); err == nil { // one pooled connection
 		t.Fatal("warm: want not found")
