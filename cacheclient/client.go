@@ -145,11 +145,20 @@ func (c *Client) AppendGet(ctx context.Context, dst []byte, key string, l loader
 		return c.l2(ctx, dst, len(dst), key, l, false)
 	}
 	now := coarseMs()
-	out, h, ok := c.l1.get(dst, key)
-	if ok && now < h.t1 && h.flags&(flagNegative|flagIncoherent) == 0 {
-		c.st.l1Hits.Add(1) // a fresh value: l1Judge's common case, inline
-		return out, Info{Source: SourceL1}, nil
+	if len(key) > maxL1Key {
+		return c.appendGetL1(ctx, dst, len(dst), header{}, false, key, l, now)
 	}
+	// The L1 hit: l1.get and l1Judge's common case (a fresh value read
+	// under the current generation), by hand, with no call but HasGet's.
+	buf, found := c.l1.c.HasGet(dst, bytesOf(key))
+	if end := len(buf) - envHdrLen; found && end >= len(dst) {
+		if h, ok := parseHeader(buf[end:]); ok && now < h.t1 && h.flags&(flagNegative|flagIncoherent|flagBig) == 0 &&
+			uint64(h.t2)>>l1GenShift == c.l1.gen.Load()&l1GenMask {
+			c.st.l1Hits.Add(1)
+			return buf[:end], Info{Source: SourceL1}, nil
+		}
+	}
+	out, h, ok := c.l1.entry(buf, len(dst), found, key)
 	return c.appendGetL1(ctx, out, len(dst), h, ok, key, l, now)
 }
 

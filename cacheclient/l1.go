@@ -105,10 +105,15 @@ func (l *l1) get(dst []byte, key string) (out []byte, h header, ok bool) {
 	if len(key) > maxL1Key {
 		return dst, header{}, false
 	}
-	n := len(dst)
 	buf, found := l.c.HasGet(dst, bytesOf(key))
+	return l.entry(buf, len(dst), found, key)
+}
+
+// entry is get past its lookup: buf and found as HasGet returned them for
+// dst[:n].
+func (l *l1) entry(buf []byte, n int, found bool, key string) (out []byte, h header, ok bool) {
 	if !found {
-		return dst, header{}, false
+		return buf, header{}, false
 	}
 	end := len(buf) - envHdrLen // where the value ends and the header starts
 	if end < n {
