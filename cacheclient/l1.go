@@ -14,8 +14,8 @@ import (
 // has to cut the trailer off, instead of moving the value over the header).
 //
 // fastcache has no TTL and silently drops any entry whose key plus value reach
-// 64 KiB. Freshness therefore travels in the envelope header stored in front of
-// the value, and a value too big for one fastcache entry is stored with SetBig
+// 64 KiB. Freshness therefore travels in the envelope header stored with the
+// value, and a value too big for one fastcache entry is stored with SetBig
 // under a derived key, while the entry under the key itself holds only the
 // header, flagged flagBig. A big value that fastcache evicted in part, or one
 // whose chunks were overwritten, is detected by GetBig's hash check and reads
