@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cachetier/cachetier/loader"
@@ -71,23 +72,7 @@ func (c *Client) GetMany(ctx context.Context, keys []string, l loader.BatchLoade
 		return items
 	}
 	// One slot per distinct key; dup[i] >= 0 points a repeat at its first.
-	var dup []int
-	if len(keys) > 1 {
-		seen := make(map[string]int, len(keys))
-		for i, k := range keys {
-			if j, ok := seen[k]; ok {
-				if dup == nil {
-					dup = make([]int, len(keys))
-					for x := range dup {
-						dup[x] = -1
-					}
-				}
-				dup[i] = j
-				continue
-			}
-			seen[k] = i
-		}
-	}
+	dup := repeats(keys)
 	var single loader.Loader // l for one key (background refreshes)
 	if l != nil {
 		single = loader.Single(l)
@@ -177,7 +162,7 @@ func (c *Client) GetMany(ctx context.Context, keys []string, l loader.BatchLoade
 				if stale != nil {
 					st = stale[i]
 				}
-				out, info, err := c.miss(ctx, st, 0, keys[i], kl, st != nil, r)
+				out, info, err := c.miss(ctx, st, 0, keys[i], kl, st != nil, r, true)
 				if bk != nil {
 					bk.settle()
 				}
@@ -198,6 +183,48 @@ func (c *Client) GetMany(ctx context.Context, keys []string, l loader.BatchLoade
 	return items
 }
 
+// repeats returns nil when the keys are distinct, else dup with dup[i] the
+// index of keys[i]'s first occurrence for each repeated key and -1 for the
+// others. An open-addressing table of indexes, on the stack for up to 128
+// keys.
+func repeats(keys []string) (dup []int) {
+	if len(keys) < 2 {
+		return nil
+	}
+	size := 4
+	for size < 2*len(keys) {
+		size <<= 1
+	}
+	var small [256]int32
+	tab := small[:0]
+	if size <= len(small) {
+		tab = small[:size]
+	} else {
+		tab = make([]int32, size)
+	}
+	mask := uint64(size - 1)
+	for i, k := range keys {
+		for s := xxhash.Sum64String(k) & mask; ; s = (s + 1) & mask {
+			e := tab[s] // index+1 of the key there, 0: empty
+			if e == 0 {
+				tab[s] = int32(i + 1)
+				break
+			}
+			if keys[e-1] == k {
+				if dup == nil {
+					dup = make([]int, len(keys))
+					for x := range dup {
+						dup[x] = -1
+					}
+				}
+				dup[i] = int(e - 1)
+				break
+			}
+		}
+	}
+	return dup
+}
+
 // okValue is out when err is nil (an empty value is not nil), else nil.
 func okValue(out []byte, err error) []byte {
 	if err != nil {
@@ -215,16 +242,19 @@ func okValue(out []byte, err error) []byte {
 func (t *tier) readMany(ctx context.Context, g *readGroup, keys []string, idx []int) []l2Read {
 	reads := make([]l2Read, len(idx))
 	now := preciseMs()
-	type group struct {
-		nd   *node
-		pos  []int // into reads
-		keys []string
-	}
-	var groups []*group
+	// Route every key: at[j] is the index in nodes of reads[j]'s node, -1
+	// when none is asked.
+	var (
+		nodeBuf [8]*node
+		nodes   = nodeBuf[:0]
+		at      = make([]int32, len(idx))
+		asked   int
+	)
 	for j, i := range idx {
 		k := keys[i]
 		r := &reads[j]
 		r.made, r.now, r.fillEpoch = true, now, g.epoch(k)
+		at[j] = -1
 		nd, failover := t.route(k)
 		if nd == nil {
 			continue // asked false
@@ -235,29 +265,49 @@ func (t *tier) readMany(ctx context.Context, g *readGroup, keys []string, idx []
 			r.err = err
 			continue
 		}
-		var g *group
-		for _, x := range groups {
-			if x.nd == nd {
-				g = x
-				break
-			}
+		x := len(nodes) - 1
+		for ; x >= 0 && nodes[x] != nd; x-- {
 		}
-		if g == nil {
-			g = &group{nd: nd, pos: make([]int, 0, len(idx)), keys: make([]string, 0, len(idx))}
-			groups = append(groups, g)
+		if x < 0 {
+			x = len(nodes)
+			nodes = append(nodes, nd)
 		}
-		g.pos = append(g.pos, j)
-		g.keys = append(g.keys, k)
+		at[j] = int32(x)
+		asked++
 	}
-	var wg sync.WaitGroup
-	for n, g := range groups {
-		read := func() {
-			envs, found, errs := t.pipeGet(ctx, g.nd, g.keys)
-			for x, j := range g.pos {
-				reads[j].env, reads[j].found, reads[j].err = envs[x], found[x], errs[x]
-			}
+	if asked == 0 {
+		return reads
+	}
+	// The positions of each node's reads, node by node in one array.
+	var offBuf [9]int
+	off := offBuf[:0]
+	if len(nodes)+1 > len(offBuf) {
+		off = make([]int, 0, len(nodes)+1)
+	}
+	off = off[:len(nodes)+1]
+	for _, x := range at {
+		if x >= 0 {
+			off[x+1]++
 		}
-		if n == len(groups)-1 {
+	}
+	for x := range nodes {
+		off[x+1] += off[x]
+	}
+	pos := make([]int32, asked)
+	fill := make([]int, len(nodes))
+	copy(fill, off)
+	for j, x := range at {
+		if x >= 0 {
+			pos[fill[x]] = int32(j)
+			fill[x]++
+		}
+	}
+	cmds := make([]*getCmd, asked)
+	var wg sync.WaitGroup
+	for x, nd := range nodes {
+		ps, cs := pos[off[x]:off[x+1]], cmds[off[x]:off[x+1]]
+		read := func() { t.pipeGet(ctx, nd, keys, idx, reads, ps, cs) }
+		if x == len(nodes)-1 {
 			read() // the last one on this goroutine
 		} else {
 			wg.Go(read)
@@ -267,44 +317,49 @@ func (t *tier) readMany(ctx context.Context, g *readGroup, keys []string, idx []
 	return reads
 }
 
-// pipeGet GETs keys from nd in one pipeline bounded by Timeout: one request
-// for the node's health and counters. errs[x] is the failure of keys[x]'s
-// read (the pipeline's, when it failed as a whole).
-func (t *tier) pipeGet(ctx context.Context, nd *node, keys []string) (envs []string, found []bool, errs []error) {
-	envs, found, errs = make([]string, len(keys)), make([]bool, len(keys)), make([]error, len(keys))
+// pipeGet GETs the keys of reads[j] for every j in pos from nd in one
+// pipeline bounded by Timeout, one request for the node's health and
+// counters, and sets those reads' env, found and err (the pipeline's error,
+// when it failed as a whole). cmds (len(pos)) is for the pipeline's
+// commands (pooled, node.get).
+func (t *tier) pipeGet(ctx context.Context, nd *node, keys []string, idx []int, reads []l2Read, pos []int32, cmds []*getCmd) {
+	for x, j := range pos {
+		cmds[x] = getCmds.Get().(*getCmd)
+		cmds[x].key = keys[idx[j]]
+	}
 	start := time.Now()
-	rctx, cancel := t.reqCtx(ctx, start, 0)
-	cmds := make([]*redis.StringCmd, len(keys))
+	rctx, rc := t.reqCtx(ctx, start, 0)
 	_, perr := nd.client().Pipelined(rctx, func(p redis.Pipeliner) error {
-		for x, k := range keys {
-			cmds[x] = p.Get(rctx, k)
+		for _, g := range cmds {
+			_ = p.Process(rctx, g.cmd)
 		}
 		return nil
 	})
-	cancel()
+	endReq(rc)
 	if errors.Is(perr, redis.Nil) {
 		perr = nil // some key missing: not a failure
-		for _, cmd := range cmds {
-			if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		for _, g := range cmds {
+			if err := g.cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
 				perr = err
 				break
 			}
 		}
 	}
 	werr := t.record(ctx, nd, start, perr)
-	for x, cmd := range cmds {
-		v, err := cmd.Result()
+	for x, j := range pos {
+		r := &reads[j]
+		v, err := cmds[x].cmd.Result()
+		putGetCmd(cmds[x])
 		switch {
 		case err == nil:
-			envs[x], found[x] = v, true
+			r.env, r.found = v, true
 		case errors.Is(err, redis.Nil):
 		case werr != nil:
-			errs[x] = werr
+			r.err = werr
 		default:
-			errs[x] = fmt.Errorf("cacheclient: node %s: %w", nd.addr, err)
+			r.err = fmt.Errorf("cacheclient: node %s: %w", nd.addr, err)
 		}
 	}
-	return envs, found, errs
 }
 
 // batchFill gathers the origin loads of one GetMany's flights into LoadMany

@@ -135,22 +135,42 @@ func (c *Client) GetInfo(ctx context.Context, key string, l loader.Loader) ([]by
 // AppendGet is GetInfo that appends the value to dst (which it may grow) and
 // returns the extended slice; on an error, or a not-found, it returns dst
 // unchanged. An L1 hit allocates nothing when dst has spare capacity of at
-// least len(value)+19 bytes (the envelope header is read into it and
-// stripped in place).
+// least len(value)+19 bytes (the L1 entry, the value and its envelope
+// header, is read into it and the header cut off).
 func (c *Client) AppendGet(ctx context.Context, dst []byte, key string, l loader.Loader) ([]byte, Info, error) {
 	if c.closed.Load() {
 		return dst, Info{}, ErrClosed
 	}
-	n := len(dst)
-	haveStale := false
-	if c.l1 != nil {
-		out, info, err, done, stale := c.l1Answer(dst, n, key, l, coarseMs())
-		if done {
-			return out, info, err
-		}
-		dst, haveStale = out, stale
+	if c.l1 == nil {
+		return c.l2(ctx, dst, len(dst), key, l, false)
 	}
-	return c.l2(ctx, dst, n, key, l, haveStale)
+	now := coarseMs()
+	if len(key) > maxL1Key {
+		return c.appendGetL1(ctx, dst, len(dst), header{}, false, key, l, now)
+	}
+	// The L1 hit: l1.get and l1Judge's common case (a fresh value read
+	// under the current generation), by hand, with no call but HasGet's.
+	buf, found := c.l1.c.HasGet(dst, bytesOf(key))
+	if end := len(buf) - envHdrLen; found && end >= len(dst) {
+		if h, ok := parseHeader(buf[end:]); ok && now < h.t1 && h.flags&(flagNegative|flagIncoherent|flagBig) == 0 &&
+			uint64(h.t2)>>l1GenShift == c.l1.gen.Load()&l1GenMask {
+			c.st.l1Hits.Add(1)
+			return buf[:end], Info{Source: SourceL1}, nil
+		}
+	}
+	out, h, ok := c.l1.entry(buf, len(dst), found, key)
+	return c.appendGetL1(ctx, out, len(dst), h, ok, key, l, now)
+}
+
+// appendGetL1 is AppendGet past its L1 lookup (out, h and ok as l1.get
+// returned them for dst[:n]) when that found no fresh value: the rest of
+// l1Judge, then L2.
+func (c *Client) appendGetL1(ctx context.Context, out []byte, n int, h header, ok bool, key string, l loader.Loader, now int64) ([]byte, Info, error) {
+	out, info, err, done, haveStale := c.l1Judge(out, n, h, ok, key, l, now)
+	if done {
+		return out, info, err
+	}
+	return c.l2(ctx, out, n, key, l, haveStale)
 }
 
 // l1Answer looks key up in L1 and answers when it can: a fresh entry, or a
@@ -160,6 +180,12 @@ func (c *Client) AppendGet(ctx context.Context, dst []byte, key string, l loader
 // holds a stale value to fall back on.
 func (c *Client) l1Answer(dst []byte, n int, key string, l loader.Loader, now int64) (out []byte, info Info, err error, done, haveStale bool) {
 	out, h, ok := c.l1.get(dst, key)
+	return c.l1Judge(out, n, h, ok, key, l, now)
+}
+
+// l1Judge is l1Answer for the lookup already made: out, h and ok as l1.get
+// returned them for dst[:n].
+func (c *Client) l1Judge(out []byte, n int, h header, ok bool, key string, l loader.Loader, now int64) (_ []byte, info Info, err error, done, haveStale bool) {
 	if ok {
 		switch h.stateAt(now) {
 		case stateFresh:
@@ -203,6 +229,9 @@ func (c *Client) l2(ctx context.Context, dst []byte, n int, key string, l loader
 	}
 	if r.made {
 		if out, info, err, ok := c.l2Answer(ctx, dst, n, key, &r); ok {
+			if r.flown {
+				c.reads.land(key) // answered after all: the caller's context ended
+			}
 			if shared && err != ctx.Err() {
 				c.st.coalesced.Add(1)
 				info.Shared = true
@@ -210,7 +239,7 @@ func (c *Client) l2(ctx context.Context, dst []byte, n int, key string, l loader
 			return out, info, err
 		}
 	}
-	return c.miss(ctx, dst, n, key, l, haveStale, r)
+	return c.miss(ctx, dst, n, key, l, haveStale, r, !shared)
 }
 
 // l2Answer answers from the L2 read r of key when it can: a fresh entry (a

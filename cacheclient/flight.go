@@ -3,6 +3,7 @@ package cacheclient
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachetier/cachetier/loader"
@@ -52,9 +53,18 @@ type fillResult struct {
 // miss answers a call that found no fresh entry in L1 or, by its read r, in
 // L2: it joins or starts key's fill (which starts from r) and appends the
 // value to dst[:n]. dst[n:] holds the L1 copy's stale value when haveStale
-// is set.
-func (c *Client) miss(ctx context.Context, dst []byte, n int, key string, l loader.Loader, haveStale bool, r l2Read) ([]byte, Info, error) {
-	c.reads.fly(key)
+// is set. own says that r is the caller's own read, not one it shared with
+// the caller that made it (readGroup): the caller then counts r's miss.
+func (c *Client) miss(ctx context.Context, dst []byte, n int, key string, l loader.Loader, haveStale bool, r l2Read, own bool) ([]byte, Info, error) {
+	if own && r.made && r.asked && r.err == nil {
+		// The read found nothing fresh (l2Answer answers a fresh entry): an
+		// L2 miss, counted here whichever flight the caller joins (a fill
+		// counts only the reads it makes itself).
+		c.st.l2Misses.Add(1)
+	}
+	if !r.flown {
+		c.reads.fly(key)
+	}
 	res, shared, err := c.flights.group(l).Do(ctx, key, c.flights.timeout, func(fctx context.Context) (fillResult, error) {
 		defer c.reads.filled(key)
 		return c.fill(fctx, key, l, false, &r)
@@ -150,11 +160,16 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 		mark  readMark
 		err   error
 	)
+	// l2Misses counts the misses of the fill's own read; a miss of pre was
+	// counted by Client.miss.
+	l2Misses := &c.st.l2Misses
+	var preMisses atomic.Uint64 // counted by Client.miss already
 	if pre != nil && pre.made && !c.reads.fillStale(key, pre) {
 		if pre.found {
 			env = []byte(pre.env)
 		}
 		asked, mark, err = pre.asked, pre.mark, pre.err
+		l2Misses = &preMisses
 	} else {
 		env, asked, mark, err = c.tier.getMarked(ctx, key, now)
 	}
@@ -164,11 +179,11 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 		// No live node, or the request failed (counted by the tier): on to
 		// the origin.
 	case env == nil:
-		c.st.l2Misses.Add(1)
+		l2Misses.Add(1)
 	default:
 		h, ok := parseHeader(env)
 		if !ok {
-			c.st.l2Misses.Add(1)
+			l2Misses.Add(1)
 			break
 		}
 		val := env[envHdrLen:]
@@ -179,7 +194,7 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 			c.store.fillL1(key, h, val, now, mark)
 			return fillResult{val: val, src: SourceL2, negative: neg}, nil
 		case stateStale:
-			c.st.l2Misses.Add(1)
+			l2Misses.Add(1)
 			if !neg {
 				c.store.fillL1(key, h, val, now, mark)
 				if candSrc == SourceNone {
@@ -190,7 +205,7 @@ func (c *Client) fill(ctx context.Context, key string, l loader.Loader, refresh 
 				}
 			}
 		default:
-			c.st.l2Misses.Add(1)
+			l2Misses.Add(1)
 		}
 	}
 

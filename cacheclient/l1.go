@@ -8,11 +8,14 @@ import (
 	"github.com/VictoriaMetrics/fastcache"
 )
 
-// l1 is the in-process level: a fastcache.Cache holding enveloped values.
+// l1 is the in-process level: a fastcache.Cache holding enveloped values,
+// each stored as the value followed by its envelope header (a trailer, not
+// a prefix as in L2: a hit appends the entry to the caller's buffer and only
+// has to cut the trailer off, instead of moving the value over the header).
 //
 // fastcache has no TTL and silently drops any entry whose key plus value reach
-// 64 KiB. Freshness therefore travels in the envelope header stored in front of
-// the value, and a value too big for one fastcache entry is stored with SetBig
+// 64 KiB. Freshness therefore travels in the envelope header stored with the
+// value, and a value too big for one fastcache entry is stored with SetBig
 // under a derived key, while the entry under the key itself holds only the
 // header, flagged flagBig. A big value that fastcache evicted in part, or one
 // whose chunks were overwritten, is detected by GetBig's hash check and reads
@@ -75,8 +78,8 @@ func (l *l1) set(key string, h header, value []byte, gen uint64, fresh time.Dura
 	if len(key)+envHdrLen+len(value) <= l1MaxInline {
 		capT1()
 		bp := envPool.Get().(*[]byte)
-		buf := appendHeader((*bp)[:0], h)
-		buf = append(buf, value...)
+		buf := append((*bp)[:0], value...)
+		buf = appendHeader(buf, h)
 		l.c.Set(k, buf)
 		if cap(buf) <= 64*1024 {
 			*bp = buf[:0]
@@ -96,18 +99,27 @@ func (l *l1) set(key string, h header, value []byte, gen uint64, fresh time.Dura
 // get appends the value stored under key to dst and returns it with its
 // header. ok is false on a miss, a damaged entry or a partly evicted big
 // value; dst is then returned unchanged. To avoid allocating, give dst spare
-// capacity of len(value)+envHdrLen: the envelope is read into dst and the
-// header removed in place.
+// capacity of len(value)+envHdrLen: the entry is read into dst and its
+// header trailer cut off.
 func (l *l1) get(dst []byte, key string) (out []byte, h header, ok bool) {
 	if len(key) > maxL1Key {
 		return dst, header{}, false
 	}
-	n := len(dst)
 	buf, found := l.c.HasGet(dst, bytesOf(key))
+	return l.entry(buf, len(dst), found, key)
+}
+
+// entry is get past its lookup: buf and found as HasGet returned them for
+// dst[:n].
+func (l *l1) entry(buf []byte, n int, found bool, key string) (out []byte, h header, ok bool) {
 	if !found {
-		return dst, header{}, false
+		return buf, header{}, false
 	}
-	h, ok = parseHeader(buf[n:])
+	end := len(buf) - envHdrLen // where the value ends and the header starts
+	if end < n {
+		return buf[:n], header{}, false
+	}
+	h, ok = parseHeader(buf[end:])
 	if !ok {
 		return buf[:n], header{}, false
 	}
@@ -116,10 +128,9 @@ func (l *l1) get(dst []byte, key string) (out []byte, h header, ok bool) {
 	}
 	h.t2 &= l1T2Mask
 	if h.flags&flagBig == 0 {
-		m := copy(buf[n:], buf[n+envHdrLen:])
-		return buf[:n+m], h, true
+		return buf[:end], h, true
 	}
-	if len(buf) != n+envHdrLen {
+	if end != n {
 		return buf[:n], header{}, false
 	}
 	buf = l.c.GetBig(buf[:n], []byte(bigKeyPrefix+key))

@@ -127,6 +127,44 @@ func (nd *node) readSlot(ctx context.Context) (int, error) {
 // client returns the node's current go-redis client.
 func (nd *node) client() *redis.Client { return nd.pool.Load() }
 
+// getCmd is a reusable GET: a go-redis StringCmd and its arguments, the key
+// given by pointer (go-redis writes a *string argument as the string), so
+// that a GET allocates neither the command, nor its argument slice, nor a
+// boxed key. node.get takes one from getCmds for each request and puts it
+// back when it has read the result (go-redis keeps no reference to a
+// command once Process has returned).
+type getCmd struct {
+	key  string
+	args [2]any
+	cmd  *redis.StringCmd
+}
+
+var getCmds = sync.Pool{New: func() any {
+	g := new(getCmd)
+	g.args = [2]any{"get", &g.key}
+	g.cmd = redis.NewStringCmd(context.Background(), g.args[:]...)
+	return g
+}}
+
+// get is client().Get(ctx, key).Result() with a pooled command: the reply
+// string is its only allocation of its own.
+func (nd *node) get(ctx context.Context, key string) (string, error) {
+	g := getCmds.Get().(*getCmd)
+	g.key = key
+	_ = nd.client().Process(ctx, g.cmd)
+	v, err := g.cmd.Result()
+	putGetCmd(g)
+	return v, err
+}
+
+// putGetCmd resets g and puts it back in getCmds.
+func putGetCmd(g *getCmd) {
+	g.key = ""
+	g.cmd.SetVal("")
+	g.cmd.SetErr(nil)
+	getCmds.Put(g)
+}
+
 // retireDelay is how long (at least) a replaced client stays open for the
 // requests still using it.
 const retireDelay = 2 * time.Second

@@ -51,7 +51,9 @@ type Stats struct {
 	// L2Hits counts L2 reads that found a fresh entry.
 	L2Hits uint64
 	// L2Misses counts L2 reads that found nothing usable fresh (absent,
-	// expired, stale, or not a cachetier envelope).
+	// expired, stale, or not a cachetier envelope), each once, whether its
+	// caller then started the key's load or joined another caller's. A
+	// read that other callers of the key waited for (a herd) counts once.
 	L2Misses uint64
 	// L2Errors counts failed L2 requests (timeouts, network errors, error
 	// replies), all nodes together.

@@ -46,6 +46,8 @@ type tier struct {
 	co *coherence // invalidation state (coherence.go)
 
 	hot *hotKeys // the most-read keys (hotkeys.go); nil when HotKeys.Disabled
+
+	dones doneClock // the Done channels of the requests' contexts (reqctx.go)
 }
 
 // topology is an immutable snapshot of the tier: swapped atomically, never
@@ -83,6 +85,7 @@ func newTier(cfg *Config, st *counters, m *metrics, co *coherence) *tier {
 		t.hot = newHotKeys(cfg.Tier.HotKeys.MinShare)
 	}
 	t.topo.Store(emptyTopology())
+	t.dones.step = doneStep(cfg.Tier.Timeout)
 	return t
 }
 
@@ -144,11 +147,11 @@ func (t *tier) getString(ctx context.Context, nd *node, failover bool, key strin
 		return "", false, err
 	}
 	start := time.Now()
-	rctx, cancel := t.reqCtx(ctx, start, 0)
+	rctx, rc := t.reqCtx(ctx, start, 0)
 	nd.inflight.Add(1)
-	env, err = nd.client().Get(rctx, key).Result()
+	env, err = nd.get(rctx, key)
 	nd.inflight.Add(-1)
-	cancel()
+	endReq(rc)
 	if err = t.record(ctx, nd, start, err); err != nil {
 		if errors.Is(err, redis.Nil) {
 			err = nil
@@ -185,6 +188,17 @@ type l2Read struct {
 	now   int64    // Unix milliseconds when the read started
 
 	fillEpoch uint32 // the key's fill epoch before the read (readGroup)
+	flown     bool   // readGroup entered the reader in the key's flight (fly): it must land
+}
+
+// freshHit reports whether r found a fresh entry: the read answers the
+// caller without a flight.
+func (r *l2Read) freshHit() bool {
+	if r.err != nil || !r.found {
+		return false
+	}
+	h, ok := parseHeader(bytesOf(r.env))
+	return ok && h.stateAt(r.now) == stateFresh
 }
 
 // read reads key's envelope from its live owner, as getMarked does, bounded
@@ -210,18 +224,26 @@ func (t *tier) read(ctx context.Context, key string) (r l2Read) {
 }
 
 // reqCtx bounds one L2 request that starts at start by Timeout plus extra:
-// parent itself when its own deadline comes sooner (no new context, no
-// timer), else a context.WithTimeout of it.
-func (t *tier) reqCtx(parent context.Context, start time.Time, extra time.Duration) (context.Context, context.CancelFunc) {
-	d := t.cfg.Timeout + extra
-	if dl, ok := parent.Deadline(); ok && dl.Sub(start) <= d {
-		return parent, noCancel
+// parent itself when its own deadline comes sooner or it has ended, else a
+// pooled reqCtx (reqctx.go: the deadline without a context.WithTimeout's
+// allocations), to be handed back with endReq when the request is over.
+func (t *tier) reqCtx(parent context.Context, start time.Time, extra time.Duration) (context.Context, *reqCtx) {
+	dl := start.Add(t.cfg.Timeout + extra)
+	if pd, ok := parent.Deadline(); (ok && !pd.After(dl)) || parent.Err() != nil {
+		return parent, nil
 	}
-	return context.WithTimeout(parent, d)
+	r := reqCtxs.Get().(*reqCtx)
+	r.parent, r.deadline, r.done = parent, dl, t.dones.done(dl)
+	return r, r
 }
 
-// noCancel is the CancelFunc of a context reqCtx did not create.
-func noCancel() {}
+// endReq hands back r, the context of a request that is over (nil: none).
+func endReq(r *reqCtx) {
+	if r != nil {
+		*r = reqCtx{}
+		reqCtxs.Put(r)
+	}
+}
 
 // set writes the entry (h, val) to key's live owner with a Redis TTL of T2
 // (capped at FailoverTTL, and the envelope flagged, when the owner is a
@@ -291,11 +313,11 @@ func (t *tier) del(ctx context.Context, nd *node, key string) error {
 // the node's health.
 func (t *tier) do(parent context.Context, nd *node, extra time.Duration, fn func(ctx context.Context) error) error {
 	start := time.Now()
-	ctx, cancel := t.reqCtx(parent, start, extra)
-	defer cancel()
+	ctx, rc := t.reqCtx(parent, start, extra)
 	nd.inflight.Add(1)
 	err := fn(ctx)
 	nd.inflight.Add(-1)
+	endReq(rc)
 	return t.record(parent, nd, start, err)
 }
 
