@@ -340,7 +340,7 @@ func cmdGetEX(c *conn, args [][]byte) {
 	}
 	var found, changed bool
 	now := nowMs()
-	c.s.store.Update(args[1], func(cur []byte, oldExp int64, exists bool) ([]byte, int64, store.Op) {
+	c.s.store.Access(args[1], !c.info.noTouch.Load(), func(cur []byte, oldExp int64, exists bool) ([]byte, int64, store.Op) {
 		if !exists {
 			return nil, 0, store.Keep
 		}
@@ -462,10 +462,7 @@ func cmdAppend(c *conn, args [][]byte) {
 
 func cmdStrlen(c *conn, args [][]byte) {
 	var n int
-	c.s.store.Update(args[1], func(cur []byte, _ int64, _ bool) ([]byte, int64, store.Op) {
-		n = len(cur)
-		return nil, 0, store.Keep
-	})
+	c.view(args[1], func(v []byte) { n = len(v) })
 	c.int(int64(n))
 }
 

@@ -20,6 +20,16 @@ func init() {
 		"CONFIG|SET|lfu-log-factor|-1", "CONFIG|SET|lfu-log-factor|abc", "CONFIG|SET|lfu-log-factor|2147483648", "CONFIG|SET|lfu-decay-time|-1", "CONFIG|SET|lfu-decay-time|x",
 		"CONFIG|SET|lfu-log-factor|2147483647", "CONFIG|GET|lfu-log-factor", "CONFIG|SET|lfu-log-factor|10", "CONFIG|SET|lfu-decay-time|1", "CONFIG|GET|lfu-log-factor", "CONFIG|GET|lfu-decay-time",
 		"CONFIG|SET|maxmemory-policy|allkeys-lru", "OBJECT|FREQ|k", "~OBJECT|IDLETIME|k"}
+	// The read commands that touch a key (STRLEN, GETEX, GETSET and the
+	// other string reads) raise its counter as Redis's lookupKeyRead does;
+	// GETSET and SET ... GET also look the key up for writing.
+	diffCases["lfu-touch"] = []string{"CONFIG|SET|lfu-log-factor|0", "CONFIG|SET|lfu-decay-time|0", "CONFIG|SET|maxmemory-policy|allkeys-lfu",
+		"SET|k|hello", "OBJECT|FREQ|k", "STRLEN|k", "OBJECT|FREQ|k", "STRLEN|nokey", "GETEX|k", "OBJECT|FREQ|k", "GETEX|k|EX|100", "OBJECT|FREQ|k",
+		"GETEX|k|PERSIST", "OBJECT|FREQ|k", "GETEX|nokey", "GETSET|k|v2", "OBJECT|FREQ|k", "GETSET|n|v", "OBJECT|FREQ|n", "SET|n|w|GET", "OBJECT|FREQ|n",
+		"GETRANGE|n|0|1", "OBJECT|FREQ|n", "SUBSTR|n|0|0", "OBJECT|FREQ|n", "LCS|k|n", "OBJECT|FREQ|k", "OBJECT|FREQ|n",
+		"SET|c|1.5", "INCRBYFLOAT|c|1.5", "OBJECT|FREQ|c", "APPEND|c|0", "OBJECT|FREQ|c", "INCRBYFLOAT|c|1", "OBJECT|FREQ|c",
+		"SETNX|k|z", "OBJECT|FREQ|k", "MSETNX|k|z|m|z", "OBJECT|FREQ|k", "GETDEL|k", "OBJECT|FREQ|k",
+		"CONFIG|SET|lfu-log-factor|10", "CONFIG|SET|lfu-decay-time|1", "CONFIG|SET|maxmemory-policy|allkeys-lru"}
 }
 
 // TestPolicyConfig checks CONFIG GET/SET maxmemory-policy with cachenode's
