@@ -1,8 +1,11 @@
 package cachenode
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/cachetier/cachetier/internal/redistest"
 )
 
 // The LFU policies against redis-server (TestDifferentialAgainstRedis):
@@ -77,4 +80,65 @@ func itoa(n int) string {
 		return string(rune('0' + n))
 	}
 	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// TestVolatileFrequencyEviction runs the same writes against redis-server
+// with volatile-lfu and cachenode with volatile-lfu and volatile-tinylfu, at
+// the same maxmemory: keys without a TTL that fit, then keys with a TTL
+// four times the limit (only those are evicted; every write succeeds),
+// then, with no TTL key left, keys without a TTL until a write fails with
+// redis-server's error.
+func TestVolatileFrequencyEviction(t *testing.T) {
+	const limit = 4 << 20
+	rs := redistest.Start(t, "--maxmemory", fmt.Sprint(limit), "--maxmemory-policy", "volatile-lfu")
+	targets := []struct{ name, addr string }{{"redis-server volatile-lfu", rs.Addr}}
+	for _, p := range []string{"volatile-lfu", "volatile-tinylfu"} {
+		s := startServer(t, Config{MaxMemory: limit, MaxMemoryPolicy: p})
+		targets = append(targets, struct{ name, addr string }{"cachenode " + p, s.Addr().String()})
+	}
+	val := strings.Repeat("v", 1000)
+	var redisErr string
+	for _, tg := range targets {
+		c := dialRaw(t, tg.addr)
+		const keep, ttl = 1500, 4 * limit / 1000
+		for i := range keep {
+			if r := c.do("SET", fmt.Sprint("keep:", i), val); r != "+OK\r\n" {
+				t.Fatalf("%s: SET keep:%d: %q", tg.name, i, r)
+			}
+		}
+		for i := range ttl {
+			if r := c.do("SET", fmt.Sprint("ttl:", i), val, "EX", "1000"); r != "+OK\r\n" {
+				t.Fatalf("%s: SET ttl:%d: %q", tg.name, i, r)
+			}
+			if i%2 == 0 { // read some TTL keys, so that frequencies differ
+				c.do("GET", fmt.Sprint("ttl:", i))
+			}
+		}
+		for i := range keep {
+			if r := c.do("EXISTS", fmt.Sprint("keep:", i)); r != ":1\r\n" {
+				t.Fatalf("%s: keep:%d (no TTL) was evicted", tg.name, i)
+			}
+		}
+		n := c.do("DBSIZE")
+		info := c.do("INFO", "stats")
+		if !strings.Contains(info, "evicted_keys:") || strings.Contains(info, "evicted_keys:0\r\n") {
+			t.Fatalf("%s: nothing evicted (DBSIZE %s)", tg.name, strings.TrimSpace(n))
+		}
+		c.do("FLUSHALL")
+		var failed string
+		for i := 0; i < 2*limit/1000 && failed == ""; i++ {
+			if r := c.do("SET", fmt.Sprint("keep:", i), val); r != "+OK\r\n" {
+				failed = r
+			}
+		}
+		if failed == "" {
+			t.Fatalf("%s: no write failed with no key evictable", tg.name)
+		}
+		if redisErr == "" {
+			redisErr = failed
+		} else if failed != redisErr {
+			t.Errorf("%s: %q, redis-server: %q", tg.name, failed, redisErr)
+		}
+		t.Logf("%s: DBSIZE %s after the TTL keys; then %q", tg.name, strings.TrimSpace(n), failed)
+	}
 }
