@@ -267,7 +267,7 @@ func cmdSet(c *conn, args [][]byte) {
 	if !ok {
 		return
 	}
-	a := store.SetArgs{ExpireAt: exp, KeepTTL: flags&optKeepTTL != 0, NX: flags&optNX != 0, XX: flags&optXX != 0, Get: flags&optGet != 0}
+	a := store.SetArgs{ExpireAt: exp, KeepTTL: flags&optKeepTTL != 0, NX: flags&optNX != 0, XX: flags&optXX != 0, Get: flags&optGet != 0, NoTouch: c.info.noTouch.Load()}
 	prev, had, written := c.s.store.Set(args[1], args[2], a, c.scratch[:0])
 	if !written {
 		c.unchanged() // NX or XX said no
@@ -308,7 +308,7 @@ func cmdSetEX(c *conn, args [][]byte)  { setex(c, args, true, "setex") }
 func cmdPSetEX(c *conn, args [][]byte) { setex(c, args, false, "psetex") }
 
 func cmdGetSet(c *conn, args [][]byte) {
-	prev, had, _ := c.s.store.Set(args[1], args[2], store.SetArgs{Get: true}, c.scratch[:0])
+	prev, had, _ := c.s.store.Set(args[1], args[2], store.SetArgs{Get: true, NoTouch: c.info.noTouch.Load()}, c.scratch[:0])
 	if had {
 		c.bulk(prev)
 	} else {

@@ -142,3 +142,30 @@ func TestVolatileFrequencyEviction(t *testing.T) {
 		t.Logf("%s: DBSIZE %s after the TTL keys; then %q", tg.name, strings.TrimSpace(n), failed)
 	}
 }
+
+// TestNoTouchReads: with CLIENT NO-TOUCH, the reads of STRLEN, GETEX and
+// GETSET leave the LFU counter alone; GETSET's write still counts, as any
+// write does.
+func TestNoTouchReads(t *testing.T) {
+	s := startServer(t, Config{MaxMemoryPolicy: "allkeys-lfu"})
+	c := dialRaw(t, s.Addr().String())
+	c.do("CONFIG", "SET", "lfu-log-factor", "0")
+	c.do("CONFIG", "SET", "lfu-decay-time", "0")
+	c.do("SET", "k", "hello")
+	c.do("STRLEN", "k")
+	if r := c.do("OBJECT", "FREQ", "k"); r != ":6\r\n" {
+		t.Fatalf("after STRLEN: OBJECT FREQ %q, want 6", r)
+	}
+	c.do("CLIENT", "NO-TOUCH", "on")
+	for _, cmd := range [][]string{{"STRLEN", "k"}, {"GETEX", "k"}, {"GETEX", "k", "EX", "100"}, {"SET", "k", "x", "GET", "KEEPTTL"}} {
+		c.do(cmd...)
+	}
+	// The SET ... GET's write is the only access counted.
+	if r := c.do("OBJECT", "FREQ", "k"); r != ":7\r\n" {
+		t.Fatalf("NO-TOUCH reads: OBJECT FREQ %q, want 7", r)
+	}
+	c.do("GETSET", "k", "y")
+	if r := c.do("OBJECT", "FREQ", "k"); r != ":8\r\n" {
+		t.Fatalf("NO-TOUCH GETSET: OBJECT FREQ %q, want 8", r)
+	}
+}
