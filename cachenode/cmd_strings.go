@@ -267,7 +267,7 @@ func cmdSet(c *conn, args [][]byte) {
 	if !ok {
 		return
 	}
-	a := store.SetArgs{ExpireAt: exp, KeepTTL: flags&optKeepTTL != 0, NX: flags&optNX != 0, XX: flags&optXX != 0, Get: flags&optGet != 0}
+	a := store.SetArgs{ExpireAt: exp, KeepTTL: flags&optKeepTTL != 0, NX: flags&optNX != 0, XX: flags&optXX != 0, Get: flags&optGet != 0, NoTouch: c.info.noTouch.Load()}
 	prev, had, written := c.s.store.Set(args[1], args[2], a, c.scratch[:0])
 	if !written {
 		c.unchanged() // NX or XX said no
@@ -308,7 +308,7 @@ func cmdSetEX(c *conn, args [][]byte)  { setex(c, args, true, "setex") }
 func cmdPSetEX(c *conn, args [][]byte) { setex(c, args, false, "psetex") }
 
 func cmdGetSet(c *conn, args [][]byte) {
-	prev, had, _ := c.s.store.Set(args[1], args[2], store.SetArgs{Get: true}, c.scratch[:0])
+	prev, had, _ := c.s.store.Set(args[1], args[2], store.SetArgs{Get: true, NoTouch: c.info.noTouch.Load()}, c.scratch[:0])
 	if had {
 		c.bulk(prev)
 	} else {
@@ -340,7 +340,7 @@ func cmdGetEX(c *conn, args [][]byte) {
 	}
 	var found, changed bool
 	now := nowMs()
-	c.s.store.Update(args[1], func(cur []byte, oldExp int64, exists bool) ([]byte, int64, store.Op) {
+	c.s.store.Access(args[1], !c.info.noTouch.Load(), func(cur []byte, oldExp int64, exists bool) ([]byte, int64, store.Op) {
 		if !exists {
 			return nil, 0, store.Keep
 		}
@@ -462,10 +462,7 @@ func cmdAppend(c *conn, args [][]byte) {
 
 func cmdStrlen(c *conn, args [][]byte) {
 	var n int
-	c.s.store.Update(args[1], func(cur []byte, _ int64, _ bool) ([]byte, int64, store.Op) {
-		n = len(cur)
-		return nil, 0, store.Keep
-	})
+	c.view(args[1], func(v []byte) { n = len(v) })
 	c.int(int64(n))
 }
 

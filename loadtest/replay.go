@@ -33,6 +33,9 @@ type ReplayConfig struct {
 	Keys int
 	// ZipfS is the Zipf exponent of a generated trace (> 0). Default 0.9.
 	ZipfS float64
+	// ScanShare is the share of a generated scan trace's requests that
+	// scans make up, in (0, 1). Default DefaultScanShare (0.3).
+	ScanShare float64
 	// MaxMemory lists the cache sizes, as for --maxmemory. Default 8mb,
 	// 16mb, 32mb.
 	MaxMemory []string
@@ -137,7 +140,7 @@ func (c *ReplayConfig) init() error {
 func (c *ReplayConfig) loadTrace() ([]TraceRequest, error) {
 	for _, cl := range TraceClasses {
 		if c.Trace == cl {
-			return GenerateTrace(cl, c.Requests, c.Keys, c.ZipfS, c.Seed)
+			return GenerateTrace(cl, c.Requests, c.Keys, c.ZipfS, c.ScanShare, c.Seed)
 		}
 	}
 	f, err := os.Open(c.Trace)

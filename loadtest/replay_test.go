@@ -22,7 +22,7 @@ func TestReplayShort(t *testing.T) {
 	} else {
 		t.Log("redis-server not installed: node targets only")
 	}
-	reqs, err := GenerateTrace("scan", 30_000, 8_000, 0.9, 3)
+	reqs, err := GenerateTrace("scan", 30_000, 8_000, 0.9, 0, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

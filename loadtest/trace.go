@@ -115,6 +115,10 @@ func AppendOracleGeneral(dst []byte, reqs []TraceRequest) []byte {
 	return dst
 }
 
+// DefaultScanShare is the share of a generated scan trace's requests that
+// scans make up, when not given.
+const DefaultScanShare = 0.3
+
 // zipfGen draws ranks 0..n-1 with P(rank k) proportional to 1/(k+1)^s, for
 // any s > 0 (math/rand's Zipf needs s > 1), by inverting the CDF.
 type zipfGen struct {
@@ -146,13 +150,19 @@ func (z *zipfGen) next() int {
 //   - zipf: Zipf(s) popularity over the keys, the popular ones scattered
 //     over the key space.
 //   - scan: the same, interrupted by scans of keys/4 objects requested that
-//     once only: 7/3 x keys/4 Zipf requests, a scan, and so on (scans are
-//     30% of the requests).
+//     once only: Zipf requests, a scan, and so on, the scans making up
+//     scanShare of the requests (0: DefaultScanShare).
 //   - shift: Zipf(s) popularity whose ranking rotates by keys/20 every n/10
 //     requests: the hottest keys give way to keys that were lukewarm.
-func GenerateTrace(class string, n, keys int, s float64, seed uint64) ([]TraceRequest, error) {
+func GenerateTrace(class string, n, keys int, s, scanShare float64, seed uint64) ([]TraceRequest, error) {
 	if n <= 0 || keys <= 0 || s <= 0 {
 		return nil, fmt.Errorf("loadtest: trace: need requests, keys and zipf > 0 (got %d, %d, %g)", n, keys, s)
+	}
+	if scanShare == 0 {
+		scanShare = DefaultScanShare
+	}
+	if scanShare < 0 || scanShare >= 1 {
+		return nil, fmt.Errorf("loadtest: trace: scan share %g not in (0, 1)", scanShare)
 	}
 	r := rand.New(rand.NewPCG(seed, 0x7ace))
 	z := newZipfGen(r, s, keys)
@@ -166,7 +176,7 @@ func GenerateTrace(class string, n, keys int, s float64, seed uint64) ([]TraceRe
 		}
 	case "scan":
 		scan := max(keys/4, 1)
-		zipfRun := scan * 7 / 3 // scans are 30% of the requests
+		zipfRun := int(float64(scan) * (1 - scanShare) / scanShare) // scans are scanShare of the requests
 		next := uint64(keys)
 		for len(out) < n {
 			for k := 0; k < zipfRun && len(out) < n; k++ {

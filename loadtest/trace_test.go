@@ -102,11 +102,11 @@ func FuzzReadOracleGeneral(f *testing.F) {
 func TestGenerateTrace(t *testing.T) {
 	const n, keys = 20_000, 1_000
 	for _, class := range TraceClasses {
-		a, err := GenerateTrace(class, n, keys, 0.9, 7)
+		a, err := GenerateTrace(class, n, keys, 0.9, 0, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := GenerateTrace(class, n, keys, 0.9, 7)
+		b, _ := GenerateTrace(class, n, keys, 0.9, 0, 7)
 		if len(a) != n || len(b) != n {
 			t.Fatalf("%s: %d requests, want %d", class, len(a), n)
 		}
@@ -157,7 +157,26 @@ func TestGenerateTrace(t *testing.T) {
 			}
 		}
 	}
-	if _, err := GenerateTrace("nope", 10, 10, 1, 1); err == nil {
+	if _, err := GenerateTrace("nope", 10, 10, 1, 0, 1); err == nil {
 		t.Fatal("unknown class accepted")
+	}
+	for _, bad := range []float64{-0.1, 1} {
+		if _, err := GenerateTrace("scan", 10, 10, 1, bad, 1); err == nil {
+			t.Fatalf("scan share %g accepted", bad)
+		}
+	}
+	// A scan share of 0.1: one-off keys are 10% of the requests.
+	a, err := GenerateTrace("scan", n, keys, 0.9, 0.1, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	once := 0
+	for _, q := range a {
+		if q.ID >= keys {
+			once++
+		}
+	}
+	if once < n*8/100 || once > n*12/100 {
+		t.Fatalf("scan share 0.1: %d one-off requests in %d", once, n)
 	}
 }

@@ -3,8 +3,8 @@
 #
 # 1. Throughput and p99: redis-benchmark -c 50 -d 64 -r 1000000 -t set,get -n N,
 #    with -P 1 and -P 16, against a cachenode and a redis-server started side by
-#    side on free loopback ports (same maxmemory and policy, redis persistence
-#    off), alternating servers, ROUNDS rounds; the server not being measured is
+#    side on free loopback ports (same maxmemory, each with its POLICY, redis
+#    persistence off), alternating servers, ROUNDS rounds; the server not being measured is
 #    stopped (SIGSTOP) meanwhile so its background work does not steal the CPU;
 #    prints per-case medians of rps and p99, the ratios cachenode/redis, the
 #    median of the per-round p99 ratios (runs paired within a round), and
@@ -13,7 +13,7 @@
 #    into a fresh process of each; prints VmRSS of each (and redis's
 #    used_memory_rss) and the ratio.
 #
-# 3. Bound: each server started with --maxmemory FILL_MAXMEMORY (allkeys-lru) and
+# 3. Bound: each server started with --maxmemory FILL_MAXMEMORY (its policy) and
 #    filled by redis-benchmark with 4x that much data, value sizes 64 B, 1 KB,
 #    16 KB; prints the peak VmRSS sampled during the fill against the limit.
 #
@@ -22,7 +22,8 @@
 # TESTS (set, get or set,get: redis-benchmark -t; default set,get), PIPELINES (the -P
 # values, default "1 16"),
 # KEYS (memory test keys, default 1000000), MAXMEMORY (default 2gb),
-# POLICY (default allkeys-lru), FILL_MAXMEMORY (default 100mb), PIN (1: run
+# POLICY (redis-server's, default allkeys-lru), CN_POLICY (cachenode's,
+# default allkeys-tinylfu, its own default), FILL_MAXMEMORY (default 100mb), PIN (1: run
 # both servers on CPU 0 and redis-benchmark on CPU 1 with taskset, so the client
 # does not steal the server's CPU and both servers get one core, as redis's
 # single command thread uses; 0: no pinning; default 1 when taskset exists and
@@ -38,6 +39,7 @@ PIPELINES=${PIPELINES:-1 16}
 KEYS=${KEYS:-1000000}
 MAXMEMORY=${MAXMEMORY:-2gb}
 POLICY=${POLICY:-allkeys-lru}
+CN_POLICY=${CN_POLICY:-allkeys-tinylfu}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300} # seconds, per redis-benchmark run
 do_throughput=1
 do_memory=1
@@ -121,7 +123,7 @@ wait_ping() { # port
 }
 
 start_cachenode() { # port [maxmemory] -> sets last_pid
-	"${srv_pin[@]}" "$bin" --port "$1" --bind 127.0.0.1 --maxmemory "${2:-$MAXMEMORY}" --maxmemory-policy "$POLICY" \
+	"${srv_pin[@]}" "$bin" --port "$1" --bind 127.0.0.1 --maxmemory "${2:-$MAXMEMORY}" --maxmemory-policy "${3:-$CN_POLICY}" \
 		--loglevel warning >"$work/cachenode-$1.log" 2>&1 &
 	last_pid=$!
 	pids+=("$last_pid")
@@ -177,7 +179,7 @@ if [ "$do_throughput" = 1 ]; then
 	rpid=$last_pid
 	echo "# throughput: redis-benchmark -c 50 -d 64 -r 1000000 -t $TESTS -n $N -P {$PIPELINES}, $ROUNDS rounds, servers alternating"
 	if [ "$PIN" = 1 ]; then pinning="servers pinned to CPU 0, redis-benchmark to CPU 1"; else pinning="no CPU pinning"; fi
-	echo "# $pinning; maxmemory $MAXMEMORY, policy $POLICY; cachenode pid $cpid port $cport, redis pid $rpid port $rport"
+	echo "# $pinning; maxmemory $MAXMEMORY, policy cachenode $CN_POLICY, redis $POLICY; cachenode pid $cpid port $cport, redis pid $rpid port $rport"
 	results=$work/results.csv # server,P,test,rps,p99,round
 	: >"$results"
 	for round in $(seq 1 "$ROUNDS"); do
@@ -282,7 +284,7 @@ if [ "$do_bound" = 1 ]; then
 	limit_mb=$(awk -v s="$FILL_MAXMEMORY" 'BEGIN { n = s + 0; u = tolower(s); sub(/^[0-9]+/, "", u)
 		m = (u == "kb") ? 1/1024 : (u == "mb") ? 1 : (u == "gb") ? 1024 : (u == "k") ? 1000/1048576 : (u == "m") ? 1000000/1048576 : (u == "g") ? 1e9/1048576 : 1/1048576
 		printf "%.0f", n * m }')
-	echo "# bound: --maxmemory $FILL_MAXMEMORY ($limit_mb MB), allkeys-lru, filled with 4x that by redis-benchmark -t set -P 16 -c 20 -r 100000000"
+	echo "# bound: --maxmemory $FILL_MAXMEMORY ($limit_mb MB), cachenode $CN_POLICY, redis $POLICY, filled with 4x that by redis-benchmark -t set -P 16 -c 20 -r 100000000"
 	printf '%-10s %8s %12s %14s %14s %10s\n' server value "written MB" "peak VmRSS MB" "used_memory MB" "evicted"
 	for size in 64 1024 16384; do
 		n=$((limit_mb * 4 * 1048576 / (size + 20)))

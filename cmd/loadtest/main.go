@@ -198,6 +198,7 @@ func replay(args []string) int {
 	fs.IntVar(&cfg.Requests, "requests", 400_000, "requests replayed per trace (a file's first ones)")
 	fs.IntVar(&cfg.Keys, "keys", 200_000, "objects of a generated trace")
 	fs.Float64Var(&cfg.ZipfS, "zipf", 0.9, "Zipf exponent of a generated trace")
+	fs.Float64Var(&cfg.ScanShare, "scan-share", loadtest.DefaultScanShare, "share of the scan trace's requests made by its scans")
 	fs.StringVar(&sizes, "maxmemory", "8mb,16mb,32mb", "comma-separated cache `sizes`")
 	fs.StringVar(&targets, "targets", "", "comma-separated SERVER:POLICY, SERVER node or redis (default: node's default policy, redis:allkeys-lru, redis:allkeys-lfu)")
 	fs.StringVar(&cfg.RedisBin, "redis-server", "redis-server", "redis-server `binary`")

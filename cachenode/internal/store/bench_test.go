@@ -188,17 +188,24 @@ func BenchmarkEditAppend(b *testing.B) {
 }
 
 // BenchmarkSketchAdd is the TinyLFU policies' added work per read: one
-// sketch increment (with its estimate) in a shard's sketch for 1,000 keys.
+// sketch increment (with its estimate) in a shard's sketch for 1,000 keys
+// (in cache) and for 4M keys (32 MiB: each access a cache miss, as for a
+// large shard or many shards).
 func BenchmarkSketchAdd(b *testing.B) {
+	b.Run("1k", func(b *testing.B) { benchSketchAdd(b, 1000) })
+	b.Run("4M", func(b *testing.B) { benchSketchAdd(b, 4<<20) })
+}
+
+func benchSketchAdd(b *testing.B, keys int) {
 	s := New(Config{Shards: 1, Policy: AllKeysTinyLFU})
 	b.Cleanup(func() { s.Close() })
 	sh := &s.shards[0]
-	sh.nkeys.Store(1000)
+	sh.nkeys.Store(int64(keys))
 	sh.sketch.ensureLocked(sh, s)
 	tags := make([]uint32, 4096)
 	r := rand.New(rand.NewPCG(1, 1))
 	for i := range tags {
-		tags[i] = r.Uint32() % 2000
+		tags[i] = r.Uint32() % uint32(2*keys)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

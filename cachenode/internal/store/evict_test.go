@@ -83,7 +83,7 @@ func TestEvictionNoEvictionOOM(t *testing.T) {
 }
 
 func TestEvictionVolatile(t *testing.T) {
-	for _, p := range []Policy{VolatileLRU, VolatileRandom, VolatileTTL} {
+	for _, p := range []Policy{VolatileLRU, VolatileRandom, VolatileTTL, VolatileLFU, VolatileTinyLFU} {
 		t.Run(p.String(), func(t *testing.T) {
 			s, clk := newTestStore(t, Config{Policy: p, ExpireInterval: time.Hour})
 			now := clk.ms.Load()
@@ -96,6 +96,13 @@ func TestEvictionVolatile(t *testing.T) {
 			// Keys with TTLs 1..N seconds; evicting must only remove those.
 			for i := 0; i < 20_000; i++ {
 				s.Set(fmt.Appendf(nil, "ttl:%07d", i), make([]byte, 100), SetArgs{ExpireAt: now + int64(i+1)*1000}, nil)
+			}
+			// The frequency policies must prefer the TTL keys read least:
+			// the odd ones are read 4 times, the even ones never.
+			for r := 0; r < 4 && (p == VolatileLFU || p == VolatileTinyLFU); r++ {
+				for i := 1; i < 20_000; i += 2 {
+					s.Get(nil, fmt.Appendf(nil, "ttl:%07d", i))
+				}
 			}
 			s.SetMaxMemory(s.UsedMemory() - 1<<20)
 			if err := s.EnsureMemory(); err != nil {
@@ -118,6 +125,17 @@ func TestEvictionVolatile(t *testing.T) {
 			}
 			if evicted == 0 {
 				t.Fatal("nothing evicted")
+			}
+			if p == VolatileLFU || p == VolatileTinyLFU {
+				read := 0
+				for i := 1; i < 20_000; i += 2 {
+					if !s.Exists(fmt.Appendf(nil, "ttl:%07d", i)) {
+						read++
+					}
+				}
+				if read*10 > evicted {
+					t.Fatalf("%s: %d of the %d keys evicted were read 4 times", p, read, evicted)
+				}
 			}
 			if p == VolatileTTL && evictedSum/evicted >= keptSum/kept/2 {
 				t.Fatalf("volatile-ttl evicted keys with mean rank %d, kept mean %d", evictedSum/evicted, keptSum/kept)

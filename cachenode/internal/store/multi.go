@@ -5,7 +5,8 @@ import "slices"
 // SetMulti writes several keys atomically (MSET, MSETNX): kv holds
 // alternating keys and values, and must have even length. Every key is
 // stored without a TTL, and a key given twice takes its last value, as in
-// Redis. With nx, nothing is written if any of the keys exists (MSETNX).
+// Redis. With nx, nothing is written if any of the keys exists (MSETNX),
+// and the first existing key is marked as used (Redis's lookupKeyWrite).
 // It reports whether the keys were written. All the shards involved are
 // locked, in index order, for the whole operation, so concurrent readers and
 // writers see either none or all of the writes.
@@ -85,7 +86,8 @@ func (s *Store) setMultiLocked(kv [][]byte, nx bool) bool {
 	if nx {
 		for i := 0; i < len(kv); i += 2 {
 			sh, tag := s.locate(s.hash(kv[i]))
-			if j, _ := s.lookupLocked(sh, tag, kv[i]); j >= 0 {
+			if j, b := s.lookupLocked(sh, tag, kv[i]); j >= 0 {
+				s.touchLocked(sh, tag, b) // Redis's lookupKeyWrite touches it
 				return false
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cachetier/cachetier/cachenode/internal/store"
@@ -11,12 +12,15 @@ import (
 )
 
 // BenchmarkReplayMissRatio replays loadtest's generated traces (zipf, scan,
-// shift; 1.2M requests over 400k objects of 300-1,000 bytes, seed 1, as in
-// BENCHMARKS.md) cache-aside against the store alone (no server) at 16, 32
-// and 64 MiB, and reports the miss ratio of the last 80% of the requests
-// (miss-ratio) and the share of bytes missed (byte-miss-ratio): a quick
-// way to compare eviction policies in one process. STORE_BENCH_POLICY
-// picks the policy (default allkeys-tinylfu). Run it with -benchtime=1x:
+// shift; 3N requests over N objects of 300-1,000 bytes, seed 1, as in
+// BENCHMARKS.md) cache-aside against the store alone (no server) and
+// reports the miss ratio of the last 80% of the requests (miss-ratio) and
+// the share of bytes missed (byte-miss-ratio): a quick way to compare
+// eviction policies in one process. Environment: STORE_BENCH_POLICY picks
+// the policy (default allkeys-tinylfu), STORE_BENCH_KEYS is N (default
+// 400000), STORE_BENCH_MB the cache sizes in MiB (default 16,32,64),
+// STORE_BENCH_TRACES the classes (default all), STORE_BENCH_SCAN_SHARE the
+// scan trace's scan share (default 0.3). Run it with -benchtime=1x:
 //
 //	go test -run '^$' -bench ReplayMissRatio -benchtime=1x ./cachenode/internal/store
 func BenchmarkReplayMissRatio(b *testing.B) {
@@ -24,13 +28,33 @@ func BenchmarkReplayMissRatio(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const requests, keys = 1_200_000, 400_000
-	for _, class := range loadtest.TraceClasses {
-		trace, err := loadtest.GenerateTrace(class, requests, keys, 0.9, 1)
+	keys, err := strconv.Atoi(envOr("STORE_BENCH_KEYS", "400000"))
+	if err != nil || keys <= 0 {
+		b.Fatalf("STORE_BENCH_KEYS: %v", err)
+	}
+	requests := 3 * keys
+	var sizes []int64
+	for _, f := range strings.Split(envOr("STORE_BENCH_MB", "16,32,64"), ",") {
+		mb, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || mb <= 0 {
+			b.Fatalf("STORE_BENCH_MB: %q", f)
+		}
+		sizes = append(sizes, mb)
+	}
+	share, err := strconv.ParseFloat(envOr("STORE_BENCH_SCAN_SHARE", "0.3"), 64)
+	if err != nil {
+		b.Fatalf("STORE_BENCH_SCAN_SHARE: %v", err)
+	}
+	classes := loadtest.TraceClasses
+	if c := os.Getenv("STORE_BENCH_TRACES"); c != "" {
+		classes = strings.Split(c, ",")
+	}
+	for _, class := range classes {
+		trace, err := loadtest.GenerateTrace(class, requests, keys, 0.9, share, 1)
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, mb := range []int64{16, 32, 64} {
+		for _, mb := range sizes {
 			b.Run(fmt.Sprintf("%s/%dMB", class, mb), func(b *testing.B) {
 				for range b.N {
 					ratio, byteRatio := replayStore(pol, trace, mb<<20)

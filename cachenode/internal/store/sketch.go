@@ -5,7 +5,8 @@ import "math/bits"
 // A sketch is a shard's count-min sketch of recent key accesses for the
 // TinyLFU policies, as in Caffeine's FrequencySketch: 4-bit counters, 16 to
 // a uint64, four counters per key (one per hash function, each in its own
-// word), an estimate being the least of the four. An increment raises only
+// word, all four in one 64-byte block), an estimate being the least of the
+// four. An increment raises only
 // the key's counters that equal that least value (conservative update), so
 // collisions inflate estimates less. After 10 increments per key of
 // capacity every counter is halved, so what was frequent long ago counts
@@ -13,7 +14,7 @@ import "math/bits"
 // set within a few such periods.
 //
 // In front of the counters, a doorkeeper (a Bloom filter with two bits per
-// key, cleared at each halving, as in TinyLFU) takes a key's first access
+// key in one word, cleared at each halving, as in TinyLFU) takes a key's first access
 // since the last halving: one-off keys, such as a scan's, then never reach
 // the counters and do not crowd out the others. An estimate adds one for a
 // key the doorkeeper holds.
@@ -67,15 +68,16 @@ func (sk *sketch) releaseLocked(sh *shard, s *Store) {
 // bytes returns the table's size.
 func (sk *sketch) bytes() int64 { return int64(8 * (len(sk.table) + len(sk.door))) }
 
-// doorBits returns the doorkeeper's two bit positions for h.
-func (sk *sketch) doorBits(h uint64) (uint64, uint64) {
-	m := uint64(len(sk.door)*64 - 1)
-	return (h >> 7) & m, (h >> 35) & m
+// doorBits returns the doorkeeper word of h and its two bits there (a
+// blocked Bloom filter: one cache line per access).
+func (sk *sketch) doorBits(h uint64) (int, uint64) {
+	x := h * sketchSeeds[1]
+	return int(x>>40) & (len(sk.door) - 1), 1<<(x&63) | 1<<(x>>6&63)
 }
 
 func (sk *sketch) inDoor(h uint64) bool {
-	a, b := sk.doorBits(h)
-	return sk.door[a/64]>>(a%64)&1 != 0 && sk.door[b/64]>>(b%64)&1 != 0
+	w, m := sk.doorBits(h)
+	return sk.door[w]&m == m
 }
 
 // spread mixes a tag into 64 bits.
@@ -84,12 +86,15 @@ func spread(tag uint32) uint64 {
 	return h ^ h>>29
 }
 
-// slot returns the word index and bit shift of the key's i-th counter.
+// slot returns the word index and bit shift of the key's i-th counter. A
+// key's four counters lie in one 64-byte block of the table (eight words,
+// one cache line), as in Caffeine's current FrequencySketch: the i-th in
+// word 2i or 2i+1 of the block, at a position from the key's hash, so an
+// access costs one cache miss, not four.
 func (sk *sketch) slot(h uint64, i int) (int, uint) {
-	x := (h + sketchSeeds[i]) * sketchSeeds[i]
-	x += x >> 32
-	start := uint(h&3) << 2 // each key uses 4 of the word's 16 counters, one per row
-	return int(x & uint64(len(sk.table)-1)), (start + uint(i)) << 2
+	block := int(h>>32) & (len(sk.table)/8 - 1)
+	x := (h * sketchSeeds[0]) >> (i << 3) // 8 bits per counter: 1 for the word, 4 for the position
+	return block<<3 + i<<1 + int(x&1), uint(x>>1&15) << 2
 }
 
 // estimate returns the key's estimated accesses since the last halvings (0-15).
@@ -115,10 +120,8 @@ func (sk *sketch) add(tag uint32) {
 		return
 	}
 	h := spread(tag)
-	if !sk.inDoor(h) {
-		a, b := sk.doorBits(h)
-		sk.door[a/64] |= 1 << (a % 64)
-		sk.door[b/64] |= 1 << (b % 64)
+	if w, m := sk.doorBits(h); sk.door[w]&m != m {
+		sk.door[w] |= m
 		if sk.adds++; sk.adds >= sk.limit {
 			sk.halve()
 		}

@@ -60,6 +60,8 @@ type SetArgs struct {
 	XX bool
 	// Get returns the previous value (SET ... GET).
 	Get bool
+	// NoTouch: Get's read does not mark the key as used (CLIENT NO-TOUCH).
+	NoTouch bool
 }
 
 // Stats is a snapshot of the store's counters, filled by UpdateStats.
@@ -390,7 +392,9 @@ func (s *Store) Peek(dst, key []byte) (val []byte, expireAt int64, ok bool) {
 }
 
 // Set implements SET's semantics. With a.Get, prev is the old value appended
-// to dst; otherwise prev is dst. hadPrev reports whether the key existed.
+// to dst (otherwise prev is dst), and the read counts a hit or a miss and,
+// unless a.NoTouch, marks the key as used, as Redis's GETSET and SET ... GET
+// do before the write. hadPrev reports whether the key existed.
 // written reports whether the command took effect (false when NX or XX
 // prevented it). An expiry time already in the past deletes the key.
 func (s *Store) Set(key, val []byte, a SetArgs, dst []byte) (prev []byte, hadPrev, written bool) {
@@ -404,6 +408,19 @@ func (s *Store) Set(key, val []byte, a SetArgs, dst []byte) (prev []byte, hadPre
 		if a.Get {
 			_, v, _ := entryKV(b)
 			prev = append(prev, v...)
+		}
+	}
+	if a.Get { // a read first, as Redis's getGenericCommand: a hit or a miss, and a touch
+		switch {
+		case i >= 0 && !a.NoTouch:
+			s.touchLocked(sh, tag, b)
+			sh.hits++
+		case i >= 0:
+			sh.hits++
+		case !a.NoTouch:
+			s.missLocked(sh, tag)
+		default:
+			sh.misses++
 		}
 	}
 	if (a.NX && i >= 0) || (a.XX && i < 0) {
@@ -438,6 +455,19 @@ func (s *Store) Set(key, val []byte, a SetArgs, dst []byte) (prev []byte, hadPre
 // appending to it copies. newVal may alias cur. fn must not call the Store.
 // A Put with newExpireAt in the past deletes the key.
 func (s *Store) Update(key []byte, fn func(cur []byte, expireAt int64, exists bool) (newVal []byte, newExpireAt int64, op Op)) {
+	s.update(key, false, false, fn)
+}
+
+// Access is Update for commands that read the key as Redis's lookupKeyRead
+// does (STRLEN, GETEX): it counts a hit or a miss, like Get, and, if touch
+// is set, marks the key as used (an LRU stamp, an LFU counter update, a
+// TinyLFU access) before calling fn. A Put that follows keeps the key's
+// mark as the read left it: the write is not a second access.
+func (s *Store) Access(key []byte, touch bool, fn func(cur []byte, expireAt int64, exists bool) (newVal []byte, newExpireAt int64, op Op)) {
+	s.update(key, true, touch, fn)
+}
+
+func (s *Store) update(key []byte, read, touch bool, fn func(cur []byte, expireAt int64, exists bool) (newVal []byte, newExpireAt int64, op Op)) {
 	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -451,6 +481,19 @@ func (s *Store) Update(key []byte, fn func(cur []byte, expireAt int64, exists bo
 		_, cur, _ = entryKV(b)
 		exp = entryExp(b)
 	}
+	if read {
+		switch {
+		case i >= 0 && touch:
+			s.touchLocked(sh, tag, b)
+			sh.hits++
+		case i >= 0:
+			sh.hits++
+		case touch:
+			s.missLocked(sh, tag)
+		default:
+			sh.misses++
+		}
+	}
 	nv, nexp, op := fn(cur, exp, i >= 0)
 	if op != Keep && i < 0 {
 		i, b = s.lookupLocked(sh, tag, key) // removes a hidden expired entry: -1
@@ -461,6 +504,10 @@ func (s *Store) Update(key []byte, fn func(cur []byte, expireAt int64, exists bo
 			if i >= 0 {
 				s.removeAtLocked(sh, i, b)
 			}
+		} else if read && i >= 0 {
+			stamp := entryLRU(b)
+			s.putLocked(sh, tag, i, b, key, nv, nexp)
+			setEntryLRU(sh.entry(slotOff(sh.table[i])), stamp)
 		} else {
 			s.putLocked(sh, tag, i, b, key, nv, nexp)
 		}
