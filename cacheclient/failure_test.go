@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -250,46 +249,16 @@ func TestShedServesStale(t *testing.T) {
 // TestBlackholedNode: a node that accepts connections and never answers costs
 // each request at most L2Timeout until it is marked down, and nothing after.
 func TestBlackholedNode(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		connsMu sync.Mutex
-		conns   []net.Conn
-		accept  sync.WaitGroup
-	)
-	accept.Add(1)
-	go func() {
-		defer accept.Done()
-		for {
-			cn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			connsMu.Lock()
-			conns = append(conns, cn)
-			connsMu.Unlock()
-		}
-	}()
+	addr := blackhole(t)
 	origin := &countingLoader{}
 	c, err := New(Config{
-		Tier:   TierConfig{Addrs: []string{ln.Addr().String()}, Timeout: 100 * time.Millisecond},
+		Tier:   TierConfig{Addrs: []string{addr}, Timeout: 100 * time.Millisecond},
 		Health: HealthConfig{FailureThreshold: 2, Interval: time.Hour}, // passive detection only
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		c.Close()
-		ln.Close()
-		accept.Wait()
-		connsMu.Lock()
-		for _, cn := range conns {
-			cn.Close()
-		}
-		connsMu.Unlock()
-	}()
+	defer c.Close()
 	ctx := context.Background()
 	for i := 0; i < 5; i++ {
 		start := time.Now()
