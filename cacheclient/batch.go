@@ -120,7 +120,7 @@ func (c *Client) GetMany(ctx context.Context, keys []string, l loader.BatchLoade
 		buf := make([]byte, 0, size)
 		for j, i := range todo {
 			n := len(buf)
-			out, info, err, ok := c.l2Answer(ctx, buf, n, keys[i], &reads[j])
+			out, info, err, ok := c.l2Answer(ctx, buf, n, keys[i], &reads[j], true)
 			if ok {
 				var v []byte
 				if err == nil {

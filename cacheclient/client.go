@@ -228,11 +228,11 @@ func (c *Client) l2(ctx context.Context, dst []byte, n int, key string, l loader
 		return dst[:n], Info{}, ctx.Err() // as a caller leaving a flight
 	}
 	if r.made {
-		if out, info, err, ok := c.l2Answer(ctx, dst, n, key, &r); ok {
+		if out, info, err, ok := c.l2Answer(ctx, dst, n, key, &r, !shared); ok {
 			if r.flown {
 				c.reads.land(key) // answered after all: the caller's context ended
 			}
-			if shared && err != ctx.Err() {
+			if shared && (err == nil || err != ctx.Err()) { // not a caller leaving
 				c.st.coalesced.Add(1)
 				info.Shared = true
 			}
@@ -245,7 +245,9 @@ func (c *Client) l2(ctx context.Context, dst []byte, n int, key string, l loader
 // l2Answer answers from the L2 read r of key when it can: a fresh entry (a
 // value appended to dst[:n], or a negative one), or the caller's context
 // ending during the read. ok is false when the key must go on to its flight.
-func (c *Client) l2Answer(ctx context.Context, dst []byte, n int, key string, r *l2Read) (out []byte, info Info, err error, ok bool) {
+// own says r is the caller's own read: a hit is counted once per read, not
+// once per caller that shared it (those are counted as coalesced).
+func (c *Client) l2Answer(ctx context.Context, dst []byte, n int, key string, r *l2Read, own bool) (out []byte, info Info, err error, ok bool) {
 	if r.err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return dst[:n], Info{}, cerr, true // as a caller leaving a flight
@@ -260,7 +262,9 @@ func (c *Client) l2Answer(ctx context.Context, dst []byte, n int, key string, r 
 		return dst, Info{}, nil, false
 	}
 	val := r.env[envHdrLen:]
-	c.st.l2Hits.Add(1)
+	if own {
+		c.st.l2Hits.Add(1)
+	}
 	c.store.fillL1(key, h, bytesOf(val), r.now, r.mark)
 	if h.flags&flagNegative != 0 {
 		c.st.negativeHits.Add(1)

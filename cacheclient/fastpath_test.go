@@ -468,3 +468,44 @@ func TestPooledGetCmds(t *testing.T) {
 		}
 	})
 }
+
+// TestL2HitsCountReads: L2Hits counts reads, not callers: with L1 off and
+// every key fresh on its node, the hits equal the GETs the node served,
+// and every call is either a hit of its own read or coalesced onto
+// another caller's.
+func TestL2HitsCountReads(t *testing.T) {
+	nodes := startNodes(t, "cachenode", 1)
+	c := newClient(t, Config{Tier: TierConfig{Addrs: addrsOf(nodes), Timeout: countingTimeout},
+		L1: L1Config{Bytes: -1}, TTL: time.Hour})
+	ctx := context.Background()
+	keys := warmKeys(4)
+	for _, k := range keys {
+		if err := c.Set(ctx, k, []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := c.Stats()
+	const workers, each = 16, 200
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				if _, err := c.Get(ctx, keys[(w+i)%len(keys)], nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := c.Stats()
+	hits, coalesced := st.L2Hits-before.L2Hits, st.Coalesced-before.Coalesced
+	reqs := st.Nodes[0].Requests - before.Nodes[0].Requests
+	if hits != reqs || st.L2Misses != before.L2Misses {
+		t.Errorf("L2Hits +%d, L2Misses +%d, node requests +%d: want hits = requests, no misses", hits, st.L2Misses-before.L2Misses, reqs)
+	}
+	if hits+coalesced != workers*each {
+		t.Errorf("hits %d + coalesced %d = %d calls, want %d", hits, coalesced, hits+coalesced, workers*each)
+	}
+	t.Logf("%d calls: %d reads, %d coalesced", workers*each, hits, coalesced)
+}

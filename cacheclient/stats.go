@@ -48,7 +48,9 @@ type Stats struct {
 	L1Hits uint64
 	// L1Misses counts lookups that found no fresh L1 entry.
 	L1Misses uint64
-	// L2Hits counts L2 reads that found a fresh entry.
+	// L2Hits counts L2 reads that found a fresh entry, each once: a read
+	// that other callers of the key waited for counts once (those callers
+	// are counted in Coalesced).
 	L2Hits uint64
 	// L2Misses counts L2 reads that found nothing usable fresh (absent,
 	// expired, stale, or not a cachetier envelope), each once, whether its
