@@ -255,13 +255,13 @@ func (t *tier) readMany(ctx context.Context, g *readGroup, keys []string, idx []
 		r := &reads[j]
 		r.made, r.now, r.fillEpoch = true, now, g.epoch(k)
 		at[j] = -1
-		nd, failover := t.route(k)
+		nd, _ := t.route(k)
 		if nd == nil {
 			continue // asked false
 		}
 		r.asked = true
 		r.mark = t.co.mark(k, nd)
-		if tombed, err := t.tombstoned(ctx, nd, failover, k, now); tombed {
+		if tombed, err := t.tombstoned(ctx, nd, k, now); tombed {
 			r.err = err
 			continue
 		}

@@ -253,15 +253,13 @@ func (t *tier) hotReplica(h uint64, nd *node) *node {
 // read when it found a fresh entry there (ok); anything else is the owner's
 // to answer.
 func (t *tier) readReplica(ctx context.Context, rep *node, key string, r *l2Read) (ok bool) {
-	m := t.co.mark(key, rep)
-	env, found, err := t.getString(ctx, rep, true, key, r.now)
-	if err != nil || !found {
-		return false
-	}
-	if h, hok := parseHeader(bytesOf(env)); !hok || h.stateAt(r.now) != stateFresh {
+	rr := *r
+	rr.asked, rr.mark = true, t.co.mark(key, rep)
+	rr.env, rr.found, rr.err = t.getString(ctx, rep, key, r.now)
+	if !rr.freshHit() {
 		return false
 	}
 	t.st.hotReplicaReads.Add(1)
-	r.asked, r.mark, r.env, r.found = true, m, env, true
+	*r = rr
 	return true
 }

@@ -123,17 +123,17 @@ func (t *tier) get(ctx context.Context, key string, now int64) (env []byte, aske
 // getMarked is get that also returns the coherence mark taken before the
 // read (coherence.go), for installing the entry in L1.
 func (t *tier) getMarked(ctx context.Context, key string, now int64) (env []byte, asked bool, m readMark, err error) {
-	nd, failover := t.route(key)
+	nd, _ := t.route(key)
 	if nd == nil {
 		return nil, false, untracked, nil
 	}
 	m = t.co.mark(key, nd)
-	env, asked, err = t.getFrom(ctx, nd, failover, key, now)
+	env, asked, err = t.getFrom(ctx, nd, key, now)
 	return env, asked, m, err
 }
 
-func (t *tier) getFrom(ctx context.Context, nd *node, failover bool, key string, now int64) (env []byte, asked bool, err error) {
-	s, found, err := t.getString(ctx, nd, failover, key, now)
+func (t *tier) getFrom(ctx context.Context, nd *node, key string, now int64) (env []byte, asked bool, err error) {
+	s, found, err := t.getString(ctx, nd, key, now)
 	if found {
 		env = []byte(s)
 	}
@@ -142,8 +142,8 @@ func (t *tier) getFrom(ctx context.Context, nd *node, failover bool, key string,
 
 // getString is getFrom returning the envelope as go-redis read it (a string:
 // no copy); found is false on a miss or an error.
-func (t *tier) getString(ctx context.Context, nd *node, failover bool, key string, now int64) (env string, found bool, err error) {
-	if tombed, err := t.tombstoned(ctx, nd, failover, key, now); tombed {
+func (t *tier) getString(ctx context.Context, nd *node, key string, now int64) (env string, found bool, err error) {
+	if tombed, err := t.tombstoned(ctx, nd, key, now); tombed {
 		return "", false, err
 	}
 	start := time.Now()
@@ -164,7 +164,7 @@ func (t *tier) getString(ctx context.Context, nd *node, failover bool, key strin
 // tombstoned deletes key from nd instead of reading it when it is
 // tombstoned for nd (written elsewhere while nd was down, or a write to nd
 // failed): tombed is then true, and the read is a miss (or err).
-func (t *tier) tombstoned(ctx context.Context, nd *node, failover bool, key string, now int64) (tombed bool, err error) {
+func (t *tier) tombstoned(ctx context.Context, nd *node, key string, now int64) (tombed bool, err error) {
 	if !t.tombs.take(key, nd.addr, now) {
 		return false, nil
 	}
@@ -207,7 +207,7 @@ func (r *l2Read) freshHit() bool {
 func (t *tier) read(ctx context.Context, key string) (r l2Read) {
 	r.made, r.now = true, preciseMs()
 	h := ring.HashKey(key)
-	nd, failover := t.routeHash(h)
+	nd, _ := t.routeHash(h)
 	if nd == nil {
 		r.mark = untracked
 		return r
@@ -219,7 +219,7 @@ func (t *tier) read(ctx context.Context, key string) (r l2Read) {
 	}
 	r.asked = true
 	r.mark = t.co.mark(key, nd)
-	r.env, r.found, r.err = t.getString(ctx, nd, failover, key, r.now)
+	r.env, r.found, r.err = t.getString(ctx, nd, key, r.now)
 	return r
 }
 

@@ -85,9 +85,9 @@ func (t *tier) warmRead(ctx context.Context, key string) (h header, val []byte, 
 	if src == nil {
 		return header{}, nil, false
 	}
-	// failover true: the previous owner's tombstones are not consumed here
-	// (they are flushed when it is marked up).
-	env, found, err := t.getString(ctx, src, true, key, now)
+	// A copy tombstoned on the previous owner (it missed a write) is
+	// deleted there instead of read: a warm-up miss, not an older value.
+	env, found, err := t.getString(ctx, src, key, now)
 	if err != nil || !found {
 		t.st.warmupMisses.Add(1)
 		return header{}, nil, false

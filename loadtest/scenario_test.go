@@ -155,14 +155,7 @@ func TestScenarioScaleout(t *testing.T) {
 	if num(t, m, "nodes") != 4 || num(t, m, "requests") == 0 || num(t, m, "errors") != 0 {
 		t.Fatalf("nodes %v requests %v errors %v", m["nodes"], m["requests"], m["errors"])
 	}
-	mv, ok := m["move"].(map[string]any)
-	if !ok {
-		t.Fatalf("no move figures: %v", m["move"])
-	}
-	warm, reloaded := num(t, mv, "warm_read"), num(t, mv, "reloaded")
-	if num(t, mv, "moved") == 0 || warm == 0 || reloaded > warm {
-		t.Fatalf("move figures %v", mv)
-	}
+	warm, reloaded := moveFigures(t, m)
 	// Warm-up reads (on by default) keep the moved keys' reloads near
 	// zero; measured here, asserted loosely (a read of the previous owner
 	// that times out on a loaded machine goes to the origin).
@@ -170,6 +163,22 @@ func TestScenarioScaleout(t *testing.T) {
 	if reloaded > warm/2 {
 		t.Fatalf("%v of %v warm moved keys loaded again with warm-up reads on", reloaded, warm)
 	}
+}
+
+// moveFigures returns a scaleout or nodekill summary's warm moved keys read
+// after the event and how many of them were loaded again, after checking
+// that the figures are there and consistent.
+func moveFigures(t *testing.T, m map[string]any) (warm, reloaded float64) {
+	t.Helper()
+	mv, ok := m["move"].(map[string]any)
+	if !ok {
+		t.Fatalf("no move figures: %v", m["move"])
+	}
+	warm, reloaded = num(t, mv, "warm_read"), num(t, mv, "reloaded")
+	if num(t, mv, "moved") == 0 || warm == 0 || reloaded > warm {
+		t.Fatalf("move figures %v", mv)
+	}
+	return warm, reloaded
 }
 
 // TestScenarioNodekill: node 1 is SIGKILLed under load; with two replicas
@@ -180,14 +189,7 @@ func TestScenarioNodekill(t *testing.T) {
 	if e := num(t, m, "errors"); e != 0 {
 		t.Fatalf("callers saw %v errors (samples: %v)", e, m["error_sample"])
 	}
-	mv, ok := m["move"].(map[string]any)
-	if !ok {
-		t.Fatalf("no move figures: %v", m["move"])
-	}
-	warm, reloaded := num(t, mv, "warm_read"), num(t, mv, "reloaded")
-	if num(t, mv, "moved") == 0 || warm == 0 || reloaded > warm {
-		t.Fatalf("move figures %v", mv)
-	}
+	warm, reloaded := moveFigures(t, m)
 	// Measured here, asserted loosely (a loaded machine can fail a read of
 	// the replica, which then goes to the origin).
 	t.Logf("dead node's warm keys read after the kill: %v, loaded again: %v", warm, reloaded)

@@ -161,20 +161,7 @@ func (s *Store) EnsureRoom(n int64) error {
 	if p == NoEviction || n > limit-s.fixedMemory() {
 		return ErrOOM
 	}
-	s.evictMu.Lock()
-	defer s.evictMu.Unlock()
-	for k := 0; k < maxBatches; k++ {
-		over := s.used.Load() + n - s.maxMemory.Load()
-		if over <= 0 {
-			return nil
-		}
-		sh := s.pickVictim(p)
-		if sh == nil {
-			return ErrOOM
-		}
-		s.evictBatch(sh, p, over)
-	}
-	return ErrOOM
+	return s.evictFor(p, n)
 }
 
 // fixedMemory is the part of used memory that evicting every entry would

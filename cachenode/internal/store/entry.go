@@ -46,19 +46,7 @@ func entrySize(klen, vlen int, ttl bool) int {
 // moved with copy, which handles overlap, after the header and key, which
 // never reach past the old value's start when the new entry is not larger.
 func writeEntry(b, key, val []byte, exp int64, lru uint32) int {
-	i := hdrFixed
-	if exp != 0 {
-		b[0] = flagTTL
-		binary.LittleEndian.PutUint64(b[5:], uint64(exp))
-		i += 8
-	} else {
-		b[0] = 0
-	}
-	binary.LittleEndian.PutUint32(b[1:], lru)
-	i += binary.PutUvarint(b[i:], uint64(len(key)))
-	i += binary.PutUvarint(b[i:], uint64(len(val)))
-	voff := i + len(key)
-	copy(b[i:], key)
+	voff := writeEntryHeader(b, key, len(val), exp, lru)
 	copy(b[voff:], val)
 	return voff + len(val)
 }

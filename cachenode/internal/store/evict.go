@@ -35,10 +35,16 @@ func (s *Store) EnsureMemory() error {
 	if p == NoEviction {
 		return ErrOOM
 	}
+	return s.evictFor(p, 0)
+}
+
+// evictFor evicts per policy p until used memory plus n is within the
+// limit; ErrOOM when no eligible key is left or maxBatches did not do.
+func (s *Store) evictFor(p Policy, n int64) error {
 	s.evictMu.Lock()
 	defer s.evictMu.Unlock()
-	for n := 0; n < maxBatches; n++ {
-		over := s.used.Load() - s.maxMemory.Load()
+	for k := 0; k < maxBatches; k++ {
+		over := s.used.Load() + n - s.maxMemory.Load()
 		if over <= 0 {
 			return nil
 		}
