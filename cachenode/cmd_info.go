@@ -225,6 +225,13 @@ func (s *Server) info(want map[string]bool) []byte {
 		kv("evicted_keys_cold", st.EvictedCold)
 		kv("tinylfu_sketch_bytes", st.SketchBytes)
 		kv("tinylfu_sketch_halvings", st.SketchHalvings)
+		ranking := "frequency"
+		if st.RankRecency {
+			ranking = "recency"
+		}
+		kv("tinylfu_ranking", ranking)
+		kv("tinylfu_ranking_switches", st.RankSwitches)
+		kv("tinylfu_duel_bytes", st.DuelBytes)
 	}
 	if section("Replication") {
 		kv("role", "master")

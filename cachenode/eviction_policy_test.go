@@ -65,7 +65,7 @@ func TestPolicyConfig(t *testing.T) {
 		t.Fatalf("bad policy: %q", r)
 	}
 	info := c.do("INFO", "eviction")
-	for _, f := range []string{"# Eviction\r\n", "maxmemory_policy:volatile-tinylfu\r\n", "evicted_keys:0\r\n", "evicted_keys_cold:0\r\n", "tinylfu_sketch_bytes:", "tinylfu_sketch_halvings:0\r\n"} {
+	for _, f := range []string{"# Eviction\r\n", "maxmemory_policy:volatile-tinylfu\r\n", "evicted_keys:0\r\n", "evicted_keys_cold:0\r\n", "tinylfu_sketch_bytes:", "tinylfu_sketch_halvings:0\r\n", "tinylfu_ranking:frequency\r\n", "tinylfu_ranking_switches:0\r\n", "tinylfu_duel_bytes:"} {
 		if !strings.Contains(info, f) {
 			t.Fatalf("INFO eviction lacks %q:\n%s", f, info)
 		}

@@ -43,6 +43,7 @@ func (s *Store) EnsureMemory() error {
 func (s *Store) evictFor(p Policy, n int64) error {
 	s.evictMu.Lock()
 	defer s.evictMu.Unlock()
+	s.rankRecency = p.TinyLFU() && s.duel.recency.Load()
 	for k := 0; k < maxBatches; k++ {
 		over := s.used.Load() + n - s.maxMemory.Load()
 		if over <= 0 {
@@ -132,6 +133,10 @@ func (s *Store) evictScore(sh *shard, sl uint64, b []byte, p Policy, clk uint32,
 		return uint64(255 - s.lfuDecr(entryLRU(b), now))
 	case AllKeysTinyLFU, VolatileTinyLFU:
 		idle := clk - entryLRU(b)
+		if s.rankRecency {
+			_, _, size := entryKV(b)
+			return recencyScore(idle, size)
+		}
 		if b[0]&flagNew != 0 && s.probationFirst {
 			return tinyProbation | uint64(min(idle, tinyProbation-1))
 		}
@@ -162,7 +167,7 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 	target := max((sh.live+sh.largeMem)/8, 1)
 	cands, slots := s.scratch[:0], s.slots[:0]
 	clk, now := s.clock.Load(), s.nowMs()
-	s.probationFirst = p.TinyLFU() && sh.probationBytesLocked()*tinyProbationShare >= sh.live+sh.largeMem
+	s.probationFirst = p.TinyLFU() && !s.rankRecency && sh.probationBytesLocked()*tinyProbationShare >= sh.live+sh.largeMem
 	defer func() { s.probationFirst = false }()
 	for _, sl := range sh.table {
 		if sl == 0 {

@@ -108,6 +108,10 @@ func (s *Store) touchLocked(sh *shard, tag uint32, b []byte) {
 	case p.TinyLFU():
 		sh.sketch.ensureLocked(sh, s)
 		sh.sketch.add(tag)
+		if duelSampled(tag) {
+			_, _, size := entryKV(b)
+			s.duelReadLocked(sh, tag, size)
+		}
 		setEntryLRU(b, s.clock.Load())
 		b[0] &^= flagNew // read since written: no longer probationary
 	default:
@@ -123,6 +127,7 @@ func (s *Store) missLocked(sh *shard, tag uint32) {
 	if Policy(s.policy.Load()).TinyLFU() {
 		sh.sketch.ensureLocked(sh, s)
 		sh.sketch.add(tag)
+		s.duelReadLocked(sh, tag, 0)
 	}
 }
 

@@ -382,8 +382,8 @@ func checkInvariants(t *testing.T, s *Store, m *model, step int) {
 	}
 	used := s.used.Load()
 	unlockAll()
-	if mem != used {
-		t.Fatalf("step %d: used %d, shards sum to %d", step, used, mem)
+	if duel := s.duel.bytes.Load(); mem+duel != used {
+		t.Fatalf("step %d: used %d, shards sum to %d, the ranking duel holds %d", step, used, mem, duel)
 	}
 	// Every key of the model is in the store (expired ones may linger in the store).
 	for k, e := range m.live() {

@@ -88,6 +88,14 @@ type Stats struct {
 	// UsedMemory); SketchHalvings counts their agings.
 	SketchBytes    int64
 	SketchHalvings uint64
+	// RankRecency says that the TinyLFU policies currently rank eviction
+	// candidates by recency rather than frequency (the ranking duel's
+	// verdict); RankSwitches counts the verdicts that changed it;
+	// DuelBytes is the memory of the duel's simulations (counted in
+	// UsedMemory).
+	RankRecency  bool
+	RankSwitches uint64
+	DuelBytes    int64
 	// Prefaulted is the part of UsedMemory made resident ahead of writes
 	// (chunk pages prefaulted, not yet written): used memory moves in
 	// steps of the prefault window, not entry by entry.
@@ -100,8 +108,12 @@ type Store struct {
 	// probationFirst, under evictMu, says that the eviction batch under way
 	// takes the shard's probationary entries first (TinyLFU).
 	probationFirst bool
-	now            func() time.Time
-	seed           maphash.Seed // random per store: clients cannot aim keys at one shard or slot
+	// rankRecency, under evictMu, says that the eviction under way ranks
+	// TinyLFU candidates by recency (the duel's verdict when it began).
+	rankRecency bool
+	duel        duel // picks the TinyLFU ranking (duel.go)
+	now         func() time.Time
+	seed        maphash.Seed // random per store: clients cannot aim keys at one shard or slot
 
 	maxMemory atomic.Int64
 	policy    atomic.Int64
@@ -300,8 +312,12 @@ func (s *Store) putLocked(sh *shard, tag uint32, i int, old []byte, key, val []b
 	if i < 0 {
 		off, b := sh.allocLocked(size, s)
 		writeEntry(b, key, val, exp, lru)
-		if Policy(s.policy.Load()).TinyLFU() && sh.sketch.estimate(tag) <= 1 {
-			b[0] |= flagNew // probationary until read
+		if Policy(s.policy.Load()).TinyLFU() {
+			est := sh.sketch.estimate(tag)
+			if est <= 1 {
+				b[0] |= flagNew // probationary until read
+			}
+			s.duelWriteLocked(tag, size, est)
 		}
 		sh.insertSlotLocked(mkSlot(tag, off), s)
 		sh.nkeys.Add(1)
@@ -630,6 +646,7 @@ func (s *Store) Flush() {
 		sh.releaseLocked(s)
 		sh.mu.Unlock()
 	}
+	s.resetDuel()
 }
 
 // SetMaxMemory changes the memory limit (CONFIG SET maxmemory); 0 = unlimited.
@@ -637,7 +654,8 @@ func (s *Store) Flush() {
 func (s *Store) SetMaxMemory(n int64) { s.maxMemory.Store(n) }
 
 // SetPolicy changes the eviction policy (CONFIG SET maxmemory-policy).
-// Leaving a TinyLFU policy releases the shards' sketches.
+// Leaving a TinyLFU policy releases the shards' sketches and the ranking
+// duel's simulations.
 func (s *Store) SetPolicy(p Policy) {
 	s.policy.Store(int64(p))
 	if p.TinyLFU() {
@@ -649,6 +667,7 @@ func (s *Store) SetPolicy(p Policy) {
 		sh.sketch.releaseLocked(sh, s)
 		sh.mu.Unlock()
 	}
+	s.resetDuel()
 }
 
 // UsedMemory returns the bytes the store accounts for (see Config.MaxMemory).
@@ -672,6 +691,9 @@ func (s *Store) UpdateStats(st *Stats) {
 	}
 	st.Evicted = s.evicted.Load()
 	st.EvictedCold = s.evictedCold.Load()
+	st.RankRecency = s.duel.recency.Load()
+	st.RankSwitches = s.duel.switches.Load()
+	st.DuelBytes = s.duel.bytes.Load()
 	st.Expired = s.expired.Load()
 	st.UsedMemory = s.used.Load()
 	st.MaxMemory = s.maxMemory.Load()
