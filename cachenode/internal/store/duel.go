@@ -15,7 +15,7 @@ import (
 // dueling in CPU caches and of miniature cache simulations (Waldspurger et
 // al., USENIX ATC 2017): two small simulated caches, one per ranking, see
 // the accesses of the same sample of keys (one in duelSample, by hash)
-// with the sampled share of the store's used memory, and the store ranks
+// with the sampled share of the store's memory limit, and the store ranks
 // as the simulation that missed less lately. Both simulations see exactly
 // the same requests, so workload noise does not sway the comparison as it
 // sways a hill climber on the store's own hit ratio; a switch needs a
@@ -81,11 +81,12 @@ func recencyScore(idle uint32, size int) uint64 {
 
 // read records a sampled read of tag, a hit or a miss in each simulation;
 // freq is the sketch's estimate after counting it, window the sketch's
-// window in requests. size is the key's entry size if the store holds it
-// (0 if the read missed): a simulation that misses such a key stores it,
-// as the client's write after a miss would (a key the store misses comes
-// back through write). It returns the change in the accounted bytes.
-func (d *duel) read(tag uint32, freq uint8, window uint64, size int, used int64) int64 {
+// window in requests, limit the store's memory limit. size is the key's
+// entry size if the store holds it (0 if the read missed): a simulation
+// that misses such a key stores it, as the client's write after a miss
+// would (a key the store misses comes back through write). It returns the
+// change in the accounted bytes.
+func (d *duel) read(tag uint32, freq uint8, window uint64, size int, limit int64) int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.clock++
@@ -101,7 +102,7 @@ func (d *duel) read(tag uint32, freq uint8, window uint64, size int, used int64)
 		m.misses++
 		missed[k] = true
 		if size > 0 {
-			d.storeLocked(k, tag, size, freq, used)
+			d.storeLocked(k, tag, size, freq, limit)
 		}
 	}
 	if missed[0] != missed[1] {
@@ -131,20 +132,20 @@ func (d *duel) verdictLocked() {
 }
 
 // write records a sampled write of a key new to the store, with tag, entry
-// size and the sketch's estimate freq, the store holding used bytes: each
-// simulation stores it. It returns the change in the accounted bytes.
-func (d *duel) write(tag uint32, size int, freq uint8, used int64) int64 {
+// size and the sketch's estimate freq, under the store's memory limit:
+// each simulation stores it. It returns the change in the accounted bytes.
+func (d *duel) write(tag uint32, size int, freq uint8, limit int64) int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for k := range d.sims {
-		d.storeLocked(k, tag, size, freq, used)
+		d.storeLocked(k, tag, size, freq, limit)
 	}
 	return d.accountLocked()
 }
 
 // storeLocked stores tag in simulation k, which then evicts down to its
-// share of the store's used bytes.
-func (d *duel) storeLocked(k int, tag uint32, size int, freq uint8, used int64) {
+// share of the store's memory limit.
+func (d *duel) storeLocked(k int, tag uint32, size int, freq uint8, limit int64) {
 	m := &d.sims[k]
 	if m.idx == nil {
 		m.idx = make(map[uint32]int32)
@@ -158,7 +159,7 @@ func (d *duel) storeLocked(k int, tag uint32, size int, freq uint8, used int64) 
 		m.ents = append(m.ents, miniEntry{tag: tag, size: uint32(size), stamp: d.clock, freq: freq, new: freq <= 1})
 		m.bytes += int64(size)
 	}
-	if capacity := used / duelSample; m.bytes > capacity {
+	if capacity := limit / duelSample; m.bytes > capacity {
 		d.evictLocked(m, k == 1, capacity-capacity/16)
 	}
 }
@@ -233,20 +234,22 @@ func (d *duel) reset() int64 {
 // in its sketch; size: its entry's bytes if held, else 0) to the duel if
 // the key is sampled and memory is bounded.
 func (s *Store) duelReadLocked(sh *shard, tag uint32, size int) {
-	if !duelSampled(tag) || s.maxMemory.Load() <= 0 {
+	limit := s.maxMemory.Load()
+	if !duelSampled(tag) || limit <= 0 {
 		return
 	}
-	s.used.Add(s.duel.read(tag, uint8(sh.sketch.estimate(tag)), uint64(sh.sketch.limit)*uint64(len(s.shards)), size, s.used.Load()))
+	s.used.Add(s.duel.read(tag, uint8(sh.sketch.estimate(tag)), uint64(sh.sketch.limit)*uint64(len(s.shards)), size, limit))
 }
 
 // duelWriteLocked passes a write of a new key with tag (size: its entry's
 // bytes; est: the sketch's estimate) to the duel if the key is sampled and
 // memory is bounded.
 func (s *Store) duelWriteLocked(tag uint32, size int, est uint64) {
-	if !duelSampled(tag) || s.maxMemory.Load() <= 0 {
+	limit := s.maxMemory.Load()
+	if !duelSampled(tag) || limit <= 0 {
 		return
 	}
-	s.used.Add(s.duel.write(tag, size, uint8(est), s.used.Load()))
+	s.used.Add(s.duel.write(tag, size, uint8(est), limit))
 }
 
 // resetDuel empties the duel's simulations and gives back their bytes.
