@@ -100,7 +100,8 @@ func (s *Store) Freq(key []byte) (freq int, ok bool) {
 
 // touchLocked marks entry b, of the key with tag in sh, as used by a read
 // hit, per the policy: a new LRU stamp, Redis's LFU counter update, or (for
-// TinyLFU) an LRU stamp, a sketch increment and the end of its probation.
+// TinyLFU) an LRU stamp, a sketch increment and the end of its probation
+// (and burst).
 func (s *Store) touchLocked(sh *shard, tag uint32, b []byte) {
 	switch p := Policy(s.policy.Load()); {
 	case p.LFU():
@@ -109,7 +110,7 @@ func (s *Store) touchLocked(sh *shard, tag uint32, b []byte) {
 		sh.sketch.ensureLocked(sh, s)
 		sh.sketch.add(tag)
 		setEntryLRU(b, s.clock.Load())
-		b[0] &^= flagNew // read since written: no longer probationary
+		b[0] &^= flagNew | flagBurst // read since written: no longer probationary
 	default:
 		setEntryLRU(b, s.clock.Load())
 	}
