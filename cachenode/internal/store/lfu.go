@@ -118,12 +118,14 @@ func (s *Store) touchLocked(sh *shard, tag uint32, b []byte) {
 
 // missLocked counts a read miss of the key with tag in sh; under TinyLFU
 // the sketch records the access, so a key that keeps being asked for is
-// known as frequent when it is written.
+// known as frequent when it is written, and the miss, so that the write
+// that fills it counts towards a flood.
 func (s *Store) missLocked(sh *shard, tag uint32) {
 	sh.misses++
 	if Policy(s.policy.Load()).TinyLFU() {
 		sh.sketch.ensureLocked(sh, s)
 		sh.sketch.add(tag)
+		sh.sketch.missed(tag)
 	}
 }
 

@@ -368,8 +368,8 @@ func TestTinyLFUScoreDensity(t *testing.T) {
 	}
 }
 
-// TestSketchFlood: a window of reads each followed by a probationary write
-// is a flood; while flooded, a key's first access leaves no trace and does
+// TestSketchFlood: writes without read misses are no flood; a window of
+// reads each followed by a probationary write of the key missed is a flood; while flooded, a key's first access leaves no trace and does
 // not count towards the halving, a known key still counts; a few reads
 // without probationary writes end it; steady traffic with a probationary
 // write after a quarter of the reads is no flood.
@@ -384,16 +384,25 @@ func TestSketchFlood(t *testing.T) {
 	const known = 0xdeadbeef
 	sk.add(known)
 	sk.add(known)
+	for i := range 4 * floodWindow { // writes that no read miss asked for
+		if sk.newWrite(uint32(i)) || sk.flood {
+			t.Fatalf("flood after %d writes without reads", i+1)
+		}
+	}
 	for i := range 100 * floodWindow { // steady: 1 probationary write per 4 reads
 		sk.add(uint32(i))
-		if i%4 == 0 && sk.newWrite() {
-			t.Fatalf("flood after %d reads with a probationary write after a quarter of them", i+1)
+		if i%4 == 0 {
+			sk.missed(uint32(i))
+			if sk.newWrite(uint32(i)) {
+				t.Fatalf("flood after %d reads with a probationary write after a quarter of them", i+1)
+			}
 		}
 	}
 	tag := uint32(1 << 30)
 	for range 2 * floodWindow { // a scan: every read misses a new key, then writes it
 		sk.add(tag)
-		sk.newWrite()
+		sk.missed(tag)
+		sk.newWrite(tag)
 		tag++
 	}
 	if !sk.flood {
@@ -407,8 +416,12 @@ func TestSketchFlood(t *testing.T) {
 	if sk.adds != adds {
 		t.Fatalf("first access during a flood counted towards the halving (%d -> %d)", adds, sk.adds)
 	}
-	if !sk.newWrite() {
-		t.Fatal("write during a flood not reported as a burst")
+	sk.missed(tag)
+	if sk.newWrite(tag + 1) {
+		t.Fatal("write during a flood, not after its key's miss, reported as a burst")
+	}
+	if !sk.newWrite(tag) {
+		t.Fatal("write during a flood, after its key's miss, not reported as a burst")
 	}
 	sk.add(known)
 	if e := sk.estimate(known); e != before+1 {
@@ -428,7 +441,7 @@ func TestSketchFlood(t *testing.T) {
 // cache) is evicted before the hot keys and before the keys written
 // shortly before it that were read once (probationary ones, which a FIFO
 // of probationary entries would flush); the scan keys still cached are
-// burst entries until read.
+// burst entries until read; keys written without a read miss are not.
 func TestTinyLFUFloodKeepsProbation(t *testing.T) {
 	const shards, capKeys, hot, warm = 4, 4000, 1000, 500
 	s, _ := newTestStore(t, Config{Shards: shards, MaxMemory: capKeys * 200, Policy: AllKeysTinyLFU})
@@ -490,5 +503,14 @@ func TestTinyLFUFloodKeepsProbation(t *testing.T) {
 	}
 	if f, _ := entryFlags(s, last); f&(flagNew|flagBurst) != 0 {
 		t.Fatalf("scan key after a read hit: flags %#x, want neither flagNew nor flagBurst", f)
+	}
+	for k := range scan { // the same scan's keys again, written without reads
+		if err := s.EnsureMemory(); err != nil {
+			t.Fatal(err)
+		}
+		s.Set(key(2_000_000+k), val, SetArgs{}, nil)
+	}
+	if f, ok := entryFlags(s, key(2_000_000+scan-1)); !ok || f&(flagNew|flagBurst) != flagNew {
+		t.Fatalf("key written without a read: flags %#x (cached %v), want flagNew only", f, ok)
 	}
 }

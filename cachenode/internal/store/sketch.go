@@ -21,8 +21,9 @@ import "math/bits"
 //
 // A flood is a run of reads that are mostly misses of keys new to the
 // sketch, such as a scan: the sketch counts, per window of floodWindow
-// reads, the probationary writes (entries written for keys it knew at most
-// once) and judges the shard flooded for the next window when they reach
+// reads, the probationary writes that follow their key's read miss (entries
+// written for keys it knew at most once, as cache-aside fills them) and
+// judges the shard flooded for the next window when they reach
 // floodShare of the reads. While flooded, a key's first access is not
 // recorded (neither in the doorkeeper nor towards the halving), so a scan
 // does not age the counters or fill the doorkeeper, and the keys written
@@ -43,6 +44,10 @@ type sketch struct {
 	reads   int32    // reads in the current flood window
 	news    int32    // probationary writes in the current flood window
 	flood   bool     // the last window's probationary writes reached floodShare of its reads
+	// lastMiss is 1<<32 | the tag of the shard's last read miss, 0 once
+	// written: a probationary write counts towards a flood only after its
+	// key's miss.
+	lastMiss uint64
 }
 
 const (
@@ -182,9 +187,19 @@ func (sk *sketch) add(tag uint32) {
 	}
 }
 
-// newWrite counts a probationary write and reports whether the shard is
-// flooded (the entry is then a burst entry, flagBurst).
-func (sk *sketch) newWrite() bool {
+// missed notes a read miss of the key, so that a write of it that follows
+// is known as a cache-aside fill.
+func (sk *sketch) missed(tag uint32) { sk.lastMiss = 1<<32 | uint64(tag) }
+
+// newWrite counts a probationary write of the key if it follows the key's
+// read miss (the shard's last; a write that no read asked for is no scan's)
+// and reports whether it is a burst entry (flagBurst): such a write in a
+// flooded shard.
+func (sk *sketch) newWrite(tag uint32) bool {
+	if sk.lastMiss != 1<<32|uint64(tag) {
+		return false
+	}
+	sk.lastMiss = 0
 	if sk.news++; !sk.flood && sk.news*floodShareDen >= floodWindow*floodShareNum {
 		sk.flood = true // this window is a flood already
 		sk.reads, sk.news = 0, 0

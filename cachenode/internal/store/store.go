@@ -302,7 +302,7 @@ func (s *Store) putLocked(sh *shard, tag uint32, i int, old []byte, key, val []b
 		writeEntry(b, key, val, exp, lru)
 		if Policy(s.policy.Load()).TinyLFU() && sh.sketch.estimate(tag) <= 1 {
 			b[0] |= flagNew // probationary until read
-			if sh.sketch.newWrite() {
+			if sh.sketch.newWrite(tag) {
 				b[0] |= flagBurst // written in a flood: evicted first
 			}
 		}
