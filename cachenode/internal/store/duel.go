@@ -66,6 +66,7 @@ type miniEntry struct {
 	stamp uint32 // duel clock of the last access
 	freq  uint8  // the sketch's estimate at the last access
 	new   bool   // probationary: not read since written
+	burst bool   // written during a flood (flagBurst): evicted first
 }
 
 // duelSampled reports whether the key with tag takes part in the duel.
@@ -96,13 +97,13 @@ func (d *duel) read(tag uint32, freq uint8, window uint64, size int, limit int64
 		m := &d.sims[k]
 		if i, ok := m.idx[tag]; ok {
 			e := &m.ents[i]
-			e.stamp, e.freq, e.new = d.clock, freq, false
+			e.stamp, e.freq, e.new, e.burst = d.clock, freq, false, false
 			continue
 		}
 		m.misses++
 		missed[k] = true
 		if size > 0 {
-			d.storeLocked(k, tag, size, freq, limit)
+			d.storeLocked(k, tag, size, freq, false, limit)
 		}
 	}
 	if missed[0] != missed[1] {
@@ -132,20 +133,21 @@ func (d *duel) verdictLocked() {
 }
 
 // write records a sampled write of a key new to the store, with tag, entry
-// size and the sketch's estimate freq, under the store's memory limit:
-// each simulation stores it. It returns the change in the accounted bytes.
-func (d *duel) write(tag uint32, size int, freq uint8, limit int64) int64 {
+// size, the sketch's estimate freq and whether it is a burst entry, under
+// the store's memory limit: each simulation stores it. It returns the
+// change in the accounted bytes.
+func (d *duel) write(tag uint32, size int, freq uint8, burst bool, limit int64) int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for k := range d.sims {
-		d.storeLocked(k, tag, size, freq, limit)
+		d.storeLocked(k, tag, size, freq, burst, limit)
 	}
 	return d.accountLocked()
 }
 
 // storeLocked stores tag in simulation k, which then evicts down to its
 // share of the store's memory limit.
-func (d *duel) storeLocked(k int, tag uint32, size int, freq uint8, limit int64) {
+func (d *duel) storeLocked(k int, tag uint32, size int, freq uint8, burst bool, limit int64) {
 	m := &d.sims[k]
 	if m.idx == nil {
 		m.idx = make(map[uint32]int32)
@@ -156,7 +158,7 @@ func (d *duel) storeLocked(k int, tag uint32, size int, freq uint8, limit int64)
 		e.size, e.stamp = uint32(size), d.clock
 	} else {
 		m.idx[tag] = int32(len(m.ents))
-		m.ents = append(m.ents, miniEntry{tag: tag, size: uint32(size), stamp: d.clock, freq: freq, new: freq <= 1})
+		m.ents = append(m.ents, miniEntry{tag: tag, size: uint32(size), stamp: d.clock, freq: freq, new: freq <= 1, burst: burst})
 		m.bytes += int64(size)
 	}
 	if capacity := limit / duelSample; m.bytes > capacity {
@@ -186,10 +188,12 @@ func (d *duel) evictLocked(m *miniCache, recency bool, target int64) {
 		idle := d.clock - e.stamp
 		var sc uint64
 		switch {
+		case e.burst:
+			sc = tinyBurst | uint64(min(idle, tinyBurst-tinyProbation-1))
 		case recency:
 			sc = recencyScore(idle, int(e.size))
 		case probFirst && e.new:
-			sc = tinyProbation | uint64(min(idle, tinyProbation-1))
+			sc = tinyProbation | uint64(min(idle, tinyBurst-tinyProbation-1))
 		default:
 			sc = tinyLFUScore(uint64(e.freq), uint64(idle)*duelSample, d.window, idle, int(e.size))
 		}
@@ -242,14 +246,14 @@ func (s *Store) duelReadLocked(sh *shard, tag uint32, size int) {
 }
 
 // duelWriteLocked passes a write of a new key with tag (size: its entry's
-// bytes; est: the sketch's estimate) to the duel if the key is sampled and
-// memory is bounded.
-func (s *Store) duelWriteLocked(tag uint32, size int, est uint64) {
+// bytes; est: the sketch's estimate; burst: written in a flood) to the
+// duel if the key is sampled and memory is bounded.
+func (s *Store) duelWriteLocked(tag uint32, size int, est uint64, burst bool) {
 	limit := s.maxMemory.Load()
 	if !duelSampled(tag) || limit <= 0 {
 		return
 	}
-	s.used.Add(s.duel.write(tag, size, uint8(est), limit))
+	s.used.Add(s.duel.write(tag, size, uint8(est), burst, limit))
 }
 
 // resetDuel empties the duel's simulations and gives back their bytes.

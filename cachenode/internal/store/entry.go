@@ -4,7 +4,7 @@ import "encoding/binary"
 
 // An entry is stored as
 //
-//	flags   1 byte (flagTTL, flagEdited, flagNew)
+//	flags   1 byte (flagTTL, flagEdited, flagNew, flagBurst)
 //	lru     4 bytes, little endian: the LRU clock at the last access
 //	expire  8 bytes, little endian, only if flags&flagTTL: Unix ms
 //	klen    uvarint
@@ -21,6 +21,11 @@ const (
 	// its last halving) and not read since. Probationary entries are evicted
 	// first, oldest first; a read hit clears the flag.
 	flagNew = 4
+	// flagBurst marks, with flagNew, a probationary entry written while
+	// its shard's sketch judged it flooded (mostly one-off keys, as in a
+	// scan): burst entries are evicted before any other, oldest first; a
+	// read hit clears the flag.
+	flagBurst = 8
 )
 
 func uvarintLen(x int) int {

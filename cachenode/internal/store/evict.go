@@ -133,12 +133,15 @@ func (s *Store) evictScore(sh *shard, sl uint64, b []byte, p Policy, clk uint32,
 		return uint64(255 - s.lfuDecr(entryLRU(b), now))
 	case AllKeysTinyLFU, VolatileTinyLFU:
 		idle := clk - entryLRU(b)
+		if b[0]&flagBurst != 0 {
+			return tinyBurst | uint64(min(idle, tinyBurst-tinyProbation-1))
+		}
 		if s.rankRecency {
 			_, _, size := entryKV(b)
 			return recencyScore(idle, size)
 		}
 		if b[0]&flagNew != 0 && s.probationFirst {
-			return tinyProbation | uint64(min(idle, tinyProbation-1))
+			return tinyProbation | uint64(min(idle, tinyBurst-tinyProbation-1))
 		}
 		_, _, size := entryKV(b)
 		return tinyLFUScore(sh.sketch.estimate(slotTag(sl)), s.idleRequests(sh, idle), uint64(sh.sketch.limit)*uint64(len(s.shards)), idle, size)
@@ -244,6 +247,10 @@ const (
 	// tinyProbation is the lowest score of a probationary entry (flagNew)
 	// in a batch where they go first, above every tinyLFUScore.
 	tinyProbation = 1 << 31
+	// tinyBurst is the lowest score of a burst entry (flagBurst, written
+	// during a flood of new keys), above every other: burst entries go
+	// first, oldest first, whatever the probationary share.
+	tinyBurst = tinyProbation | 1<<30
 	// tinyProbationShare: probationary entries go first in a shard's
 	// eviction batch when they hold at least 1/tinyProbationShare of its
 	// live bytes (large entries included); below that they rank by frequency like the others, so a

@@ -100,7 +100,8 @@ func (s *Store) Freq(key []byte) (freq int, ok bool) {
 
 // touchLocked marks entry b, of the key with tag in sh, as used by a read
 // hit, per the policy: a new LRU stamp, Redis's LFU counter update, or (for
-// TinyLFU) an LRU stamp, a sketch increment and the end of its probation.
+// TinyLFU) an LRU stamp, a sketch increment and the end of its probation
+// (and burst).
 func (s *Store) touchLocked(sh *shard, tag uint32, b []byte) {
 	switch p := Policy(s.policy.Load()); {
 	case p.LFU():
@@ -113,7 +114,7 @@ func (s *Store) touchLocked(sh *shard, tag uint32, b []byte) {
 			s.duelReadLocked(sh, tag, size)
 		}
 		setEntryLRU(b, s.clock.Load())
-		b[0] &^= flagNew // read since written: no longer probationary
+		b[0] &^= flagNew | flagBurst // read since written: no longer probationary
 	default:
 		setEntryLRU(b, s.clock.Load())
 	}
@@ -121,12 +122,14 @@ func (s *Store) touchLocked(sh *shard, tag uint32, b []byte) {
 
 // missLocked counts a read miss of the key with tag in sh; under TinyLFU
 // the sketch records the access, so a key that keeps being asked for is
-// known as frequent when it is written.
+// known as frequent when it is written, and the miss, so that the write
+// that fills it counts towards a flood.
 func (s *Store) missLocked(sh *shard, tag uint32) {
 	sh.misses++
 	if Policy(s.policy.Load()).TinyLFU() {
 		sh.sketch.ensureLocked(sh, s)
 		sh.sketch.add(tag)
+		sh.sketch.missed(tag)
 		s.duelReadLocked(sh, tag, 0)
 	}
 }

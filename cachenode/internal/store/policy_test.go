@@ -443,3 +443,150 @@ func TestTinyLFUScoreDensity(t *testing.T) {
 		t.Errorf("score %d reaches the probationary range", top)
 	}
 }
+
+// TestSketchFlood: writes without read misses are no flood; a window of
+// reads each followed by a probationary write of the key missed is a flood; while flooded, a key's first access leaves no trace and does
+// not count towards the halving, a known key still counts; a few reads
+// without probationary writes end it; steady traffic with a probationary
+// write after a quarter of the reads is no flood.
+func TestSketchFlood(t *testing.T) {
+	s, _ := newTestStore(t, Config{Shards: 1, Policy: AllKeysTinyLFU})
+	sh := &s.shards[0]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.nkeys.Add(1000)
+	sk := &sh.sketch
+	sk.ensureLocked(sh, s)
+	const known = 0xdeadbeef
+	sk.add(known)
+	sk.add(known)
+	for i := range 4 * floodWindow { // writes that no read miss asked for
+		if sk.newWrite(uint32(i)) || sk.flood {
+			t.Fatalf("flood after %d writes without reads", i+1)
+		}
+	}
+	for i := range 100 * floodWindow { // steady: 1 probationary write per 4 reads
+		sk.add(uint32(i))
+		if i%4 == 0 {
+			sk.missed(uint32(i))
+			if sk.newWrite(uint32(i)) {
+				t.Fatalf("flood after %d reads with a probationary write after a quarter of them", i+1)
+			}
+		}
+	}
+	tag := uint32(1 << 30)
+	for range 2 * floodWindow { // a scan: every read misses a new key, then writes it
+		sk.add(tag)
+		sk.missed(tag)
+		sk.newWrite(tag)
+		tag++
+	}
+	if !sk.flood {
+		t.Fatalf("no flood after %d reads each followed by a probationary write", 2*floodWindow)
+	}
+	adds, before := sk.adds, sk.estimate(known)
+	sk.add(tag)
+	if e := sk.estimate(tag); e != 0 {
+		t.Fatalf("first access during a flood: estimate %d, want 0", e)
+	}
+	if sk.adds != adds {
+		t.Fatalf("first access during a flood counted towards the halving (%d -> %d)", adds, sk.adds)
+	}
+	sk.missed(tag)
+	if sk.newWrite(tag + 1) {
+		t.Fatal("write during a flood, not after its key's miss, reported as a burst")
+	}
+	if !sk.newWrite(tag) {
+		t.Fatal("write during a flood, after its key's miss, not reported as a burst")
+	}
+	sk.add(known)
+	if e := sk.estimate(known); e != before+1 {
+		t.Fatalf("known key read during a flood: estimate %d, want %d", e, before+1)
+	}
+	for i := range floodWindow {
+		if !sk.flood {
+			t.Logf("flood over after %d reads without a probationary write", i)
+			return
+		}
+		sk.add(known)
+	}
+	t.Fatalf("still a flood after %d reads without a probationary write", floodWindow)
+}
+
+// TestTinyLFUFloodKeepsProbation: a scan of one-off keys (ten times the
+// cache) is evicted before the hot keys and before the keys written
+// shortly before it that were read once (probationary ones, which a FIFO
+// of probationary entries would flush); the scan keys still cached are
+// burst entries until read; keys written without a read miss are not.
+func TestTinyLFUFloodKeepsProbation(t *testing.T) {
+	const shards, capKeys, hot, warm = 4, 4000, 1000, 500
+	s, _ := newTestStore(t, Config{Shards: shards, MaxMemory: capKeys * 200, Policy: AllKeysTinyLFU})
+	val := make([]byte, 100)
+	for i := range capKeys {
+		s.Set(fmt.Appendf(nil, "fill:%07d", i), val, SetArgs{}, nil)
+	}
+	limit := s.UsedMemory()
+	s.Flush()
+	s.SetMaxMemory(limit)
+	key := func(k int) []byte { return fmt.Appendf(nil, "key:%09d", k) }
+	access := func(k int) {
+		if _, ok := s.Get(nil, key(k)); ok {
+			return
+		}
+		if err := s.EnsureMemory(); err != nil {
+			t.Fatal(err)
+		}
+		s.Set(key(k), val, SetArgs{}, nil)
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	for range 20 * hot {
+		access(r.IntN(hot))
+	}
+	for k := hot; k < hot+warm; k++ {
+		access(k) // read once, among hot reads: probationary, not a flood
+		for range 4 {
+			access(r.IntN(hot))
+		}
+	}
+	const scan = 10 * capKeys
+	for k := range scan {
+		access(1_000_000 + k)
+	}
+	cached := func(from, to int) int {
+		n := 0
+		for k := from; k < to; k++ {
+			if _, _, ok := s.Peek(nil, key(k)); ok {
+				n++
+			}
+		}
+		return n
+	}
+	if n := cached(0, hot); n < hot*9/10 {
+		t.Errorf("after a scan of %d keys, %d of the %d hot keys are cached", scan, n, hot)
+	}
+	if n := cached(hot, hot+warm); n < warm*8/10 {
+		t.Errorf("after a scan of %d keys, %d of the %d keys read once before it are cached", scan, n, warm)
+	}
+	last := key(1_000_000 + scan - 1)
+	if f, ok := entryFlags(s, last); !ok || f&(flagNew|flagBurst) != flagNew|flagBurst {
+		t.Fatalf("last scan key: flags %#x (cached %v), want flagNew|flagBurst", f, ok)
+	}
+	if f, _ := entryFlags(s, key(0)); f&flagBurst != 0 {
+		t.Fatalf("hot key: flags %#x, want no flagBurst", f)
+	}
+	if _, ok := s.Get(nil, last); !ok {
+		t.Fatal("Get(last scan key) missed")
+	}
+	if f, _ := entryFlags(s, last); f&(flagNew|flagBurst) != 0 {
+		t.Fatalf("scan key after a read hit: flags %#x, want neither flagNew nor flagBurst", f)
+	}
+	for k := range scan { // the same scan's keys again, written without reads
+		if err := s.EnsureMemory(); err != nil {
+			t.Fatal(err)
+		}
+		s.Set(key(2_000_000+k), val, SetArgs{}, nil)
+	}
+	if f, ok := entryFlags(s, key(2_000_000+scan-1)); !ok || f&(flagNew|flagBurst) != flagNew {
+		t.Fatalf("key written without a read: flags %#x (cached %v), want flagNew only", f, ok)
+	}
+}

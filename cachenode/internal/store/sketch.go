@@ -19,6 +19,16 @@ import "math/bits"
 // the counters and do not crowd out the others. An estimate adds one for a
 // key the doorkeeper holds.
 //
+// A flood is a run of reads that are mostly misses of keys new to the
+// sketch, such as a scan: the sketch counts, per window of floodWindow
+// reads, the probationary writes that follow their key's read miss (entries
+// written for keys it knew at most once, as cache-aside fills them) and
+// judges the shard flooded for the next window when they reach
+// floodShare of the reads. While flooded, a key's first access is not
+// recorded (neither in the doorkeeper nor towards the halving), so a scan
+// does not age the counters or fill the doorkeeper, and the keys written
+// are marked flagBurst, to be evicted before any other.
+//
 // Keys are identified by their 32-bit slot tag (the hash's high half; the
 // shard is the low half), so the sketch remembers keys that are no longer
 // cached, which is what lets a returning key compete with its real
@@ -31,6 +41,13 @@ type sketch struct {
 	adds    int      // increments since the last halving
 	limit   int      // increments that trigger a halving
 	halving uint64   // halvings so far (INFO tinylfu_sketch_halvings)
+	reads   int32    // reads in the current flood window
+	news    int32    // probationary writes in the current flood window
+	flood   bool     // the last window's probationary writes reached floodShare of its reads
+	// lastMiss is 1<<32 | the tag of the shard's last read miss, 0 once
+	// written: a probationary write counts towards a flood only after its
+	// key's miss.
+	lastMiss uint64
 }
 
 const (
@@ -39,6 +56,18 @@ const (
 	// sketchResetMult is how many increments per key of capacity trigger
 	// a halving (Caffeine's sample size is 10 x the cache's size).
 	sketchResetMult = 10
+)
+
+const (
+	// floodWindow is the number of a shard's reads over which the sketch
+	// judges a flood (256 shards: 8k requests of the store).
+	floodWindow = 16
+	// floodShareNum/floodShareDen is the share of the window's reads
+	// followed by a probationary write that makes a flood (3/4). Steady
+	// Zipf traffic stays far below it (BenchmarkReplayMissRatio's zipf
+	// trace: a probationary write after about a quarter of the reads at
+	// 64 MiB); a scan writes after every read.
+	floodShareNum, floodShareDen = 7, 8
 )
 
 var sketchSeeds = [4]uint64{0xc3a5c85c97cb3127, 0xb492b66fbe98f273, 0x9ae16a3b2f90404f, 0xcbf29ce484222325}
@@ -114,13 +143,24 @@ func (sk *sketch) estimate(tag uint32) uint64 {
 	return m
 }
 
-// add records an access of the key.
+// add records an access of the key. While the shard is flooded, a key's
+// first access is not recorded.
 func (sk *sketch) add(tag uint32) {
 	if len(sk.table) == 0 {
 		return
 	}
+	if sk.reads++; sk.reads >= floodWindow {
+		sk.flood = sk.news*floodShareDen >= sk.reads*floodShareNum
+		sk.reads, sk.news = 0, 0
+	} else if sk.flood && (sk.reads-sk.news)*floodShareDen > floodWindow*(floodShareDen-floodShareNum) {
+		sk.flood = false // this window cannot be a flood: over
+		sk.reads, sk.news = 0, 0
+	}
 	h := spread(tag)
 	if w, m := sk.doorBits(h); sk.door[w]&m != m {
+		if sk.flood {
+			return
+		}
 		sk.door[w] |= m
 		if sk.adds++; sk.adds >= sk.limit {
 			sk.halve()
@@ -145,6 +185,26 @@ func (sk *sketch) add(tag uint32) {
 	if sk.adds++; sk.adds >= sk.limit {
 		sk.halve()
 	}
+}
+
+// missed notes a read miss of the key, so that a write of it that follows
+// is known as a cache-aside fill.
+func (sk *sketch) missed(tag uint32) { sk.lastMiss = 1<<32 | uint64(tag) }
+
+// newWrite counts a probationary write of the key if it follows the key's
+// read miss (the shard's last; a write that no read asked for is no scan's)
+// and reports whether it is a burst entry (flagBurst): such a write in a
+// flooded shard.
+func (sk *sketch) newWrite(tag uint32) bool {
+	if sk.lastMiss != 1<<32|uint64(tag) {
+		return false
+	}
+	sk.lastMiss = 0
+	if sk.news++; !sk.flood && sk.news*floodShareDen >= floodWindow*floodShareNum {
+		sk.flood = true // this window is a flood already
+		sk.reads, sk.news = 0, 0
+	}
+	return sk.flood
 }
 
 // halve ages the sketch: every counter is halved.
