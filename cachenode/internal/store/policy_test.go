@@ -484,6 +484,19 @@ func TestSketchFlood(t *testing.T) {
 	if !sk.flood {
 		t.Fatalf("no flood after %d reads each followed by a probationary write", 2*floodWindow)
 	}
+	for range 2 * floodWindow { // a scan through a pipelining client: misses in fours, then the writes
+		if tag%floodMisses == 0 {
+			for k := range uint32(floodMisses) {
+				sk.add(tag + k)
+				sk.missed(tag + k)
+			}
+		}
+		sk.newWrite(tag)
+		tag++
+	}
+	if !sk.flood {
+		t.Fatalf("no flood when a pipelining client writes each batch of %d misses after it", floodMisses)
+	}
 	adds, before := sk.adds, sk.estimate(known)
 	sk.add(tag)
 	if e := sk.estimate(tag); e != 0 {

@@ -20,7 +20,9 @@ import (
 // the policy (default allkeys-tinylfu), STORE_BENCH_KEYS is N (default
 // 400000), STORE_BENCH_MB the cache sizes in MiB (default 16,32,64),
 // STORE_BENCH_TRACES the classes (default all), STORE_BENCH_SCAN_SHARE the
-// scan trace's scan share (default 0.3). Run it with -benchtime=1x:
+// scan trace's scan share (default 0.3), STORE_BENCH_PIPELINE how many
+// reads go before the writes of their misses (default 1; loadtest replay
+// pipelines 32). Run it with -benchtime=1x:
 //
 //	go test -run '^$' -bench ReplayMissRatio -benchtime=1x ./cachenode/internal/store
 func BenchmarkReplayMissRatio(b *testing.B) {
@@ -45,6 +47,10 @@ func BenchmarkReplayMissRatio(b *testing.B) {
 	if err != nil {
 		b.Fatalf("STORE_BENCH_SCAN_SHARE: %v", err)
 	}
+	pipe, err := strconv.Atoi(envOr("STORE_BENCH_PIPELINE", "1"))
+	if err != nil || pipe <= 0 {
+		b.Fatalf("STORE_BENCH_PIPELINE: %q", os.Getenv("STORE_BENCH_PIPELINE"))
+	}
 	classes := loadtest.TraceClasses
 	if c := os.Getenv("STORE_BENCH_TRACES"); c != "" {
 		classes = strings.Split(c, ",")
@@ -57,7 +63,7 @@ func BenchmarkReplayMissRatio(b *testing.B) {
 		for _, mb := range sizes {
 			b.Run(fmt.Sprintf("%s/%dMB", class, mb), func(b *testing.B) {
 				for range b.N {
-					ratio, byteRatio := replayStore(pol, trace, mb<<20)
+					ratio, byteRatio := replayStore(pol, trace, mb<<20, pipe)
 					b.ReportMetric(ratio, "miss-ratio")
 					b.ReportMetric(byteRatio, "byte-miss-ratio")
 				}
@@ -67,15 +73,17 @@ func BenchmarkReplayMissRatio(b *testing.B) {
 }
 
 // replayStore replays trace cache-aside against a store of policy pol and
-// maxmemory limit, and returns the miss ratio and byte miss ratio of the
-// requests after the first 20%.
-func replayStore(pol store.Policy, trace []loadtest.TraceRequest, limit int64) (float64, float64) {
+// maxmemory limit, writing the misses of every pipe reads after them, and
+// returns the miss ratio and byte miss ratio of the requests after the
+// first 20%.
+func replayStore(pol store.Policy, trace []loadtest.TraceRequest, limit int64, pipe int) (float64, float64) {
 	s := store.New(store.Config{MaxMemory: limit, Policy: pol})
 	defer s.Close()
 	val := make([]byte, 1000)
 	warm := len(trace) / 5
 	var misses, bytes, missed int
 	var key []byte
+	var pend []uint64 // ids read and missed, written after every pipe reads
 	for i, q := range trace {
 		key = strconv.AppendUint(append(key[:0], "o:"...), q.ID, 10)
 		size := replayValueSize(q.ID)
@@ -88,8 +96,15 @@ func replayStore(pol store.Policy, trace []loadtest.TraceRequest, limit int64) (
 			}
 		}
 		if !ok {
-			_ = s.EnsureMemory()
-			s.Set(key, val[:size], store.SetArgs{}, nil)
+			pend = append(pend, q.ID)
+		}
+		if (i+1)%pipe == 0 || i == len(trace)-1 {
+			for _, id := range pend {
+				key = strconv.AppendUint(append(key[:0], "o:"...), id, 10)
+				_ = s.EnsureMemory()
+				s.Set(key, val[:replayValueSize(id)], store.SetArgs{}, nil)
+			}
+			pend = pend[:0]
 		}
 	}
 	return float64(misses) / float64(len(trace)-warm), float64(missed) / float64(bytes)

@@ -1,6 +1,9 @@
 package store
 
-import "math/bits"
+import (
+	"math/bits"
+	"slices"
+)
 
 // A sketch is a shard's count-min sketch of recent key accesses for the
 // TinyLFU policies, as in Caffeine's FrequencySketch: 4-bit counters, 16 to
@@ -44,10 +47,13 @@ type sketch struct {
 	reads   int32    // reads in the current flood window
 	news    int32    // probationary writes in the current flood window
 	flood   bool     // the last window's probationary writes reached floodShare of its reads
-	// lastMiss is 1<<32 | the tag of the shard's last read miss, 0 once
-	// written: a probationary write counts towards a flood only after its
-	// key's miss.
-	lastMiss uint64
+	// misses holds 1<<32 | the tag of the shard's last few read misses (0
+	// once written), next the slot for the next one: a probationary write
+	// counts towards a flood only after its key's miss. Several, because a
+	// pipelined client asks for a batch of keys before it writes the
+	// missing ones.
+	misses [floodMisses]uint64
+	next   uint8
 }
 
 const (
@@ -63,11 +69,14 @@ const (
 	// judges a flood (256 shards: 8k requests of the store).
 	floodWindow = 16
 	// floodShareNum/floodShareDen is the share of the window's reads
-	// followed by a probationary write that makes a flood (3/4). Steady
+	// followed by a probationary write that makes a flood (7/8). Steady
 	// Zipf traffic stays far below it (BenchmarkReplayMissRatio's zipf
 	// trace: a probationary write after about a quarter of the reads at
 	// 64 MiB); a scan writes after every read.
 	floodShareNum, floodShareDen = 7, 8
+	// floodMisses is how many of a shard's latest read misses a write may
+	// follow and still count as their fill.
+	floodMisses = 4
 )
 
 var sketchSeeds = [4]uint64{0xc3a5c85c97cb3127, 0xb492b66fbe98f273, 0x9ae16a3b2f90404f, 0xcbf29ce484222325}
@@ -189,17 +198,21 @@ func (sk *sketch) add(tag uint32) {
 
 // missed notes a read miss of the key, so that a write of it that follows
 // is known as a cache-aside fill.
-func (sk *sketch) missed(tag uint32) { sk.lastMiss = 1<<32 | uint64(tag) }
+func (sk *sketch) missed(tag uint32) {
+	sk.misses[sk.next%floodMisses] = 1<<32 | uint64(tag)
+	sk.next++
+}
 
 // newWrite counts a probationary write of the key if it follows the key's
-// read miss (the shard's last; a write that no read asked for is no scan's)
+// read miss (one of the shard's last few; a write no read asked for is no scan's)
 // and reports whether it is a burst entry (flagBurst): such a write in a
 // flooded shard.
 func (sk *sketch) newWrite(tag uint32) bool {
-	if sk.lastMiss != 1<<32|uint64(tag) {
+	i := slices.Index(sk.misses[:], 1<<32|uint64(tag))
+	if i < 0 {
 		return false
 	}
-	sk.lastMiss = 0
+	sk.misses[i] = 0
 	if sk.news++; !sk.flood && sk.news*floodShareDen >= floodWindow*floodShareNum {
 		sk.flood = true // this window is a flood already
 		sk.reads, sk.news = 0, 0
