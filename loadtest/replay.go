@@ -48,6 +48,10 @@ type ReplayConfig struct {
 	// Exe is the loadtest binary re-executed as a node. Default this
 	// process's executable.
 	Exe string
+	// NodeBin, when set, is run for the node targets instead of Exe: a
+	// cachenode binary, so that its resident memory is the shipped
+	// binary's, not the loadtest binary's (which carries the node too).
+	NodeBin string
 	// Pipeline is how many GETs go in one round trip (their SETs on miss
 	// in the next). Default 32.
 	Pipeline int
@@ -236,8 +240,11 @@ func Replay(ctx context.Context, cfg ReplayConfig) (*ReplayResult, error) {
 func replayOne(ctx context.Context, cfg *ReplayConfig, trace []TraceRequest, target, mm string) (ReplayRun, error) {
 	srv, pol, _ := strings.Cut(target, ":")
 	t := &tier{exe: cfg.Exe, maxmemory: mm, logw: cfg.Log}
-	if srv == "redis" {
+	switch {
+	case srv == "redis":
 		t.nodeBin = cfg.RedisBin
+	case cfg.NodeBin != "":
+		t.nodeBin = cfg.NodeBin
 	}
 	defer t.close()
 	addr, err := t.add()

@@ -75,3 +75,26 @@ func TestReplayShort(t *testing.T) {
 		t.Fatal("bad target accepted")
 	}
 }
+
+// TestReplayNodeBin: with NodeBin the node targets run that binary, not
+// the built-in node. redis-server stands in for a cachenode build here: it
+// refuses cachenode's own policy, which the built-in node accepts.
+func TestReplayNodeBin(t *testing.T) {
+	exe := needExe(t)
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := ReplayConfig{Trace: "zipf", Requests: 2000, Keys: 1000, MaxMemory: []string{"2mb"},
+		Targets: []string{"node:allkeys-tinylfu"}, Exe: exe, NodeBin: bin}
+	if _, err := Replay(ctx, cfg); err == nil || !strings.Contains(err.Error(), "node:allkeys-tinylfu") {
+		t.Fatalf("redis-server as the node accepted allkeys-tinylfu (err %v): NodeBin not used", err)
+	}
+	cfg.Targets = []string{"node:allkeys-lru"}
+	res, err := Replay(ctx, cfg)
+	if err != nil || len(res.Runs) != 1 || res.Runs[0].Keys <= 0 {
+		t.Fatalf("redis-server as the node, allkeys-lru: %v", err)
+	}
+}

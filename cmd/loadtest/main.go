@@ -202,6 +202,7 @@ func replay(args []string) int {
 	fs.StringVar(&sizes, "maxmemory", "8mb,16mb,32mb", "comma-separated cache `sizes`")
 	fs.StringVar(&targets, "targets", "", "comma-separated SERVER:POLICY, SERVER node or redis (default: node's default policy, redis:allkeys-lru, redis:allkeys-lfu)")
 	fs.StringVar(&cfg.RedisBin, "redis-server", "redis-server", "redis-server `binary`")
+	fs.StringVar(&cfg.NodeBin, "node-bin", "", "run this cachenode `binary` for the node targets instead of the built-in one (its RSS is then the shipped binary's)")
 	fs.IntVar(&cfg.Pipeline, "pipeline", 32, "GETs per round trip")
 	fs.Float64Var(&cfg.Warmup, "warmup", 0.2, "fraction of the requests, from the start, not counted")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed of generated traces")
