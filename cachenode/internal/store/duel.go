@@ -65,8 +65,7 @@ type miniEntry struct {
 	size  uint32 // the entry's bytes in the store
 	stamp uint32 // duel clock of the last access
 	freq  uint8  // the sketch's estimate at the last access
-	new   bool   // probationary: not read since written
-	burst bool   // written during a flood (flagBurst): evicted first
+	flags byte   // flagNew and flagBurst, as the store's entry has them
 }
 
 // duelSampled reports whether the key with tag takes part in the duel.
@@ -97,13 +96,14 @@ func (d *duel) read(tag uint32, freq uint8, window uint64, size int, limit int64
 		m := &d.sims[k]
 		if i, ok := m.idx[tag]; ok {
 			e := &m.ents[i]
-			e.stamp, e.freq, e.new, e.burst = d.clock, freq, false, false
+			e.stamp, e.freq = d.clock, freq
+			e.flags &^= flagNew | flagBurst // read: as touchLocked does
 			continue
 		}
 		m.misses++
 		missed[k] = true
 		if size > 0 {
-			d.storeLocked(k, tag, size, freq, false, limit)
+			d.storeLocked(k, tag, size, freq, 0, limit)
 		}
 	}
 	if missed[0] != missed[1] {
@@ -133,21 +133,21 @@ func (d *duel) verdictLocked() {
 }
 
 // write records a sampled write of a key new to the store, with tag, entry
-// size, the sketch's estimate freq and whether it is a burst entry, under
-// the store's memory limit: each simulation stores it. It returns the
-// change in the accounted bytes.
-func (d *duel) write(tag uint32, size int, freq uint8, burst bool, limit int64) int64 {
+// size, the sketch's estimate freq and the entry's flagNew and flagBurst,
+// under the store's memory limit: each simulation stores it. It returns
+// the change in the accounted bytes.
+func (d *duel) write(tag uint32, size int, freq uint8, flags byte, limit int64) int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for k := range d.sims {
-		d.storeLocked(k, tag, size, freq, burst, limit)
+		d.storeLocked(k, tag, size, freq, flags, limit)
 	}
 	return d.accountLocked()
 }
 
 // storeLocked stores tag in simulation k, which then evicts down to its
 // share of the store's memory limit.
-func (d *duel) storeLocked(k int, tag uint32, size int, freq uint8, burst bool, limit int64) {
+func (d *duel) storeLocked(k int, tag uint32, size int, freq uint8, flags byte, limit int64) {
 	m := &d.sims[k]
 	if m.idx == nil {
 		m.idx = make(map[uint32]int32)
@@ -158,7 +158,7 @@ func (d *duel) storeLocked(k int, tag uint32, size int, freq uint8, burst bool, 
 		e.size, e.stamp = uint32(size), d.clock
 	} else {
 		m.idx[tag] = int32(len(m.ents))
-		m.ents = append(m.ents, miniEntry{tag: tag, size: uint32(size), stamp: d.clock, freq: freq, new: freq <= 1, burst: burst})
+		m.ents = append(m.ents, miniEntry{tag: tag, size: uint32(size), stamp: d.clock, freq: freq, flags: flags})
 		m.bytes += int64(size)
 	}
 	if capacity := limit / duelSample; m.bytes > capacity {
@@ -177,7 +177,7 @@ func (d *duel) accountLocked() int64 {
 func (d *duel) evictLocked(m *miniCache, recency bool, target int64) {
 	var prob int64
 	for i := range m.ents {
-		if m.ents[i].new {
+		if m.ents[i].flags&flagNew != 0 {
 			prob += int64(m.ents[i].size)
 		}
 	}
@@ -186,15 +186,8 @@ func (d *duel) evictLocked(m *miniCache, recency bool, target int64) {
 	for i := range m.ents {
 		e := &m.ents[i]
 		idle := d.clock - e.stamp
-		var sc uint64
-		switch {
-		case e.burst:
-			sc = tinyBurst | uint64(min(idle, tinyBurst-tinyProbation-1))
-		case recency:
-			sc = recencyScore(idle, int(e.size))
-		case probFirst && e.new:
-			sc = tinyProbation | uint64(min(idle, tinyBurst-tinyProbation-1))
-		default:
+		sc, ok := tinyOrderScore(e.flags, recency, probFirst, idle, int(e.size))
+		if !ok {
 			sc = tinyLFUScore(uint64(e.freq), uint64(idle)*duelSample, d.window, idle, int(e.size))
 		}
 		order = append(order, (1<<32-1-sc)<<32|uint64(i))
@@ -235,25 +228,34 @@ func (d *duel) reset() int64 {
 }
 
 // duelReadLocked passes a read of the key with tag in sh (already counted
-// in its sketch; size: its entry's bytes if held, else 0) to the duel if
-// the key is sampled and memory is bounded.
-func (s *Store) duelReadLocked(sh *shard, tag uint32, size int) {
+// in its sketch; b: its entry if held, else nil) to the duel if the key is
+// sampled. It inlines, so that an unsampled read costs one test.
+func (s *Store) duelReadLocked(sh *shard, tag uint32, b []byte) {
+	if duelSampled(tag) {
+		s.duelRead(sh, tag, b)
+	}
+}
+
+// duelRead is duelReadLocked for a sampled key, when memory is bounded.
+func (s *Store) duelRead(sh *shard, tag uint32, b []byte) {
 	limit := s.maxMemory.Load()
-	if !duelSampled(tag) || limit <= 0 {
+	if limit <= 0 {
 		return
+	}
+	size := 0
+	if b != nil {
+		_, _, size = entryKV(b)
 	}
 	s.used.Add(s.duel.read(tag, uint8(sh.sketch.estimate(tag)), uint64(sh.sketch.limit)*uint64(len(s.shards)), size, limit))
 }
 
 // duelWriteLocked passes a write of a new key with tag (size: its entry's
-// bytes; est: the sketch's estimate; burst: written in a flood) to the
-// duel if the key is sampled and memory is bounded.
-func (s *Store) duelWriteLocked(tag uint32, size int, est uint64, burst bool) {
-	limit := s.maxMemory.Load()
-	if !duelSampled(tag) || limit <= 0 {
-		return
+// bytes; est: the sketch's estimate; flags: its flagNew and flagBurst) to
+// the duel if the key is sampled and memory is bounded.
+func (s *Store) duelWriteLocked(tag uint32, size int, est uint64, flags byte) {
+	if limit := s.maxMemory.Load(); duelSampled(tag) && limit > 0 {
+		s.used.Add(s.duel.write(tag, size, uint8(est), flags, limit))
 	}
-	s.used.Add(s.duel.write(tag, size, uint8(est), burst, limit))
 }
 
 // resetDuel empties the duel's simulations and gives back their bytes.

@@ -133,17 +133,10 @@ func (s *Store) evictScore(sh *shard, sl uint64, b []byte, p Policy, clk uint32,
 		return uint64(255 - s.lfuDecr(entryLRU(b), now))
 	case AllKeysTinyLFU, VolatileTinyLFU:
 		idle := clk - entryLRU(b)
-		if b[0]&flagBurst != 0 {
-			return tinyBurst | uint64(min(idle, tinyBurst-tinyProbation-1))
-		}
-		if s.rankRecency {
-			_, _, size := entryKV(b)
-			return recencyScore(idle, size)
-		}
-		if b[0]&flagNew != 0 && s.probationFirst {
-			return tinyProbation | uint64(min(idle, tinyBurst-tinyProbation-1))
-		}
 		_, _, size := entryKV(b)
+		if sc, ok := tinyOrderScore(b[0], s.rankRecency, s.probationFirst, idle, size); ok {
+			return sc
+		}
 		return tinyLFUScore(sh.sketch.estimate(slotTag(sl)), s.idleRequests(sh, idle), uint64(sh.sketch.limit)*uint64(len(s.shards)), idle, size)
 	case VolatileTTL:
 		rel := entryExp(b) - now
@@ -218,6 +211,25 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 	if cap(cands) <= 1<<16 { // keep moderate scratch buffers for next time
 		s.scratch, s.slots = cands[:0], slots[:0]
 	}
+}
+
+// tinyOrderScore is the TinyLFU eviction score of an entry with the given
+// flags, idle for idle clock ticks, of size bytes, when something other
+// than its frequency decides it: burst entries first (flagBurst), oldest
+// first; then, when the store ranks by recency, idle time per byte
+// (recencyScore); otherwise probationary entries (flagNew) first, oldest
+// first, when probFirst. ok is false when tinyLFUScore decides. The
+// store's eviction and the ranking duel's simulations both rank with it.
+func tinyOrderScore(flags byte, recency, probFirst bool, idle uint32, size int) (sc uint64, ok bool) {
+	switch {
+	case flags&flagBurst != 0:
+		return tinyBurst | uint64(min(idle, tinyBurst-tinyProbation-1)), true
+	case recency:
+		return recencyScore(idle, size), true
+	case probFirst && flags&flagNew != 0:
+		return tinyProbation | uint64(min(idle, tinyBurst-tinyProbation-1)), true
+	}
+	return 0, false
 }
 
 // tinyLFUScore orders TinyLFU eviction candidates other than probationary

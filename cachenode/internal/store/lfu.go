@@ -109,10 +109,7 @@ func (s *Store) touchLocked(sh *shard, tag uint32, b []byte) {
 	case p.TinyLFU():
 		sh.sketch.ensureLocked(sh, s)
 		sh.sketch.add(tag)
-		if duelSampled(tag) {
-			_, _, size := entryKV(b)
-			s.duelReadLocked(sh, tag, size)
-		}
+		s.duelReadLocked(sh, tag, b)
 		setEntryLRU(b, s.clock.Load())
 		b[0] &^= flagNew | flagBurst // read since written: no longer probationary
 	default:
@@ -130,7 +127,7 @@ func (s *Store) missLocked(sh *shard, tag uint32) {
 		sh.sketch.ensureLocked(sh, s)
 		sh.sketch.add(tag)
 		sh.sketch.missed(tag)
-		s.duelReadLocked(sh, tag, 0)
+		s.duelReadLocked(sh, tag, nil)
 	}
 }
 

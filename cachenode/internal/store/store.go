@@ -314,14 +314,13 @@ func (s *Store) putLocked(sh *shard, tag uint32, i int, old []byte, key, val []b
 		writeEntry(b, key, val, exp, lru)
 		if Policy(s.policy.Load()).TinyLFU() {
 			est := sh.sketch.estimate(tag)
-			burst := false
 			if est <= 1 {
 				b[0] |= flagNew // probationary until read
-				if burst = sh.sketch.newWrite(tag); burst {
+				if sh.sketch.newWrite(tag) {
 					b[0] |= flagBurst // written in a flood: evicted first
 				}
 			}
-			s.duelWriteLocked(tag, size, est, burst)
+			s.duelWriteLocked(tag, size, est, b[0]&(flagNew|flagBurst))
 		}
 		sh.insertSlotLocked(mkSlot(tag, off), s)
 		sh.nkeys.Add(1)
