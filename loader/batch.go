@@ -66,8 +66,12 @@ func (p parallel) LoadMany(ctx context.Context, keys []string) ([]KeyResult, err
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
+		}
+		// Checked after the select too: when a slot and the cancellation
+		// are both ready, select may take the slot.
+		if err := ctx.Err(); err != nil {
 			for j := i; j < len(keys); j++ {
-				res[j].Err = ctx.Err()
+				res[j].Err = err
 			}
 			wg.Wait()
 			return res, nil
