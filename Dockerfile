@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 #
-# cachenode image: a static binary on distroless (no shell, no package manager), run as the
-# distroless "nonroot" user (65532). Build with `make image` (docker or podman), or:
+# cachenode image: static binaries on distroless (no shell, no package manager), run as the
+# distroless "nonroot" user (65532): the node, and `cachetier`, which prints the ring
+# (`kubectl exec cache-0 -- cachetier --srv _redis._tcp.cache.<ns>.svc.cluster.local`).
+# Build with `make image` (docker or podman), or:
 #
 #	docker build -t cachenode:dev .
 #
@@ -20,10 +22,10 @@ RUN go mod download
 COPY . .
 # Static (no cgo), reproducible paths, no symbol tables. Build info (module
 # versions) stays: `cachenode --version` reports the Go version.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/cachenode ./cmd/cachenode
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/ ./cmd/cachenode ./cmd/cachetier
 
 FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/cachenode /usr/local/bin/cachenode
+COPY --from=build /out/cachenode /out/cachetier /usr/local/bin/
 USER 65532:65532
 EXPOSE 7000 9121
 ENTRYPOINT ["/usr/local/bin/cachenode", "--bind", "0.0.0.0", "--metrics-addr", ":9121"]

@@ -390,6 +390,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--loglevel", "loud"}, "loglevel"},
 		{[]string{"--metrics-addr", "nocolon"}, "metrics-addr"},
 		{[]string{"redis.conf"}, "redis.conf"},
+		{[]string{"tier", "--static", "a:1"}, "cachetier --help"},
 		{[]string{"--port"}, "port"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,25 +16,95 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 
 	"github.com/cachetier/cachetier/cacheclient"
+	"github.com/cachetier/cachetier/cachenode"
 	"github.com/cachetier/cachetier/internal/redistest"
 )
 
-// tierCmd runs "cachenode tier args..." and returns its stdout, stderr and
-// exit code.
+// binary is the path of the cachetier binary built by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cachetier-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "cachetier")
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	build := exec.Command(goTool, "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "building cachetier: %v\n", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// node is a cachenode server running in the test process on a loopback
+// port, with a slot.
+type node struct {
+	addr string
+	srv  *cachenode.Server
+	done chan error
+}
+
+// startNode serves a cachenode with the given slot until the test ends.
+func startNode(t *testing.T, slot int) *node {
+	t.Helper()
+	srv, err := cachenode.New(cachenode.Config{Slot: slot, HasSlot: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{addr: ln.Addr().String(), srv: srv, done: make(chan error, 1)}
+	go func() { n.done <- srv.Serve(ln) }()
+	t.Cleanup(n.kill)
+	return n
+}
+
+// kill closes the node's listener and connections and waits until Serve
+// has returned; a second call does nothing.
+func (n *node) kill() {
+	if n.done == nil {
+		return
+	}
+	_ = n.srv.Close()
+	<-n.done
+	n.done = nil
+}
+
+// tierCmd runs "cachetier args..." and returns its stdout, stderr and exit
+// code.
 func tierCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append([]string{"tier"}, args...)...)
+	cmd := exec.CommandContext(ctx, binary, args...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("cachenode tier: %v", err)
+		t.Fatalf("cachetier: %v", err)
 	}
 	return out.String(), errb.String(), code
 }
@@ -57,14 +128,14 @@ func fillAndRead(t *testing.T, addr string, n int) {
 	}
 }
 
-// TestTierCommand: cachenode tier over cachenode processes started with
-// --slot (slot 1 a hole), one of them killed before it could tell its slot
-// (so not placed: slot 3 is a hole too), and a stock redis-server named
+// TestTierCommand: cachetier over cachenode servers with slots (slot 1 a
+// hole), one of them stopped before it could tell its slot (so not placed:
+// slot 3 is a hole too), and a stock redis-server named
 // with addr=slot: the table and the JSON show each slot, its node, up/down,
 // keys, memory and hit ratio; --key gives the owner and failover owner a
 // client with the same discovery uses.
 func TestTierCommand(t *testing.T) {
-	n0, n2, n3 := startNode(t, "--slot", "0"), startNode(t, "--slot", "2"), startNode(t, "--slot", "3")
+	n0, n2, n3 := startNode(t, 0), startNode(t, 2), startNode(t, 3)
 	rs, gone := redistest.Start(t), redistest.Start(t)
 	fillAndRead(t, n0.addr, 3)
 	fillAndRead(t, n2.addr, 5)
@@ -175,7 +246,7 @@ func TestTierCommandNoSlots(t *testing.T) {
 
 // TestTierCommandSlotFile reads a slot file in the "addr=slot" form.
 func TestTierCommandSlotFile(t *testing.T) {
-	n := startNode(t, "--slot", "1")
+	n := startNode(t, 1)
 	path := filepath.Join(t.TempDir(), "slots")
 	if err := os.WriteFile(path, []byte(n.addr+"=1\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -199,8 +270,8 @@ func TestTierCommandUsage(t *testing.T) {
 		{"--bogus"},
 	} {
 		_, errOut, code := tierCmd(t, args...)
-		if code != 2 || !strings.Contains(errOut, "cachenode: tier: ") {
-			t.Errorf("tier %q: exit %d, stderr %q; want 2 and a usage message", args, code, errOut)
+		if code != 2 || !strings.Contains(errOut, "cachetier: ") {
+			t.Errorf("cachetier %q: exit %d, stderr %q; want 2 and a usage message", args, code, errOut)
 		}
 	}
 	if _, errOut, code := tierCmd(t, "--static", "a:1=99999"); code != 1 || !strings.Contains(errOut, "a:1=99999") {

@@ -1,3 +1,20 @@
+// Command cachetier prints the cache tier as a client sees it: it discovers
+// the nodes as a cacheclient.Client with the same discovery does (--static,
+// --dns, --srv or --slot-file), asks each node for its figures, and prints
+// the ring: each slot, its node, whether the node answers, its keys
+// (DBSIZE), memory (INFO used_memory) and hit ratio (keyspace_hits over hits
+// and misses). With --key K it also prints the node that owns K and the one
+// that takes it over if the owner goes down.
+//
+//	cachetier --static 10.0.0.1:7000,10.0.0.2:7000=1 --key user:1
+//	cachetier --srv _redis._tcp.cache.default.svc.cluster.local --json
+//
+// "cachetier --help" lists every flag. Exit status: 0 when it printed a
+// view, 1 when discovery failed or found no node, 2 on a bad command line.
+//
+// It is a command of its own, not part of cachenode, so the node's binary
+// carries no Redis client: fewer pages resident in every node. The container
+// image ships both.
 package main
 
 import (
@@ -9,6 +26,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,8 +39,8 @@ import (
 	"github.com/cachetier/cachetier/cacheclient"
 )
 
-// tierUsage is the help of "cachenode tier".
-const tierUsage = `Usage: cachenode tier DISCOVERY [--key K] [--json] [flags]
+// tierUsage is cachetier's help.
+const tierUsage = `Usage: cachetier DISCOVERY [--key K] [--json] [flags]
 
 Prints the ring a client with the same discovery builds: each slot, its
 node, whether the node answers, its keys (DBSIZE), memory (INFO used_memory)
@@ -44,7 +62,23 @@ Flags:
   --timeout DUR      bound on each request to a node (default 1s)
 `
 
-// tierOptions is the parsed command line of "cachenode tier".
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// usageError is a bad command line: reported with a hint and exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// prefixed returns err's message starting with "cachetier: " once.
+func prefixed(err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "cachetier: ") {
+		return msg
+	}
+	return "cachetier: " + msg
+}
+
+// tierOptions is the parsed command line of cachetier.
 type tierOptions struct {
 	disc     cacheclient.Discoverer
 	key      string
@@ -55,7 +89,7 @@ type tierOptions struct {
 }
 
 func parseTierFlags(args []string, stderr io.Writer) (*tierOptions, error) {
-	fs := flag.NewFlagSet("cachenode tier", flag.ContinueOnError)
+	fs := flag.NewFlagSet("cachetier", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var (
 		static   = fs.String("static", "", "")
@@ -74,10 +108,10 @@ func parseTierFlags(args []string, stderr io.Writer) (*tierOptions, error) {
 			io.WriteString(stderr, tierUsage)
 			return nil, err
 		}
-		return nil, usageError{"tier: " + err.Error()}
+		return nil, usageError{err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return nil, usageError{fmt.Sprintf("tier: unexpected argument %q", fs.Arg(0))}
+		return nil, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	o := &tierOptions{json: *asJSON, password: *pass, timeout: *timeout}
 	fs.Visit(func(f *flag.Flag) {
@@ -86,7 +120,7 @@ func parseTierFlags(args []string, stderr io.Writer) (*tierOptions, error) {
 		}
 	})
 	if *timeout <= 0 {
-		return nil, usageError{fmt.Sprintf("tier: invalid value %s for --timeout: must be positive", *timeout)}
+		return nil, usageError{fmt.Sprintf("invalid value %s for --timeout: must be positive", *timeout)}
 	}
 	n := 0
 	for _, v := range []string{*static, *dnsName, *srv, *slotFile} {
@@ -95,7 +129,7 @@ func parseTierFlags(args []string, stderr io.Writer) (*tierOptions, error) {
 		}
 	}
 	if n != 1 {
-		return nil, usageError{"tier: give exactly one of --static, --dns, --srv, --slot-file"}
+		return nil, usageError{"give exactly one of --static, --dns, --srv, --slot-file"}
 	}
 	switch {
 	case *static != "":
@@ -104,7 +138,7 @@ func parseTierFlags(args []string, stderr io.Writer) (*tierOptions, error) {
 		host, port, err := net.SplitHostPort(*dnsName)
 		p, perr := strconv.Atoi(port)
 		if err != nil || host == "" || perr != nil || p <= 0 || p > 65535 {
-			return nil, usageError{fmt.Sprintf("tier: invalid value %q for --dns: want NAME:PORT", *dnsName)}
+			return nil, usageError{fmt.Sprintf("invalid value %q for --dns: want NAME:PORT", *dnsName)}
 		}
 		o.disc = &cacheclient.DNS{Name: host, Port: p, Network: *network, Timeout: *timeout}
 	case *srv != "":
@@ -131,7 +165,7 @@ type tierNode struct {
 	Slots int `json:"slots"`
 }
 
-// tierView is what "cachenode tier" prints.
+// tierView is what cachetier prints.
 type tierView struct {
 	// Placement is "slots" (every node placed at its slot), "table" (a slot
 	// file's table) or "order" (some node has no slot: placement depends on
@@ -149,13 +183,13 @@ type tierKey struct {
 	Failover string `json:"failover,omitempty"` // the owner once Owner is down
 }
 
-func runTier(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) int {
 	o, err := parseTierFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s\nRun 'cachenode tier --help' for usage.\n", prefixed(err))
+		fmt.Fprintf(stderr, "%s\nRun 'cachetier --help' for usage.\n", prefixed(err))
 		return 2
 	}
 	redis.SetLogger(quietLogger{}) // failures show in the table, not as go-redis log lines
@@ -197,7 +231,7 @@ func tierLook(o *tierOptions, stderr io.Writer) (*tierView, error) {
 		}
 	}
 	if len(addrs) == 0 {
-		return nil, errors.New("tier: discovery found no nodes")
+		return nil, errors.New("discovery found no nodes")
 	}
 	figures := make([]tierNode, len(addrs))
 	var wg sync.WaitGroup
