@@ -26,62 +26,89 @@ import (
 //
 //	go test -run '^$' -bench ReplayMissRatio -benchtime=1x ./cachenode/internal/store
 func BenchmarkReplayMissRatio(b *testing.B) {
-	pol, err := store.ParsePolicy(envOr("STORE_BENCH_POLICY", "allkeys-tinylfu"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	keys, err := strconv.Atoi(envOr("STORE_BENCH_KEYS", "400000"))
-	if err != nil || keys <= 0 {
-		b.Fatalf("STORE_BENCH_KEYS: %v", err)
-	}
-	requests := 3 * keys
-	var sizes []int64
-	for _, f := range strings.Split(envOr("STORE_BENCH_MB", "16,32,64"), ",") {
-		mb, err := strconv.ParseInt(f, 10, 64)
-		if err != nil || mb <= 0 {
-			b.Fatalf("STORE_BENCH_MB: %q", f)
-		}
-		sizes = append(sizes, mb)
-	}
-	share, err := strconv.ParseFloat(envOr("STORE_BENCH_SCAN_SHARE", "0.3"), 64)
-	if err != nil {
-		b.Fatalf("STORE_BENCH_SCAN_SHARE: %v", err)
-	}
-	pipe, err := strconv.Atoi(envOr("STORE_BENCH_PIPELINE", "1"))
-	if err != nil || pipe <= 0 {
-		b.Fatalf("STORE_BENCH_PIPELINE: %q", os.Getenv("STORE_BENCH_PIPELINE"))
-	}
-	classes := loadtest.TraceClasses
-	if c := os.Getenv("STORE_BENCH_TRACES"); c != "" {
-		classes = strings.Split(c, ",")
-	}
-	for _, class := range classes {
-		trace, err := loadtest.GenerateTrace(class, requests, keys, 0.9, share, 1)
+	env := replayEnvironment(b)
+	for _, class := range env.classes {
+		trace, err := loadtest.GenerateTrace(class, 3*env.keys, env.keys, 0.9, env.share, 1)
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, mb := range sizes {
+		for _, mb := range env.sizes {
 			b.Run(fmt.Sprintf("%s/%dMB", class, mb), func(b *testing.B) {
 				for range b.N {
-					ratio, byteRatio := replayStore(pol, trace, mb<<20, pipe)
-					b.ReportMetric(ratio, "miss-ratio")
-					b.ReportMetric(byteRatio, "byte-miss-ratio")
+					r := replayStore(env.policy, trace, mb<<20, env.pipe, env.keys)
+					b.ReportMetric(r.ratio, "miss-ratio")
+					b.ReportMetric(r.byteRatio, "byte-miss-ratio")
 				}
 			})
 		}
 	}
 }
 
+// replayEnv is the replay benchmarks' configuration, from the environment
+// (see BenchmarkReplayMissRatio).
+type replayEnv struct {
+	policy  store.Policy
+	keys    int     // N: objects; the traces have 3N requests
+	sizes   []int64 // cache sizes, MiB
+	share   float64 // the scan trace's scan share
+	pipe    int     // reads before the writes of their misses
+	classes []string
+}
+
+func replayEnvironment(b *testing.B) replayEnv {
+	var env replayEnv
+	var err error
+	env.policy, err = store.ParsePolicy(envOr("STORE_BENCH_POLICY", "allkeys-tinylfu"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	env.keys, err = strconv.Atoi(envOr("STORE_BENCH_KEYS", "400000"))
+	if err != nil || env.keys <= 0 {
+		b.Fatalf("STORE_BENCH_KEYS: %v", err)
+	}
+	for _, f := range strings.Split(envOr("STORE_BENCH_MB", "16,32,64"), ",") {
+		mb, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || mb <= 0 {
+			b.Fatalf("STORE_BENCH_MB: %q", f)
+		}
+		env.sizes = append(env.sizes, mb)
+	}
+	env.share, err = strconv.ParseFloat(envOr("STORE_BENCH_SCAN_SHARE", "0.3"), 64)
+	if err != nil {
+		b.Fatalf("STORE_BENCH_SCAN_SHARE: %v", err)
+	}
+	env.pipe, err = strconv.Atoi(envOr("STORE_BENCH_PIPELINE", "1"))
+	if err != nil || env.pipe <= 0 {
+		b.Fatalf("STORE_BENCH_PIPELINE: %q", os.Getenv("STORE_BENCH_PIPELINE"))
+	}
+	env.classes = loadtest.TraceClasses
+	if c := os.Getenv("STORE_BENCH_TRACES"); c != "" {
+		env.classes = strings.Split(c, ",")
+	}
+	return env
+}
+
+// replayResult is what replayStore measures over the requests after the
+// first 20%.
+type replayResult struct {
+	ratio     float64 // miss ratio
+	byteRatio float64 // share of the bytes requested that missed
+	// zipfRatio is the miss ratio of the requests for objects below the
+	// trace's key count (all but the scan trace's scan keys).
+	zipfRatio float64
+	meanLen   float64 // keys held, averaged over the requests
+}
+
 // replayStore replays trace cache-aside against a store of policy pol and
 // maxmemory limit, writing the misses of every pipe reads after them, and
-// returns the miss ratio and byte miss ratio of the requests after the
-// first 20%.
-func replayStore(pol store.Policy, trace []loadtest.TraceRequest, limit int64, pipe int) (float64, float64) {
+// measures the requests after the first 20%; keys is the trace's key count
+// (objects from it on are scan keys).
+func replayStore(pol store.Policy, trace []loadtest.TraceRequest, limit int64, pipe, keys int) replayResult {
 	s := store.New(store.Config{MaxMemory: limit, Policy: pol})
 	defer s.Close()
 	val := make([]byte, 1000)
 	warm := len(trace) / 5
-	var misses, bytes, missed int
+	var misses, bytes, missed, zipf, zipfMissed, lens, samples int
 	var key []byte
 	var pend []uint64 // ids read and missed, written after every pipe reads
 	for i, q := range trace {
@@ -90,9 +117,19 @@ func replayStore(pol store.Policy, trace []loadtest.TraceRequest, limit int64, p
 		_, ok := s.Get(nil, key)
 		if i >= warm {
 			bytes += size
+			if q.ID < uint64(keys) {
+				zipf++
+			}
 			if !ok {
 				misses++
 				missed += size
+				if q.ID < uint64(keys) {
+					zipfMissed++
+				}
+			}
+			if i%1024 == 0 {
+				lens += s.Len()
+				samples++
 			}
 		}
 		if !ok {
@@ -107,7 +144,12 @@ func replayStore(pol store.Policy, trace []loadtest.TraceRequest, limit int64, p
 			pend = pend[:0]
 		}
 	}
-	return float64(misses) / float64(len(trace)-warm), float64(missed) / float64(bytes)
+	return replayResult{
+		ratio:     float64(misses) / float64(len(trace)-warm),
+		byteRatio: float64(missed) / float64(bytes),
+		zipfRatio: float64(zipfMissed) / float64(max(zipf, 1)),
+		meanLen:   float64(lens) / float64(max(samples, 1)),
+	}
 }
 
 // replayValueSize is loadtest replay's value size for an object whose
