@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"strconv"
@@ -55,6 +56,13 @@ type ReplayConfig struct {
 	// Pipeline is how many GETs go in one round trip (their SETs on miss
 	// in the next). Default 32.
 	Pipeline int
+	// Rate, when positive, paces the replay at this many requests per
+	// second (a batch waits until its first request is due); 0 replays as
+	// fast as the server answers. Wall-clock policies depend on the pace:
+	// redis' LRU clock ticks once a second and its LFU counters decay per
+	// minute, so a fast replay leaves them coarser than the same requests
+	// spread over a production day would.
+	Rate float64
 	// Warmup is the fraction of the requests, from the start, not counted
 	// in the miss ratio. Default 0.2.
 	Warmup float64
@@ -88,6 +96,7 @@ type ReplayResult struct {
 	Bytes    int64       `json:"bytes"`   // sum of the distinct objects' sizes
 	Warmup   float64     `json:"warmup"`
 	Pipeline int         `json:"pipeline"`
+	Rate     float64     `json:"rate,omitempty"` // requests per second; 0: unpaced
 	Runs     []ReplayRun `json:"runs"`
 	Date     string      `json:"date"`
 }
@@ -128,6 +137,9 @@ func (c *ReplayConfig) init() error {
 		c.RedisBin = "redis-server"
 	}
 	orDefault(&c.Pipeline, 32)
+	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
+		return fmt.Errorf("loadtest: replay: bad rate %v (want requests per second, 0 for unpaced)", c.Rate)
+	}
 	if c.Warmup <= 0 || c.Warmup >= 1 {
 		c.Warmup = 0.2
 	}
@@ -206,7 +218,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (*ReplayResult, error) {
 	if len(trace) == 0 {
 		return nil, fmt.Errorf("%w: no requests", ErrTrace)
 	}
-	res := &ReplayResult{Trace: cfg.Trace, Requests: len(trace), Warmup: cfg.Warmup, Pipeline: cfg.Pipeline,
+	res := &ReplayResult{Trace: cfg.Trace, Requests: len(trace), Warmup: cfg.Warmup, Pipeline: cfg.Pipeline, Rate: cfg.Rate,
 		Date: time.Now().UTC().Format(time.RFC3339)}
 	seen := map[uint64]bool{}
 	for _, q := range trace {
@@ -268,6 +280,16 @@ func replayOne(ctx context.Context, cfg *ReplayConfig, trace []TraceRequest, tar
 	keys := make([]string, 0, cfg.Pipeline)
 	for lo := 0; lo < len(trace); lo += cfg.Pipeline {
 		batch := trace[lo:min(lo+cfg.Pipeline, len(trace))]
+		if cfg.Rate > 0 {
+			due := start.Add(time.Duration(float64(lo) / cfg.Rate * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return run, ctx.Err()
+				}
+			}
+		}
 		pipe := rc.Pipeline()
 		gets, keys = gets[:0], keys[:0]
 		for _, q := range batch {

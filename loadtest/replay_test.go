@@ -98,3 +98,25 @@ func TestReplayNodeBin(t *testing.T) {
 		t.Fatalf("redis-server as the node, allkeys-lru: %v", err)
 	}
 }
+
+// TestReplayRate: a paced replay takes at least its requests over the rate
+// (a batch waits for its first request's turn), and a bad rate is refused.
+func TestReplayRate(t *testing.T) {
+	exe := needExe(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := ReplayConfig{Trace: "zipf", Requests: 4000, Keys: 1000, MaxMemory: []string{"2mb"},
+		Targets: []string{"node:allkeys-lru"}, Exe: exe, Pipeline: 100, Rate: 10_000}
+	res, err := Replay(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last batch starts at request 3900: 0.39 s after the start.
+	if len(res.Runs) != 1 || res.Runs[0].Seconds < 0.39 || res.Rate != 10_000 {
+		t.Fatalf("paced at 10,000/s: %+v, rate %v; want at least 0.39 s", res.Runs, res.Rate)
+	}
+	cfg.Rate = -1
+	if _, err := Replay(ctx, cfg); err == nil || !strings.Contains(err.Error(), "rate") {
+		t.Fatalf("rate -1: %v", err)
+	}
+}

@@ -204,6 +204,7 @@ func replay(args []string) int {
 	fs.StringVar(&cfg.RedisBin, "redis-server", "redis-server", "redis-server `binary`")
 	fs.StringVar(&cfg.NodeBin, "node-bin", "", "run this cachenode `binary` for the node targets instead of the built-in one (its RSS is then the shipped binary's)")
 	fs.IntVar(&cfg.Pipeline, "pipeline", 32, "GETs per round trip")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "pace the replay at this many requests per second (0: as fast as the server answers)")
 	fs.Float64Var(&cfg.Warmup, "warmup", 0.2, "fraction of the requests, from the start, not counted")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed of generated traces")
 	fs.StringVar(&jsonPath, "json", "", "write the results as JSON to `FILE`")
