@@ -21,7 +21,7 @@ func WriteReplayTable(w io.Writer, results []*ReplayResult) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	for _, r := range results {
 		targets, sizes := replayAxes(r)
-		fmt.Fprintf(tw, "trace %s: %d requests, %d objects (%s), first %.0f%% not counted\n", r.Trace, r.Requests, r.Objects, humanSize(r.Bytes), 100*r.Warmup)
+		fmt.Fprintf(tw, "trace %s: %d requests, %d objects (%s), first %.0f%% not counted, %s\n", r.Trace, r.Requests, r.Objects, humanSize(r.Bytes), 100*r.Warmup, paceText(r.Rate))
 		fmt.Fprintf(tw, "maxmemory\t%s\t%s\n", strings.Join(targets, "\t"), strings.Join(prefixAll("rss ", targets), "\t"))
 		for _, mm := range sizes {
 			var ratios, rss []string
@@ -140,7 +140,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}
 table{border-collapse:collapse;margin:4px 0 24px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f5f5f5}
 </style></head><body>
 <h1>Trace replay: miss ratio by cache size</h1>
-<p>Cache-aside (GET, SET on a miss, {{.Pipeline}} GETs per round trip), the same trace against each server at each <code>--maxmemory</code>, one server process at a time. Miss ratio over the requests after the first {{.Warmup}}.</p>
+<p>Cache-aside (GET, SET on a miss, {{.Pipeline}} GETs per round trip), the same trace against each server at each <code>--maxmemory</code>, one server process at a time. Miss ratio over the requests after the first {{.Warmup}}. Replayed {{.Pace}}: redis-server's LRU clock ticks once a second and its LFU counters decay per minute, so its figures depend on the pace (<code>--rate</code>); the node's do not.</p>
 {{range .Traces}}
 <h2>{{.R.Trace}}</h2>
 <p>{{.R.Requests}} requests, {{.R.Objects}} objects ({{.Bytes}}); run {{.R.Date}}.</p>
@@ -166,15 +166,15 @@ func WriteReplayReport(w io.Writer, results []*ReplayResult) error {
 		Rows  []row
 	}
 	var d struct {
-		Pipeline int
-		Warmup   string
-		Traces   []trace
+		Pipeline     int
+		Warmup, Pace string
+		Traces       []trace
 	}
 	for _, r := range results {
 		if len(r.Runs) == 0 {
 			continue
 		}
-		d.Pipeline, d.Warmup = r.Pipeline, fmt.Sprintf("%.0f%%", 100*r.Warmup)
+		d.Pipeline, d.Warmup, d.Pace = r.Pipeline, fmt.Sprintf("%.0f%%", 100*r.Warmup), paceText(r.Rate)
 		tr := trace{R: r, Bytes: humanSize(r.Bytes), Chart: replayChart(r)}
 		targets, sizes := replayAxes(r)
 		for _, s := range sizes {
@@ -199,4 +199,12 @@ func WriteReplayReport(w io.Writer, results []*ReplayResult) error {
 		d.Traces = append(d.Traces, tr)
 	}
 	return replayPage.Execute(w, d)
+}
+
+// paceText describes a replay's pace.
+func paceText(rate float64) string {
+	if rate <= 0 {
+		return "unpaced (as fast as the server answers)"
+	}
+	return fmt.Sprintf("at %.0f requests/s", rate)
 }

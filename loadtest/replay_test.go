@@ -115,6 +115,13 @@ func TestReplayRate(t *testing.T) {
 	if len(res.Runs) != 1 || res.Runs[0].Seconds < 0.39 || res.Rate != 10_000 {
 		t.Fatalf("paced at 10,000/s: %+v, rate %v; want at least 0.39 s", res.Runs, res.Rate)
 	}
+	var table, html bytes.Buffer
+	if err := WriteReplayTable(&table, []*ReplayResult{res}); err != nil || !strings.Contains(table.String(), "at 10000 requests/s") {
+		t.Fatalf("table lacks the pace: %v\n%s", err, table.String())
+	}
+	if err := WriteReplayReport(&html, []*ReplayResult{res}); err != nil || !strings.Contains(html.String(), "at 10000 requests/s") {
+		t.Fatalf("report lacks the pace: %v", err)
+	}
 	cfg.Rate = -1
 	if _, err := Replay(ctx, cfg); err == nil || !strings.Contains(err.Error(), "rate") {
 		t.Fatalf("rate -1: %v", err)
