@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -975,5 +976,23 @@ func TestRedisCLIMonitor(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("monitor still listed after redis-cli exited:\n%s", list)
 		}
+	}
+}
+
+// TestSetGCPercent: without GOGC in the environment the node's collector
+// runs at defaultGCPercent; a GOGC the operator set is left alone.
+func TestSetGCPercent(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	t.Setenv("GOGC", "100") // restored after the test, unset below
+	os.Unsetenv("GOGC")
+	setGCPercent()
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Errorf("GOGC unset: GC percent %d, want %d", got, defaultGCPercent)
+	}
+	t.Setenv("GOGC", "100")
+	setGCPercent()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC=100 set: GC percent %d, want it left at 100", got)
 	}
 }
