@@ -3,12 +3,12 @@ package loadtest
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/cachetier/cachetier/internal/redistest"
 )
 
 // testExe is the loadtest binary built by TestMain for the scenario tests
@@ -29,16 +29,9 @@ func TestMain(m *testing.M) {
 }
 
 func buildLoadtest(dir string) (string, error) {
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		if gobin, err = exec.LookPath("go"); err != nil {
-			return "", fmt.Errorf("no go tool to build cmd/loadtest: %w", err)
-		}
-	}
 	exe := filepath.Join(dir, "loadtest")
-	cmd := exec.Command(gobin, "build", "-o", exe, "../cmd/loadtest")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ../cmd/loadtest: %v\n%s", err, out)
+	if err := redistest.GoBuild(exe, "../cmd/loadtest"); err != nil {
+		return "", err
 	}
 	return exe, nil
 }

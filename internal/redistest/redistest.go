@@ -3,6 +3,8 @@
 //
 // Tests that need redis-server call Start, which skips the test with a clear
 // message when the binary is not installed (Debian: apt-get install redis-server).
+// GoBuild builds one of cachetier's commands for tests that run it as a
+// process.
 package redistest
 
 import (

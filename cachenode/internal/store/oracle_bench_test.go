@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"testing"
 
 	"github.com/cachetier/cachetier/cachenode/internal/store"
@@ -77,7 +76,7 @@ func BenchmarkOracleMissRatio(b *testing.B) {
 		}
 		var buf []byte
 		tr := newOracleTrace(trace, env.keys, func(id uint64) int64 {
-			buf = strconv.AppendUint(append(buf[:0], "o:"...), id, 10)
+			buf = appendReplayKey(buf[:0], id)
 			return int64(store.EntryCost(len(buf), replayValueSize(id)))
 		})
 		var pop []float64 // the objects' popularity, for the classes that keep it

@@ -34,19 +34,10 @@ func TestOracleBounds(t *testing.T) {
 		tr := newOracleTrace(trace, objects, size)
 		tr.warm = 0
 		opt := optMisses(tr, int64(k))
-		misses := func(hits []bool) int {
-			m := 0
-			for _, h := range hits {
-				if !h {
-					m++
-				}
-			}
-			return m
-		}
-		static, pfoo, lfu := misses(tr.staticHits(int64(k), tr.gains())), misses(tr.pfooHits(int64(k))), misses(tr.rankedHits(int64(k), tr.countPerByte))
+		static, pfoo, lfu := countMisses(tr.staticHits(int64(k), tr.gains())), countMisses(tr.pfooHits(int64(k))), countMisses(tr.rankedHits(int64(k), tr.countPerByte))
 		belady := opt
 		if !sized {
-			belady = misses(tr.minHits(k))
+			belady = countMisses(tr.minHits(k))
 		}
 		if belady != opt || static < opt || pfoo > opt || lfu < opt {
 			t.Fatalf("trace %d %v, sizes %v, room for %d: MIN %d, static %d, PFOO-L %d, LFU %d misses; the best choices miss %d",
@@ -85,20 +76,11 @@ func TestOracleBoundsExact(t *testing.T) {
 		}
 		tr := newOracleTrace(trace, 3, func(id uint64) int64 { return c.sizes[id] })
 		tr.warm = 0
-		misses := func(hits []bool) int {
-			m := 0
-			for _, h := range hits {
-				if !h {
-					m++
-				}
-			}
-			return m
-		}
 		belady := -1
 		if c.min >= 0 {
-			belady = misses(tr.minHits(int(c.capacity)))
+			belady = countMisses(tr.minHits(int(c.capacity)))
 		}
-		static, pfoo, lfu := misses(tr.staticHits(c.capacity, tr.gains())), misses(tr.pfooHits(c.capacity)), misses(tr.rankedHits(c.capacity, tr.countPerByte))
+		static, pfoo, lfu := countMisses(tr.staticHits(c.capacity, tr.gains())), countMisses(tr.pfooHits(c.capacity)), countMisses(tr.rankedHits(c.capacity, tr.countPerByte))
 		if belady != c.min || static != c.static || pfoo != c.pfoo || lfu != c.lfu {
 			t.Errorf("%s, sizes %v, capacity %d: MIN %d, static %d, PFOO-L %d, LFU %d misses, want %d, %d, %d, %d",
 				c.trace, c.sizes, c.capacity, belady, static, pfoo, lfu, c.min, c.static, c.pfoo, c.lfu)
@@ -149,4 +131,15 @@ func bytesOf(tr *oracleTrace, held int) int64 {
 		}
 	}
 	return n
+}
+
+// countMisses counts the requests hits marks as misses.
+func countMisses(hits []bool) int {
+	m := 0
+	for _, h := range hits {
+		if !h {
+			m++
+		}
+	}
+	return m
 }

@@ -112,7 +112,7 @@ func replayStore(pol store.Policy, trace []loadtest.TraceRequest, limit int64, p
 	var key []byte
 	var pend []uint64 // ids read and missed, written after every pipe reads
 	for i, q := range trace {
-		key = strconv.AppendUint(append(key[:0], "o:"...), q.ID, 10)
+		key = appendReplayKey(key[:0], q.ID)
 		size := replayValueSize(q.ID)
 		_, ok := s.Get(nil, key)
 		if i >= warm {
@@ -137,7 +137,7 @@ func replayStore(pol store.Policy, trace []loadtest.TraceRequest, limit int64, p
 		}
 		if (i+1)%pipe == 0 || i == len(trace)-1 {
 			for _, id := range pend {
-				key = strconv.AppendUint(append(key[:0], "o:"...), id, 10)
+				key = appendReplayKey(key[:0], id)
 				_ = s.EnsureMemory()
 				s.Set(key, val[:replayValueSize(id)], store.SetArgs{}, nil)
 			}
@@ -150,6 +150,11 @@ func replayStore(pol store.Policy, trace []loadtest.TraceRequest, limit int64, p
 		zipfRatio: float64(zipfMissed) / float64(max(zipf, 1)),
 		meanLen:   float64(lens) / float64(max(samples, 1)),
 	}
+}
+
+// appendReplayKey appends object id's key, as loadtest replay names it.
+func appendReplayKey(dst []byte, id uint64) []byte {
+	return strconv.AppendUint(append(dst, "o:"...), id, 10)
 }
 
 // replayValueSize is loadtest replay's value size for an object whose

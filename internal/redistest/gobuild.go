@@ -1,0 +1,26 @@
+package redistest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+)
+
+// GoBuild builds the Go package pkg (a path as for go build, relative to
+// the test's directory) into the binary out, with the go tool of the Go
+// that runs the test (or the one on PATH). End-to-end tests call it from
+// TestMain to run a command as a process.
+func GoBuild(out, pkg string) error {
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(gobin); err != nil {
+		if gobin, err = exec.LookPath("go"); err != nil {
+			return fmt.Errorf("no go tool to build %s: %w", pkg, err)
+		}
+	}
+	if b, err := exec.Command(gobin, "build", "-o", out, pkg).CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
