@@ -210,6 +210,6 @@ func benchSketchAdd(b *testing.B, keys int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		sh.sketch.add(tags[i&4095])
+		sh.sketch.read(tags[i&4095], false)
 	}
 }

@@ -67,6 +67,9 @@ func (s *Store) Edit(key []byte, size func(cur []byte, exists bool) int, edit fu
 	}
 	voff := writeEntryHeader(nb, key, n, exp, s.writeStampLocked(sh, tag, old))
 	nb[0] |= flagEdited
+	if old != nil {
+		setEntryCount(nb, entryCount(old))
+	}
 	val := nb[voff : voff+n : voff+n]
 	clear(val[copy(val, cur):])
 	if i < 0 {

@@ -242,11 +242,12 @@ func (s *Store) duelRead(sh *shard, tag uint32, b []byte) {
 	if limit <= 0 {
 		return
 	}
-	size := 0
+	size, freq := 0, sh.sketch.estimate(tag)
 	if b != nil {
 		_, _, size = entryKV(b)
+		freq = entryCount(b)
 	}
-	s.used.Add(s.duel.read(tag, uint8(sh.sketch.estimate(tag)), uint64(sh.sketch.limit)*uint64(len(s.shards)), size, limit))
+	s.used.Add(s.duel.read(tag, uint8(freq), uint64(sh.sketch.limit)*uint64(len(s.shards)), size, limit))
 }
 
 // duelWriteLocked passes a write of a new key with tag (size: its entry's

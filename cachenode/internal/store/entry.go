@@ -4,7 +4,7 @@ import "encoding/binary"
 
 // An entry is stored as
 //
-//	flags   1 byte (flagTTL, flagEdited, flagNew, flagBurst)
+//	flags   1 byte (flagTTL, flagEdited, flagNew, flagBurst; high nibble: the access count)
 //	lru     4 bytes, little endian: the LRU clock at the last access
 //	expire  8 bytes, little endian, only if flags&flagTTL: Unix ms
 //	klen    uvarint
@@ -26,7 +26,23 @@ const (
 	// scan): burst entries are evicted before any other, oldest first; a
 	// read hit clears the flag.
 	flagBurst = 8
+	// countShift is where an entry's access count starts in its flags
+	// byte: under the TinyLFU policies, the high nibble (0-countMax) holds
+	// the key's reads since it was written, starting from the sketch's
+	// estimate then and halved with its shard's sketch, so that a cached
+	// key's frequency is counted exactly, not estimated. An overwrite
+	// keeps it.
+	countShift = 4
+	countMax   = 15
 )
+
+// entryCount returns the entry's access count (see countShift).
+func entryCount(b []byte) uint64 { return uint64(b[0] >> countShift) }
+
+// setEntryCount sets the entry's access count to c, at most countMax.
+func setEntryCount(b []byte, c uint64) {
+	b[0] = b[0]&(1<<countShift-1) | byte(min(c, countMax))<<countShift
+}
 
 func uvarintLen(x int) int {
 	n := 1

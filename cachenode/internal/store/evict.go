@@ -116,16 +116,16 @@ func (s *Store) sampleIn(sh *shard, t []uint64, p Policy) uint64 {
 			continue
 		}
 		seen++
-		if sc := s.evictScore(sh, sl, b, p, clk, now); sc > best {
+		if sc := s.evictScore(sh, b, p, clk, now); sc > best {
 			best = sc
 		}
 	}
 	return best
 }
 
-// evictScore rates entry b, in slot sl of sh, as an eviction candidate at
+// evictScore rates entry b, of sh, as an eviction candidate at
 // LRU clock clk and time now: higher goes first. Scores fit in 32 bits.
-func (s *Store) evictScore(sh *shard, sl uint64, b []byte, p Policy, clk uint32, now int64) uint64 {
+func (s *Store) evictScore(sh *shard, b []byte, p Policy, clk uint32, now int64) uint64 {
 	switch p {
 	case AllKeysLRU, VolatileLRU:
 		return uint64(clk - entryLRU(b)) // idle time, wrap-safe
@@ -137,7 +137,7 @@ func (s *Store) evictScore(sh *shard, sl uint64, b []byte, p Policy, clk uint32,
 		if sc, ok := tinyOrderScore(b[0], s.rankRecency, s.probationFirst, idle, size); ok {
 			return sc
 		}
-		return tinyLFUScore(sh.sketch.estimate(slotTag(sl)), s.idleRequests(sh, idle), uint64(sh.sketch.limit)*uint64(len(s.shards)), idle, size)
+		return tinyLFUScore(entryCount(b), s.idleRequests(sh, idle), uint64(sh.sketch.limit)*uint64(len(s.shards)), idle, size)
 	case VolatileTTL:
 		rel := entryExp(b) - now
 		rel = min(max(rel, 0), 1<<32-1)
@@ -173,7 +173,7 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 		if p.volatile() && b[0]&flagTTL == 0 {
 			continue
 		}
-		sc := uint64(1<<32-1) - s.evictScore(sh, sl, b, p, clk, now)
+		sc := uint64(1<<32-1) - s.evictScore(sh, b, p, clk, now)
 		cands = append(cands, sc<<32|uint64(len(slots)))
 		slots = append(slots, sl)
 	}
@@ -194,7 +194,7 @@ func (s *Store) evictBatch(sh *shard, p Policy, over int64) {
 		} else {
 			freed += int64(size)
 		}
-		if p.TinyLFU() && sh.sketch.estimate(slotTag(sh.table[i])) <= 1 {
+		if p.TinyLFU() && entryCount(b) <= 1 {
 			s.evictedCold.Add(1)
 		}
 		s.notifyRemoved(b)

@@ -80,9 +80,10 @@ func (s *Store) lfuTouch(stamp uint32, now int64) uint32 {
 }
 
 // Freq returns key's LFU access counter, decayed to now, as OBJECT FREQ
-// reports it under an LFU policy; under a TinyLFU policy, the sketch's
-// estimate of its recent accesses (0-15). Like Peek it counts no hit or miss
-// and does not mark the key as used.
+// reports it under an LFU policy; under a TinyLFU policy, its access count
+// (0-15: the sketch's estimate when it was written, plus its reads since,
+// aged with the sketch), by which eviction ranks it. Like Peek it counts
+// no hit or miss and does not mark the key as used.
 func (s *Store) Freq(key []byte) (freq int, ok bool) {
 	sh, tag := s.locate(s.hash(key))
 	sh.mu.Lock()
@@ -93,27 +94,46 @@ func (s *Store) Freq(key []byte) (freq int, ok bool) {
 		return 0, false
 	}
 	if Policy(s.policy.Load()).TinyLFU() {
-		return int(sh.sketch.estimate(tag)), true
+		return int(entryCount(b)), true
 	}
 	return int(s.lfuDecr(entryLRU(b), s.nowMs())), true
 }
 
 // touchLocked marks entry b, of the key with tag in sh, as used by a read
 // hit, per the policy: a new LRU stamp, Redis's LFU counter update, or (for
-// TinyLFU) an LRU stamp, a sketch increment and the end of its probation
-// (and burst).
+// TinyLFU) an LRU stamp, one more in its access count (the sketch counts
+// the read towards its halving only) and the end of its probation (and
+// burst).
 func (s *Store) touchLocked(sh *shard, tag uint32, b []byte) {
 	switch p := Policy(s.policy.Load()); {
 	case p.LFU():
 		setEntryLRU(b, s.lfuTouch(entryLRU(b), s.nowMs()))
 	case p.TinyLFU():
-		sh.sketch.ensureLocked(sh, s)
-		sh.sketch.add(tag)
+		sh.recordLocked(s, tag, true)
+		setEntryCount(b, entryCount(b)+1)
 		s.duelReadLocked(sh, tag, b)
 		setEntryLRU(b, s.clock.Load())
 		b[0] &^= flagNew | flagBurst // read since written: no longer probationary
 	default:
 		setEntryLRU(b, s.clock.Load())
+	}
+}
+
+// recordLocked records a read of the key with tag in sh's sketch (hit: the
+// shard holds it) and, when that ages the sketch, ages the access counts
+// of sh's entries with it: all are halved.
+func (sh *shard) recordLocked(s *Store, tag uint32, hit bool) {
+	sh.sketch.ensureLocked(sh, s)
+	if !sh.sketch.read(tag, hit) {
+		return
+	}
+	for _, t := range [2][]uint64{sh.table, sh.old[sh.mig:]} {
+		for _, sl := range t {
+			if sl != 0 {
+				b := sh.entry(slotOff(sl))
+				setEntryCount(b, entryCount(b)>>1)
+			}
+		}
 	}
 }
 
@@ -124,8 +144,7 @@ func (s *Store) touchLocked(sh *shard, tag uint32, b []byte) {
 func (s *Store) missLocked(sh *shard, tag uint32) {
 	sh.misses++
 	if Policy(s.policy.Load()).TinyLFU() {
-		sh.sketch.ensureLocked(sh, s)
-		sh.sketch.add(tag)
+		sh.recordLocked(s, tag, false)
 		sh.sketch.missed(tag)
 		s.duelReadLocked(sh, tag, nil)
 	}

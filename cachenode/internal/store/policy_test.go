@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -345,25 +346,25 @@ func TestSketch(t *testing.T) {
 	}
 	sk := &sh.sketch
 	sk.ensureLocked(sh, s)
-	if got := sk.bytes(); got != 8*(256+128) {
+	if got := sk.bytes(); got != 8*(128+256) {
 		t.Fatalf("sketch for 1001 keys: %d bytes", got)
 	}
 	const k = 0xdeadbeef
 	if e := sk.estimate(k); e != 0 {
 		t.Fatalf("new key: estimate %d", e)
 	}
-	sk.add(k)
+	sk.read(k, false)
 	if e := sk.estimate(k); e != 1 {
 		t.Fatalf("after one access (doorkeeper): estimate %d", e)
 	}
 	for range 5 {
-		sk.add(k)
+		sk.read(k, false)
 	}
 	if e := sk.estimate(k); e != 6 {
 		t.Fatalf("after 6 accesses: estimate %d", e)
 	}
 	for range 20 {
-		sk.add(k)
+		sk.read(k, false)
 	}
 	if e := sk.estimate(k); e != 15 {
 		t.Fatalf("after 26 accesses: estimate %d, want 15 (saturated)", e)
@@ -375,8 +376,8 @@ func TestSketch(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
 	for range 1000 { // 1000 other keys, each accessed twice
 		o := r.Uint32()
-		sk.add(o)
-		sk.add(o)
+		sk.read(o, false)
+		sk.read(o, false)
 	}
 	if e := sk.estimate(0x12345678); e > 2 {
 		t.Fatalf("a key never added estimates %d among 1000 others", e)
@@ -458,15 +459,15 @@ func TestSketchFlood(t *testing.T) {
 	sk := &sh.sketch
 	sk.ensureLocked(sh, s)
 	const known = 0xdeadbeef
-	sk.add(known)
-	sk.add(known)
+	sk.read(known, false)
+	sk.read(known, false)
 	for i := range 4 * floodWindow { // writes that no read miss asked for
 		if sk.newWrite(uint32(i)) || sk.flood {
 			t.Fatalf("flood after %d writes without reads", i+1)
 		}
 	}
 	for i := range 100 * floodWindow { // steady: 1 probationary write per 4 reads
-		sk.add(uint32(i))
+		sk.read(uint32(i), false)
 		if i%4 == 0 {
 			sk.missed(uint32(i))
 			if sk.newWrite(uint32(i)) {
@@ -476,7 +477,7 @@ func TestSketchFlood(t *testing.T) {
 	}
 	tag := uint32(1 << 30)
 	for range 2 * floodWindow { // a scan: every read misses a new key, then writes it
-		sk.add(tag)
+		sk.read(tag, false)
 		sk.missed(tag)
 		sk.newWrite(tag)
 		tag++
@@ -487,7 +488,7 @@ func TestSketchFlood(t *testing.T) {
 	for range 2 * floodWindow { // a scan through a pipelining client: misses in fours, then the writes
 		if tag%floodMisses == 0 {
 			for k := range uint32(floodMisses) {
-				sk.add(tag + k)
+				sk.read(tag+k, false)
 				sk.missed(tag + k)
 			}
 		}
@@ -498,7 +499,7 @@ func TestSketchFlood(t *testing.T) {
 		t.Fatalf("no flood when a pipelining client writes each batch of %d misses after it", floodMisses)
 	}
 	adds, before := sk.adds, sk.estimate(known)
-	sk.add(tag)
+	sk.read(tag, false)
 	if e := sk.estimate(tag); e != 0 {
 		t.Fatalf("first access during a flood: estimate %d, want 0", e)
 	}
@@ -512,7 +513,7 @@ func TestSketchFlood(t *testing.T) {
 	if !sk.newWrite(tag) {
 		t.Fatal("write during a flood, after its key's miss, not reported as a burst")
 	}
-	sk.add(known)
+	sk.read(known, false)
 	if e := sk.estimate(known); e != before+1 {
 		t.Fatalf("known key read during a flood: estimate %d, want %d", e, before+1)
 	}
@@ -521,7 +522,7 @@ func TestSketchFlood(t *testing.T) {
 			t.Logf("flood over after %d reads without a probationary write", i)
 			return
 		}
-		sk.add(known)
+		sk.read(known, false)
 	}
 	t.Fatalf("still a flood after %d reads without a probationary write", floodWindow)
 }
@@ -601,5 +602,63 @@ func TestTinyLFUFloodKeepsProbation(t *testing.T) {
 	}
 	if f, ok := entryFlags(s, key(2_000_000+scan-1)); !ok || f&(flagNew|flagBurst) != flagNew {
 		t.Fatalf("key written without a read: flags %#x (cached %v), want flagNew only", f, ok)
+	}
+}
+
+// TestTinyLFUAccessCount: a key's access count starts at the sketch's
+// estimate when it is written, counts its read hits up to 15, survives
+// overwrites (in place and moved), edits and RENAME (which touches it), and
+// is halved with its shard's sketch.
+func TestTinyLFUAccessCount(t *testing.T) {
+	s, _ := newTestStore(t, Config{Policy: AllKeysTinyLFU, Shards: 1})
+	k := []byte("k")
+	freq := func(want int, when string) {
+		t.Helper()
+		if f, ok := s.Freq(k); !ok || f != want {
+			t.Fatalf("%s: Freq = %d, %v; want %d", when, f, ok, want)
+		}
+	}
+	s.Get(nil, k)
+	s.Get(nil, k)
+	s.Set(k, []byte("v"), SetArgs{}, nil)
+	freq(2, "written after two misses") // the doorkeeper's bit and one counter
+	for range 3 {
+		s.Get(nil, k)
+	}
+	freq(5, "after three hits")
+	s.Set(k, bytes.Repeat([]byte("x"), 300), SetArgs{}, nil)
+	freq(5, "overwritten with a larger value")
+	s.Set(k, []byte("y"), SetArgs{}, nil)
+	freq(5, "overwritten in place")
+	s.Edit(k, func(cur []byte, _ bool) int { return len(cur) + 500 }, func([]byte, bool) {})
+	freq(5, "grown by Edit")
+	if _, ok := s.Rename(k, []byte("k2"), false); !ok {
+		t.Fatal("Rename failed")
+	}
+	k = []byte("k2")
+	freq(6, "renamed (RENAME touches the key)")
+	for range 20 {
+		s.Get(nil, k)
+	}
+	freq(countMax, "after 20 more hits")
+	var before Stats
+	s.UpdateStats(&before)
+	for i := 0; ; i++ {
+		var st Stats
+		s.UpdateStats(&st)
+		if st.SketchHalvings > before.SketchHalvings {
+			break
+		}
+		if i > 100_000 {
+			t.Fatal("the sketch never halved")
+		}
+		s.Get(nil, fmt.Appendf(nil, "miss:%d", i))
+	}
+	freq(countMax/2, "after the sketch's halving")
+	l, _ := newTestStore(t, Config{Policy: AllKeysLRU})
+	l.Set(k, []byte("v"), SetArgs{}, nil)
+	l.Get(nil, k)
+	if f, _ := entryFlags(l, k); f>>countShift != 0 {
+		t.Fatalf("allkeys-lru: flags %#x, want no access count", f)
 	}
 }

@@ -5,22 +5,28 @@ import (
 	"slices"
 )
 
-// A sketch is a shard's count-min sketch of recent key accesses for the
-// TinyLFU policies, as in Caffeine's FrequencySketch: 4-bit counters, 16 to
-// a uint64, four counters per key (one per hash function, each in its own
-// word, all four in one 64-byte block), an estimate being the least of the
-// four. An increment raises only
-// the key's counters that equal that least value (conservative update), so
-// collisions inflate estimates less. After 10 increments per key of
-// capacity every counter is halved, so what was frequent long ago counts
-// for less than what is frequent now: the sketch follows a shifting hot
-// set within a few such periods.
+// A sketch is a shard's count-min sketch of the accesses to keys it does
+// not hold, for the TinyLFU policies, as in Caffeine's FrequencySketch:
+// 4-bit counters, 16 to a uint64, four counters per key (one per hash
+// function, each in its own word, all four in one 64-byte block), an
+// estimate being the least of the four. An increment raises only the key's
+// counters that equal that least value (conservative update), so
+// collisions inflate estimates less. A cached key counts its own reads
+// exactly, in its entry (countShift), and leaves its count to the sketch
+// when it is removed (spill); its read hits do not touch the sketch, whose
+// counters then carry only the misses and the removed keys' counts. After
+// sketchResetMult reads per key of capacity, hits included, every counter
+// is halved, and so are the shard's entries' counts, so what was frequent
+// long ago counts for less than what is frequent now.
 //
 // In front of the counters, a doorkeeper (a Bloom filter with two bits per
-// key in one word, cleared at each halving, as in TinyLFU) takes a key's first access
-// since the last halving: one-off keys, such as a scan's, then never reach
-// the counters and do not crowd out the others. An estimate adds one for a
-// key the doorkeeper holds.
+// key in one word, cleared at each halving, as in TinyLFU) takes a key's
+// first access since the last halving: one-off keys, such as a scan's, then
+// never reach the counters and do not crowd out the others. An estimate
+// adds one for a key the doorkeeper holds. Its 16 bits per key of capacity
+// (with 4 counters per key) keep it from filling up with the keys of a
+// keyspace many times the cache's: a full doorkeeper takes one-off keys for
+// known ones, and they then escape probation.
 //
 // A flood is a run of reads that are mostly misses of keys new to the
 // sketch, such as a scan: the sketch counts, per window of floodWindow
@@ -35,14 +41,16 @@ import (
 // Keys are identified by their 32-bit slot tag (the hash's high half; the
 // shard is the low half), so the sketch remembers keys that are no longer
 // cached, which is what lets a returning key compete with its real
-// frequency. The table holds nextPow2(keys)/4 words and the doorkeeper half
-// as many: 3 to 6 bytes per key of the shard, accounted in used memory. It grows (and starts over) when
-// the shard's keys outgrow it.
+// frequency. For a capacity of nextPow2(keys) keys the counters take
+// capacity/8 words and the doorkeeper capacity/4: 3 to 6 bytes per key of
+// the shard, accounted in used memory. It grows (and starts over) when the
+// shard's keys outgrow it, which happens while the cache fills.
 type sketch struct {
 	table   []uint64
 	door    []uint64 // doorkeeper: a key's first access since the last halving sets its bits only
-	adds    int      // increments since the last halving
-	limit   int      // increments that trigger a halving
+	keys    int      // capacity: keys the sizes are for
+	adds    int      // reads counted since the last halving
+	limit   int      // reads that trigger a halving
 	halving uint64   // halvings so far (INFO tinylfu_sketch_halvings)
 	reads   int32    // reads in the current flood window
 	news    int32    // probationary writes in the current flood window
@@ -57,11 +65,16 @@ type sketch struct {
 }
 
 const (
-	sketchMinWords = 16 // smallest table: 128 bytes, 64 keys
-	sketchKeysWord = 4  // keys per word of table
-	// sketchResetMult is how many increments per key of capacity trigger
-	// a halving (Caffeine's sample size is 10 x the cache's size).
-	sketchResetMult = 10
+	sketchMinKeys  = 128 // smallest capacity: 16 words of counters, 32 of doorkeeper
+	sketchKeysWord = 8   // keys of capacity per word of counters
+	sketchDoorBits = 16  // doorkeeper bits per key of capacity
+	// sketchResetMult is how many reads per key of capacity trigger a
+	// halving. Caffeine halves after 10 x the cache's size; a longer
+	// window here tells the keys at the edge of the cache apart (in a Zipf
+	// popularity they are read a few times per window, well below the
+	// counters' 15), while a hot set that moves faster is the ranking
+	// duel's concern (duel.go). NOTES.md has the measurements.
+	sketchResetMult = 32
 )
 
 const (
@@ -84,15 +97,17 @@ var sketchSeeds = [4]uint64{0xc3a5c85c97cb3127, 0xb492b66fbe98f273, 0x9ae16a3b2f
 // ensureLocked sizes sk for the keys of sh plus one, accounting the bytes.
 func (sk *sketch) ensureLocked(sh *shard, s *Store) {
 	keys := int(sh.nkeys.Load()) + 1
-	if len(sk.table)*sketchKeysWord >= keys {
+	if sk.keys >= keys {
 		return
 	}
-	words := max(sketchMinWords, 1<<bits.Len(uint(keys-1))/sketchKeysWord)
-	s.account(sh, int64(8*(words+words/2-len(sk.table)-len(sk.door))))
+	n := max(sketchMinKeys, 1<<bits.Len(uint(keys-1)))
+	words, door := n/sketchKeysWord, n*sketchDoorBits/64
+	s.account(sh, int64(8*(words+door-len(sk.table)-len(sk.door))))
 	sk.table = make([]uint64, words)
-	sk.door = make([]uint64, words/2)
+	sk.door = make([]uint64, door)
+	sk.keys = n
 	sk.adds = 0
-	sk.limit = sketchResetMult * words * sketchKeysWord
+	sk.limit = sketchResetMult * n
 }
 
 // releaseLocked drops the table and its accounting.
@@ -152,11 +167,13 @@ func (sk *sketch) estimate(tag uint32) uint64 {
 	return m
 }
 
-// add records an access of the key. While the shard is flooded, a key's
-// first access is not recorded.
-func (sk *sketch) add(tag uint32) {
+// read records a read of the key, a hit (counted in the key's entry, so
+// only towards the flood window and the halving) or a miss, and reports
+// whether that aged the sketch (halved its counters). While the shard is
+// flooded, a missed key's first access is not recorded.
+func (sk *sketch) read(tag uint32, hit bool) (halved bool) {
 	if len(sk.table) == 0 {
-		return
+		return false
 	}
 	if sk.reads++; sk.reads >= floodWindow {
 		sk.flood = sk.news*floodShareDen >= sk.reads*floodShareNum
@@ -165,16 +182,16 @@ func (sk *sketch) add(tag uint32) {
 		sk.flood = false // this window cannot be a flood: over
 		sk.reads, sk.news = 0, 0
 	}
+	if hit {
+		return sk.count()
+	}
 	h := spread(tag)
 	if w, m := sk.doorBits(h); sk.door[w]&m != m {
 		if sk.flood {
-			return
+			return false
 		}
 		sk.door[w] |= m
-		if sk.adds++; sk.adds >= sk.limit {
-			sk.halve()
-		}
-		return
+		return sk.count()
 	}
 	var ws [4]int
 	var shs [4]uint
@@ -184,16 +201,42 @@ func (sk *sketch) add(tag uint32) {
 		m = min(m, sk.table[ws[i]]>>shs[i]&15)
 	}
 	if m == 15 {
-		return
+		return sk.count() // saturated: still a read towards the halving
 	}
 	for i := range ws {
 		if sk.table[ws[i]]>>shs[i]&15 == m {
 			sk.table[ws[i]] += 1 << shs[i]
 		}
 	}
-	if sk.adds++; sk.adds >= sk.limit {
-		sk.halve()
+	return sk.count()
+}
+
+// spill leaves the access count c of a key leaving the cache to the
+// sketch: the doorkeeper takes the key and its counters rise to at least
+// c-1, so that its estimate is at least c.
+func (sk *sketch) spill(tag uint32, c uint64) {
+	if len(sk.table) == 0 || c == 0 {
+		return
 	}
+	h := spread(tag)
+	w, m := sk.doorBits(h)
+	sk.door[w] |= m
+	for i := range sketchSeeds {
+		wi, shi := sk.slot(h, i)
+		if cur := sk.table[wi] >> shi & 15; cur < c-1 {
+			sk.table[wi] += (c - 1 - cur) << shi
+		}
+	}
+}
+
+// count counts a read towards the next halving, halving when it is
+// due, and reports whether it was.
+func (sk *sketch) count() bool {
+	if sk.adds++; sk.adds < sk.limit {
+		return false
+	}
+	sk.halve()
+	return true
 }
 
 // missed notes a read miss of the key, so that a write of it that follows

@@ -292,8 +292,13 @@ func (s *Store) lookupFor(sh *shard, tag uint32, key []byte, read bool) (int, []
 	return i, b
 }
 
-// removeAtLocked deletes the key in slot i, whose entry is b.
+// removeAtLocked deletes the key in slot i, whose entry is b. Under the
+// TinyLFU policies its access count goes to the sketch, which counts the
+// key's accesses from then on.
 func (s *Store) removeAtLocked(sh *shard, i int, b []byte) {
+	if Policy(s.policy.Load()).TinyLFU() {
+		sh.sketch.spill(slotTag(sh.table[i]), entryCount(b))
+	}
 	off := slotOff(sh.table[i])
 	_, _, size := entryKV(b)
 	if b[0]&flagTTL != 0 {
@@ -314,6 +319,7 @@ func (s *Store) putLocked(sh *shard, tag uint32, i int, old []byte, key, val []b
 		writeEntry(b, key, val, exp, lru)
 		if Policy(s.policy.Load()).TinyLFU() {
 			est := sh.sketch.estimate(tag)
+			setEntryCount(b, est)
 			if est <= 1 {
 				b[0] |= flagNew // probationary until read
 				if sh.sketch.newWrite(tag) {
@@ -336,13 +342,16 @@ func (s *Store) putLocked(sh *shard, tag uint32, i int, old []byte, key, val []b
 	}
 	off := slotOff(sh.table[i])
 	_, _, oldSize := entryKV(old)
+	count := entryCount(old)
 	if size <= oldSize && (off&largeFlag == 0 || size > oldSize/2) {
 		writeEntry(old, key, val, exp, lru)
+		setEntryCount(old, count)
 		sh.shrinkEntryLocked(off, oldSize-size)
 		return
 	}
 	noff, b := sh.allocLocked(size, s) // moves nothing, so val stays valid
 	writeEntry(b, key, val, exp, lru)
+	setEntryCount(b, count)
 	sh.freeLocked(off, oldSize, s)
 	sh.table[i] = mkSlot(tag, noff)
 }
@@ -615,14 +624,15 @@ func (s *Store) Rename(src, dst []byte, nx bool) (srcExists, renamed bool) {
 	if j = b.findLocked(tb, dst, s); j >= 0 { // finding src may have moved slots
 		old = b.entry(slotOff(b.table[j]))
 	}
-	stamp := entryLRU(e)
+	stamp, count := entryLRU(e), entryCount(e)
 	s.putLocked(b, tb, j, old, dst, v, entryExp(e))
 	if j = b.findLocked(tb, dst, s); j >= 0 {
-		// The key keeps its LRU stamp or LFU counter, touched once, as
-		// Redis's RENAME does (lookupKeyWrite on the source, then the
-		// same object under the new name).
+		// The key keeps its LRU stamp, LFU counter or access count,
+		// touched once, as Redis's RENAME does (lookupKeyWrite on the
+		// source, then the same object under the new name).
 		ne := b.entry(slotOff(b.table[j]))
 		setEntryLRU(ne, stamp)
+		setEntryCount(ne, count)
 		s.touchLocked(b, tb, ne)
 	}
 	if i = a.findLocked(ta, src, s); i >= 0 { // b's insert may have resized a's table
