@@ -555,8 +555,8 @@ func cmdObjectIdleTime(c *conn, args [][]byte) {
 }
 
 // cmdObjectFreq answers the key's access counter under Redis's LFU policies
-// (decayed, as Redis reports it) and the sketch's estimate of its recent
-// accesses (0-15) under the TinyLFU policies; under other policies it fails
+// (decayed, as Redis reports it) and its access count (0-15, by which
+// eviction ranks it) under the TinyLFU policies; under other policies it fails
 // for an existing key, as in Redis.
 func cmdObjectFreq(c *conn, args [][]byte) {
 	f, ok := c.s.store.Freq(args[2])

@@ -69,6 +69,8 @@ func (s *Store) Edit(key []byte, size func(cur []byte, exists bool) int, edit fu
 	nb[0] |= flagEdited
 	if old != nil {
 		setEntryCount(nb, entryCount(old))
+	} else if Policy(s.policy.Load()).TinyLFU() {
+		setEntryCount(nb, sh.sketch.estimate(tag)) // as putLocked starts a new key
 	}
 	val := nb[voff : voff+n : voff+n]
 	clear(val[copy(val, cur):])

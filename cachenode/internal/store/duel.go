@@ -8,7 +8,7 @@ import (
 )
 
 // Under the TinyLFU policies the store ranks eviction candidates in one of
-// two ways: by estimated frequency per byte, with probation and the idle
+// two ways: by frequency per byte, with probation and the idle
 // cap (tinyLFUScore), which keeps a stable hot set through scans; or by
 // idle time per byte (recencyScore), which follows a hot set that moves
 // faster than the sketch forgets. A duel picks one, in the manner of set
@@ -64,7 +64,7 @@ type miniEntry struct {
 	tag   uint32
 	size  uint32 // the entry's bytes in the store
 	stamp uint32 // duel clock of the last access
-	freq  uint8  // the sketch's estimate at the last access
+	freq  uint8  // the key's frequency at the last access (the store's access count or the sketch's estimate)
 	flags byte   // flagNew and flagBurst, as the store's entry has them
 }
 
@@ -80,7 +80,8 @@ func recencyScore(idle uint32, size int) uint64 {
 }
 
 // read records a sampled read of tag, a hit or a miss in each simulation;
-// freq is the sketch's estimate after counting it, window the sketch's
+// freq is the key's frequency after counting it (its access count if the
+// store holds it, else the sketch's estimate), window the sketch's
 // window in requests, limit the store's memory limit. size is the key's
 // entry size if the store holds it (0 if the read missed): a simulation
 // that misses such a key stores it, as the client's write after a miss

@@ -606,9 +606,9 @@ func TestTinyLFUFloodKeepsProbation(t *testing.T) {
 }
 
 // TestTinyLFUAccessCount: a key's access count starts at the sketch's
-// estimate when it is written, counts its read hits up to 15, survives
-// overwrites (in place and moved), edits and RENAME (which touches it), and
-// is halved with its shard's sketch.
+// estimate when it is written (by a Set or an Edit), counts its read hits
+// up to 15, survives overwrites (in place and moved), edits and RENAME
+// (which touches it), and is halved with its shard's sketch.
 func TestTinyLFUAccessCount(t *testing.T) {
 	s, _ := newTestStore(t, Config{Policy: AllKeysTinyLFU, Shards: 1})
 	k := []byte("k")
@@ -632,6 +632,13 @@ func TestTinyLFUAccessCount(t *testing.T) {
 	freq(5, "overwritten in place")
 	s.Edit(k, func(cur []byte, _ bool) int { return len(cur) + 500 }, func([]byte, bool) {})
 	freq(5, "grown by Edit")
+	e := []byte("e")
+	s.Get(nil, e)
+	s.Get(nil, e)
+	s.Edit(e, func([]byte, bool) int { return 1 }, func([]byte, bool) {})
+	if f, ok := s.Freq(e); !ok || f != 2 {
+		t.Fatalf("created by Edit after two misses: Freq = %d, %v; want 2", f, ok)
+	}
 	if _, ok := s.Rename(k, []byte("k2"), false); !ok {
 		t.Fatal("Rename failed")
 	}

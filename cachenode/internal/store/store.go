@@ -80,9 +80,9 @@ type Stats struct {
 	UsedMemory int64
 	// MaxMemory is the configured limit; 0 means unlimited (maxmemory).
 	MaxMemory int64
-	// EvictedCold counts the evicted keys that the TinyLFU sketch estimated
-	// at most one recent access for (keys evicted before proving useful:
-	// TinyLFU's refused admissions). 0 under other policies.
+	// EvictedCold counts the evicted keys whose TinyLFU access count was
+	// at most one (keys evicted before proving useful: TinyLFU's refused
+	// admissions). 0 under other policies.
 	EvictedCold uint64
 	// SketchBytes is the memory held by the TinyLFU sketches (counted in
 	// UsedMemory); SketchHalvings counts their agings.
