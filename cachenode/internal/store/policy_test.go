@@ -669,3 +669,26 @@ func TestTinyLFUAccessCount(t *testing.T) {
 		t.Fatalf("allkeys-lru: flags %#x, want no access count", f)
 	}
 }
+
+// TestTinyLFUCountSpill: a key removed hands its access count to the
+// sketch, so that when it is missed and written again it starts from it.
+func TestTinyLFUCountSpill(t *testing.T) {
+	s, _ := newTestStore(t, Config{Policy: AllKeysTinyLFU, Shards: 1})
+	k := []byte("k")
+	s.Get(nil, k) // the doorkeeper takes it
+	s.Set(k, []byte("v"), SetArgs{}, nil)
+	for range 5 {
+		s.Get(nil, k)
+	}
+	if f, _ := s.Freq(k); f != 6 {
+		t.Fatalf("written after a miss, read 5 times: Freq = %d, want 6", f)
+	}
+	if !s.Delete(k) {
+		t.Fatal("Delete failed")
+	}
+	s.Get(nil, k) // counters raised to 5 by the spill, then one more
+	s.Set(k, []byte("v"), SetArgs{}, nil)
+	if f, _ := s.Freq(k); f != 7 {
+		t.Fatalf("deleted with count 6, missed, written again: Freq = %d, want 7 (2 without the spill)", f)
+	}
+}
