@@ -235,8 +235,9 @@ func tinyOrderScore(flags byte, recency, probFirst bool, idle uint32, size int) 
 // tinyLFUScore orders TinyLFU eviction candidates other than probationary
 // ones: the lowest frequency per byte first, the longest idle first among
 // equals (idle time counts up to 2^20 clock ticks, about 4M writes). freq
-// is the entry's access count, aged over about window requests; an entry idle for idleReq requests cannot have been read
-// more often than once per idleReq lately, so its frequency is capped at
+// is the entry's access count, aged over about window requests; an entry
+// idle for idleReq requests cannot have been read more often than once
+// per idleReq lately, so its frequency is capped at
 // tinyRateCap x window/idleReq: an entry that was frequent but is no longer
 // read loses its place, while one read at its usual pace keeps it. The
 // density (2 x freq + 1) x 1024 / size (size: the entry's bytes) ranks a

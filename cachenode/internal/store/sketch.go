@@ -23,10 +23,11 @@ import (
 // key in one word, cleared at each halving, as in TinyLFU) takes a key's
 // first access since the last halving: one-off keys, such as a scan's, then
 // never reach the counters and do not crowd out the others. An estimate
-// adds one for a key the doorkeeper holds. Its 16 bits per key of capacity
-// (with 4 counters per key) keep it from filling up with the keys of a
-// keyspace many times the cache's: a full doorkeeper takes one-off keys for
-// known ones, and they then escape probation.
+// adds one for a key the doorkeeper holds. It has 16 bits per key of
+// capacity, the counters 2 (2 bytes against 1): the keys of a keyspace
+// many times the cache's fill it up, and a full doorkeeper takes one-off
+// keys for known ones, which then escape probation; bits there are worth
+// more than counters.
 //
 // A flood is a run of reads that are mostly misses of keys new to the
 // sketch, such as a scan: the sketch counts, per window of floodWindow
