@@ -77,7 +77,7 @@ var configParams = []configParam{
 		intSetter(0, math.MaxInt32, func(s *Server, n int64) { s.settings.lfuLogFactor.Store(n); s.store.SetLFULogFactor(n) })},
 	{"maxclients", func(s *Server) string { return strconv.FormatInt(s.settings.maxClients.Load(), 10) },
 		setMaxClients},
-	{"maxmemory", func(s *Server) string { return strconv.FormatInt(s.settings.maxMemory.Load(), 10) }, setMaxMemory},
+	{"maxmemory", func(s *Server) string { return strconv.FormatUint(uint64(s.settings.maxMemory.Load()), 10) }, setMaxMemory},
 	{"maxmemory-policy", func(s *Server) string { return store.Policy(s.settings.policy.Load()).String() }, setPolicy},
 	{"port", func(s *Server) string { return portOf(s) }, nil},
 	{"proto-max-bulk-len", func(s *Server) string { return strconv.FormatInt(s.settings.protoMaxBulk.Load(), 10) },
@@ -170,13 +170,18 @@ func setMaxClients(s *Server, b []byte) (func(), string) {
 	return func() { s.settings.maxClients.Store(n) }, ""
 }
 
+// setMaxMemory accepts a memory value as Redis parses one (memtoull: an
+// empty value is 0, anything up to 2^64-1). The setting keeps the value's
+// 64 bits (CONFIG GET shows it unsigned, INFO signed, as Redis does); a
+// limit of 2^63 or more is no limit for the store.
 func setMaxMemory(s *Server, b []byte) (func(), string) {
-	n, err := ParseSize(string(b))
-	if err != nil {
+	u, ok := memToULL(string(b))
+	if !ok {
 		return nil, "argument must be a memory value"
 	}
+	n := max(int64(u), 0)
 	return func() {
-		s.settings.maxMemory.Store(n)
+		s.settings.maxMemory.Store(int64(u))
 		s.store.SetMaxMemory(n)
 		if n > 0 {
 			_ = s.store.EnsureMemory() // evict now, like Redis after lowering maxmemory

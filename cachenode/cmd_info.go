@@ -4,6 +4,7 @@ package cachenode
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -52,9 +53,22 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.2fM", d/(1<<20))
 	case n < 1<<40:
 		return fmt.Sprintf("%.2fG", d/(1<<30))
-	default:
+	case n < 1<<50:
 		return fmt.Sprintf("%.2fT", d/(1<<40))
+	case n < 1<<60:
+		return fmt.Sprintf("%.2fP", d/(1<<50))
+	default:
+		return strconv.FormatInt(n, 10) + "B"
 	}
+}
+
+// humanBytesU is humanBytes for a value that may exceed 2^63-1 (a
+// maxmemory set that high), which Redis's bytesToHuman prints in bytes.
+func humanBytesU(n uint64) string {
+	if n > math.MaxInt64 {
+		return strconv.FormatUint(n, 10) + "B"
+	}
+	return humanBytes(int64(n))
 }
 
 // rss returns the process's resident set size in bytes (Linux /proc), or
@@ -178,7 +192,7 @@ func (s *Server) info(want map[string]bool) []byte {
 		}
 		kv("used_memory_peak_perc", strconv.FormatFloat(peakPerc, 'f', 2, 64)+"%")
 		kv("maxmemory", s.settings.maxMemory.Load())
-		kv("maxmemory_human", humanBytes(s.settings.maxMemory.Load()))
+		kv("maxmemory_human", humanBytesU(uint64(s.settings.maxMemory.Load())))
 		kv("maxmemory_policy", store.Policy(s.settings.policy.Load()).String())
 		ratio := 0.0
 		if st.UsedMemory > 0 {

@@ -198,3 +198,36 @@ func TestDifferentialEdges(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxMemorySettingAgainstRedis sets maxmemory to every edgeValues value
+// (and an empty one) on an empty redis-server and cachenode, and compares
+// the CONFIG SET reply, CONFIG GET and INFO's maxmemory and
+// maxmemory_human: Redis parses a memory value with memtoull, keeps up to
+// 2^64-1 and shows it unsigned in CONFIG GET, signed in INFO.
+func TestMaxMemorySettingAgainstRedis(t *testing.T) {
+	rs := redistest.Start(t, "--databases", "1", "--maxmemory-policy", "allkeys-lru")
+	s := startServer(t, Config{MaxMemoryPolicy: "allkeys-lru"})
+	rc := dialRaw(t, rs.Addr)
+	cc := dialRaw(t, s.Addr().String())
+	infoLines := func(c *rawConn) string {
+		var out []string
+		for _, l := range strings.Split(c.do("INFO", "memory"), "\r\n") {
+			if strings.HasPrefix(l, "maxmemory:") || strings.HasPrefix(l, "maxmemory_human:") {
+				out = append(out, l)
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	for _, v := range append([]string{"", "1kb", "5G", "1tb", "1152921504606846976", "2gb"}, edgeValues...) {
+		for _, cmd := range [][]string{{"CONFIG", "SET", "maxmemory", v}, {"CONFIG", "GET", "maxmemory"}} {
+			if want, got := rc.do(cmd...), cc.do(cmd...); want != got {
+				t.Errorf("%q after maxmemory %q:\n redis:     %q\n cachenode: %q", cmd, v, want, got)
+			}
+		}
+		if want, got := infoLines(rc), infoLines(cc); want != got {
+			t.Errorf("INFO after maxmemory %q:\n redis:     %q\n cachenode: %q", v, want, got)
+		}
+		rc.do("CONFIG", "SET", "maxmemory", "0")
+		cc.do("CONFIG", "SET", "maxmemory", "0")
+	}
+}

@@ -100,7 +100,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	gauge(m.keys, float64(ss.Keys))
 	gauge(m.expires, float64(ss.Expires))
 	gauge(m.memUsed, float64(ss.UsedMemory))
-	gauge(m.memMax, float64(s.settings.maxMemory.Load()))
+	gauge(m.memMax, float64(uint64(s.settings.maxMemory.Load())))
 	gauge(m.memRSS, float64(rss()))
 	s.net.mu.Lock()
 	n := len(s.net.conns)
