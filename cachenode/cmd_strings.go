@@ -535,6 +535,9 @@ func cmdSetRange(c *conn, args [][]byte) {
 	c.int(n)
 }
 
+// incrBy adds delta to key's integer value. A value that is not an integer,
+// or an overflow, fails the command but still counts as an access of the
+// key (store.Touch), as Redis's lookupKeyWrite before the check does.
 func incrBy(c *conn, key []byte, delta int64) {
 	var res int64
 	var errMsg string
@@ -544,12 +547,12 @@ func incrBy(c *conn, key []byte, delta int64) {
 			var ok bool
 			if v, ok = resp.ParseInt(cur); !ok {
 				errMsg = errNotInt
-				return nil, 0, store.Keep
+				return nil, 0, store.Touch
 			}
 		}
 		if (delta < 0 && v < 0 && delta < math.MinInt64-v) || (delta > 0 && v > 0 && delta > math.MaxInt64-v) {
 			errMsg = errOverflow
-			return nil, 0, store.Keep
+			return nil, 0, store.Touch
 		}
 		res = v + delta
 		nv := strconv.AppendInt(c.scratch[:0], res, 10)
@@ -644,6 +647,8 @@ func formatLD(dst []byte, f *big.Float) []byte {
 	return dst
 }
 
+// cmdIncrByFloat adds a long double increment to the key's value; like
+// incrBy, an error after the key's lookup still counts as its access.
 func cmdIncrByFloat(c *conn, args [][]byte) {
 	var res []byte
 	var errMsg string
@@ -653,22 +658,22 @@ func cmdIncrByFloat(c *conn, args [][]byte) {
 			var ok bool
 			if v, ok = parseLD(cur); !ok {
 				errMsg = errNotFloat
-				return nil, 0, store.Keep
+				return nil, 0, store.Touch
 			}
 		}
 		incr, ok := parseLD(args[2])
 		if !ok {
 			errMsg = errNotFloat
-			return nil, 0, store.Keep
+			return nil, 0, store.Touch
 		}
 		if v.IsInf() || incr.IsInf() {
 			errMsg = "ERR increment would produce NaN or Infinity"
-			return nil, 0, store.Keep
+			return nil, 0, store.Touch
 		}
 		sum := new(big.Float).SetPrec(ldPrec).SetMode(big.ToNearestEven).Add(v, incr)
 		if sum.MantExp(nil) > ldMaxExp {
 			errMsg = "ERR increment would produce NaN or Infinity"
-			return nil, 0, store.Keep
+			return nil, 0, store.Touch
 		}
 		res = formatLD(c.scratch[:0], sum)
 		return res, exp, store.Put

@@ -25,13 +25,17 @@ func init() {
 		"CONFIG|SET|maxmemory-policy|allkeys-lru", "OBJECT|FREQ|k", "~OBJECT|IDLETIME|k"}
 	// The read commands that touch a key (STRLEN, GETEX, GETSET and the
 	// other string reads) raise its counter as Redis's lookupKeyRead does;
-	// GETSET and SET ... GET also look the key up for writing.
+	// GETSET and SET ... GET also look the key up for writing, and so do
+	// INCR, DECRBY and INCRBYFLOAT failing on the value they found.
 	diffCases["lfu-touch"] = []string{"CONFIG|SET|lfu-log-factor|0", "CONFIG|SET|lfu-decay-time|0", "CONFIG|SET|maxmemory-policy|allkeys-lfu",
 		"SET|k|hello", "OBJECT|FREQ|k", "STRLEN|k", "OBJECT|FREQ|k", "STRLEN|nokey", "GETEX|k", "OBJECT|FREQ|k", "GETEX|k|EX|100", "OBJECT|FREQ|k",
 		"GETEX|k|PERSIST", "OBJECT|FREQ|k", "GETEX|nokey", "GETSET|k|v2", "OBJECT|FREQ|k", "GETSET|n|v", "OBJECT|FREQ|n", "SET|n|w|GET", "OBJECT|FREQ|n",
 		"GETRANGE|n|0|1", "OBJECT|FREQ|n", "SUBSTR|n|0|0", "OBJECT|FREQ|n", "LCS|k|n", "OBJECT|FREQ|k", "OBJECT|FREQ|n",
 		"SET|c|1.5", "INCRBYFLOAT|c|1.5", "OBJECT|FREQ|c", "APPEND|c|0", "OBJECT|FREQ|c", "INCRBYFLOAT|c|1", "OBJECT|FREQ|c",
 		"SETNX|k|z", "OBJECT|FREQ|k", "MSETNX|k|z|m|z", "OBJECT|FREQ|k", "GETDEL|k", "OBJECT|FREQ|k",
+		"SET|e|abc", "INCR|e", "OBJECT|FREQ|e", "DECRBY|e|2", "OBJECT|FREQ|e", "INCRBY|e|x", "OBJECT|FREQ|e", "INCRBYFLOAT|e|1", "OBJECT|FREQ|e",
+		"INCRBYFLOAT|c|x", "OBJECT|FREQ|c", "SET|big|9223372036854775807", "INCR|big", "OBJECT|FREQ|big", "DECRBY|big|-1", "OBJECT|FREQ|big",
+		"INCRBYFLOAT|c|inf", "OBJECT|FREQ|c", "INCR|nokey2|x", "INCRBYFLOAT|nokey2|x", "EXISTS|nokey2",
 		"CONFIG|SET|lfu-log-factor|10", "CONFIG|SET|lfu-decay-time|1", "CONFIG|SET|maxmemory-policy|allkeys-lru"}
 }
 

@@ -45,6 +45,11 @@ const (
 	Put
 	// Delete removes the key (a no-op if it does not exist).
 	Delete
+	// Touch leaves the value as it is but counts the write's lookup of an
+	// existing key as an access, as a write would (an LRU stamp, Redis's
+	// LFU counter update): Redis's lookupKeyWrite does that before a command
+	// fails on the value it found (INCR on a value that is not an integer).
+	Touch
 )
 
 // SetArgs are the options of SET.
@@ -478,8 +483,8 @@ func (s *Store) Set(key, val []byte, a SetArgs, dst []byte) (prev []byte, hadPre
 
 // Update runs fn under the key's lock with the current value and expiry time
 // (exists false and cur nil if the key does not exist), and applies fn's
-// decision atomically: Keep, Put (newVal with newExpireAt, 0 meaning no TTL)
-// or Delete. cur is valid only during fn and must not be modified or kept;
+// decision atomically: Keep, Put (newVal with newExpireAt, 0 meaning no TTL),
+// Delete or Touch. cur is valid only during fn and must not be modified or kept;
 // appending to it copies. newVal may alias cur. fn must not call the Store.
 // A Put with newExpireAt in the past deletes the key.
 func (s *Store) Update(key []byte, fn func(cur []byte, expireAt int64, exists bool) (newVal []byte, newExpireAt int64, op Op)) {
@@ -542,6 +547,10 @@ func (s *Store) update(key []byte, read, touch bool, fn func(cur []byte, expireA
 	case Delete:
 		if i >= 0 {
 			s.removeAtLocked(sh, i, b)
+		}
+	case Touch:
+		if i >= 0 {
+			setEntryLRU(b, s.writeStampLocked(sh, tag, b))
 		}
 	}
 	sh.maybeCompactLocked(s)
