@@ -414,7 +414,8 @@ func cmdBitOp(c *conn, args [][]byte) {
 			}
 		}
 	}
-	c.s.store.Set(dest, res, store.SetArgs{}, nil)
+	// A "raw" string whatever it holds, as Redis's BITOP makes.
+	c.s.store.Set(dest, res, store.SetArgs{Raw: true}, nil)
 	c.changed(dest) // the sources are keys of the command too, and unchanged
 	c.int(int64(maxLen))
 }

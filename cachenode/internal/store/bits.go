@@ -211,7 +211,8 @@ func (s *Store) View(key []byte, touch bool, fn func(val []byte)) bool {
 }
 
 // Edited reports whether key exists and its value was last changed by Edit
-// (Redis gives such values the "raw" encoding, whatever they hold). It
+// or written by a Set with SetArgs.Raw (Redis gives such values the "raw"
+// encoding, whatever they hold). It
 // counts no hit or miss and does not mark the key as used.
 func (s *Store) Edited(key []byte) bool {
 	sh, tag := s.locate(s.hash(key))

@@ -67,6 +67,10 @@ type SetArgs struct {
 	Get bool
 	// NoTouch: Get's read does not mark the key as used (CLIENT NO-TOUCH).
 	NoTouch bool
+	// Raw marks the value written as built by the command, as Edit's are
+	// (Edited reports it: Redis gives BITOP's result the "raw" encoding
+	// whatever it holds).
+	Raw bool
 }
 
 // Stats is a snapshot of the store's counters, filled by UpdateStats.
@@ -476,6 +480,11 @@ func (s *Store) Set(key, val []byte, a SetArgs, dst []byte) (prev []byte, hadPre
 		}
 	} else {
 		s.putLocked(sh, tag, i, b, key, val, exp)
+		if a.Raw {
+			if j := sh.findLocked(tag, key, s); j >= 0 {
+				sh.entry(slotOff(sh.table[j]))[0] |= flagEdited
+			}
+		}
 	}
 	sh.maybeCompactLocked(s)
 	return prev, hadPrev, true
