@@ -642,15 +642,17 @@ func (s *Store) Rename(src, dst []byte, nx bool) (srcExists, renamed bool) {
 	if j = b.findLocked(tb, dst, s); j >= 0 { // finding src may have moved slots
 		old = b.entry(slotOff(b.table[j]))
 	}
-	stamp, count := entryLRU(e), entryCount(e)
+	stamp, count, edited := entryLRU(e), entryCount(e), e[0]&flagEdited
 	s.putLocked(b, tb, j, old, dst, v, entryExp(e))
 	if j = b.findLocked(tb, dst, s); j >= 0 {
 		// The key keeps its LRU stamp, LFU counter or access count,
-		// touched once, as Redis's RENAME does (lookupKeyWrite on the
-		// source, then the same object under the new name).
+		// touched once, and its "raw" mark, as Redis's RENAME does
+		// (lookupKeyWrite on the source, then the same object under the
+		// new name).
 		ne := b.entry(slotOff(b.table[j]))
 		setEntryLRU(ne, stamp)
 		setEntryCount(ne, count)
+		ne[0] |= edited
 		s.touchLocked(b, tb, ne)
 	}
 	if i = a.findLocked(ta, src, s); i >= 0 { // b's insert may have resized a's table
