@@ -495,7 +495,8 @@ func (s *Store) Set(key, val []byte, a SetArgs, dst []byte) (prev []byte, hadPre
 // decision atomically: Keep, Put (newVal with newExpireAt, 0 meaning no TTL),
 // Delete or Touch. cur is valid only during fn and must not be modified or kept;
 // appending to it copies. newVal may alias cur. fn must not call the Store.
-// A Put with newExpireAt in the past deletes the key.
+// A Put with newExpireAt in the past deletes the key; a Put of cur itself
+// (only the expiry changes) keeps the value's Edited mark.
 func (s *Store) Update(key []byte, fn func(cur []byte, expireAt int64, exists bool) (newVal []byte, newExpireAt int64, op Op)) {
 	s.update(key, false, false, fn)
 }
@@ -542,14 +543,25 @@ func (s *Store) update(key []byte, read, touch bool, fn func(cur []byte, expireA
 	}
 	switch op {
 	case Put:
+		// A Put of the very value fn was given (EXPIRE, PERSIST, GETEX:
+		// only the expiry changes) keeps its "raw" mark, as Redis keeps
+		// the object.
+		var edited byte
+		if i >= 0 && len(nv) == len(cur) && (len(nv) == 0 || &nv[0] == &cur[0]) {
+			edited = b[0] & flagEdited
+		}
 		if nexp != 0 && s.nowMs() > nexp {
 			if i >= 0 {
 				s.removeAtLocked(sh, i, b)
 			}
-		} else if read && i >= 0 {
+		} else if i >= 0 {
 			stamp := entryLRU(b)
 			s.putLocked(sh, tag, i, b, key, nv, nexp)
-			setEntryLRU(sh.entry(slotOff(sh.table[i])), stamp)
+			ne := sh.entry(slotOff(sh.table[i]))
+			if read {
+				setEntryLRU(ne, stamp)
+			}
+			ne[0] |= edited
 		} else {
 			s.putLocked(sh, tag, i, b, key, nv, nexp)
 		}
