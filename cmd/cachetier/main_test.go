@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/goleak"
 
 	"github.com/cachetier/cachetier/cacheclient"
 	"github.com/cachetier/cachetier/cachenode"
@@ -26,20 +25,7 @@ import (
 // binary is the path of the cachetier binary built by TestMain.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "cachetier-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "cachetier")
-	if err := redistest.GoBuild(binary, "."); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { os.RemoveAll(dir) }))
-}
+func TestMain(m *testing.M) { redistest.MainWithBinary(m, "cachetier", ".", &binary) }
 
 // node is a cachenode server running in the test process on a loopback
 // port, with a slot.

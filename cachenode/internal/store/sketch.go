@@ -49,7 +49,6 @@ import (
 type sketch struct {
 	table   []uint64
 	door    []uint64 // doorkeeper: a key's first access since the last halving sets its bits only
-	keys    int      // capacity: keys the sizes are for
 	adds    int      // reads counted since the last halving
 	limit   int      // reads that trigger a halving
 	halving uint64   // halvings so far (INFO tinylfu_sketch_halvings)
@@ -98,7 +97,7 @@ var sketchSeeds = [4]uint64{0xc3a5c85c97cb3127, 0xb492b66fbe98f273, 0x9ae16a3b2f
 // ensureLocked sizes sk for the keys of sh plus one, accounting the bytes.
 func (sk *sketch) ensureLocked(sh *shard, s *Store) {
 	keys := int(sh.nkeys.Load()) + 1
-	if sk.keys >= keys {
+	if len(sk.table)*sketchKeysWord >= keys { // the capacity it was sized for
 		return
 	}
 	n := max(sketchMinKeys, 1<<bits.Len(uint(keys-1)))
@@ -106,7 +105,6 @@ func (sk *sketch) ensureLocked(sh *shard, s *Store) {
 	s.account(sh, int64(8*(words+door-len(sk.table)-len(sk.door))))
 	sk.table = make([]uint64, words)
 	sk.door = make([]uint64, door)
-	sk.keys = n
 	sk.adds = 0
 	sk.limit = sketchResetMult * n
 }
