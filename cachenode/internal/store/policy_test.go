@@ -334,8 +334,9 @@ func TestTinyLFUAdoptsShiftedHotSet(t *testing.T) {
 }
 
 // TestSketch checks the frequency sketch: the doorkeeper takes the first
-// access, counts grow to 15, a halving halves them and clears the
-// doorkeeper, and a key never added estimates low among many others.
+// access, counts grow to sketchMax (plus one for the doorkeeper), a halving
+// halves them and clears the doorkeeper, and a key never added estimates
+// low among many others.
 func TestSketch(t *testing.T) {
 	s, _ := newTestStore(t, Config{Shards: 1, Policy: AllKeysTinyLFU})
 	sh := &s.shards[0]
@@ -366,12 +367,12 @@ func TestSketch(t *testing.T) {
 	for range 20 {
 		sk.read(k, false)
 	}
-	if e := sk.estimate(k); e != 15 {
-		t.Fatalf("after 26 accesses: estimate %d, want 15 (saturated)", e)
+	if e := sk.estimate(k); e != sketchMax+1 {
+		t.Fatalf("after 26 accesses: estimate %d, want %d (saturated, and the doorkeeper)", e, sketchMax+1)
 	}
 	sk.halve()
-	if e := sk.estimate(k); e != 7 {
-		t.Fatalf("after a halving: estimate %d, want 7 (counter 14/2, doorkeeper cleared)", e)
+	if e := sk.estimate(k); e != sketchMax/2 {
+		t.Fatalf("after a halving: estimate %d, want %d (counter halved, doorkeeper cleared)", e, sketchMax/2)
 	}
 	r := rand.New(rand.NewPCG(5, 5))
 	for range 1000 { // 1000 other keys, each accessed twice
@@ -381,6 +382,39 @@ func TestSketch(t *testing.T) {
 	}
 	if e := sk.estimate(0x12345678); e > 2 {
 		t.Fatalf("a key never added estimates %d among 1000 others", e)
+	}
+}
+
+// TestSketchCounters checks the packing of the sketch's 3-bit counters:
+// every position a key's hash picks lies within a word's 21 counters, an
+// increment raises only its own counter, and a halving halves every
+// counter of a word without bits from its neighbour.
+func TestSketchCounters(t *testing.T) {
+	sk := &sketch{table: make([]uint64, 64)}
+	r := rand.New(rand.NewPCG(3, 3))
+	for range 10000 {
+		h := r.Uint64()
+		for i := range sketchSeeds {
+			w, shift := sk.slot(h, i)
+			if w < 0 || w >= len(sk.table) || shift%sketchBits != 0 || shift/sketchBits >= sketchCounters {
+				t.Fatalf("hash %#x, counter %d: word %d, shift %d", h, i, w, shift)
+			}
+		}
+	}
+	for range 1000 {
+		var w uint64
+		var want [sketchCounters]uint64
+		for c := range want {
+			want[c] = r.Uint64N(sketchMax + 1)
+			w |= want[c] << (c * sketchBits)
+		}
+		sk.table[0] = w
+		sk.halve()
+		for c := range want {
+			if got := sk.table[0] >> (c * sketchBits) & sketchMax; got != want[c]/2 {
+				t.Fatalf("word %#x, counter %d: %d halved to %d", w, c, want[c], got)
+			}
+		}
 	}
 }
 

@@ -6,25 +6,28 @@ import (
 )
 
 // A sketch is a shard's count-min sketch of the accesses to keys it does
-// not hold, for the TinyLFU policies, as in Caffeine's FrequencySketch:
-// 4-bit counters, 16 to a uint64, four counters per key (one per hash
-// function, each in its own word, all four in one 64-byte block), an
-// estimate being the least of the four. An increment raises only the key's
-// counters that equal that least value (conservative update), so
-// collisions inflate estimates less. A cached key counts its own reads
-// exactly, in its entry (countShift), and leaves its count to the sketch
-// when it is removed (spill); its read hits do not touch the sketch, whose
-// counters then carry only the misses and the removed keys' counts. After
-// sketchResetMult reads per key of capacity, hits included, every counter
-// is halved, and so are the shard's entries' counts, so what was frequent
-// long ago counts for less than what is frequent now.
+// not hold, for the TinyLFU policies, after Caffeine's FrequencySketch:
+// four counters per key (one per hash function, each in its own word, all
+// four in one 64-byte block), an estimate being the least of the four. An
+// increment raises only the key's counters that equal that least value
+// (conservative update), so collisions inflate estimates less. The
+// counters have 3 bits (21 to a uint64, counting to 7), not Caffeine's 4:
+// the keys they count are those not cached, mostly read a few times per
+// window, and at a keyspace many times the cache a third more counters in
+// the same memory overestimate them less (NOTES.md). A cached key counts
+// its own reads exactly, in its entry (countShift), and leaves its count
+// to the sketch when it is removed (spill); its read hits do not touch the
+// sketch, whose counters then carry only the misses and the removed keys'
+// counts. After sketchResetMult reads per key of capacity, hits included,
+// every counter is halved, and so are the shard's entries' counts, so what
+// was frequent long ago counts for less than what is frequent now.
 //
 // In front of the counters, a doorkeeper (a Bloom filter with two bits per
 // key in one word, cleared at each halving, as in TinyLFU) takes a key's
 // first access since the last halving: one-off keys, such as a scan's, then
 // never reach the counters and do not crowd out the others. An estimate
 // adds one for a key the doorkeeper holds. It has 16 bits per key of
-// capacity, the counters 2 (2 bytes against 1): the keys of a keyspace
+// capacity, the counters about 2.6 (2 bytes against 1): the keys of a keyspace
 // many times the cache's fill it up, and a full doorkeeper takes one-off
 // keys for known ones, which then escape probation; bits there are worth
 // more than counters.
@@ -75,6 +78,14 @@ const (
 	// counters' 15), while a hot set that moves faster is the ranking
 	// duel's concern (duel.go). NOTES.md has the measurements.
 	sketchResetMult = 32
+	// sketchBits is a counter's width, sketchCounters how many fit in a
+	// word, sketchMax the most one counts.
+	sketchBits     = 3
+	sketchCounters = 64 / sketchBits
+	sketchMax      = 1<<sketchBits - 1
+	// sketchHalfMask keeps, of a word shifted right by one, the low
+	// sketchBits-1 bits of each counter: the halved counters.
+	sketchHalfMask = 0x36db6db6db6db6db
 )
 
 const (
@@ -145,22 +156,24 @@ func spread(tag uint32) uint64 {
 // access costs one cache miss, not four.
 func (sk *sketch) slot(h uint64, i int) (int, uint) {
 	block := int(h>>32) & (len(sk.table)/8 - 1)
-	x := (h * sketchSeeds[0]) >> (i << 3) // 8 bits per counter: 1 for the word, 4 for the position
-	return block<<3 + i<<1 + int(x&1), uint(x>>1&15) << 2
+	x := (h * sketchSeeds[0]) >> (i << 3) // 8 bits per counter: 1 for the word, 7 for the position
+	return block<<3 + i<<1 + int(x&1), uint((x>>1&0x7f)*sketchCounters>>7) * sketchBits
 }
 
-// estimate returns the key's estimated accesses since the last halvings (0-15).
+// estimate returns the key's estimated accesses since the last halvings
+// (0 to sketchMax+1: the counters' least, plus one if the doorkeeper holds
+// the key).
 func (sk *sketch) estimate(tag uint32) uint64 {
 	if len(sk.table) == 0 {
 		return 0
 	}
 	h := spread(tag)
-	m := uint64(15)
+	m := uint64(sketchMax)
 	for i := range sketchSeeds {
 		w, sh := sk.slot(h, i)
-		m = min(m, sk.table[w]>>sh&15)
+		m = min(m, sk.table[w]>>sh&sketchMax)
 	}
-	if m < 15 && sk.inDoor(h) {
+	if sk.inDoor(h) {
 		m++
 	}
 	return m
@@ -194,16 +207,16 @@ func (sk *sketch) read(tag uint32, hit bool) (halved bool) {
 	}
 	var ws [4]int
 	var shs [4]uint
-	m := uint64(15)
+	m := uint64(sketchMax)
 	for i := range sketchSeeds {
 		ws[i], shs[i] = sk.slot(h, i)
-		m = min(m, sk.table[ws[i]]>>shs[i]&15)
+		m = min(m, sk.table[ws[i]]>>shs[i]&sketchMax)
 	}
-	if m == 15 {
+	if m == sketchMax {
 		return sk.count() // saturated: still a read towards the halving
 	}
 	for i := range ws {
-		if sk.table[ws[i]]>>shs[i]&15 == m {
+		if sk.table[ws[i]]>>shs[i]&sketchMax == m {
 			sk.table[ws[i]] += 1 << shs[i]
 		}
 	}
@@ -212,7 +225,8 @@ func (sk *sketch) read(tag uint32, hit bool) (halved bool) {
 
 // spill leaves the access count c of a key leaving the cache to the
 // sketch: the doorkeeper takes the key and its counters rise to at least
-// c-1, so that its estimate is at least c.
+// c-1 (up to sketchMax), so that its estimate is at least c (up to
+// sketchMax+1).
 func (sk *sketch) spill(tag uint32, c uint64) {
 	if len(sk.table) == 0 || c == 0 {
 		return
@@ -220,10 +234,11 @@ func (sk *sketch) spill(tag uint32, c uint64) {
 	h := spread(tag)
 	w, m := sk.doorBits(h)
 	sk.door[w] |= m
+	c = min(c-1, sketchMax)
 	for i := range sketchSeeds {
 		wi, shi := sk.slot(h, i)
-		if cur := sk.table[wi] >> shi & 15; cur < c-1 {
-			sk.table[wi] += (c - 1 - cur) << shi
+		if cur := sk.table[wi] >> shi & sketchMax; cur < c {
+			sk.table[wi] += (c - cur) << shi
 		}
 	}
 }
@@ -265,7 +280,7 @@ func (sk *sketch) newWrite(tag uint32) bool {
 // halve ages the sketch: every counter is halved.
 func (sk *sketch) halve() {
 	for i, w := range sk.table {
-		sk.table[i] = w >> 1 & 0x7777777777777777
+		sk.table[i] = w >> 1 & sketchHalfMask
 	}
 	clear(sk.door)
 	sk.adds /= 2
