@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -314,6 +315,35 @@ func TestRandomKeyFair(t *testing.T) {
 		want := draws / len(inShard) / inShard[shardOf[k]]
 		if n := count[k]; n < want*7/10 || n > want*13/10 { // the standard deviation is ~3-5% of want
 			t.Errorf("key %q drawn %d times in %d, want about %d", k, n, draws, want)
+		}
+	}
+}
+
+// TestSelectLowest checks the quickselect of evictBatch: the k lowest
+// values come first, whatever the input's order and size.
+func TestSelectLowest(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for n := range 70 {
+		for k := 0; k <= n; k++ {
+			a := make([]uint64, n)
+			for i := range a {
+				a[i] = r.Uint64N(uint64(n)*2+1)<<32 | uint64(i) // distinct, as evictBatch's are
+			}
+			switch k % 3 { // sorted, reversed and random inputs
+			case 1:
+				slices.Sort(a)
+			case 2:
+				slices.Sort(a)
+				slices.Reverse(a)
+			}
+			want := slices.Clone(a)
+			slices.Sort(want)
+			selectLowest(a, k)
+			got := slices.Clone(a[:k])
+			slices.Sort(got)
+			if !slices.Equal(got, want[:k]) {
+				t.Fatalf("n %d, k %d: lowest %v, want %v", n, k, got, want[:k])
+			}
 		}
 	}
 }
