@@ -27,10 +27,10 @@ import (
 // first access since the last halving: one-off keys, such as a scan's, then
 // never reach the counters and do not crowd out the others. An estimate
 // adds one for a key the doorkeeper holds. It has 16 bits per key of
-// capacity, the counters about 2.6 (2 bytes against 1): the keys of a keyspace
-// many times the cache's fill it up, and a full doorkeeper takes one-off
-// keys for known ones, which then escape probation; bits there are worth
-// more than counters.
+// capacity, against about 2.6 counters (2 bytes against 1): the keys of a
+// keyspace many times the cache's fill it up, and a full doorkeeper takes
+// one-off keys for known ones, which then escape probation; bits there are
+// worth more than counters.
 //
 // A flood is a run of reads that are mostly misses of keys new to the
 // sketch, such as a scan: the sketch counts, per window of floodWindow
@@ -74,8 +74,8 @@ const (
 	// sketchResetMult is how many reads per key of capacity trigger a
 	// halving. Caffeine halves after 10 x the cache's size; a longer
 	// window here tells the keys at the edge of the cache apart (in a Zipf
-	// popularity they are read a few times per window, well below the
-	// counters' 15), while a hot set that moves faster is the ranking
+	// popularity they are read a few times per window, below the
+	// counters' 7), while a hot set that moves faster is the ranking
 	// duel's concern (duel.go). NOTES.md has the measurements.
 	sketchResetMult = 32
 	// sketchBits is a counter's width, sketchCounters how many fit in a
@@ -84,7 +84,8 @@ const (
 	sketchCounters = 64 / sketchBits
 	sketchMax      = 1<<sketchBits - 1
 	// sketchHalfMask keeps, of a word shifted right by one, the low
-	// sketchBits-1 bits of each counter: the halved counters.
+	// sketchBits-1 bits of each counter: the halved counters (for 3-bit
+	// counters; TestSketchCounters checks it).
 	sketchHalfMask = 0x36db6db6db6db6db
 )
 
