@@ -166,7 +166,7 @@ func TestDifferentialEdges(t *testing.T) {
 			rc := dialRaw(t, rs.Addr)
 			cc := dialRaw(t, s.Addr().String())
 			typeOnly := strings.HasPrefix(tmpl, "~")
-			expiring := strings.Contains(tmpl, "EX") // EXPIRE, PEXPIRE, SET ... PX, GETEX ...
+			expiring := strings.Contains(tmpl, "EX") || strings.Contains(tmpl, "PX") // EXPIRE, PEXPIRE, SET ... EX/PX, GETEX, SETEX ...
 			for _, v := range edgeValues {
 				diffs := runEdge(rc, cc, setup, check, tmpl, v, typeOnly, expiring)
 				if len(diffs) > 0 && expiring {
