@@ -26,6 +26,11 @@ const (
 	maxMultibulk = 1<<31 - 1
 
 	defaultBufSize = 4 * 1024
+	// busyBufSize is the buffer of a client whose read filled the default
+	// one (a pipeline of larger values): as many bytes per read as Redis
+	// takes (PROTO_IOBUF_LEN), where 4 KiB took three reads and a
+	// compaction per 16 commands of 650-byte values.
+	busyBufSize = 16 * 1024
 	// shrinkAbove: an empty buffer larger than this is released.
 	shrinkAbove = 256 * 1024
 )
@@ -59,6 +64,7 @@ type Reader struct {
 
 	buf  []byte // data is buf[r:w]
 	r, w int
+	busy bool // the last read filled the buffer
 
 	// State of a multibulk command being parsed; offsets relative to r.
 	want int   // arguments still expected; 0 = between commands
@@ -103,7 +109,7 @@ func (r *Reader) Release() {
 // Reset makes the Reader read from rd, dropping any buffered input.
 func (r *Reader) Reset(rd io.Reader) {
 	r.rd = rd
-	r.r, r.w = 0, 0
+	r.r, r.w, r.busy = 0, 0, false
 	r.want, r.bulk, r.pos = 0, -1, 0
 	r.offs = r.offs[:0]
 }
@@ -113,8 +119,8 @@ func (r *Reader) Buffered() int { return r.w - r.r }
 
 // Fill reads more input from the underlying reader into the buffer, growing
 // the buffer as a partial command needs (doubling, never beyond what the
-// client has sent plus one read). It returns the reader's error only when no
-// data was read.
+// client has sent plus one read), and to busyBufSize once a read has filled
+// it. It returns the reader's error only when no data was read.
 func (r *Reader) Fill() error {
 	if r.r == r.w && r.want == 0 {
 		r.r, r.w = 0, 0
@@ -124,6 +130,15 @@ func (r *Reader) Fill() error {
 	}
 	if r.buf == nil {
 		r.buf = *bufPool.Get().(*[]byte)
+	}
+	if r.busy && len(r.buf) < busyBufSize && busyBufSize <= r.MaxQueryBuffer {
+		// The client sends more than a read takes: read more at a time.
+		// The old buffer goes to the collector, not back to the pool,
+		// so no other connection reuses memory still reachable here.
+		nb := make([]byte, busyBufSize)
+		r.w = copy(nb, r.buf[r.r:r.w])
+		r.r = 0
+		r.buf = nb
 	}
 	if r.w == len(r.buf) {
 		if r.r > 0 {
@@ -146,6 +161,7 @@ func (r *Reader) Fill() error {
 		}
 	}
 	n, err := r.rd.Read(r.buf[r.w:])
+	r.busy = n == len(r.buf)-r.w
 	r.w += n
 	if n > 0 {
 		return nil

@@ -273,3 +273,47 @@ func TestReaderRelease(t *testing.T) {
 		t.Fatalf("reader after a release saw more input: %v", err)
 	}
 }
+
+// TestReaderBusyBuffer: a client whose read fills the default buffer (a
+// pipeline of larger values) gets a busyBufSize buffer from the next Fill
+// on, and every command still parses; one whose reads never fill it (a
+// byte at a time) keeps the default size.
+func TestReaderBusyBuffer(t *testing.T) {
+	var in bytes.Buffer
+	val := strings.Repeat("v", 650)
+	for i := range 40 {
+		fmt.Fprintf(&in, "*3\r\n$3\r\nSET\r\n$%d\r\nk%d\r\n$%d\r\n%s\r\n", len(fmt.Sprint("k", i)), i, len(val), val)
+	}
+	for _, tc := range []struct {
+		name string
+		rd   io.Reader
+		size int
+	}{
+		{"pipeline", bytes.NewReader(in.Bytes()), busyBufSize},
+		{"byte at a time", iotest.OneByteReader(bytes.NewReader(in.Bytes())), defaultBufSize},
+	} {
+		r := NewReader(tc.rd)
+		n := 0
+		for {
+			args, err := r.Next()
+			if err == ErrIncomplete {
+				if err := r.Fill(); err == io.EOF {
+					break
+				} else if err != nil {
+					t.Fatalf("%s: Fill: %v", tc.name, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s: Next: %v", tc.name, err)
+			}
+			if len(args) != 3 || string(args[1]) != fmt.Sprint("k", n) || string(args[2]) != val {
+				t.Fatalf("%s: command %d: %q", tc.name, n, args)
+			}
+			n++
+		}
+		if n != 40 || len(r.buf) != tc.size {
+			t.Fatalf("%s: %d commands, buffer %d bytes; want 40, %d", tc.name, n, len(r.buf), tc.size)
+		}
+	}
+}
