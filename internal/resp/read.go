@@ -135,10 +135,7 @@ func (r *Reader) Fill() error {
 		// The client sends more than a read takes: read more at a time.
 		// The old buffer goes to the collector, not back to the pool,
 		// so no other connection reuses memory still reachable here.
-		nb := make([]byte, busyBufSize)
-		r.w = copy(nb, r.buf[r.r:r.w])
-		r.r = 0
-		r.buf = nb
+		r.realloc(busyBufSize)
 	}
 	if r.w == len(r.buf) {
 		if r.r > 0 {
@@ -155,9 +152,7 @@ func (r *Reader) Fill() error {
 			if n > r.MaxQueryBuffer {
 				n = r.MaxQueryBuffer
 			}
-			nb := make([]byte, n)
-			copy(nb, r.buf[:r.w])
-			r.buf = nb
+			r.realloc(n)
 		}
 	}
 	n, err := r.rd.Read(r.buf[r.w:])
@@ -170,6 +165,15 @@ func (r *Reader) Fill() error {
 		err = io.ErrNoProgress
 	}
 	return err
+}
+
+// realloc moves the unparsed input to the start of a new buffer of size
+// bytes.
+func (r *Reader) realloc(size int) {
+	nb := make([]byte, size)
+	r.w = copy(nb, r.buf[r.r:r.w])
+	r.r = 0
+	r.buf = nb
 }
 
 // Next parses the next complete command in the buffer. It returns

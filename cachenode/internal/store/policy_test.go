@@ -386,9 +386,9 @@ func TestSketch(t *testing.T) {
 }
 
 // TestSketchCounters checks the packing of the sketch's 3-bit counters:
-// every position a key's hash picks lies within a word's 21 counters, an
-// increment raises only its own counter, and a halving halves every
-// counter of a word without bits from its neighbour.
+// every position a key's hash picks lies within a word's 21 counters, and
+// a halving halves every counter of a word without bits from its
+// neighbour.
 func TestSketchCounters(t *testing.T) {
 	sk := &sketch{table: make([]uint64, 64)}
 	r := rand.New(rand.NewPCG(3, 3))

@@ -84,9 +84,10 @@ const (
 	sketchCounters = 64 / sketchBits
 	sketchMax      = 1<<sketchBits - 1
 	// sketchHalfMask keeps, of a word shifted right by one, the low
-	// sketchBits-1 bits of each counter: the halved counters (for 3-bit
-	// counters; TestSketchCounters checks it).
-	sketchHalfMask = 0x36db6db6db6db6db
+	// sketchBits-1 bits of each counter: the halved counters. It is
+	// sketchMax>>1 repeated in each counter's place, the sum of a
+	// geometric series of ratio 2^sketchBits.
+	sketchHalfMask = (1<<(sketchBits*sketchCounters) - 1) / sketchMax * (sketchMax >> 1)
 )
 
 const (
